@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import path
+
+admin.site.site_header = "Conductor"
+admin.site.site_title = "Conductor admin"
+admin.site.index_title = "Agents, councilors and their runs"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CouncilorsConfig(AppConfig):
+    name = "councilors"
+    verbose_name = "Councilors"

@@ -1,0 +1,204 @@
+"""Agents, the councilors promoted from them, and the execution history of every run (SPEC §2)."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Length
+
+from councilors import validators
+from councilors.runners import RUNNERS
+
+# `task_prompt__length` in the check constraints below.
+models.TextField.register_lookup(Length)
+
+
+def default_notification_channels() -> list[str]:
+    return ["panel"]
+
+
+class Agent(models.Model):
+    """Something that does work: a command, an HTTP call to an AI-agent service, or a callable."""
+
+    class Runner(models.TextChoices):
+        COMMAND = "command", "Command"
+        HTTP = "http", "HTTP (AI-agent service)"
+        PYTHON = "python", "Python callable"
+
+    agent_id = models.SlugField(
+        max_length=64, unique=True, help_text="Identifies the agent in events, commands and the API."
+    )
+    name = models.CharField(max_length=120)
+    emoji = models.CharField(max_length=16, default="🤖", blank=True)
+    description = models.TextField(blank=True)
+    runner = models.CharField(max_length=16, choices=Runner.choices, default=Runner.COMMAND)
+    runner_config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='command: {"argv": [...], "cwd", "env", "timeout"}; http: {"url", "timeout"}; '
+        'python: {"callable": "pkg.module.func", "timeout"}. Timeout in seconds (default 60).',
+    )
+    display_name = models.CharField(max_length=120, blank=True)
+    avatar_url = models.URLField(blank=True)
+    color = models.CharField(max_length=7, default="#4f46e5", validators=[validators.validate_color])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(runner__in=["command", "http", "python"]), name="agent_runner_valid"
+            ),
+            models.CheckConstraint(condition=~models.Q(agent_id=""), name="agent_id_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} {self.name}".strip()
+
+    @property
+    def label(self) -> str:
+        """The name shown to people: the display name when set."""
+        return self.display_name or self.name
+
+    def clean(self) -> None:
+        if not isinstance(self.runner_config, dict):
+            raise ValidationError({"runner_config": "Runner settings must be a JSON object."})
+        if self.runner in RUNNERS:
+            RUNNERS[self.runner].validate_config(self.runner_config)
+
+
+class Councilor(models.Model):
+    """An agent promoted to run a task on a schedule; identified by its agent's `agent_id`."""
+
+    class ScheduleType(models.TextChoices):
+        INTERVAL = "interval", "Interval"
+        CRON = "cron", "Cron"
+
+    class OutputFormat(models.TextChoices):
+        SUMMARY = "summary", "Summary"
+        DETAILED = "detailed", "Detailed"
+        CHECKLIST = "checklist", "Checklist"
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="councilor")
+    title = models.CharField(max_length=120)
+    schedule_type = models.CharField(max_length=8, choices=ScheduleType.choices, default=ScheduleType.INTERVAL)
+    schedule_value = models.CharField(
+        max_length=120, help_text="Interval such as 30m, 1h, 2d; or a 5-field cron expression."
+    )
+    enabled = models.BooleanField(default=True)
+    task_name = models.CharField(max_length=120)
+    task_prompt = models.TextField(validators=[validators.validate_prompt])
+    context_files = models.JSONField(default=list, blank=True, validators=[validators.validate_context_files])
+    output_format = models.CharField(max_length=10, choices=OutputFormat.choices, default=OutputFormat.SUMMARY)
+    notify_on_success = models.BooleanField(default=False)
+    notify_on_warning = models.BooleanField(default=True)
+    notify_on_error = models.BooleanField(default=True)
+    notification_channels = models.JSONField(
+        default=default_notification_channels, validators=[validators.validate_notification_channels]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(schedule_type__in=["interval", "cron"]), name="councilor_schedule_type_valid"
+            ),
+            models.CheckConstraint(condition=~models.Q(schedule_value=""), name="councilor_schedule_value_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(output_format__in=["summary", "detailed", "checklist"]),
+                name="councilor_output_format_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(task_prompt__length__gt=0, task_prompt__length__lte=validators.PROMPT_MAX_LENGTH),
+                name="councilor_task_prompt_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def councilor_id(self) -> str:
+        return self.agent.agent_id
+
+    def clean(self) -> None:
+        validate = (
+            validators.validate_interval
+            if self.schedule_type == self.ScheduleType.INTERVAL
+            else validators.validate_cron
+        )
+        try:
+            validate(self.schedule_value)
+        except ValidationError as exc:
+            raise ValidationError({"schedule_value": exc.messages}) from exc
+
+
+class Execution(models.Model):
+    """One run of an agent or councilor: written when it starts, finished when it ends."""
+
+    class Kind(models.TextChoices):
+        COUNCILOR = "councilor", "Councilor"
+        AGENT = "agent", "Agent"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        ERROR = "error", "Error"
+
+    class Severity(models.TextChoices):
+        SUCCESS = "success", "Success"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    execution_id = models.CharField(max_length=120, unique=True)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="executions")
+    councilor = models.ForeignKey(
+        Councilor, on_delete=models.SET_NULL, null=True, blank=True, related_name="executions"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    instance_id = models.CharField(max_length=120, blank=True)
+    prompt = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
+    output = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+        indexes = [
+            models.Index(fields=["agent", "-started_at"], name="execution_agent_recent"),
+            models.Index(fields=["status"], name="execution_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=["councilor", "agent"]), name="execution_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["running", "completed", "error"]), name="execution_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(severity__in=["", "success", "warning", "error"]), name="execution_severity_valid"
+            ),
+            # A finished run has its severity, end time and duration; a running one has none of them.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status="running", completed_at__isnull=True, severity="")
+                    | (
+                        ~models.Q(status="running")
+                        & models.Q(completed_at__isnull=False, duration_ms__isnull=False)
+                        & ~models.Q(severity="")
+                    )
+                ),
+                name="execution_finished_fields",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="error") | models.Q(severity="error"), name="execution_error_severity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.execution_id

@@ -1,0 +1,60 @@
+"""Reads: agent metrics derived from executions (never a running counter), councilor lists."""
+
+from datetime import datetime
+from typing import TypedDict
+
+from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
+
+from councilors.models import Agent, Councilor, Execution
+
+FINISHED = ~Q(status=Execution.Status.RUNNING)
+SUCCEEDED = FINISHED & ~Q(severity=Execution.Severity.ERROR)
+
+
+class AgentMetrics(TypedDict):
+    total_executions: int
+    success_rate: float
+    last_execution: str | None
+    last_severity: str | None
+    avg_duration_ms: float | None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def agent_metrics_get(*, agent: Agent) -> AgentMetrics:
+    """Metrics of one agent. Success rate: finished runs whose severity is not `error`, in %."""
+    return agents_metrics_list(agents=Agent.objects.filter(pk=agent.pk))[agent.agent_id]
+
+
+def agents_metrics_list(*, agents: QuerySet[Agent] | None = None) -> dict[str, AgentMetrics]:
+    """Metrics of every agent (or those given), keyed by agent_id, in one query."""
+    last_finished = Execution.objects.filter(FINISHED, agent=OuterRef("pk")).order_by("-started_at", "-pk")
+    agents = (agents if agents is not None else Agent.objects.all()).annotate(
+        total=Count("executions"),
+        finished=Count("executions", filter=FINISHED),
+        succeeded=Count("executions", filter=SUCCEEDED),
+        last_started=Max("executions__started_at"),
+        avg_duration=Avg("executions__duration_ms", filter=FINISHED),
+        last_severity=Subquery(last_finished.values("severity")[:1]),
+    )
+    return {
+        agent.agent_id: AgentMetrics(
+            total_executions=agent.total,
+            success_rate=round(100.0 * agent.succeeded / agent.finished, 1) if agent.finished else 0.0,
+            last_execution=_iso(agent.last_started),
+            last_severity=agent.last_severity,
+            avg_duration_ms=round(agent.avg_duration, 1) if agent.avg_duration is not None else None,
+        )
+        for agent in agents
+    }
+
+
+def councilor_get(*, councilor_id: str) -> Councilor:
+    """The councilor whose agent has this agent_id (Councilor.DoesNotExist otherwise)."""
+    return Councilor.objects.select_related("agent").get(agent__agent_id=councilor_id)
+
+
+def councilor_last_execution(*, councilor: Councilor) -> Execution | None:
+    return councilor.executions.order_by("-started_at").first()

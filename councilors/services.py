@@ -1,0 +1,200 @@
+"""Writes: creating agents and councilors, running them, pausing and resuming (thin edges call these)."""
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from councilors.models import Agent, Councilor, Execution
+from councilors.runners import RunnerError, get_runner
+from councilors.runners.base import OutputCallback
+from councilors.selectors import agent_metrics_get
+from councilors.severity import analyze_severity
+from gamification.events import emit
+
+logger = logging.getLogger(__name__)
+
+
+def new_execution_id(*, agent_id: str) -> str:
+    """`exec_<agent>_<ms>_<random>`: the milliseconds read well, the suffix keeps ids unique."""
+    return f"exec_{agent_id}_{int(time.time() * 1000)}_{secrets.token_hex(3)}"
+
+
+def agent_create(**fields: Any) -> Agent:
+    """Create an agent after full validation (ValidationError names the bad field)."""
+    agent = Agent(**fields)
+    agent.full_clean()
+    agent.save()
+    return agent
+
+
+def councilor_create(*, agent: Agent, **fields: Any) -> Councilor:
+    """Promote `agent` to a councilor after full validation."""
+    councilor = Councilor(agent=agent, **fields)
+    councilor.full_clean()
+    councilor.save()
+    return councilor
+
+
+def councilor_update(*, councilor: Councilor, **fields: Any) -> Councilor:
+    """Change a councilor's fields after full validation."""
+    for name, value in fields.items():
+        setattr(councilor, name, value)
+    councilor.full_clean()
+    councilor.save()
+    return councilor
+
+
+def agent_promote(*, agent: Agent) -> Councilor:
+    """Make a councilor of an agent with a default hourly schedule (admins edit it afterwards)."""
+    return councilor_create(
+        agent=agent,
+        title=agent.label,
+        schedule_type=Councilor.ScheduleType.INTERVAL,
+        schedule_value="1h",
+        task_name=f"{agent.label} review",
+        task_prompt=agent.description or f"Run {agent.label}.",
+        enabled=False,
+    )
+
+
+def _set_enabled(*, councilor: Councilor, enabled: bool, by: str) -> Councilor:
+    councilor.enabled = enabled
+    councilor.save(update_fields=["enabled", "updated_at"])
+    event_type = "councilor_resumed" if enabled else "councilor_paused"
+    emit(event_type, {"councilor_id": councilor.councilor_id, "success": True, "by": by})
+    return councilor
+
+
+def councilor_pause(*, councilor: Councilor, by: str) -> Councilor:
+    """Stop a councilor's scheduled runs and tell everyone."""
+    return _set_enabled(councilor=councilor, enabled=False, by=by)
+
+
+def councilor_resume(*, councilor: Councilor, by: str) -> Councilor:
+    """Restart a councilor's scheduled runs and tell everyone."""
+    return _set_enabled(councilor=councilor, enabled=True, by=by)
+
+
+def _started_event(execution: Execution) -> tuple[str, dict[str, Any]]:
+    agent, councilor = execution.agent, execution.councilor
+    if execution.kind == Execution.Kind.COUNCILOR:
+        return "councilor_started", {
+            "councilor_id": agent.agent_id,
+            "task_name": councilor.task_name,
+            "display_name": councilor.title,
+            "execution_id": execution.execution_id,
+            "started_at": execution.started_at.isoformat(),
+            "emoji": agent.emoji,
+        }
+    return "agent_execution_started", {
+        "agent_id": agent.agent_id,
+        "agent_name": agent.label,
+        "instance_id": execution.instance_id,
+        "execution_id": execution.execution_id,
+        "started_at": execution.started_at.isoformat(),
+        "emoji": agent.emoji,
+    }
+
+
+def _finished_event(execution: Execution) -> tuple[str, dict[str, Any]]:
+    agent, councilor = execution.agent, execution.councilor
+    times = {
+        "execution_id": execution.execution_id,
+        "status": execution.status,
+        "severity": execution.severity,
+        "started_at": execution.started_at.isoformat(),
+        "completed_at": execution.completed_at.isoformat(),
+        "duration_ms": execution.duration_ms,
+        "emoji": agent.emoji,
+    }
+    if execution.kind == Execution.Kind.AGENT:
+        data = {"agent_id": agent.agent_id, "agent_name": agent.label, "instance_id": execution.instance_id, **times}
+        if execution.error:
+            data["error"] = execution.error
+        return "agent_execution_completed", data
+    data = {"councilor_id": agent.agent_id, "task_name": councilor.task_name, "display_name": councilor.title, **times}
+    if execution.status == Execution.Status.ERROR:
+        return "councilor_error", {**data, "error": execution.error}
+    return "councilor_completed", data
+
+
+def execution_start(
+    *,
+    agent: Agent,
+    prompt: str,
+    councilor: Councilor | None = None,
+    instance_id: str = "",
+    execution_id: str | None = None,
+) -> Execution:
+    """Write the `running` record and announce it."""
+    execution = Execution(
+        execution_id=execution_id or new_execution_id(agent_id=agent.agent_id),
+        agent=agent,
+        councilor=councilor,
+        kind=Execution.Kind.COUNCILOR if councilor else Execution.Kind.AGENT,
+        instance_id=instance_id,
+        prompt=prompt,
+        status=Execution.Status.RUNNING,
+        started_at=timezone.now(),
+    )
+    execution.full_clean()
+    execution.save()
+    emit(*_started_event(execution))
+    return execution
+
+
+def execution_finish(*, execution: Execution, output: str, error: str = "") -> Execution:
+    """Record how a run ended (status, severity, timings) and announce it with fresh metrics."""
+    execution.completed_at = timezone.now()
+    execution.duration_ms = max(0, int((execution.completed_at - execution.started_at).total_seconds() * 1000))
+    execution.output = output
+    execution.error = error
+    execution.status = Execution.Status.ERROR if error else Execution.Status.COMPLETED
+    execution.severity = analyze_severity(output=output, failed=bool(error))
+    execution.full_clean()
+    with transaction.atomic():
+        execution.save()
+        emit(*_finished_event(execution))
+        emit(
+            "agent_metrics_updated",
+            {"agent_id": execution.agent.agent_id, "metrics": agent_metrics_get(agent=execution.agent)},
+        )
+    return execution
+
+
+def execution_run(*, execution: Execution, on_output: OutputCallback | None = None) -> Execution:
+    """Run a started execution's agent and finish the record, whatever the runner does."""
+    agent, councilor = execution.agent, execution.councilor
+    context = {
+        "agent_id": agent.agent_id,
+        "instance_id": execution.instance_id,
+        "execution_id": execution.execution_id,
+        "context_files": councilor.context_files if councilor else [],
+        "output_format": councilor.output_format if councilor else "",
+    }
+    try:
+        output = get_runner(agent.runner, agent.runner_config).run(execution.prompt, context, on_output)
+    except RunnerError as exc:
+        return execution_finish(execution=execution, output=exc.output, error=exc.reason)
+    except Exception as exc:  # noqa: BLE001 - a runner bug is this run's error, never a crashed worker
+        logger.exception("runner %s crashed for %s", agent.runner, execution.execution_id)
+        return execution_finish(execution=execution, output="", error=f"{type(exc).__name__}: {exc}")
+    return execution_finish(execution=execution, output=output)
+
+
+def agent_run(*, agent: Agent, prompt: str, instance_id: str = "", execution_id: str | None = None) -> Execution:
+    """Run an agent once, outside any schedule, and return its finished execution."""
+    execution = execution_start(agent=agent, prompt=prompt, instance_id=instance_id, execution_id=execution_id)
+    return execution_run(execution=execution)
+
+
+def councilor_run(*, councilor: Councilor, execution_id: str | None = None) -> Execution:
+    """Run a councilor's task once and return its finished execution."""
+    execution = execution_start(
+        agent=councilor.agent, councilor=councilor, prompt=councilor.task_prompt, execution_id=execution_id
+    )
+    return execution_run(execution=execution)

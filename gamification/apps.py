@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GamificationConfig(AppConfig):
+    name = "gamification"
+    verbose_name = "Gamification gateway"

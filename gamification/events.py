@@ -1,0 +1,46 @@
+"""The one emitter of real-time events (SPEC §3): validate, stamp once, publish after commit.
+
+Publishing never raises into the caller: when Redis is down the failure is logged and the
+caller's database work stands.
+"""
+
+import logging
+import time
+from typing import Any
+
+from django.db import transaction
+
+from gamification import transport
+from gamification.catalogue import validate_event
+
+logger = logging.getLogger(__name__)
+
+
+def build_envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Validate the event and stamp it: the timestamp is taken once, here, for every client."""
+    validate_event(event_type, data)
+    return {"type": event_type, "data": data, "timestamp": time.time(), "id": None}
+
+
+def _publish_logged(envelope: dict[str, Any]) -> None:
+    try:
+        transport.publish(envelope)
+    except Exception as exc:  # noqa: BLE001 - the transport must never break the caller's work
+        logger.warning("event %s not published (channel layer unreachable: %r)", envelope["type"], exc)
+
+
+def emit(event_type: str, data: dict[str, Any], *, using: str | None = None) -> dict[str, Any]:
+    """Publish an event once the current transaction commits (at once outside a transaction)."""
+    envelope = build_envelope(event_type, data)
+    transaction.on_commit(lambda: _publish_logged(envelope), using=using)
+    return envelope
+
+
+async def aemit(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Async `emit` for consumers and async views, which publish at once (they hold no transaction)."""
+    envelope = build_envelope(event_type, data)
+    try:
+        await transport.apublish(envelope)
+    except Exception as exc:  # noqa: BLE001 - the transport must never break the caller's work
+        logger.warning("event %s not published (channel layer unreachable: %r)", event_type, exc)
+    return envelope

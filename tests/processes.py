@@ -1,0 +1,121 @@
+"""Real processes for tests: daphne, qcluster and friends on free ports, stopped afterwards."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """A URL for the database the tests use (the test database, not the configured one)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "") + "@" if db.get("USER") else ""
+    return f"postgres://{auth}{host}:{port}/{db['NAME']}"
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    """Environment for a child process that shares this test's database, Redis and channel prefix."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = START_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+def stop(process: subprocess.Popen, *, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def daphne(
+    *, port: int | None = None, log_path: Path | None = None, **env: str
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    """A real daphne serving the project's ASGI application on 127.0.0.1:<port>."""
+    port = port or free_port()
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "conductor.asgi:application"],
+        cwd=PROJECT_DIR,
+        env=process_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, process)
+        yield process, port
+    finally:
+        stop(process)
+        if log_path:
+            log.close()
+
+
+@contextmanager
+def manage(*args: str, log_path: Path | None = None, **env: str) -> Iterator[subprocess.Popen]:
+    """A long-running `manage.py` command (e.g. qcluster), stopped on exit."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [PYTHON, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=process_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if log_path:
+            log.close()
