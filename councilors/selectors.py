@@ -58,3 +58,13 @@ def councilor_get(*, councilor_id: str) -> Councilor:
 
 def councilor_last_execution(*, councilor: Councilor) -> Execution | None:
     return councilor.executions.order_by("-started_at").first()
+
+
+def worker_clusters_alive() -> int:
+    """How many django-q2 clusters have reported a heartbeat recently (0 when none, or unknown)."""
+    from django_q.status import Stat
+
+    try:
+        return len(Stat.get_all())
+    except Exception:  # noqa: BLE001 - an unreadable heartbeat store means no worker we can rely on
+        return 0

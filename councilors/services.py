@@ -198,3 +198,23 @@ def councilor_run(*, councilor: Councilor, execution_id: str | None = None) -> E
         agent=councilor.agent, councilor=councilor, prompt=councilor.task_prompt, execution_id=execution_id
     )
     return execution_run(execution=execution)
+
+
+def councilor_enqueue(*, councilor: Councilor) -> str:
+    """Queue one run of `councilor` for a worker; returns the execution id it will record."""
+    from django_q.tasks import async_task
+
+    execution_id = new_execution_id(agent_id=councilor.councilor_id)
+    async_task("councilors.tasks.run_councilor_task", councilor.councilor_id, execution_id, task_name=execution_id)
+    return execution_id
+
+
+def agent_enqueue(*, agent: Agent, prompt: str, instance_id: str = "") -> str:
+    """Queue one run of `agent` for a worker; returns the execution id it will record."""
+    from django_q.tasks import async_task
+
+    execution_id = new_execution_id(agent_id=agent.agent_id)
+    async_task(
+        "councilors.tasks.run_agent_task", agent.agent_id, prompt, instance_id, execution_id, task_name=execution_id
+    )
+    return execution_id

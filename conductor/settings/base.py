@@ -92,6 +92,13 @@ CHANNEL_LAYERS = {
     }
 }
 
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # django-q2 keeps its cluster heartbeats here; a database table is shared by every cluster on
+    # every machine and does not depend on Redis being up.
+    "q": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "conductor_cache"},
+}
+
 Q_CLUSTER = {
     "name": "conductor",
     # The ORM broker keeps a task until a worker acknowledges it, so a cluster that dies mid-run
@@ -106,6 +113,7 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "ack_failures": True,
     "label": "Worker tasks",
+    "cache": "q",
 }
 
 AUTH_PASSWORD_VALIDATORS = [

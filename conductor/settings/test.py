@@ -18,6 +18,9 @@ from conductor.settings.base import DATABASES, Q_CLUSTER, VAR_DIR  # noqa: E402
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that daphne and qcluster processes started by tests share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+else:
+    # One database per test run, so that runs from several checkouts never share one.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_conductor_{os.getpid()}"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
