@@ -131,6 +131,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 
 LOGIN_URL = "/admin/login/"
 
+# Tokens for programs (`manage.py ws_token`, `?token=`, `Authorization: Bearer`).
+JWT_SECRET = env("JWT_SECRET", default=SECRET_KEY)
+JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
+JWT_TTL_SECONDS = env.int("JWT_TTL_SECONDS", default=3600)
+
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

@@ -1,0 +1,5 @@
+"""HTTP endpoints for agents, executions and councilors (SPEC §6)."""
+
+from ninja import Router
+
+router = Router(tags=["councilors"])
