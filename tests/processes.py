@@ -37,8 +37,11 @@ def database_url() -> str:
 
 def process_env(**extra: str) -> dict[str, str]:
     """Environment for a child process that shares this test's database, Redis and channel prefix."""
+    # A browser test may set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright's loop in the test process;
+    # the servers it starts must keep Django's async-safety checks.
+    inherited = {name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     return {
-        **os.environ,
+        **inherited,
         "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
