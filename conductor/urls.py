@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from conductor.api import api
+from dashboard import views as dashboard_views
 
 admin.site.site_header = "Conductor"
 admin.site.site_title = "Conductor admin"
@@ -10,4 +11,5 @@ admin.site.index_title = "Agents, councilors and their runs"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("", dashboard_views.index, name="dashboard"),
 ]

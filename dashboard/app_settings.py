@@ -1,0 +1,28 @@
+"""Dashboard knobs, each overridable in Django settings as DASHBOARD_<NAME>."""
+
+from django.conf import settings
+
+
+def _setting(name: str, default):
+    return getattr(settings, f"DASHBOARD_{name}", default)
+
+
+class AppSettings:
+    @property
+    def SOCKET_URL(self) -> str:
+        """Where the page's socket connects: empty for this host's /ws/gamification, or a path or
+        URL of a separate gateway (same site, so the session cookie goes with it)."""
+        return _setting("SOCKET_URL", "")
+
+    @property
+    def POLL_INTERVAL_S(self) -> float:
+        """How often the page polls /api/agents/metrics while its socket is down (SPEC §7: 30 s)."""
+        return float(_setting("POLL_INTERVAL_S", 30.0))
+
+    @property
+    def TICKER_SIZE(self) -> int:
+        """How many events the footer ticker keeps (newest first); older ones drop off."""
+        return int(_setting("TICKER_SIZE", 30))
+
+
+app_settings = AppSettings()

@@ -1,0 +1,127 @@
+"""Reads for the dashboard page: the first picture of councilors and agents, before live events."""
+
+from typing import TypedDict
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import OuterRef, Subquery
+
+from councilors.models import Agent, Councilor, Execution
+from councilors.selectors import AgentMetrics, agents_metrics_list
+from dashboard.app_settings import app_settings
+
+CONTROL_PERMISSION = "councilors.change_councilor"
+TOAST_CHANNEL = "toast"
+METRICS_URL = "/api/agents/metrics"
+COUNCILORS_URL = "/api/councilors"
+
+
+class ToastRule(TypedDict):
+    success: bool
+    warning: bool
+    error: bool
+
+
+class CouncilorRow(TypedDict):
+    councilor_id: str
+    title: str
+    task_name: str
+    emoji: str
+    color: str
+    enabled: bool
+    schedule: str
+    toast: ToastRule | None
+    status: str
+    running_execution_id: str | None
+    last_execution_id: str | None
+    last_severity: str | None
+    last_duration_ms: int | None
+    last_run: str | None
+    next_run: str | None
+
+
+class AgentCard(TypedDict):
+    agent_id: str
+    name: str
+    emoji: str
+    color: str
+    metrics: AgentMetrics
+
+
+def _schedule_label(councilor: Councilor) -> str:
+    if councilor.schedule_type == Councilor.ScheduleType.INTERVAL:
+        return f"every {councilor.schedule_value}"
+    return f"cron {councilor.schedule_value}"
+
+
+def _toast_rule(councilor: Councilor) -> ToastRule | None:
+    """Which severities pop a toast: those the councilor notifies on, when `toast` is a channel."""
+    if TOAST_CHANNEL not in (councilor.notification_channels or []):
+        return None
+    return ToastRule(
+        success=councilor.notify_on_success, warning=councilor.notify_on_warning, error=councilor.notify_on_error
+    )
+
+
+def dashboard_councilors_list() -> list[CouncilorRow]:
+    """Every councilor with its last run, in one query."""
+    last = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk")
+    councilors = Councilor.objects.select_related("agent").annotate(
+        last_execution_id=Subquery(last.values("execution_id")[:1]),
+        last_status=Subquery(last.values("status")[:1]),
+        last_severity=Subquery(last.values("severity")[:1]),
+        last_duration_ms=Subquery(last.values("duration_ms")[:1]),
+        last_started_at=Subquery(last.values("started_at")[:1]),
+    )
+    rows = []
+    for councilor in councilors:
+        running = councilor.last_status == Execution.Status.RUNNING
+        rows.append(
+            CouncilorRow(
+                councilor_id=councilor.agent.agent_id,
+                title=councilor.title,
+                task_name=councilor.task_name,
+                emoji=councilor.agent.emoji,
+                color=councilor.agent.color,
+                enabled=councilor.enabled,
+                schedule=_schedule_label(councilor),
+                toast=_toast_rule(councilor),
+                status="running" if running else "idle",
+                running_execution_id=councilor.last_execution_id if running else None,
+                last_execution_id=councilor.last_execution_id,
+                last_severity=councilor.last_severity or None,
+                last_duration_ms=councilor.last_duration_ms,
+                last_run=councilor.last_started_at.isoformat() if councilor.last_started_at else None,
+                next_run=None,  # filled in by the page from /api/councilors, which knows the schedules
+            )
+        )
+    return rows
+
+
+def dashboard_agents_list() -> list[AgentCard]:
+    """Every agent with its metrics (derived from executions)."""
+    metrics = agents_metrics_list()
+    return [
+        AgentCard(
+            agent_id=agent.agent_id,
+            name=agent.label,
+            emoji=agent.emoji,
+            color=agent.color,
+            metrics=metrics[agent.agent_id],
+        )
+        for agent in Agent.objects.all()
+    ]
+
+
+def dashboard_config_get(*, user: AbstractBaseUser) -> dict:
+    """Everything the page's script starts from (rendered into the page with json_script)."""
+    return {
+        "socketUrl": app_settings.SOCKET_URL,
+        "pollIntervalMs": int(app_settings.POLL_INTERVAL_S * 1000),
+        "tickerSize": app_settings.TICKER_SIZE,
+        "metricsUrl": METRICS_URL,
+        "councilorsUrl": COUNCILORS_URL,
+        "canControl": user.has_perm(CONTROL_PERMISSION),
+        "username": user.get_username(),
+        "councilors": dashboard_councilors_list(),
+        "agents": dashboard_agents_list(),
+    }

@@ -1,0 +1,93 @@
+// The dashboard's state and how each event changes it. Pure (no DOM), unit-tested in node.
+
+export const SEVERITY_LABELS = Object.freeze({ success: "Success", warning: "Warning", error: "Error" });
+
+/** The row after `envelope`, or null when the event does not concern councilor rows. */
+export function councilorAfter(row, envelope) {
+  const d = envelope.data ?? {};
+  switch (envelope.type) {
+    case "councilor_started":
+      return { ...row, status: "running", running_execution_id: d.execution_id, last_run: d.started_at };
+    case "councilor_completed":
+    case "councilor_error":
+      return {
+        ...row,
+        // A finished run only clears "running" if it is the run shown (or none is known).
+        status: !row.running_execution_id || row.running_execution_id === d.execution_id ? "idle" : row.status,
+        running_execution_id: row.running_execution_id === d.execution_id ? null : row.running_execution_id,
+        last_execution_id: d.execution_id,
+        last_severity: envelope.type === "councilor_error" ? "error" : d.severity,
+        last_duration_ms: d.duration_ms ?? null,
+        last_error: envelope.type === "councilor_error" ? d.error : null,
+        last_run: d.started_at ?? row.last_run,
+      };
+    case "councilor_paused":
+      return d.success === false ? row : { ...row, enabled: false };
+    case "councilor_resumed":
+      return d.success === false ? row : { ...row, enabled: true };
+    default:
+      return null;
+  }
+}
+
+/** A row for a councilor first heard of in an event (created after the page loaded). */
+export function rowFromEvent(envelope) {
+  const d = envelope.data ?? {};
+  return {
+    councilor_id: d.councilor_id,
+    title: d.display_name || d.councilor_id,
+    task_name: d.task_name || "",
+    emoji: d.emoji || "🏛️",
+    enabled: true,
+    schedule: "",
+    toast: null,
+    status: "idle",
+    running_execution_id: null,
+    last_execution_id: null,
+    last_severity: null,
+    last_duration_ms: null,
+    last_run: null,
+    next_run: null,
+  };
+}
+
+/** What the status cell says: running beats paused beats active. */
+export function statusLabel(row) {
+  if (row.status === "running") return "Running…";
+  return row.enabled ? "Active" : "Paused";
+}
+
+/** Whether a finished run of this councilor pops a toast (its channels include `toast`). */
+export function wantsToast(row, severity) {
+  return Boolean(row?.toast && row.toast[severity]);
+}
+
+/**
+ * Agent metrics keyed by agent_id, from any of the shapes an API may answer with:
+ * {agent_id: metrics}, [{agent_id, metrics}], [{agent_id, ...metrics}], or those under a key.
+ */
+export function normalizeMetrics(payload) {
+  const list = Array.isArray(payload) ? payload : (payload?.agents ?? payload?.items ?? payload?.results);
+  const out = new Map();
+  if (Array.isArray(list)) {
+    for (const item of list) {
+      if (item?.agent_id) out.set(item.agent_id, { ...(item.metrics ?? item), name: item.agent_name ?? item.name });
+    }
+  } else if (payload && typeof payload === "object") {
+    for (const [agentId, metrics] of Object.entries(payload)) {
+      if (metrics && typeof metrics === "object") out.set(agentId, metrics.metrics ?? metrics);
+    }
+  }
+  return out;
+}
+
+/** Councilors from /api/councilors as a list, whether bare or under a key. */
+export function normalizeCouncilors(payload) {
+  const list = Array.isArray(payload) ? payload : (payload?.councilors ?? payload?.items ?? payload?.results ?? []);
+  return list.filter((item) => item && typeof item.councilor_id === "string");
+}
+
+/** The next run time a councilor from /api/councilors carries, whatever its field is called. */
+export function nextRunOf(item) {
+  return item.next_run ?? item.next_run_at ?? item.schedule?.next_run ?? null;
+}
