@@ -23,6 +23,7 @@ run: install
 
 test: install-dev
 	$(PY) -m pytest
+	node --test static/js/tests/
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -132,7 +132,7 @@ def test_a_command_line_run_shows_started_then_completed_within_a_second(stack, 
         """() => document.querySelector('[data-agent-id="security"] [data-field="total"] dd').textContent === '1'"""
     )
     SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=str(SCREENSHOT), animations="disabled")
     context.close()
 
 
@@ -270,5 +270,5 @@ def test_on_a_phone_nothing_overflows_and_councilors_read_as_cards(stack, browse
     assert page.is_hidden("#councilors thead")
     rows = page.query_selector_all("#councilors tbody tr")
     assert len(rows) == 3 and all(row.evaluate("r => getComputedStyle(r).display") == "block" for row in rows)
-    page.screenshot(path=str(PHONE_SCREENSHOT))
+    page.screenshot(path=str(PHONE_SCREENSHOT), animations="disabled")
     context.close()

@@ -23,8 +23,12 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
     return h(
       "td",
       { "data-label": "Last result", dataset: { field: "result", severity: row.last_severity }, title: row.last_error ?? null },
-      h("span", { class: `badge severity-${row.last_severity}` }, SEVERITY_LABELS[row.last_severity] ?? row.last_severity),
-      duration,
+      h(
+        "span",
+        { class: "result" },
+        h("span", { class: `badge severity-${row.last_severity}` }, SEVERITY_LABELS[row.last_severity] ?? row.last_severity),
+        duration,
+      ),
     );
   }
 
@@ -111,7 +115,7 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
     const finished = envelope.type === "councilor_completed" || envelope.type === "councilor_error";
     if (finished && wantsToast(next, next.last_severity)) {
       const item = tickerItem(envelope);
-      toasts.show({ title: item.title, tone: item.tone, detail: next.title, dataset: { councilorId: id, eventType: envelope.type } });
+      toasts.show({ title: item.title, tone: item.tone, detail: next.task_name, dataset: { councilorId: id, eventType: envelope.type } });
     }
     if (finished || envelope.type === "councilor_paused" || envelope.type === "councilor_resumed") scheduleRefresh();
   }

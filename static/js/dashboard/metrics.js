@@ -10,8 +10,8 @@ const CLOCK_MS = 30000;
 export function mountMetrics(list, { socket, agents, metricsUrl, note }) {
   const model = new Map(agents.map((agent) => [agent.agent_id, agent]));
 
-  function stat(label, field, value) {
-    return h("div", { class: "stat", dataset: { field } }, h("dt", {}, label), h("dd", {}, value));
+  function stat(label, field, ...value) {
+    return h("div", { class: "stat", dataset: { field } }, h("dt", {}, label), h("dd", {}, ...value));
   }
 
   function renderCard(agent) {
@@ -27,7 +27,12 @@ export function mountMetrics(list, { socket, agents, metricsUrl, note }) {
         stat("Runs", "total", String(m.total_executions ?? 0)),
         stat("Success", "success-rate", formatRate(m.success_rate, m.total_executions)),
         stat("Avg time", "avg-duration", m.avg_duration_ms === null || m.avg_duration_ms === undefined ? "—" : formatSeconds(m.avg_duration_ms)),
-        stat("Last", "last", severity ? h("span", { class: `badge severity-${severity}` }, SEVERITY_LABELS[severity] ?? severity) : "—", " ", relativeTime(m.last_execution)),
+        stat(
+          "Last",
+          "last",
+          severity ? h("span", { class: `badge severity-${severity}` }, SEVERITY_LABELS[severity] ?? severity) : "—",
+          m.last_execution ? h("time", { class: "ago", datetime: m.last_execution, title: m.last_execution }, relativeTime(m.last_execution)) : null,
+        ),
       ),
     );
   }
