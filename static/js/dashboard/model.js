@@ -9,18 +9,20 @@ export function councilorAfter(row, envelope) {
     case "councilor_started":
       return { ...row, status: "running", running_execution_id: d.execution_id, last_run: d.started_at };
     case "councilor_completed":
-    case "councilor_error":
+    case "councilor_error": {
+      // A finished run only clears "running" if it is the run shown (or none is known).
+      const newerRunning = Boolean(row.running_execution_id) && row.running_execution_id !== d.execution_id;
       return {
         ...row,
-        // A finished run only clears "running" if it is the run shown (or none is known).
-        status: !row.running_execution_id || row.running_execution_id === d.execution_id ? "idle" : row.status,
-        running_execution_id: row.running_execution_id === d.execution_id ? null : row.running_execution_id,
+        status: newerRunning ? row.status : "idle",
+        running_execution_id: newerRunning ? row.running_execution_id : null,
         last_execution_id: d.execution_id,
         last_severity: envelope.type === "councilor_error" ? "error" : d.severity,
         last_duration_ms: d.duration_ms ?? null,
         last_error: envelope.type === "councilor_error" ? d.error : null,
-        last_run: d.started_at ?? row.last_run,
+        last_run: newerRunning ? row.last_run : (d.started_at ?? row.last_run),
       };
+    }
     case "councilor_paused":
       return d.success === false ? row : { ...row, enabled: false };
     case "councilor_resumed":

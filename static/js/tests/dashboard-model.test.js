@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { formatRate, relativeTime } from "../dashboard/format.js";
+import {
+  councilorAfter,
+  nextRunOf,
+  normalizeCouncilors,
+  normalizeMetrics,
+  rowFromEvent,
+  statusLabel,
+  wantsToast,
+} from "../dashboard/model.js";
+import { envelope } from "./fakes.js";
+
+const row = {
+  councilor_id: "sec",
+  title: "Security advisor",
+  task_name: "Security audit",
+  enabled: true,
+  toast: { success: false, warning: true, error: true },
+  status: "idle",
+  running_execution_id: null,
+  last_severity: null,
+  last_duration_ms: null,
+  last_run: null,
+};
+
+test("a run: started → running, completed → idle with severity and duration", () => {
+  const running = councilorAfter(row, envelope("councilor_started", { execution_id: "e1", started_at: "T1" }));
+  assert.equal(running.status, "running");
+  assert.equal(statusLabel(running), "Running…");
+  assert.equal(running.last_run, "T1");
+  const done = councilorAfter(
+    running,
+    envelope("councilor_completed", { execution_id: "e1", severity: "warning", duration_ms: 1500, started_at: "T1" }),
+  );
+  assert.deepEqual([done.status, done.last_severity, done.last_duration_ms], ["idle", "warning", 1500]);
+  assert.equal(statusLabel(done), "Active");
+});
+
+test("an error run records the error", () => {
+  const failed = councilorAfter(row, envelope("councilor_error", { execution_id: "e2", error: "boom", started_at: "T" }));
+  assert.deepEqual([failed.last_severity, failed.last_error, failed.last_duration_ms], ["error", "boom", null]);
+});
+
+test("the end of an older run does not hide a newer one that is running", () => {
+  const running = { ...row, status: "running", running_execution_id: "e2", last_run: "T2" };
+  const after = councilorAfter(
+    running,
+    envelope("councilor_completed", { execution_id: "e1", severity: "success", started_at: "T1" }),
+  );
+  assert.equal(after.status, "running");
+  assert.equal(after.last_run, "T2");
+  assert.equal(after.running_execution_id, "e2");
+});
+
+test("pause and resume flip enabled; a failed one changes nothing", () => {
+  const paused = councilorAfter(row, envelope("councilor_paused", { councilor_id: "sec", success: true, by: "ada" }));
+  assert.equal(paused.enabled, false);
+  assert.equal(statusLabel(paused), "Paused");
+  assert.equal(councilorAfter(paused, envelope("councilor_resumed", { success: true })).enabled, true);
+  assert.equal(councilorAfter(row, envelope("councilor_paused", { success: false })).enabled, true);
+  assert.equal(councilorAfter(row, envelope("agent_metrics_updated", {})), null);
+});
+
+test("toasts only for councilors with the toast channel, on the severities they ask for", () => {
+  assert.equal(wantsToast(row, "success"), false);
+  assert.equal(wantsToast(row, "warning"), true);
+  assert.equal(wantsToast({ ...row, toast: null }, "error"), false);
+  assert.equal(wantsToast(undefined, "error"), false);
+});
+
+test("a councilor first heard of in an event gets a row", () => {
+  const fresh = rowFromEvent(envelope("councilor_started", { councilor_id: "new", display_name: "New one", task_name: "T", emoji: "🧪" }));
+  assert.deepEqual([fresh.councilor_id, fresh.title, fresh.emoji, fresh.enabled], ["new", "New one", "🧪", true]);
+});
+
+test("metrics payloads of every shape normalize to a map by agent id", () => {
+  const metrics = { total_executions: 2, success_rate: 50 };
+  for (const payload of [
+    { a: metrics },
+    [{ agent_id: "a", metrics }],
+    [{ agent_id: "a", ...metrics }],
+    { agents: [{ agent_id: "a", metrics }] },
+    { items: [{ agent_id: "a", metrics }] },
+  ]) {
+    const map = normalizeMetrics(payload);
+    assert.equal(map.get("a").total_executions, 2, JSON.stringify(payload));
+  }
+});
+
+test("councilor payloads and next run fields", () => {
+  assert.equal(normalizeCouncilors([{ councilor_id: "a" }, { nope: 1 }]).length, 1);
+  assert.equal(normalizeCouncilors({ items: [{ councilor_id: "a" }] }).length, 1);
+  assert.equal(nextRunOf({ next_run: "X" }), "X");
+  assert.equal(nextRunOf({ schedule: { next_run: "Y" } }), "Y");
+  assert.equal(nextRunOf({}), null);
+});
+
+test("relative times and rates", () => {
+  const now = Date.parse("2026-01-01T12:00:00Z");
+  assert.equal(relativeTime("2026-01-01T11:59:50Z", now), "just now");
+  assert.equal(relativeTime("2026-01-01T11:55:00Z", now), "5 min ago");
+  assert.equal(relativeTime("2026-01-01T12:30:00Z", now), "in 30 min");
+  assert.equal(relativeTime("2026-01-01T14:00:00Z", now), "in 2 h");
+  assert.equal(relativeTime("2025-12-29T12:00:00Z", now), "3 d ago");
+  assert.equal(relativeTime(null, now), "—");
+  assert.equal(relativeTime("garbage", now), "—");
+  assert.equal(formatRate(100, 3), "100 %");
+  assert.equal(formatRate(66.7, 3), "66.7 %");
+  assert.equal(formatRate(0, 0), "—");
+});
