@@ -4,7 +4,7 @@
 import { tickerItem } from "../gamification/titles.js";
 import { flash, h } from "./dom.js";
 import { formatSeconds, relativeTime } from "./format.js";
-import { SEVERITY_LABELS, councilorAfter, nextRunOf, normalizeCouncilors, rowFromEvent, statusLabel, wantsToast } from "./model.js";
+import { SEVERITY_LABELS, councilorAfter, normalizeCouncilors, rowFromApi, rowFromEvent, statusLabel, wantsToast } from "./model.js";
 
 const COMMANDS = { pause: "pause_councilor", resume: "resume_councilor", run: "run_councilor" };
 const DONE = { pause: "Paused", resume: "Resumed", run: "Run queued for" };
@@ -88,7 +88,7 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
     refreshTimer = setTimeout(refresh, REFRESH_DELAY_MS);
   }
 
-  /** Next runs (and the enabled flag) from /api/councilors, which knows the schedules. */
+  /** Next runs, enabled flags and last runs from /api/councilors, which knows the schedules. */
   async function refresh() {
     try {
       const response = await fetch(councilorsUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -96,7 +96,7 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
       for (const item of normalizeCouncilors(await response.json())) {
         const row = model.get(item.councilor_id);
         if (!row) continue;
-        model.set(item.councilor_id, { ...row, next_run: nextRunOf(item), enabled: item.enabled ?? row.enabled });
+        model.set(item.councilor_id, { ...row, ...rowFromApi(item) });
         update(item.councilor_id);
       }
     } catch (error) {

@@ -93,3 +93,24 @@ export function normalizeCouncilors(payload) {
 export function nextRunOf(item) {
   return item.next_run ?? item.next_run_at ?? item.schedule?.next_run ?? null;
 }
+
+/**
+ * What a councilor from /api/councilors says about a row: next run, enabled, and (when the API
+ * gives it as an object) the last run — enough to catch up after events could not be replayed.
+ */
+export function rowFromApi(item) {
+  const fields = { next_run: nextRunOf(item) };
+  if (typeof item.enabled === "boolean") fields.enabled = item.enabled;
+  const last = item.last_run;
+  if (last && typeof last === "object") {
+    const running = last.status === "running";
+    Object.assign(fields, {
+      status: running ? "running" : "idle",
+      running_execution_id: running ? last.execution_id : null,
+      last_execution_id: last.execution_id ?? null,
+      last_run: last.started_at ?? null,
+      ...(running ? {} : { last_severity: last.severity ?? null, last_duration_ms: last.duration_ms ?? null }),
+    });
+  }
+  return fields;
+}

@@ -7,6 +7,7 @@ import {
   nextRunOf,
   normalizeCouncilors,
   normalizeMetrics,
+  rowFromApi,
   rowFromEvent,
   statusLabel,
   wantsToast,
@@ -110,4 +111,28 @@ test("relative times and rates", () => {
   assert.equal(formatRate(100, 3), "100 %");
   assert.equal(formatRate(66.7, 3), "66.7 %");
   assert.equal(formatRate(0, 0), "—");
+});
+
+test("a councilor from the API brings next run, enabled and its last run", () => {
+  const item = {
+    councilor_id: "sec",
+    enabled: false,
+    next_run: null,
+    last_run: { execution_id: "e9", status: "completed", severity: "warning", started_at: "T9", duration_ms: 900 },
+  };
+  assert.deepEqual(rowFromApi(item), {
+    next_run: null,
+    enabled: false,
+    status: "idle",
+    running_execution_id: null,
+    last_execution_id: "e9",
+    last_run: "T9",
+    last_severity: "warning",
+    last_duration_ms: 900,
+  });
+  const running = rowFromApi({ councilor_id: "sec", next_run: "N", last_run: { execution_id: "e10", status: "running" } });
+  assert.equal(running.status, "running");
+  assert.equal(running.running_execution_id, "e10");
+  assert.equal("last_severity" in running, false, "a running last run keeps the previous result shown");
+  assert.deepEqual(rowFromApi({ councilor_id: "x", next_run: "N" }), { next_run: "N" });
 });
