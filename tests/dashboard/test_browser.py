@@ -9,7 +9,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from councilors.models import Councilor, Execution
-from councilors.services import councilor_run
+from councilors.services import councilor_pause, councilor_run
 from gamification.events import emit
 from tests.dashboard.browser import (
     PHONE_SCREENSHOT,
@@ -79,37 +79,49 @@ def audit(transactional_db) -> Councilor:
     )
 
 
-def _more_councilors() -> None:
-    """Two more councilors with a finished run each, so the page has something to show."""
+def _more_councilors() -> list[Councilor]:
+    """Two more councilors (one warns, one fails), so the page has something to show."""
     deps = _command_agent("deps", "Dependencies", "📦", "print('warning: 2 deprecated packages')")
     backup = _command_agent("backup", "Backups", "💾", "import sys; print('disk full'); sys.exit(3)")
-    for councilor in (
+    return [
         make_councilor(agent=deps, title="Dependency advisor", task_name="Dependency check", schedule_value="1h"),
         make_councilor(agent=backup, title="Backup advisor", task_name="Nightly backup", schedule_value="1d"),
-    ):
+    ]
+
+
+def _run_and_pause_backup(councilors: list[Councilor]) -> None:
+    """A run of each (in this process, through the run service), then the failing one paused."""
+    for councilor in councilors:
         councilor_run(councilor=councilor)
-    Councilor.objects.filter(agent__agent_id="backup").update(enabled=False)
+    councilor_pause(councilor=councilors[-1], by="ops")
 
 
 def test_after_login_the_indicator_shows_connected(stack, browser, staff):
     context = browser.new_context()
     page = context.new_page()
-    console = []
+    console, sockets = [], []
     page.on("console", lambda message: console.append(message.text))
+    page.on("websocket", lambda socket: sockets.append(socket.url))
     login_with_form(page, stack.base_url, "ada", PASSWORD)
     wait_for_state(page, "open")
     assert page.text_content("#connection .connection-label") == "Live"
     assert page.evaluate("window.conductor.socket.isConnected()") is True
     assert "[gamification] connection connecting → open" in console
+    # The ticker, the table, the metrics and the poller all listen: still one connection.
+    assert sockets == [f"ws://127.0.0.1:{stack.gateway_port}/ws/gamification"]
+    assert page.evaluate("window.conductor.socket.ping().then(reply => typeof reply.timestamp)") == "number"
+    assert page.evaluate("window.conductor.socket.getStats().then(stats => stats.active_connections)") >= 1
     context.close()
 
 
 def test_a_command_line_run_shows_started_then_completed_within_a_second(stack, browser, staff, audit):
-    _more_councilors()
+    others = _more_councilors()
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     login_with_form(page, stack.base_url, "ada", PASSWORD)
     wait_for_state(page, "open")
+    _run_and_pause_backup(others)
+    wait_for_ticker_title(page, "⏸️ backup - paused by ops")
 
     run_command("run_councilor", "security")
 
@@ -125,7 +137,7 @@ def test_a_command_line_run_shows_started_then_completed_within_a_second(stack, 
     assert titles.index(completed_title) < titles.index(started["title"]), "newest first"
     row = 'tr[data-councilor-id="security"]'
     page.wait_for_selector(f'{row}[data-status="idle"] [data-field="result"][data-severity="success"]')
-    assert page.get_attribute(f'#toasts .toast[data-councilor-id="security"]', "data-event-type") == (
+    assert page.get_attribute('#toasts .toast[data-councilor-id="security"]', "data-event-type") == (
         "councilor_completed"
     )
     page.wait_for_function(
@@ -257,7 +269,7 @@ def test_staff_pause_from_the_page_is_seen_by_a_second_browser(stack, browser, s
 
 
 def test_on_a_phone_nothing_overflows_and_councilors_read_as_cards(stack, browser, viewer, audit):
-    _more_councilors()
+    _run_and_pause_backup(_more_councilors())
     context = context_logged_in(
         browser, stack.base_url, viewer, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
     )

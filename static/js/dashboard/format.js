@@ -2,10 +2,11 @@
 
 export { formatSeconds } from "../gamification/titles.js";
 
+// Each unit is used while its rounded count stays below the next unit's size (59 min, then 1 h).
 const UNITS = [
-  ["d", 86400],
-  ["h", 3600],
-  ["min", 60],
+  ["min", 60, 60],
+  ["h", 3600, 24],
+  ["d", 86400, Infinity],
 ];
 
 /** "just now", "5 min ago", "in 2 h", "in 3 d"; "—" for nothing. */
@@ -16,9 +17,11 @@ export function relativeTime(iso, now = Date.now()) {
   const seconds = Math.round((at - now) / 1000);
   const size = Math.abs(seconds);
   if (size < 45) return seconds > 0 ? "in a moment" : "just now";
-  const [unit, span] = UNITS.find(([, s]) => size >= s) ?? UNITS.at(-1);
-  const count = Math.max(1, Math.round(size / span));
-  return seconds > 0 ? `in ${count} ${unit}` : `${count} ${unit} ago`;
+  for (const [unit, span, limit] of UNITS) {
+    const count = Math.max(1, Math.round(size / span));
+    if (count < limit) return seconds > 0 ? `in ${count} ${unit}` : `${count} ${unit} ago`;
+  }
+  return "—";
 }
 
 /** "93.5 %" or "—" when nothing finished yet. */

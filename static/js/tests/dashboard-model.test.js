@@ -105,6 +105,9 @@ test("relative times and rates", () => {
   assert.equal(relativeTime("2026-01-01T11:55:00Z", now), "5 min ago");
   assert.equal(relativeTime("2026-01-01T12:30:00Z", now), "in 30 min");
   assert.equal(relativeTime("2026-01-01T14:00:00Z", now), "in 2 h");
+  assert.equal(relativeTime("2026-01-01T12:59:59Z", now), "in 1 h");
+  assert.equal(relativeTime("2026-01-01T12:58:00Z", now), "in 58 min");
+  assert.equal(relativeTime("2026-01-02T11:50:00Z", now), "in 1 d");
   assert.equal(relativeTime("2025-12-29T12:00:00Z", now), "3 d ago");
   assert.equal(relativeTime(null, now), "—");
   assert.equal(relativeTime("garbage", now), "—");
