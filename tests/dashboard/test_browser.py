@@ -121,6 +121,9 @@ def test_a_command_line_run_shows_started_then_completed_within_a_second(stack, 
     login_with_form(page, stack.base_url, "ada", PASSWORD)
     wait_for_state(page, "open")
     _run_and_pause_backup(others)
+    warned = Execution.objects.get(agent__agent_id="deps")
+    wait_for_ticker_title(page, f"⚠️ Dependency advisor - Warning ({_seconds(warned.duration_ms)})")
+    wait_for_ticker_title(page, "❌ Nightly backup - Error: exited with status 3")
     wait_for_ticker_title(page, "⏸️ backup - paused by ops")
 
     run_command("run_councilor", "security")
