@@ -267,6 +267,13 @@ def test_staff_pause_from_the_page_is_seen_by_a_second_browser(stack, browser, s
     staff_page.click(f'{row} button[data-action="resume"]')
     viewer_page.wait_for_selector(f'{row}[data-enabled="true"]')
     assert Councilor.objects.get(pk=audit.pk).enabled is True
+
+    # Run now: queued on the worker, and both browsers watch it run.
+    staff_page.click(f'{row} button[data-action="run"]')
+    staff_page.wait_for_selector("#toasts .toast:has-text('Run queued for Security advisor')")
+    for page in (staff_page, viewer_page):
+        wait_for_ticker_title(page, "🏛️ Security audit - starting analysis…")
+        page.wait_for_selector(f'{row}[data-status="idle"] [data-field="result"][data-severity="success"]')
     staff_context.close()
     viewer_context.close()
 
