@@ -11,6 +11,8 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 EMBEDDED_REDIS_SOCKET = VAR_DIR / "run" / "redis.sock"
+# The SQLite database, sockets and logs live here; a fresh clone has no var/ yet.
+VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
 
