@@ -11,6 +11,15 @@ from councilors.runners import RUNNERS
 models.TextField.register_lookup(Length)
 
 
+# Django skips a field's validators on an empty value and only says "This field cannot be blank.";
+# for these fields the validator runs anyway, so the message says what is wrong.
+VALIDATED_WHEN_EMPTY = {
+    "task_prompt": validators.validate_prompt,
+    "notification_channels": validators.validate_notification_channels,
+}
+EMPTY_VALUES = (None, "", [], {})
+
+
 def default_notification_channels() -> list[str]:
     return ["panel"]
 
@@ -121,6 +130,23 @@ class Councilor(models.Model):
     @property
     def councilor_id(self) -> str:
         return self.agent.agent_id
+
+    def clean_fields(self, exclude: set[str] | None = None) -> None:
+        exclude = set(exclude or ())
+        errors: dict[str, list[str]] = {}
+        for name, validate in VALIDATED_WHEN_EMPTY.items():
+            if name not in exclude and getattr(self, name) in EMPTY_VALUES:
+                exclude.add(name)
+                try:
+                    validate(getattr(self, name))
+                except ValidationError as exc:
+                    errors[name] = exc.messages
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
 
     def clean(self) -> None:
         validate = (
