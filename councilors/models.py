@@ -11,21 +11,47 @@ from councilors.runners import RUNNERS
 models.TextField.register_lookup(Length)
 
 
-# Django skips a field's validators on an empty value and only says "This field cannot be blank.";
-# for these fields the validator runs anyway, so the message says what is wrong.
-VALIDATED_WHEN_EMPTY = {
-    "task_prompt": validators.validate_prompt,
-    "notification_channels": validators.validate_notification_channels,
-}
 EMPTY_VALUES = (None, "", [], {})
+
+
+class ValidatedWhenEmpty(models.Model):
+    """Runs `validated_when_empty` validators on empty values too.
+
+    Django skips a field's validators on an empty value and only says "This field cannot be
+    blank."; for these fields the validator runs anyway, so the message says what is wrong.
+    """
+
+    validated_when_empty: dict = {}
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude: set[str] | None = None) -> None:
+        exclude = set(exclude or ())
+        errors: dict[str, list[str]] = {}
+        for name, validate in self.validated_when_empty.items():
+            if name not in exclude and getattr(self, name) in EMPTY_VALUES:
+                exclude.add(name)
+                try:
+                    validate(getattr(self, name))
+                except ValidationError as exc:
+                    errors[name] = exc.messages
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
 
 
 def default_notification_channels() -> list[str]:
     return ["panel"]
 
 
-class Agent(models.Model):
+class Agent(ValidatedWhenEmpty):
     """Something that does work: a command, an HTTP call to an AI-agent service, or a callable."""
+
+    validated_when_empty = {"color": validators.validate_color}
 
     class Runner(models.TextChoices):
         COMMAND = "command", "Command"
@@ -75,8 +101,13 @@ class Agent(models.Model):
             RUNNERS[self.runner].validate_config(self.runner_config)
 
 
-class Councilor(models.Model):
+class Councilor(ValidatedWhenEmpty):
     """An agent promoted to run a task on a schedule; identified by its agent's `agent_id`."""
+
+    validated_when_empty = {
+        "task_prompt": validators.validate_prompt,
+        "notification_channels": validators.validate_notification_channels,
+    }
 
     class ScheduleType(models.TextChoices):
         INTERVAL = "interval", "Interval"
@@ -130,23 +161,6 @@ class Councilor(models.Model):
     @property
     def councilor_id(self) -> str:
         return self.agent.agent_id
-
-    def clean_fields(self, exclude: set[str] | None = None) -> None:
-        exclude = set(exclude or ())
-        errors: dict[str, list[str]] = {}
-        for name, validate in VALIDATED_WHEN_EMPTY.items():
-            if name not in exclude and getattr(self, name) in EMPTY_VALUES:
-                exclude.add(name)
-                try:
-                    validate(getattr(self, name))
-                except ValidationError as exc:
-                    errors[name] = exc.messages
-        try:
-            super().clean_fields(exclude=exclude)
-        except ValidationError as exc:
-            errors.update(exc.message_dict)
-        if errors:
-            raise ValidationError(errors)
 
     def clean(self) -> None:
         validate = (
