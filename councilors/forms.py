@@ -43,6 +43,7 @@ class AgentForm(forms.ModelForm):
         help_text=Agent._meta.get_field("runner_config").help_text,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+    avatar_url = forms.URLField(required=False, assume_scheme="https")
 
     class Meta:
         model = Agent
