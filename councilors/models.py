@@ -12,6 +12,7 @@ models.TextField.register_lookup(Length)
 
 
 EMPTY_VALUES = (None, "", [], {})
+RUNNER_CONFIG_NOT_OBJECT = "Runner settings must be a JSON object."
 
 
 class ValidatedWhenEmpty(models.Model):
@@ -94,9 +95,25 @@ class Agent(ValidatedWhenEmpty):
         """The name shown to people: the display name when set."""
         return self.display_name or self.name
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude: set[str] | None = None) -> None:
+        # Runner settings are checked with the fields rather than in clean(), so that a form whose
+        # JSON did not even parse (the field is then excluded) is not also told that argv is missing.
+        try:
+            super().clean_fields(exclude=exclude)
+            errors: dict[str, list[str]] = {}
+        except ValidationError as exc:
+            errors = exc.message_dict
+        if "runner_config" not in (exclude or ()) and "runner_config" not in errors:
+            try:
+                self._validate_runner_config()
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
+
+    def _validate_runner_config(self) -> None:
         if not isinstance(self.runner_config, dict):
-            raise ValidationError({"runner_config": "Runner settings must be a JSON object."})
+            raise ValidationError({"runner_config": RUNNER_CONFIG_NOT_OBJECT})
         if self.runner in RUNNERS:
             RUNNERS[self.runner].validate_config(self.runner_config)
 
