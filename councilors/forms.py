@@ -10,6 +10,7 @@ from councilors import validators
 from councilors.models import Agent, Councilor
 
 RUNNER_CONFIG_NOT_JSON = 'Runner settings are not valid JSON (%(reason)s); e.g. {"argv": ["python", "--version"]}.'
+COLOR_REQUIRED = "Choose a colour as #rrggbb (six hex digits), e.g. #4f46e5."
 SCHEDULE_REQUIRED = "Enter a schedule: an interval such as 30m, 1h or 2d, or a 5-field cron expression."
 
 
@@ -48,6 +49,7 @@ class AgentForm(forms.ModelForm):
     class Meta:
         model = Agent
         fields = "__all__"
+        error_messages = {"color": {"required": COLOR_REQUIRED}}
 
     def clean_runner_config(self) -> Any:
         # An emptied textarea means "no settings", which the runner's own check then explains.

@@ -6,12 +6,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from councilors import validators
-from councilors.models import Agent, Councilor
+from councilors.models import RUNNER_CONFIG_NOT_OBJECT, Agent, Councilor
 from councilors.runners.base import TIMEOUT_INVALID
 from councilors.runners.command import ARGV_INVALID, CWD_INVALID, ENV_INVALID
 from councilors.runners.http import URL_INVALID
 from councilors.runners.python import CALLABLE_INVALID
-from councilors.services import agent_create, councilor_create, councilor_update
+from councilors.services import agent_create, councilor_update
 from tests.factories import make_agent, make_councilor
 
 pytestmark = pytest.mark.django_db
@@ -187,7 +187,7 @@ def test_python_callable_that_cannot_be_imported_is_refused_with_the_reason():
 def test_runner_config_must_be_an_object(config):
     with pytest.raises(ValidationError) as excinfo:
         agent_create(agent_id="bad", name="Bad", runner="command", runner_config=config)
-    assert errors_of(excinfo)["runner_config"] == ["Runner settings must be a JSON object."]
+    assert errors_of(excinfo)["runner_config"] == [RUNNER_CONFIG_NOT_OBJECT]
 
 
 @pytest.mark.parametrize(
