@@ -9,12 +9,13 @@ from pathlib import Path
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
-EMBEDDED_REDIS_SOCKET = VAR_DIR / "run" / "redis.sock"
-# The SQLite database, sockets and logs live here; a fresh clone has no var/ yet.
-VAR_DIR.mkdir(exist_ok=True)
-
 env = environ.Env()
+
+# SQLite database, embedded Redis socket, logs and the first admin password (elsewhere for tests).
+VAR_DIR = Path(env("CONDUCTOR_VAR_DIR", default=str(BASE_DIR / "var")))
+EMBEDDED_REDIS_SOCKET = VAR_DIR / "run" / "redis.sock"
+# A fresh clone has no var/ yet.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env("SECRET_KEY", default="dev-insecure-conductor-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=False)
