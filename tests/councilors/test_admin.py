@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from councilors import validators
+from councilors.admin import RECENT_EXECUTIONS
 from councilors.forms import COLOR_REQUIRED, RUNNER_CONFIG_NOT_JSON, SCHEDULE_REQUIRED
 from councilors.models import RUNNER_CONFIG_NOT_OBJECT, Agent, Councilor, Execution
 from councilors.runners.command import ARGV_INVALID
@@ -218,7 +219,6 @@ def test_councilor_list_shows_schedule_and_last_severity(admin_client):
 
 @pytest.mark.django_db
 def test_councilor_change_page_lists_recent_executions_only(admin_client):
-    from councilors.admin import RECENT_EXECUTIONS
     from councilors.services import councilor_run
 
     councilor = make_councilor()
@@ -318,3 +318,43 @@ def test_promote_action_makes_a_paused_councilor_and_skips_existing_ones(admin_c
     assert Councilor.objects.count() == 2
     texts = [str(message) for message in get_messages(response.wsgi_request)]
     assert f"{already.agent.label} is already a councilor." in texts
+
+
+def posted_change_form(client, councilor: Councilor, **overrides) -> dict:
+    """What a browser posts back from the change page: its inline management and id fields included."""
+    import re
+
+    url = reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    html = client.get(url).content.decode()
+    hidden = dict(re.findall(r'<input type="hidden" name="(executions-[^"]+)" value="([^"]*)"', html))
+    return {**councilor_post(councilor.agent), **hidden, **overrides}
+
+
+@pytest.mark.django_db
+def test_saving_a_councilor_while_new_runs_land_keeps_working(admin_client):
+    from councilors.services import councilor_run
+
+    councilor = make_councilor()
+    for _ in range(RECENT_EXECUTIONS + 1):
+        councilor_run(councilor=councilor)
+    data = posted_change_form(admin_client, councilor, title="Renamed")
+    councilor_run(councilor=councilor)  # the inline's latest runs change between GET and POST
+    response = admin_client.post(reverse("admin:councilors_councilor_change", args=[councilor.pk]), data)
+    assert response.status_code == 302
+    assert Councilor.objects.get(pk=councilor.pk).title == "Renamed"
+    assert Execution.objects.filter(councilor=councilor).count() == RECENT_EXECUTIONS + 2
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_unticking_enabled_in_the_form_is_a_pause_everyone_hears_of(admin_client):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(app_settings.GROUP, channel)
+    councilor = await sync_to_async(make_councilor)(enabled=True)
+    data = await sync_to_async(posted_change_form)(admin_client, councilor, enabled=None)
+    url = reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    response = await sync_to_async(admin_client.post)(url, {k: v for k, v in data.items() if v is not None})
+    assert response.status_code == 302
+    message = await asyncio.wait_for(layer.receive(channel), timeout=5)
+    assert message["envelope"]["type"] == "councilor_paused"
+    assert message["envelope"]["data"]["by"] == "admin"
