@@ -50,6 +50,10 @@ class Stack:
     def start_gateway(self) -> None:
         self.gateway, _ = self.exit.enter_context(daphne(port=self.gateway_port, log_path=self.log_dir / "gateway.log"))
 
+    def ensure_gateway(self) -> None:
+        if self.gateway is None or self.gateway.poll() is not None:
+            self.start_gateway()
+
     def kill_gateway(self) -> None:
         """SIGKILL, as a crash: no close frames are sent to the browsers."""
         stop(self.gateway, sig=signal.SIGKILL)

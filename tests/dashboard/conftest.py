@@ -23,10 +23,17 @@ def allow_async_unsafe():
 
 
 @pytest.fixture(scope="module")
-def stack(django_db_setup, tmp_path_factory):
+def module_stack(django_db_setup, tmp_path_factory):
     stack = Stack(tmp_path_factory.mktemp("dashboard-logs")).start()
     yield stack
     stack.close()
+
+
+@pytest.fixture
+def stack(module_stack):
+    """The module's stack, with its gateway up again if an earlier test killed it and failed."""
+    module_stack.ensure_gateway()
+    return module_stack
 
 
 @pytest.fixture(scope="module")
