@@ -294,3 +294,17 @@ def test_on_a_phone_nothing_overflows_and_councilors_read_as_cards(stack, browse
     assert len(rows) == 3 and all(row.evaluate("r => getComputedStyle(r).display") == "block" for row in rows)
     page.screenshot(path=str(PHONE_SCREENSHOT), animations="disabled")
     context.close()
+
+
+def test_the_ticker_keeps_the_newest_events_only(stack, browser, viewer):
+    context = context_logged_in(browser, stack.base_url, viewer)
+    page = context.new_page()
+    page.goto(stack.base_url + "/")
+    wait_for_state(page, "open")
+    size = page.evaluate("window.conductor.config.tickerSize")
+    for number in range(1, size + 6):
+        emit("system_alert", {"level": "info", "message": f"alert {number}", "source": "tests"})
+    wait_for_ticker_title(page, f"ℹ️ alert {size + 5}")
+    titles = [item["title"] for item in ticker_items(page)]
+    assert titles == [f"ℹ️ alert {number}" for number in range(size + 5, 5, -1)]
+    context.close()
