@@ -29,11 +29,23 @@ def module_stack(django_db_setup, tmp_path_factory):
     stack.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def stack(module_stack):
-    """The module's stack, with its gateway up again if an earlier test killed it and failed."""
+def stack(module_stack, request):
+    """The module's stack, with its gateway up again if an earlier test killed it and failed.
+    When the test fails, the servers' recent log lines are printed with its output."""
     module_stack.ensure_gateway()
-    return module_stack
+    yield module_stack
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        for log in sorted(module_stack.log_dir.glob("*.log")):
+            print(f"--- {log.name} (last lines)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-40:]))
 
 
 @pytest.fixture(scope="module")
