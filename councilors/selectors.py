@@ -68,3 +68,14 @@ def worker_clusters_alive() -> int:
         return len(Stat.get_all())
     except Exception:  # noqa: BLE001 - an unreadable heartbeat store means no worker we can rely on
         return 0
+
+
+def councilor_failure_streak(*, councilor: Councilor, limit: int) -> int:
+    """How many of the councilor's latest finished runs failed in a row (counted up to `limit`)."""
+    latest = councilor.executions.filter(FINISHED).order_by("-started_at", "-pk").values_list("status", flat=True)
+    streak = 0
+    for status in latest[:limit]:
+        if status != Execution.Status.ERROR:
+            break
+        streak += 1
+    return streak

@@ -28,8 +28,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
-    "django_q",
+    # Before django_q: its `qcluster` command adds the scheduler tick to django-q2's (councilors/ticker.py).
     "councilors",
+    "django_q",
     "gamification",
 ]
 
