@@ -45,6 +45,6 @@ def qclusters(count: int = 1, *, log_dir: Path, **env: str) -> Iterator[None]:
 def make_due(councilor: Councilor, *, ago: timedelta = timedelta(seconds=1)) -> datetime:
     """Test-only shortcut: the councilor's schedule falls due now instead of in a minute; returns the due time."""
     councilor.refresh_from_db()
-    due = (timezone.now() - ago).replace(microsecond=0)
+    due = timezone.now() - ago
     Schedule.objects.filter(pk=councilor.schedule_id).update(next_run=due)
     return due
