@@ -168,3 +168,16 @@ def test_email_is_sent_only_when_a_councilor_asks_for_it(tmp_path):
     assert len(messages) == 1
     assert "Subject: [Conductor] Asked: Success" in messages[0]
     assert "To: ops@example.com" in messages[0]
+
+
+def test_after_downtime_the_missed_due_times_make_one_run_not_a_burst(tmp_path):
+    councilor = make_councilor(schedule_value="1m")
+    due = make_due(councilor, ago=timedelta(minutes=10, seconds=15))  # ten due times passed while no cluster ran
+    with qclusters(log_dir=tmp_path):
+        execution = eventually(lambda: _execution(councilor, due), what="catch-up run")
+        eventually(lambda: Task.objects.exists() and not OrmQ.objects.exists(), what="queue drained")
+    assert Execution.objects.filter(councilor=councilor).count() == 1
+    next_run = Schedule.objects.get(pk=councilor.schedule_id).next_run
+    # Back on the councilor's own grid (whole minutes after the missed due time), next one ahead.
+    assert (next_run - due) % timedelta(minutes=1) == timedelta(0)
+    assert execution.started_at < next_run <= execution.started_at + timedelta(minutes=1)
