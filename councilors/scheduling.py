@@ -51,13 +51,13 @@ def councilor_schedule_sync(*, councilor: Councilor) -> Schedule | None:
     with transaction.atomic():
         # The row lock keeps two concurrent saves from giving one councilor two schedules.
         locked = (
-            Councilor.objects.select_for_update(of=("self",)).select_related("agent", "schedule").get(pk=councilor.pk)
+            Councilor.objects.select_for_update(of=("self",)).select_related("agent", "q_schedule").get(pk=councilor.pk)
         )
-        schedule = locked.schedule
+        schedule = locked.q_schedule
         if not locked.enabled:
             if schedule is not None:
-                schedule.delete()  # on_delete=SET_NULL clears councilor.schedule
-            councilor.schedule = None
+                schedule.delete()  # on_delete=SET_NULL clears councilor.q_schedule
+            councilor.q_schedule = None
             return None
         spec = schedule_spec(councilor=locked)
         if schedule is None:
@@ -68,22 +68,22 @@ def councilor_schedule_sync(*, councilor: Councilor) -> Schedule | None:
             schedule.next_run = first_run(spec=spec)
         schedule.name = _schedule_name(locked)
         schedule.save()
-        if locked.schedule_id != schedule.pk:
-            Councilor.objects.filter(pk=locked.pk).update(schedule=schedule)
-        councilor.schedule = schedule
+        if locked.q_schedule_id != schedule.pk:
+            Councilor.objects.filter(pk=locked.pk).update(q_schedule=schedule)
+        councilor.q_schedule = schedule
         return schedule
 
 
 def councilor_schedule_delete(*, councilor: Councilor) -> None:
     """Remove the councilor's Schedule (the councilor is being deleted or paused)."""
-    if councilor.schedule_id is not None:
-        Schedule.objects.filter(pk=councilor.schedule_id).delete()
-        councilor.schedule = None
+    if councilor.q_schedule_id is not None:
+        Schedule.objects.filter(pk=councilor.q_schedule_id).delete()
+        councilor.q_schedule = None
 
 
 def councilor_next_run(*, councilor: Councilor) -> datetime | None:
     """When the councilor runs next; None while it is paused."""
-    schedule = Schedule.objects.filter(pk=councilor.schedule_id).first() if councilor.schedule_id else None
+    schedule = Schedule.objects.filter(pk=councilor.q_schedule_id).first() if councilor.q_schedule_id else None
     return schedule.next_run if schedule else None
 
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 def _schedule(councilor: Councilor) -> Schedule:
     councilor.refresh_from_db()
-    return Schedule.objects.get(pk=councilor.schedule_id)
+    return Schedule.objects.get(pk=councilor.q_schedule_id)
 
 
 def test_an_enabled_councilor_gets_exactly_one_interval_schedule():
@@ -50,7 +50,7 @@ def test_interval_units_become_minutes(value, minutes):
 
 def test_a_disabled_councilor_has_no_schedule():
     councilor = make_councilor(enabled=False)
-    assert councilor.schedule_id is None
+    assert councilor.q_schedule_id is None
     assert not Schedule.objects.exists()
 
 
@@ -83,7 +83,7 @@ def test_pause_removes_the_schedule_and_resume_brings_a_fresh_one():
     councilor = make_councilor(schedule_value="1h")
     councilor_pause(councilor=councilor, by="alice")
     councilor.refresh_from_db()
-    assert councilor.schedule_id is None and not Schedule.objects.exists()
+    assert councilor.q_schedule_id is None and not Schedule.objects.exists()
     assert councilor_next_run(councilor=councilor) is None
     councilor_resume(councilor=councilor, by="alice")
     schedule = _schedule(councilor)
@@ -101,7 +101,7 @@ def test_deleting_the_councilor_or_its_agent_deletes_the_schedule():
 def test_due_schedules_are_seen_only_once_due():
     councilor = make_councilor()
     assert not due_schedules_exist()
-    Schedule.objects.filter(pk=councilor.schedule_id).update(next_run=timezone.now() - timedelta(seconds=1))
+    Schedule.objects.filter(pk=councilor.q_schedule_id).update(next_run=timezone.now() - timedelta(seconds=1))
     assert due_schedules_exist()
 
 
