@@ -57,6 +57,9 @@ def councilor_schedule_sync(*, councilor: Councilor) -> Schedule | None:
         if not locked.enabled:
             if schedule is not None:
                 schedule.delete()  # on_delete=SET_NULL clears councilor.q_schedule
+            elif locked.q_schedule_id is not None:
+                # A save from a stale copy wrote back the id of a schedule that is gone.
+                Councilor.objects.filter(pk=locked.pk).update(q_schedule=None)
             councilor.q_schedule = None
             return None
         spec = schedule_spec(councilor=locked)

@@ -142,3 +142,14 @@ def test_longer_intervals_are_refused_with_a_clear_message(value):
     with pytest.raises(ValidationError) as error:
         make_councilor(schedule_value=value)
     assert error.value.message_dict["schedule_value"] == [INTERVAL_TOO_LONG % {"value": value}]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_saving_a_stale_copy_after_a_pause_leaves_a_consistent_schedule(enabled):
+    councilor = make_councilor()
+    stale = Councilor.objects.get(pk=councilor.pk)  # still points at the schedule
+    councilor_pause(councilor=councilor, by="alice")
+    councilor_update(councilor=stale, enabled=enabled)
+    stale.refresh_from_db()
+    assert Schedule.objects.count() == (1 if enabled else 0)
+    assert stale.q_schedule_id == (Schedule.objects.get().pk if enabled else None)
