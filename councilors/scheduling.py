@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from croniter import croniter
 from django.db import close_old_connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -107,3 +108,19 @@ def scheduler_tick(*, broker) -> bool:
     # second cluster ticking at the same moment waits, re-reads next_run and finds nothing due.
     scheduler(broker=broker)
     return True
+
+
+def councilor_schedules_repair() -> int:
+    """Give each enabled councilor without a schedule one, and take paused ones' away; returns how many changed.
+
+    The services keep schedules in step; this catches what bypassed them, such as a schedule
+    deleted in django-q2's own admin pages. Every `qcluster` runs it with the reaper.
+    """
+    out_of_step = Councilor.objects.filter(
+        Q(enabled=True, q_schedule__isnull=True) | Q(enabled=False, q_schedule__isnull=False)
+    )
+    changed = 0
+    for councilor in out_of_step:
+        councilor_schedule_sync(councilor=councilor)
+        changed += 1
+    return changed

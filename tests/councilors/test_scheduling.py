@@ -12,6 +12,7 @@ from councilors.scheduling import (
     RUN_TASK,
     councilor_next_run,
     councilor_schedule_sync,
+    councilor_schedules_repair,
     due_schedules_exist,
 )
 from councilors.services import (
@@ -153,3 +154,14 @@ def test_saving_a_stale_copy_after_a_pause_leaves_a_consistent_schedule(enabled)
     stale.refresh_from_db()
     assert Schedule.objects.count() == (1 if enabled else 0)
     assert stale.q_schedule_id == (Schedule.objects.get().pk if enabled else None)
+
+
+def test_a_schedule_deleted_behind_the_services_back_is_recreated():
+    councilor = make_councilor()
+    paused = make_councilor(enabled=False)
+    Schedule.objects.all().delete()  # e.g. in django-q2's own admin pages
+    assert councilor_schedules_repair() == 1
+    assert _schedule(councilor) is not None
+    paused.refresh_from_db()
+    assert paused.q_schedule_id is None
+    assert councilor_schedules_repair() == 0
