@@ -62,10 +62,17 @@ def _toast_rule(councilor: Councilor) -> ToastRule | None:
     )
 
 
+def _next_run(councilor: Councilor) -> str | None:
+    """When django-q2 will run it next (its schedule is the scheduler of record); None when paused."""
+    if not councilor.enabled or councilor.q_schedule is None or councilor.q_schedule.next_run is None:
+        return None
+    return councilor.q_schedule.next_run.isoformat()
+
+
 def dashboard_councilors_list() -> list[CouncilorRow]:
-    """Every councilor with its last run, in one query."""
+    """Every councilor with its last and next run, in one query."""
     last = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk")
-    councilors = Councilor.objects.select_related("agent").annotate(
+    councilors = Councilor.objects.select_related("agent", "q_schedule").annotate(
         last_execution_id=Subquery(last.values("execution_id")[:1]),
         last_status=Subquery(last.values("status")[:1]),
         last_severity=Subquery(last.values("severity")[:1]),
@@ -91,7 +98,7 @@ def dashboard_councilors_list() -> list[CouncilorRow]:
                 last_severity=councilor.last_severity or None,
                 last_duration_ms=councilor.last_duration_ms,
                 last_run=councilor.last_started_at.isoformat() if councilor.last_started_at else None,
-                next_run=None,  # filled in by the page from /api/councilors, which knows the schedules
+                next_run=_next_run(councilor),
             )
         )
     return rows

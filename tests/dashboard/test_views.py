@@ -109,3 +109,13 @@ def test_the_stylesheet_is_served(client):
     response = client.get("/static/css/dashboard.css")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/css")
+
+
+def test_rows_carry_the_next_run_of_the_django_q2_schedule(client, viewer):
+    active = make_councilor(schedule_value="30m")
+    paused = make_councilor(enabled=False)
+    client.force_login(viewer)
+    rows = {row["councilor_id"]: row for row in _config(client.get("/"))["councilors"]}
+    active.refresh_from_db()
+    assert rows[active.councilor_id]["next_run"] == active.q_schedule.next_run.isoformat()
+    assert rows[paused.councilor_id]["next_run"] is None
