@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from councilors.models import Agent, Councilor, Execution
+from councilors.output_stream import OutputPublisher
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback
 from councilors.selectors import agent_metrics_get
@@ -167,7 +168,15 @@ def execution_finish(*, execution: Execution, output: str, error: str = "") -> E
 
 
 def execution_run(*, execution: Execution, on_output: OutputCallback | None = None) -> Execution:
-    """Run a started execution's agent and finish the record, whatever the runner does."""
+    """Run a started execution's agent, publish its output live (SSE), and finish the record."""
+    publisher = OutputPublisher(execution_id=execution.execution_id, forward=on_output)
+    finished = _execution_run_and_finish(execution=execution, on_output=publisher)
+    publisher.end(status=finished.status, severity=finished.severity)
+    return finished
+
+
+def _execution_run_and_finish(*, execution: Execution, on_output: OutputCallback) -> Execution:
+    """Run the agent and finish the record, whatever the runner does."""
     agent, councilor = execution.agent, execution.councilor
     context = {
         "agent_id": agent.agent_id,
@@ -186,18 +195,27 @@ def execution_run(*, execution: Execution, on_output: OutputCallback | None = No
     return execution_finish(execution=execution, output=output)
 
 
-def agent_run(*, agent: Agent, prompt: str, instance_id: str = "", execution_id: str | None = None) -> Execution:
+def agent_run(
+    *,
+    agent: Agent,
+    prompt: str,
+    instance_id: str = "",
+    execution_id: str | None = None,
+    on_output: OutputCallback | None = None,
+) -> Execution:
     """Run an agent once, outside any schedule, and return its finished execution."""
     execution = execution_start(agent=agent, prompt=prompt, instance_id=instance_id, execution_id=execution_id)
-    return execution_run(execution=execution)
+    return execution_run(execution=execution, on_output=on_output)
 
 
-def councilor_run(*, councilor: Councilor, execution_id: str | None = None) -> Execution:
+def councilor_run(
+    *, councilor: Councilor, execution_id: str | None = None, on_output: OutputCallback | None = None
+) -> Execution:
     """Run a councilor's task once and return its finished execution."""
     execution = execution_start(
         agent=councilor.agent, councilor=councilor, prompt=councilor.task_prompt, execution_id=execution_id
     )
-    return execution_run(execution=execution)
+    return execution_run(execution=execution, on_output=on_output)
 
 
 def councilor_enqueue(*, councilor: Councilor) -> str:
