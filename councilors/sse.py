@@ -1,0 +1,100 @@
+"""Server-Sent Events of one execution's output (`GET /api/v1/stream?execution_id=`).
+
+An async generator, so daphne holds no thread per client: it waits in XREAD BLOCK on the run's
+Redis Stream (`councilors.output_stream`) and yields `output` events (id = line number) as the
+worker appends lines, then one `end` event. The database is the record: when the run is over,
+any line the stream lacks (Redis was down, or trimmed) is sent from the stored output before
+`end`, and an idle stream checks it every STREAM_POLL_S so a run whose end marker never came
+(worker lost, Redis failed) still ends.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis
+from asgiref.sync import sync_to_async
+
+from conductor.app_settings import app_settings
+from conductor.redis_client import redis_async
+from councilors.models import Execution
+from councilors.output_stream import read_entries, split_lines
+from councilors.selectors import execution_queued_agent
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_EVENT = "output"
+END_EVENT = "end"
+RETRY_MS = 2000
+KEEPALIVE = ": keepalive\n\n"
+NEVER_STARTED = "The run left the queue without starting (see the worker's log)."
+FINAL_FIELDS = ("status", "severity", "output", "error", "duration_ms")
+
+
+def sse_event(*, event: str, data: str, event_id: int | None = None) -> str:
+    """One SSE message; `data` must hold no line break."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {data}\n\n"
+
+
+async def _final_state(execution_id: str) -> dict[str, Any] | None:
+    """The finished record's fields, None while the run is queued or running; a stand-in if it never started."""
+    row = await Execution.objects.filter(execution_id=execution_id).values(*FINAL_FIELDS).afirst()
+    if row is not None:
+        return None if row["status"] == Execution.Status.RUNNING else row
+    if await sync_to_async(execution_queued_agent)(execution_id=execution_id) is not None:
+        return None
+    return {"status": "error", "severity": "error", "output": "", "error": NEVER_STARTED, "duration_ms": None}
+
+
+def _closing_events(*, execution_id: str, final: dict[str, Any], sent: int) -> list[str]:
+    """Lines of the stored output the client has not had yet, then `end`."""
+    lines = split_lines(final["output"])
+    events = [
+        sse_event(event=OUTPUT_EVENT, data=line, event_id=number)
+        for number, line in enumerate(lines, start=1)
+        if number > sent
+    ]
+    end = {"execution_id": execution_id, **{name: final[name] for name in FINAL_FIELDS if name != "output"}}
+    events.append(sse_event(event=END_EVENT, data=json.dumps(end), event_id=max(sent, len(lines)) + 1))
+    return events
+
+
+async def execution_output_events(*, execution_id: str, after: int = 0) -> AsyncIterator[str]:
+    """The SSE text of the run's output lines numbered above `after`, then its `end` event."""
+    client = redis_async()
+    sent = after
+    block_ms = int(app_settings.STREAM_POLL_S * 1000)
+    try:
+        yield f"retry: {RETRY_MS}\n\n"
+        while True:
+            try:
+                entries = await read_entries(client, execution_id=execution_id, after=sent, block_ms=block_ms)
+            except (redis.RedisError, OSError) as exc:
+                logger.warning("live output of %s unreadable (Redis: %r); following the database", execution_id, exc)
+                entries = []
+                await asyncio.sleep(app_settings.STREAM_POLL_S)
+            ended = False
+            for entry in entries:
+                if entry.end is not None:
+                    ended = True
+                    break
+                if entry.sequence > sent:
+                    sent = entry.sequence
+                    yield sse_event(event=OUTPUT_EVENT, data=entry.line, event_id=entry.sequence)
+            if entries and not ended:
+                continue
+            final = await _final_state(execution_id)
+            if final is not None:
+                for event in _closing_events(execution_id=execution_id, final=final, sent=sent):
+                    yield event
+                return
+            if ended:
+                # The end marker is written after the record is saved; wait for that commit to be visible.
+                await asyncio.sleep(0.2)
+                continue
+            yield KEEPALIVE
+    finally:
+        await client.aclose()
