@@ -4,7 +4,7 @@ from asgiref.sync import sync_to_async
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from ninja import Header, Query, Router, Schema
+from ninja import Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from conductor.api_security import ExecuteRateThrottle, api_auth
@@ -43,7 +43,7 @@ def agent_execute(request: HttpRequest, agent_id: str, body: ExecuteIn):
         raise Http404(UNKNOWN_AGENT % {"agent_id": agent_id})
     execution_id = services.agent_enqueue(agent=agent, prompt=body.prompt, instance_id=body.instance_id)
     status_url = reverse("api:execution_get", kwargs={"execution_id": execution_id})
-    return 202, {"execution_id": execution_id, "status_url": status_url}
+    return Status(202, {"execution_id": execution_id, "status_url": status_url})
 
 
 def _execution_out(execution: Execution) -> dict:
