@@ -1,0 +1,184 @@
+"""The HTTP API on a real daphne with a real django-q2 cluster: runs on the worker, output over SSE."""
+
+import asyncio
+import json
+import sys
+import time
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connections
+from django.test import Client
+
+from conductor.tokens import token_mint
+from gamification.app_settings import app_settings as gamification_settings
+from tests.factories import make_agent, make_user
+from tests.processes import daphne, manage
+from tests.sse import SSEEvent, SSEParser
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+async def close_async_orm_connections():
+    """The async ORM's thread keeps its own connection; close it so the test database can be dropped."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+RATE_LIMIT = 3
+LINE_DELAY_S = 0.6
+WAIT_S = 60  # generous: a loaded 2-core machine; each wait ends as soon as its event arrives
+
+
+def slow_printer(lines: int) -> list[str]:
+    """A command that prints `lines` lines over a few seconds."""
+    code = (
+        "import time\n"
+        f"for n in range(1, {lines + 1}):\n"
+        "    print(f'line {n}', flush=True)\n"
+        f"    time.sleep({LINE_DELAY_S})\n"
+    )
+    return [sys.executable, "-c", code]
+
+
+@pytest.fixture(scope="module")
+def gateway(django_db_setup, django_db_blocker, tmp_path_factory):
+    """daphne and a qcluster sharing the test database and Redis; the base URL."""
+    logs = tmp_path_factory.mktemp("e2e-logs")
+    env = {"API_EXECUTE_RATE_LIMIT": str(RATE_LIMIT), "API_STREAM_POLL_S": "1"}
+    with django_db_blocker.unblock():
+        with (
+            daphne(log_path=logs / "daphne.log", **env) as (_, port),
+            manage("qcluster", log_path=logs / "qcluster.log", **env),
+        ):
+            yield f"http://127.0.0.1:{port}"
+
+
+@sync_to_async
+def runner_with_token(*, lines: int) -> tuple[str, dict[str, str]]:
+    agent = make_agent(runner_config={"argv": slow_printer(lines), "timeout": 60})
+    user = make_user(permissions=("councilors.run_agent",))
+    return agent.agent_id, {"Authorization": f"Bearer {token_mint(user=user)}"}
+
+
+async def read_events(response: httpx.Response, parser: SSEParser):
+    async for chunk in response.aiter_text():
+        for event in parser.feed(chunk):
+            yield event
+
+
+async def layer_events(layer, channel: str, execution_id: str, wanted: set[str]) -> dict[str, dict]:
+    """The envelopes of `wanted` types for this execution, as the worker emitted them."""
+    found: dict[str, dict] = {}
+    while wanted - found.keys():
+        envelope = (await asyncio.wait_for(layer.receive(channel), timeout=WAIT_S))["envelope"]
+        if envelope["type"] in wanted and envelope["data"].get("execution_id") == execution_id:
+            found[envelope["type"]] = envelope
+    return found
+
+
+async def test_a_worker_run_streams_lines_in_order_before_it_ends_then_end(gateway):
+    agent_id, auth = await runner_with_token(lines=5)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(gamification_settings.GROUP, channel)
+
+    async with httpx.AsyncClient(base_url=gateway, headers=auth, timeout=WAIT_S) as http:
+        accepted = await http.post(f"/api/agents/{agent_id}/execute", json={"prompt": "go", "instance_id": "inst-e2e"})
+        assert accepted.status_code == 202
+        execution_id, status_url = accepted.json()["execution_id"], accepted.json()["status_url"]
+
+        events: list[SSEEvent] = []
+        status_at_first_line = None
+        async with http.stream("GET", "/api/v1/stream", params={"execution_id": execution_id}) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            async for event in read_events(response, SSEParser()):
+                events.append(event)
+                if len(events) == 1:
+                    status_at_first_line = (await http.get(status_url)).json()["status"]
+        finished = (await http.get(status_url)).json()
+
+    # The first line arrived while the worker was still running the command.
+    assert status_at_first_line == "running"
+    assert [(event.event, event.id, event.data) for event in events[:-1]] == [
+        ("output", str(n), f"line {n}") for n in range(1, 6)
+    ]
+    end = events[-1]
+    assert end.event == "end"
+    assert json.loads(end.data)["status"] == "completed"
+    assert json.loads(end.data)["severity"] == "success"
+    assert finished["status"] == "completed"
+    assert finished["instance_id"] == "inst-e2e"
+    assert finished["output"] == "".join(f"line {n}\n" for n in range(1, 6))
+
+    emitted = await layer_events(layer, channel, execution_id, {"agent_execution_started", "agent_execution_completed"})
+    assert emitted["agent_execution_started"]["data"]["instance_id"] == "inst-e2e"
+    assert emitted["agent_execution_completed"]["data"]["instance_id"] == "inst-e2e"
+    assert emitted["agent_execution_completed"]["data"]["status"] == "completed"
+    await layer.group_discard(gamification_settings.GROUP, channel)
+
+
+async def test_a_dropped_client_resumes_with_last_event_id_and_gets_no_line_twice(gateway):
+    agent_id, auth = await runner_with_token(lines=6)
+    async with httpx.AsyncClient(base_url=gateway, headers=auth, timeout=WAIT_S) as http:
+        execution_id = (await http.post(f"/api/agents/{agent_id}/execute", json={"prompt": "go"})).json()[
+            "execution_id"
+        ]
+        first: list[SSEEvent] = []
+        async with http.stream("GET", "/api/v1/stream", params={"execution_id": execution_id}) as response:
+            async for event in read_events(response, SSEParser()):
+                first.append(event)
+                if len(first) == 2:
+                    break  # the client drops the connection mid-run
+        status_when_dropped = (await http.get(f"/api/executions/{execution_id}")).json()["status"]
+
+        second: list[SSEEvent] = []
+        headers = {"Last-Event-ID": first[-1].id}
+        async with http.stream("GET", "/api/v1/stream", params={"execution_id": execution_id}, headers=headers) as r:
+            async for event in read_events(r, SSEParser()):
+                second.append(event)
+
+    assert status_when_dropped == "running"
+    lines = [event.data for event in first + second if event.event == "output"]
+    assert lines == [f"line {n}" for n in range(1, 7)]  # in order, none twice, none missing
+    assert [event.id for event in second[:-1]] == ["3", "4", "5", "6"]
+    assert second[-1].event == "end"
+
+
+async def test_healthz_is_200_with_a_live_worker_cluster(gateway):
+    async with httpx.AsyncClient(base_url=gateway, timeout=WAIT_S) as http:
+        deadline = time.monotonic() + WAIT_S
+        while (response := await http.get("/healthz")).status_code != 200 and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)  # the cluster's first heartbeat: nothing to await but the poll
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "ok"
+    assert body["checks"]["workers"]["clusters"] >= 1
+
+
+def test_the_execute_rate_limit_is_shared_between_processes(gateway, settings):
+    settings.API_EXECUTE_RATE_LIMIT = RATE_LIMIT
+    agent = make_agent()
+    user = make_user(permissions=("councilors.run_agent",))
+    auth = {"Authorization": f"Bearer {token_mint(user=user)}"}
+    here = Client()
+
+    in_process = [
+        here.post(
+            f"/api/agents/{agent.agent_id}/execute",
+            {"prompt": "go"},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=auth["Authorization"],
+        ).status_code
+        for _ in range(RATE_LIMIT - 1)
+    ]
+    with httpx.Client(base_url=gateway, headers=auth, timeout=WAIT_S) as http:
+        on_daphne = [http.post(f"/api/agents/{agent.agent_id}/execute", json={"prompt": "go"}) for _ in range(2)]
+
+    assert in_process == [202] * (RATE_LIMIT - 1)
+    assert [response.status_code for response in on_daphne] == [202, 429]
+    assert on_daphne[1].json()["code"] == "rate_limited"
