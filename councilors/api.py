@@ -1,6 +1,7 @@
 """HTTP endpoints for agents, executions and councilors (SPEC §6): parse, call a service or selector, answer."""
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -155,8 +156,7 @@ async def execution_stream(
         if not last_event_id.strip().isdigit():
             raise HttpError(400, LAST_EVENT_ID_INVALID)
         after = int(last_event_id)
-    exists = await Execution.objects.filter(execution_id=execution_id).aexists()
-    if not exists and await _queued(execution_id) is None:
+    if not await _known(execution_id):
         raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})
     response = StreamingHttpResponse(
         execution_output_events(execution_id=execution_id, after=after), content_type="text/event-stream"
@@ -167,5 +167,17 @@ async def execution_stream(
     return response
 
 
-async def _queued(execution_id: str) -> str | None:
-    return await sync_to_async(selectors.execution_queued_agent)(execution_id=execution_id)
+def _known_sync(execution_id: str) -> bool:
+    close_old_connections()
+    try:
+        return (
+            Execution.objects.filter(execution_id=execution_id).exists()
+            or selectors.execution_queued_agent(execution_id=execution_id) is not None
+        )
+    finally:
+        close_old_connections()
+
+
+async def _known(execution_id: str) -> bool:
+    # A pool thread, not the request's own (thread-sensitive) one, which would live as long as the stream.
+    return await sync_to_async(_known_sync, thread_sensitive=False)(execution_id)

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 
 from conductor.app_settings import app_settings
 from conductor.redis_client import redis_async
@@ -39,14 +40,26 @@ def sse_event(*, event: str, data: str, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {data}\n\n"
 
 
+def _final_state_sync(execution_id: str) -> dict[str, Any] | None:
+    close_old_connections()
+    try:
+        row = Execution.objects.filter(execution_id=execution_id).values(*FINAL_FIELDS).first()
+        if row is not None:
+            return None if row["status"] == Execution.Status.RUNNING else row
+        if execution_queued_agent(execution_id=execution_id) is not None:
+            return None
+        return {"status": "error", "severity": "error", "output": "", "error": NEVER_STARTED, "duration_ms": None}
+    finally:
+        close_old_connections()
+
+
 async def _final_state(execution_id: str) -> dict[str, Any] | None:
-    """The finished record's fields, None while the run is queued or running; a stand-in if it never started."""
-    row = await Execution.objects.filter(execution_id=execution_id).values(*FINAL_FIELDS).afirst()
-    if row is not None:
-        return None if row["status"] == Execution.Status.RUNNING else row
-    if await sync_to_async(execution_queued_agent)(execution_id=execution_id) is not None:
-        return None
-    return {"status": "error", "severity": "error", "output": "", "error": NEVER_STARTED, "duration_ms": None}
+    """The finished record's fields, None while the run is queued or running; a stand-in if it never started.
+
+    Not thread-sensitive: Django's async ORM would give each open stream a thread of its own for its
+    whole life (one per request context); a pool thread borrowed per check holds nothing between checks.
+    """
+    return await sync_to_async(_final_state_sync, thread_sensitive=False)(execution_id)
 
 
 def _closing_events(*, execution_id: str, final: dict[str, Any], sent: int) -> list[str]:

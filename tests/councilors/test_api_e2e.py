@@ -4,8 +4,10 @@ import asyncio
 import json
 import sys
 import time
+from dataclasses import dataclass
 
 import httpx
+import psutil
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -44,22 +46,42 @@ def slow_printer(lines: int) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+def gated_printer(*, before: int, after: int, gate) -> list[str]:
+    """Prints `before` lines, waits until the file `gate` exists (the test's go), then `after` more."""
+    code = (
+        "import os, time\n"
+        f"for n in range(1, {before + 1}):\n"
+        "    print(f'line {n}', flush=True)\n"
+        f"while not os.path.exists({str(gate)!r}):\n"
+        "    time.sleep(0.05)\n"
+        f"for n in range({before + 1}, {before + after + 1}):\n"
+        "    print(f'line {n}', flush=True)\n"
+    )
+    return [sys.executable, "-c", code]
+
+
+@dataclass(frozen=True)
+class Gateway:
+    url: str
+    daphne_pid: int
+
+
 @pytest.fixture(scope="module")
 def gateway(django_db_setup, django_db_blocker, tmp_path_factory):
-    """daphne and a qcluster sharing the test database and Redis; the base URL."""
+    """daphne and a qcluster sharing the test database and Redis."""
     logs = tmp_path_factory.mktemp("e2e-logs")
     env = {"API_EXECUTE_RATE_LIMIT": str(RATE_LIMIT), "API_STREAM_POLL_S": "1"}
     with django_db_blocker.unblock():
         with (
-            daphne(log_path=logs / "daphne.log", **env) as (_, port),
+            daphne(log_path=logs / "daphne.log", **env) as (process, port),
             manage("qcluster", log_path=logs / "qcluster.log", **env),
         ):
-            yield f"http://127.0.0.1:{port}"
+            yield Gateway(url=f"http://127.0.0.1:{port}", daphne_pid=process.pid)
 
 
 @sync_to_async
-def runner_with_token(*, lines: int) -> tuple[str, dict[str, str]]:
-    agent = make_agent(runner_config={"argv": slow_printer(lines), "timeout": 60})
+def runner_with_token(*, lines: int = 0, argv: list[str] | None = None) -> tuple[str, dict[str, str]]:
+    agent = make_agent(runner_config={"argv": argv or slow_printer(lines), "timeout": 60})
     user = make_user(permissions=("councilors.run_agent",))
     return agent.agent_id, {"Authorization": f"Bearer {token_mint(user=user)}"}
 
@@ -86,7 +108,7 @@ async def test_a_worker_run_streams_lines_in_order_before_it_ends_then_end(gatew
     channel = await layer.new_channel()
     await layer.group_add(gamification_settings.GROUP, channel)
 
-    async with httpx.AsyncClient(base_url=gateway, headers=auth, timeout=WAIT_S) as http:
+    async with httpx.AsyncClient(base_url=gateway.url, headers=auth, timeout=WAIT_S) as http:
         accepted = await http.post(f"/api/agents/{agent_id}/execute", json={"prompt": "go", "instance_id": "inst-e2e"})
         assert accepted.status_code == 202
         execution_id, status_url = accepted.json()["execution_id"], accepted.json()["status_url"]
@@ -122,9 +144,10 @@ async def test_a_worker_run_streams_lines_in_order_before_it_ends_then_end(gatew
     await layer.group_discard(gamification_settings.GROUP, channel)
 
 
-async def test_a_dropped_client_resumes_with_last_event_id_and_gets_no_line_twice(gateway):
-    agent_id, auth = await runner_with_token(lines=6)
-    async with httpx.AsyncClient(base_url=gateway, headers=auth, timeout=WAIT_S) as http:
+async def test_a_dropped_client_resumes_with_last_event_id_and_gets_no_line_twice(gateway, tmp_path):
+    gate = tmp_path / "go"
+    agent_id, auth = await runner_with_token(argv=gated_printer(before=2, after=4, gate=gate))
+    async with httpx.AsyncClient(base_url=gateway.url, headers=auth, timeout=WAIT_S) as http:
         execution_id = (await http.post(f"/api/agents/{agent_id}/execute", json={"prompt": "go"})).json()[
             "execution_id"
         ]
@@ -135,6 +158,7 @@ async def test_a_dropped_client_resumes_with_last_event_id_and_gets_no_line_twic
                 if len(first) == 2:
                     break  # the client drops the connection mid-run
         status_when_dropped = (await http.get(f"/api/executions/{execution_id}")).json()["status"]
+        gate.touch()  # the rest of the output is printed while the client is away or back
 
         second: list[SSEEvent] = []
         headers = {"Last-Event-ID": first[-1].id}
@@ -150,7 +174,7 @@ async def test_a_dropped_client_resumes_with_last_event_id_and_gets_no_line_twic
 
 
 async def test_healthz_is_200_with_a_live_worker_cluster(gateway):
-    async with httpx.AsyncClient(base_url=gateway, timeout=WAIT_S) as http:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=WAIT_S) as http:
         deadline = time.monotonic() + WAIT_S
         while (response := await http.get("/healthz")).status_code != 200 and time.monotonic() < deadline:
             await asyncio.sleep(0.5)  # the cluster's first heartbeat: nothing to await but the poll
@@ -176,9 +200,45 @@ def test_the_execute_rate_limit_is_shared_between_processes(gateway, settings):
         ).status_code
         for _ in range(RATE_LIMIT - 1)
     ]
-    with httpx.Client(base_url=gateway, headers=auth, timeout=WAIT_S) as http:
+    with httpx.Client(base_url=gateway.url, headers=auth, timeout=WAIT_S) as http:
         on_daphne = [http.post(f"/api/agents/{agent.agent_id}/execute", json={"prompt": "go"}) for _ in range(2)]
 
     assert in_process == [202] * (RATE_LIMIT - 1)
     assert [response.status_code for response in on_daphne] == [202, 429]
     assert on_daphne[1].json()["code"] == "rate_limited"
+
+
+async def test_open_streams_hold_no_thread(gateway, tmp_path):
+    """Each stream waits in the event loop (XREAD BLOCK), not in a thread of daphne's."""
+    gate = tmp_path / "go"
+    agent_id, auth = await runner_with_token(argv=gated_printer(before=1, after=3, gate=gate))
+    clients = 30
+    daphne_process = psutil.Process(gateway.daphne_pid)
+    async with httpx.AsyncClient(base_url=gateway.url, headers=auth, timeout=WAIT_S) as http:
+        execution_id = (await http.post(f"/api/agents/{agent_id}/execute", json={"prompt": "go"})).json()[
+            "execution_id"
+        ]
+        threads_before = daphne_process.num_threads()
+        first_lines = asyncio.Queue()
+
+        async def watch() -> list[str]:
+            lines = []
+            async with http.stream("GET", "/api/v1/stream", params={"execution_id": execution_id}) as response:
+                async for event in read_events(response, SSEParser()):
+                    if event.event == "output" and not lines:
+                        await first_lines.put(event.data)
+                    lines.append(event.data if event.event == "output" else "<end>")
+            return lines
+
+        watchers = [asyncio.create_task(watch()) for _ in range(clients)]
+        for _ in range(clients):
+            await asyncio.wait_for(first_lines.get(), timeout=WAIT_S)
+        # Every stream is open and waiting for the rest of the run.
+        threads_during = daphne_process.num_threads()
+        during = await http.get(f"/api/executions/{execution_id}")
+        gate.touch()
+        results = await asyncio.gather(*watchers)
+
+    assert during.json()["status"] == "running"
+    assert threads_during - threads_before < clients // 3, (threads_before, threads_during)
+    assert results == [[f"line {n}" for n in range(1, 5)] + ["<end>"]] * clients
