@@ -22,3 +22,14 @@ def agent(db):
 @pytest.fixture
 def councilor(db):
     return make_councilor()
+
+
+@pytest.fixture(autouse=True)
+def close_async_orm_connections():
+    """Async tests reach the database through asgiref's shared thread, whose connection outlives the
+    test; close it so that PostgreSQL can drop the test database at the end of the run."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()

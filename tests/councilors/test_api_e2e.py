@@ -11,7 +11,6 @@ import psutil
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connections
 from django.test import Client
 
 from conductor.tokens import token_mint
@@ -21,13 +20,6 @@ from tests.processes import daphne, manage
 from tests.sse import SSEEvent, SSEParser
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-async def close_async_orm_connections():
-    """The async ORM's thread keeps its own connection; close it so the test database can be dropped."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 RATE_LIMIT = 3

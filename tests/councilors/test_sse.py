@@ -6,7 +6,6 @@ import sys
 import pytest
 import redis
 from asgiref.sync import sync_to_async
-from django.db import connections
 from django_q.models import OrmQ
 
 from conductor.api import UNAUTHORIZED
@@ -20,13 +19,6 @@ from tests.processes import free_port
 from tests.sse import SSEParser
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def close_async_orm_connections():
-    """The async ORM's thread keeps its own connection; close it so the test database can be dropped."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 THREE_LINES = "print('one'); print('two'); print('three')"
