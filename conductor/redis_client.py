@@ -27,9 +27,12 @@ def redis_sync() -> redis.Redis:
         return _clients[pid]
 
 
-def redis_async() -> redis.asyncio.Redis:
+def redis_async(*, client_name: str | None = None) -> redis.asyncio.Redis:
     """A new asyncio client for one long-lived reader (an SSE stream); the caller closes it with `aclose()`.
 
-    No socket timeout: the reader blocks in XREAD for its own, shorter, BLOCK time.
+    No socket timeout: the reader blocks in XREAD for its own, shorter, BLOCK time. `client_name`
+    shows in Redis' CLIENT LIST, so an operator can see what each connection follows.
     """
-    return redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=CONNECT_TIMEOUT_S)
+    return redis.asyncio.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=CONNECT_TIMEOUT_S, client_name=client_name
+    )

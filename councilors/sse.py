@@ -34,6 +34,11 @@ NEVER_STARTED = "The run left the queue without starting (see the worker's log).
 FINAL_FIELDS = ("status", "severity", "output", "error", "duration_ms")
 
 
+def sse_client_name(execution_id: str) -> str:
+    """The Redis client name of a stream's connection (CLIENT LIST shows which run each follows)."""
+    return f"sse:{execution_id}"
+
+
 def sse_event(*, event: str, data: str, event_id: int | None = None) -> str:
     """One SSE message; `data` must hold no line break."""
     head = f"id: {event_id}\n" if event_id is not None else ""
@@ -77,7 +82,7 @@ def _closing_events(*, execution_id: str, final: dict[str, Any], sent: int) -> l
 
 async def execution_output_events(*, execution_id: str, after: int = 0) -> AsyncIterator[str]:
     """The SSE text of the run's output lines numbered above `after`, then its `end` event."""
-    client = redis_async()
+    client = redis_async(client_name=sse_client_name(execution_id))
     sent = after
     block_ms = int(app_settings.STREAM_POLL_S * 1000)
     try:

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 import httpx
 import psutil
 import pytest
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.test import Client
 
 from conductor.tokens import token_mint
+from councilors.sse import sse_client_name
 from gamification.app_settings import app_settings as gamification_settings
 from tests.factories import make_agent, make_user
 from tests.processes import daphne, manage
@@ -84,6 +87,19 @@ async def read_events(response: httpx.Response, parser: SSEParser):
             yield event
 
 
+def stream_connections(execution_id: str) -> list[dict]:
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
+        return [c for c in client.client_list() if c.get("name") == sse_client_name(execution_id)]
+
+
+async def until(condition, timeout: float = WAIT_S) -> None:
+    """Poll a state of another process that sends no event (Redis' client list)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
 async def layer_events(layer, channel: str, execution_id: str, wanted: set[str]) -> dict[str, dict]:
     """The envelopes of `wanted` types for this execution, as the worker emitted them."""
     found: dict[str, dict] = {}
@@ -147,9 +163,13 @@ async def test_a_dropped_client_resumes_with_last_event_id_and_gets_no_line_twic
         async with http.stream("GET", "/api/v1/stream", params={"execution_id": execution_id}) as response:
             async for event in read_events(response, SSEParser()):
                 first.append(event)
+                if len(first) == 1:
+                    assert len(stream_connections(execution_id)) == 1  # the server follows the run for us
                 if len(first) == 2:
                     break  # the client drops the connection mid-run
         status_when_dropped = (await http.get(f"/api/executions/{execution_id}")).json()["status"]
+        # The server noticed the drop: the stream's generator ended and let its Redis connection go.
+        await until(lambda: not stream_connections(execution_id))
         gate.touch()  # the rest of the output is printed while the client is away or back
 
         second: list[SSEEvent] = []
