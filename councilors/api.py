@@ -113,7 +113,7 @@ def _councilor_out(councilor: Councilor, last: Execution | None, next_run) -> di
 @router.get("/councilors", response={200: list[CouncilorOut], **ERRORS}, url_name="councilors_list")
 def councilors_list(request: HttpRequest):
     """Every councilor with its schedule, whether it is enabled, its last run and its next run."""
-    rows = selectors.councilors_with_last_run()
+    rows = selectors.councilors_with_last_execution()
     scheduled = schedule_times.schedule_next_runs(councilor_ids=[councilor.councilor_id for councilor, _ in rows])
     now = timezone.now()
     answer = []

@@ -1,5 +1,6 @@
 """Reads: agent metrics derived from executions (never a running counter), councilor lists."""
 
+import time
 from datetime import datetime
 from typing import TypedDict
 
@@ -8,10 +9,10 @@ from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery, S
 from councilors.models import Agent, Councilor, Execution
 
 FINISHED = ~Q(status=Execution.Status.RUNNING)
-SUCCEEDED = FINISHED & ~Q(severity=Execution.Severity.ERROR)
-# The same conditions seen from an Agent query (aggregate filters follow the relation).
-AGENT_FINISHED = ~Q(executions__status=Execution.Status.RUNNING)
-AGENT_SUCCEEDED = AGENT_FINISHED & ~Q(executions__severity=Execution.Severity.ERROR)
+# The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
+# a negated condition across a multi-valued relation would turn into a subquery).
+AGENT_FINISHED = Q(executions__status__in=[Execution.Status.COMPLETED, Execution.Status.ERROR])
+AGENT_SUCCEEDED = AGENT_FINISHED & Q(executions__severity__in=[Execution.Severity.SUCCESS, Execution.Severity.WARNING])
 
 
 class AgentMetrics(TypedDict):
@@ -124,9 +125,32 @@ def agents_with_metrics() -> list[tuple[Agent, AgentMetrics]]:
     return [(agent, metrics[agent.agent_id]) for agent in Agent.objects.all()]
 
 
-def councilors_with_last_run() -> list[tuple[Councilor, Execution | None]]:
+def councilors_with_last_execution() -> list[tuple[Councilor, Execution | None]]:
     """Every councilor with its latest execution (None if it never ran), in two queries."""
     last_pk = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk").values("pk")[:1]
     councilors = list(Councilor.objects.select_related("agent").annotate(last_pk=Subquery(last_pk)))
     latest = Execution.objects.in_bulk([councilor.last_pk for councilor in councilors if councilor.last_pk])
     return [(councilor, latest.get(councilor.last_pk)) for councilor in councilors]
+
+
+def councilors_with_last_run() -> QuerySet[Councilor]:
+    """Councilors with their agent and their latest run's start, status and severity (one query)."""
+    latest = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk")
+    return Councilor.objects.select_related("agent").annotate(
+        last_run_at=Subquery(latest.values("started_at")[:1]),
+        last_status=Subquery(latest.values("status")[:1]),
+        last_severity=Subquery(latest.values("severity")[:1]),
+    )
+
+
+def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 0.25) -> Execution | None:
+    """The execution once it is no longer `running` (a worker may not have started it yet); None on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = Execution.objects.select_related("agent").filter(execution_id=execution_id).first()
+        if execution is not None and execution.status != Execution.Status.RUNNING:
+            return execution
+        if time.monotonic() >= deadline:
+            return None
+        # Another process (a worker cluster) finishes the row; the database is the only thing we share with it.
+        time.sleep(poll)

@@ -24,10 +24,10 @@ def councilor(db):
     return make_councilor()
 
 
-@pytest.fixture(autouse=True)
-def close_async_orm_connections():
-    """Async tests reach the database through asgiref's shared thread, whose connection outlives the
-    test; close it so that PostgreSQL can drop the test database at the end of the run."""
+@pytest.fixture(scope="session", autouse=True)
+def _close_async_thread_connections(django_db_setup):
+    """Async tests reach the database from asgiref's worker thread; close its connection before
+    the test database is dropped (PostgreSQL refuses to drop a database that is still in use)."""
     yield
     from asgiref.sync import SyncToAsync
     from django.db import connections
