@@ -114,7 +114,7 @@ def _councilor_out(councilor: Councilor, last: Execution | None, next_run) -> di
 def councilors_list(request: HttpRequest):
     """Every councilor with its schedule, whether it is enabled, its last run and its next run."""
     rows = selectors.councilors_with_last_execution()
-    scheduled = schedule_times.schedule_next_runs(councilor_ids=[councilor.councilor_id for councilor, _ in rows])
+    scheduled = schedule_times.schedule_next_runs(councilors=[councilor for councilor, _ in rows])
     now = timezone.now()
     answer = []
     for councilor, last in rows:
