@@ -42,7 +42,7 @@ def agent_execute(request: HttpRequest, agent_id: str, body: ExecuteIn):
     agent = Agent.objects.filter(agent_id=agent_id).first()
     if agent is None:
         raise Http404(UNKNOWN_AGENT % {"agent_id": agent_id})
-    execution_id = services.agent_enqueue(agent=agent, prompt=body.prompt, instance_id=body.instance_id)
+    execution_id = services.agent_enqueue(agent=agent, prompt=body.prompt, instance_id=body.instance_id or "")
     status_url = reverse("api:execution_get", kwargs={"execution_id": execution_id})
     return Status(202, {"execution_id": execution_id, "status_url": status_url})
 

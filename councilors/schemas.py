@@ -14,7 +14,9 @@ INSTANCE_ID_MAX_LENGTH = 120
 
 class ExecuteIn(Schema):
     prompt: str = Field(description=f"What the agent should do (1 to {PROMPT_MAX_LENGTH} characters).")
-    instance_id: str = Field("", max_length=INSTANCE_ID_MAX_LENGTH, description="Caller's instance, kept on the run.")
+    instance_id: str | None = Field(
+        None, max_length=INSTANCE_ID_MAX_LENGTH, description="Caller's instance, kept on the run (optional)."
+    )
 
     @field_validator("prompt")
     @classmethod

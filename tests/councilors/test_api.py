@@ -101,6 +101,12 @@ def test_execute_refuses_a_bad_body_with_400_naming_the_field(client, agent, run
     assert queued_tasks() == []
 
 
+def test_execute_takes_a_null_or_missing_instance_id_as_none_given(client, agent, runner):
+    assert execute(client, agent.agent_id, {"prompt": "a", "instance_id": None}, **bearer(runner)).status_code == 202
+    assert execute(client, agent.agent_id, {"prompt": "b"}, **bearer(runner)).status_code == 202
+    assert [task["args"][2] for task in queued_tasks()] == ["", ""]
+
+
 def test_execute_refuses_a_body_that_is_not_json(client, agent, runner):
     response = execute(client, agent.agent_id, "{not json", **bearer(runner))
     assert response.status_code == 400
