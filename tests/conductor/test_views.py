@@ -3,6 +3,7 @@
 import re
 import sys
 
+import httpx
 import pytest
 import redis
 from prometheus_client import REGISTRY
@@ -13,7 +14,7 @@ from conductor.tokens import token_mint
 from councilors.services import agent_run
 from gamification import metrics
 from tests.factories import make_agent, make_user
-from tests.processes import free_port
+from tests.processes import daphne, free_port
 
 
 def test_healthz_without_a_worker_cluster_is_503_naming_workers(client, db):
@@ -95,3 +96,17 @@ def test_gateway_helpers_move_the_delivery_and_connection_metrics():
 
     assert REGISTRY.get_sample_value("conductor_events_delivered_total", {"type": "system_alert"}) == delivered + 3
     assert REGISTRY.get_sample_value("conductor_websocket_connections") == open_now + 1
+
+
+@pytest.mark.slow
+def test_healthz_on_a_gateway_whose_database_is_down_is_503_naming_it():
+    # A real daphne pointed at a PostgreSQL port where nothing listens.
+    with daphne(DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/nothing") as (_, port):
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
+
+    assert response.status_code == 503
+    body = response.json()
+    assert "database" in body["failing"]
+    assert body["checks"]["database"]["ok"] is False
+    assert "OperationalError" in body["checks"]["database"]["error"]
+    assert body["checks"]["redis"] == {"ok": True}
