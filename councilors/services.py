@@ -196,27 +196,18 @@ def _execution_run_and_finish(*, execution: Execution, on_output: OutputCallback
     return execution_finish(execution=execution, output=output)
 
 
-def agent_run(
-    *,
-    agent: Agent,
-    prompt: str,
-    instance_id: str = "",
-    execution_id: str | None = None,
-    on_output: OutputCallback | None = None,
-) -> Execution:
+def agent_run(*, agent: Agent, prompt: str, instance_id: str = "", execution_id: str | None = None) -> Execution:
     """Run an agent once, outside any schedule, and return its finished execution."""
     execution = execution_start(agent=agent, prompt=prompt, instance_id=instance_id, execution_id=execution_id)
-    return execution_run(execution=execution, on_output=on_output)
+    return execution_run(execution=execution)
 
 
-def councilor_run(
-    *, councilor: Councilor, execution_id: str | None = None, on_output: OutputCallback | None = None
-) -> Execution:
+def councilor_run(*, councilor: Councilor, execution_id: str | None = None) -> Execution:
     """Run a councilor's task once and return its finished execution."""
     execution = execution_start(
         agent=councilor.agent, councilor=councilor, prompt=councilor.task_prompt, execution_id=execution_id
     )
-    return execution_run(execution=execution, on_output=on_output)
+    return execution_run(execution=execution)
 
 
 def councilor_enqueue(*, councilor: Councilor) -> str:
