@@ -153,7 +153,7 @@ async def execution_stream(
     execution_id = query.execution_id
     after = 0
     if last_event_id:
-        if not last_event_id.strip().isdigit():
+        if not (last_event_id.strip().isascii() and last_event_id.strip().isdigit() and len(last_event_id) <= 18):
             raise HttpError(400, LAST_EVENT_ID_INVALID)
         after = int(last_event_id)
     if not await _known(execution_id):
@@ -170,10 +170,7 @@ async def execution_stream(
 def _known_sync(execution_id: str) -> bool:
     close_old_connections()
     try:
-        return (
-            Execution.objects.filter(execution_id=execution_id).exists()
-            or selectors.execution_queued_agent(execution_id=execution_id) is not None
-        )
+        return selectors.execution_known(execution_id=execution_id)
     finally:
         close_old_connections()
 

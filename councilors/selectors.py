@@ -119,6 +119,14 @@ def execution_queued_agent(*, execution_id: str) -> str | None:
     return None
 
 
+def execution_known(*, execution_id: str) -> bool:
+    """Whether the execution exists, or its run waits in the queue."""
+    return (
+        Execution.objects.filter(execution_id=execution_id).exists()
+        or execution_queued_agent(execution_id=execution_id) is not None
+    )
+
+
 def agents_with_metrics() -> list[tuple[Agent, AgentMetrics]]:
     """Every agent with its metrics, in display order."""
     metrics = agents_metrics_list()

@@ -147,12 +147,13 @@ async def test_missing_execution_id_is_400_naming_it(async_client):
     assert response.json()["errors"][0]["field"] == "execution_id"
 
 
-async def test_a_bad_last_event_id_is_400(async_client):
+@pytest.mark.parametrize("last_event_id", ["abc", "-1", "1.5", "9" * 40])
+async def test_a_bad_last_event_id_is_400(async_client, last_event_id):
     execution = await run_agent()
     response = await async_client.get(
         "/api/v1/stream",
         {"execution_id": execution.execution_id},
-        headers={**await auth_headers(), "Last-Event-ID": "abc"},
+        headers={**await auth_headers(), "Last-Event-ID": last_event_id},
     )
     assert response.status_code == 400
     assert response.json()["detail"] == LAST_EVENT_ID_INVALID
