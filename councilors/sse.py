@@ -21,7 +21,7 @@ from django.db import close_old_connections
 from conductor.app_settings import app_settings
 from conductor.redis_client import redis_async
 from councilors.models import Execution
-from councilors.output_stream import read_entries, split_lines
+from councilors.output_stream import StreamEntry, read_entries, split_lines
 from councilors.selectors import execution_queued_agent
 
 logger = logging.getLogger(__name__)
@@ -80,28 +80,40 @@ def _closing_events(*, execution_id: str, final: dict[str, Any], sent: int) -> l
     return events
 
 
+class _Follower:
+    """Reads one execution's stream for one client, falling back to the database when Redis fails."""
+
+    def __init__(self, *, execution_id: str) -> None:
+        self.execution_id = execution_id
+        self.client = redis_async(client_name=sse_client_name(execution_id))
+        self.redis_failed = False
+
+    async def entries_after(self, sent: int) -> list[StreamEntry]:
+        """New entries, waiting up to STREAM_POLL_S; none (after that wait) when Redis fails."""
+        try:
+            block_ms = int(app_settings.STREAM_POLL_S * 1000)
+            return await read_entries(self.client, execution_id=self.execution_id, after=sent, block_ms=block_ms)
+        except (redis.RedisError, OSError) as exc:
+            if not self.redis_failed:  # once per stream: the database check below goes on regardless
+                logger.warning("live output of %s unreadable (%r); following the database", self.execution_id, exc)
+            self.redis_failed = True
+            await asyncio.sleep(app_settings.STREAM_POLL_S)
+            return []
+
+
 async def execution_output_events(*, execution_id: str, after: int = 0) -> AsyncIterator[str]:
     """The SSE text of the run's output lines numbered above `after`, then its `end` event."""
-    client = redis_async(client_name=sse_client_name(execution_id))
+    follower = _Follower(execution_id=execution_id)
     sent = after
-    block_ms = int(app_settings.STREAM_POLL_S * 1000)
     try:
         yield f"retry: {RETRY_MS}\n\n"
         while True:
-            try:
-                entries = await read_entries(client, execution_id=execution_id, after=sent, block_ms=block_ms)
-            except (redis.RedisError, OSError) as exc:
-                logger.warning("live output of %s unreadable (Redis: %r); following the database", execution_id, exc)
-                entries = []
-                await asyncio.sleep(app_settings.STREAM_POLL_S)
-            ended = False
-            for entry in entries:
-                if entry.end is not None:
-                    ended = True
-                    break
-                if entry.sequence > sent:
-                    sent = entry.sequence
-                    yield sse_event(event=OUTPUT_EVENT, data=entry.line, event_id=entry.sequence)
+            entries = await follower.entries_after(sent)
+            lines = [entry for entry in entries if entry.end is None and entry.sequence > sent]
+            for entry in lines:
+                yield sse_event(event=OUTPUT_EVENT, data=entry.line, event_id=entry.sequence)
+            sent = lines[-1].sequence if lines else sent
+            ended = any(entry.end is not None for entry in entries)
             if entries and not ended:
                 continue
             final = await _final_state(execution_id)
@@ -115,4 +127,4 @@ async def execution_output_events(*, execution_id: str, after: int = 0) -> Async
                 continue
             yield KEEPALIVE
     finally:
-        await client.aclose()
+        await follower.client.aclose()

@@ -5,12 +5,14 @@ import sys
 
 import pytest
 import redis
+import redis.asyncio
 from asgiref.sync import sync_to_async
 from django_q.models import OrmQ
 
 from conductor.api import UNAUTHORIZED
 from conductor.tokens import token_mint
 from councilors import output_stream
+from councilors import sse as councilors_sse
 from councilors.api import LAST_EVENT_ID_INVALID, UNKNOWN_EXECUTION
 from councilors.services import agent_enqueue, agent_run, execution_start
 from councilors.sse import NEVER_STARTED
@@ -100,6 +102,20 @@ async def test_lines_redis_never_got_are_sent_from_the_database_before_end(async
         ("4", events[3].data),
     ]
     assert json.loads(events[3].data)["status"] == "completed"
+
+
+async def test_with_redis_down_for_the_reader_the_stream_follows_the_database(async_client, monkeypatch, settings):
+    settings.API_STREAM_POLL_S = 0.2
+    execution = await run_agent()
+    port = free_port()
+    monkeypatch.setattr(
+        councilors_sse, "redis_async", lambda **kwargs: redis.asyncio.Redis(port=port, socket_connect_timeout=0.5)
+    )
+
+    events = await stream(async_client, execution.execution_id, **await auth_headers())
+
+    assert [event.data for event in events[:3]] == ["one", "two", "three"]
+    assert events[3].event == "end"
 
 
 async def test_an_unknown_execution_is_404(async_client):
