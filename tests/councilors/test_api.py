@@ -268,23 +268,9 @@ def test_councilors_lists_schedule_enabled_and_last_run(client, councilor):
     assert same_moment(item["next_run"], execution.started_at + timedelta(minutes=30))
 
 
-def councilor_schedule(councilor) -> Schedule:
-    """The councilor's django-q2 schedule: the one the scheduling code linked, or one named after it."""
-    linked = getattr(councilor, "q_schedule_id", None)
-    if linked:
-        return Schedule.objects.get(pk=linked)
-    return Schedule.objects.create(
-        name=f"councilor:{councilor.councilor_id}",
-        func="councilors.tasks.run_councilor_task",
-        args=repr(councilor.councilor_id),
-        schedule_type=Schedule.MINUTES,
-        minutes=30,
-    )
-
-
 def test_councilors_next_run_comes_from_the_django_q_schedule_when_there_is_one(client, councilor):
     due = timezone.now() + timedelta(minutes=7)
-    schedule = councilor_schedule(councilor)
+    schedule = councilor.q_schedule  # the scheduling code gives every enabled councilor one
     schedule.next_run = due
     schedule.save()
     other = make_councilor()
