@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 ALERT = {"level": "info", "message": "hello", "source": "tests"}
 TIMEOUT = 5
+FORBIDDEN, STRING, COUNCILOR = protocol.FORBIDDEN, "a string", "councilor_id"
 
 
 def _user(username: str, *, staff: bool = False, can_change: bool = False) -> User:
@@ -148,7 +149,7 @@ async def test_anonymous_read_only_mode_behind_a_setting(settings, councilor):
     async with socket() as ws:
         await aemit("system_alert", ALERT)
         assert (await ws.receive_json_from(timeout=TIMEOUT))["type"] == "system_alert"
-        reply = await expect_error(ws, {"command": "pause_councilor", "councilor_id": councilor.councilor_id}, "forbidden")
+        reply = await expect_error(ws, {"command": "pause_councilor", "councilor_id": councilor.councilor_id}, FORBIDDEN)
     assert reply["data"]["message"] == protocol.MSG_FORBIDDEN.format(command="pause_councilor")
 
 
@@ -238,7 +239,7 @@ async def test_get_stats_lists_clients_for_staff_only():
         ("[1, 2]", protocol.NOT_AN_OBJECT, protocol.MSG_NOT_AN_OBJECT),
         ('"ping"', protocol.NOT_AN_OBJECT, protocol.MSG_NOT_AN_OBJECT),
         ({"topics": []}, protocol.MISSING_FIELD, protocol.MSG_MISSING_FIELD.format(field="command")),
-        ({"command": 3}, protocol.INVALID_FIELD, protocol.MSG_INVALID_FIELD.format(field="command", expected="a string")),
+        ({"command": 3}, protocol.INVALID_FIELD, protocol.MSG_INVALID_FIELD.format(field="command", expected=STRING)),
         ({"command": "subscribe"}, protocol.MISSING_FIELD, protocol.MSG_MISSING_FIELD.format(field="topics")),
         (
             {"command": "subscribe", "topics": "all"},
@@ -255,7 +256,7 @@ async def test_get_stats_lists_clients_for_staff_only():
             protocol.INVALID_FIELD,
             protocol.MSG_INVALID_FIELD.format(field="request_id", expected="a string or an integer"),
         ),
-        ({"command": "pause_councilor"}, protocol.MISSING_FIELD, protocol.MSG_MISSING_FIELD.format(field="councilor_id")),
+        ({"command": "resume_councilor"}, protocol.MISSING_FIELD, protocol.MSG_MISSING_FIELD.format(field=COUNCILOR)),
         (
             {"command": "run_councilor", "councilor_id": 5},
             protocol.INVALID_FIELD,
@@ -274,7 +275,8 @@ async def test_unknown_command_names_the_known_ones_and_echoes_request_id():
     async with await authed() as ws:
         reply = await expect_error(ws, {"command": "dance", "request_id": "x"}, protocol.UNKNOWN_COMMAND)
     assert reply["data"]["request_id"] == "x"
-    assert reply["data"]["message"].startswith("Unknown command 'dance'; known commands: get_stats, pause_councilor, ping")
+    known = "get_stats, pause_councilor, ping, resume_councilor, run_councilor, subscribe"
+    assert reply["data"]["message"] == f"Unknown command 'dance'; known commands: {known}."
 
 
 async def test_a_binary_message_gets_an_error():
@@ -342,7 +344,7 @@ async def test_run_councilor_queues_a_run_and_replies_to_the_caller_only(council
 
 async def test_control_without_permission_is_forbidden_and_changes_nothing(councilor):
     async with await authed() as ws:
-        reply = await expect_error(ws, {"command": "pause_councilor", "councilor_id": councilor.councilor_id}, "forbidden")
+        reply = await expect_error(ws, {"command": "pause_councilor", "councilor_id": councilor.councilor_id}, FORBIDDEN)
         assert await ws.receive_nothing(timeout=0.3)
     assert reply["data"]["message"] == protocol.MSG_FORBIDDEN.format(command="pause_councilor")
     assert (await sync_to_async(Councilor.objects.get)(pk=councilor.pk)).enabled
