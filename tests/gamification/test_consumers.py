@@ -149,7 +149,8 @@ async def test_anonymous_read_only_mode_behind_a_setting(settings, councilor):
     async with socket() as ws:
         await aemit("system_alert", ALERT)
         assert (await ws.receive_json_from(timeout=TIMEOUT))["type"] == "system_alert"
-        reply = await expect_error(ws, {"command": "pause_councilor", "councilor_id": councilor.councilor_id}, FORBIDDEN)
+        pause = {"command": "pause_councilor", "councilor_id": councilor.councilor_id}
+        reply = await expect_error(ws, pause, FORBIDDEN)
     assert reply["data"]["message"] == protocol.MSG_FORBIDDEN.format(command="pause_councilor")
 
 
@@ -344,7 +345,8 @@ async def test_run_councilor_queues_a_run_and_replies_to_the_caller_only(council
 
 async def test_control_without_permission_is_forbidden_and_changes_nothing(councilor):
     async with await authed() as ws:
-        reply = await expect_error(ws, {"command": "pause_councilor", "councilor_id": councilor.councilor_id}, FORBIDDEN)
+        pause = {"command": "pause_councilor", "councilor_id": councilor.councilor_id}
+        reply = await expect_error(ws, pause, FORBIDDEN)
         assert await ws.receive_nothing(timeout=0.3)
     assert reply["data"]["message"] == protocol.MSG_FORBIDDEN.format(command="pause_councilor")
     assert (await sync_to_async(Councilor.objects.get)(pk=councilor.pk)).enabled
