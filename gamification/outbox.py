@@ -45,19 +45,21 @@ class Frame:
 
 
 async def _drive(coro: Any, yielded: Any) -> None:
-    """Run the rest of a coroutine that `put` already stepped once and that then had to wait."""
+    """Run the rest of a coroutine that `put` already stepped once and that then had to wait.
+
+    This is what an asyncio Task does with a coroutine, started late: wait until the future it
+    yielded is done, then resume it (it reads the future's outcome itself).
+    """
+    loop = asyncio.get_running_loop()
     try:
         while True:
             if yielded is None:
                 await asyncio.sleep(0)  # a bare yield: it only gave the loop a turn
             else:
-                try:
-                    await yielded  # the coroutine reads the outcome itself when resumed
-                except asyncio.CancelledError:
-                    if not yielded.cancelled():
-                        raise  # our task was cancelled, not the future
-                except Exception:  # noqa: BLE001 - the coroutine reads it on resume
-                    pass
+                # Not `await yielded`: the coroutine already marked that future as awaited.
+                resumed = loop.create_future()
+                yielded.add_done_callback(lambda _, resumed=resumed: resumed.done() or resumed.set_result(None))
+                await resumed
             try:
                 yielded = coro.send(None)
             except StopIteration:
