@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Permission, User
+from django.db import connections
 from django.test import Client
 
 from conductor.asgi import application
@@ -19,6 +20,14 @@ from gamification.consumers import CONNECTED_MESSAGE
 from gamification.events import aemit
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connections():
+    """Close the connections sync_to_async threads opened, or Postgres cannot drop the test database."""
+    yield
+    await sync_to_async(connections.close_all)()
+
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 ALERT = {"level": "info", "message": "hello", "source": "tests"}
