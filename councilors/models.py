@@ -11,12 +11,48 @@ from councilors.runners import RUNNERS
 models.TextField.register_lookup(Length)
 
 
+EMPTY_VALUES = (None, "", [], {})
+RUNNER_CONFIG_NOT_OBJECT = "Runner settings must be a JSON object."
+
+
+class ValidatedWhenEmpty(models.Model):
+    """Runs `validated_when_empty` validators on empty values too.
+
+    Django skips a field's validators on an empty value and only says "This field cannot be
+    blank."; for these fields the validator runs anyway, so the message says what is wrong.
+    """
+
+    validated_when_empty: dict = {}
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude: set[str] | None = None) -> None:
+        exclude = set(exclude or ())
+        errors: dict[str, list[str]] = {}
+        for name, validate in self.validated_when_empty.items():
+            if name not in exclude and getattr(self, name) in EMPTY_VALUES:
+                exclude.add(name)
+                try:
+                    validate(getattr(self, name))
+                except ValidationError as exc:
+                    errors[name] = exc.messages
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
+
+
 def default_notification_channels() -> list[str]:
     return ["panel"]
 
 
-class Agent(models.Model):
+class Agent(ValidatedWhenEmpty):
     """Something that does work: a command, an HTTP call to an AI-agent service, or a callable."""
+
+    validated_when_empty = {"color": validators.validate_color}
 
     class Runner(models.TextChoices):
         COMMAND = "command", "Command"
@@ -59,15 +95,36 @@ class Agent(models.Model):
         """The name shown to people: the display name when set."""
         return self.display_name or self.name
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude: set[str] | None = None) -> None:
+        # Runner settings are checked with the fields rather than in clean(), so that a form whose
+        # JSON did not even parse (the field is then excluded) is not also told that argv is missing.
+        try:
+            super().clean_fields(exclude=exclude)
+            errors: dict[str, list[str]] = {}
+        except ValidationError as exc:
+            errors = exc.message_dict
+        if "runner_config" not in (exclude or ()) and "runner_config" not in errors:
+            try:
+                self._validate_runner_config()
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
+
+    def _validate_runner_config(self) -> None:
         if not isinstance(self.runner_config, dict):
-            raise ValidationError({"runner_config": "Runner settings must be a JSON object."})
+            raise ValidationError({"runner_config": RUNNER_CONFIG_NOT_OBJECT})
         if self.runner in RUNNERS:
             RUNNERS[self.runner].validate_config(self.runner_config)
 
 
-class Councilor(models.Model):
+class Councilor(ValidatedWhenEmpty):
     """An agent promoted to run a task on a schedule; identified by its agent's `agent_id`."""
+
+    validated_when_empty = {
+        "task_prompt": validators.validate_prompt,
+        "notification_channels": validators.validate_notification_channels,
+    }
 
     class ScheduleType(models.TextChoices):
         INTERVAL = "interval", "Interval"
@@ -94,6 +151,15 @@ class Councilor(models.Model):
     notify_on_error = models.BooleanField(default=True)
     notification_channels = models.JSONField(
         default=default_notification_channels, validators=[validators.validate_notification_channels]
+    )
+    # The django-q2 schedule that runs this councilor; kept in step by councilors.scheduling.
+    q_schedule = models.OneToOneField(
+        "django_q.Schedule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="councilor",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -166,6 +232,10 @@ class Execution(models.Model):
     started_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # When a scheduled run was due (null for runs started by hand); one execution per due time.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    # `host:pid` of the django-q2 worker running it, so a dead worker's run can be found and closed.
+    worker = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -198,7 +268,35 @@ class Execution(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status="error") | models.Q(severity="error"), name="execution_error_severity"
             ),
+            # Exactly once: a due time delivered twice (two clusters, a redelivered task) runs once.
+            models.UniqueConstraint(fields=["councilor", "scheduled_for"], name="execution_once_per_due_time"),
         ]
 
     def __str__(self) -> str:
         return self.execution_id
+
+
+class SkippedRun(models.Model):
+    """A scheduled run that did not start, and why (shown in the admin; runs never overlap)."""
+
+    class Reason(models.TextChoices):
+        OVERLAP = "overlap", "Previous run still running"
+        PAUSED = "paused", "Councilor paused before the run started"
+        DUPLICATE = "duplicate", "This due time already ran"
+
+    councilor = models.ForeignKey(Councilor, on_delete=models.CASCADE, related_name="skipped_runs")
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    running_execution = models.ForeignKey(Execution, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reason__in=["overlap", "paused", "duplicate"]), name="skippedrun_reason_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.councilor} skipped ({self.get_reason_display()})"

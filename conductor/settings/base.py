@@ -9,10 +9,13 @@ from pathlib import Path
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
-EMBEDDED_REDIS_SOCKET = VAR_DIR / "run" / "redis.sock"
-
 env = environ.Env()
+
+# SQLite database, embedded Redis socket, logs and the first admin password (elsewhere for tests).
+VAR_DIR = Path(env("CONDUCTOR_VAR_DIR", default=str(BASE_DIR / "var")))
+EMBEDDED_REDIS_SOCKET = VAR_DIR / "run" / "redis.sock"
+# A fresh clone has no var/ yet.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env("SECRET_KEY", default="dev-insecure-conductor-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=False)
@@ -28,13 +31,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
-    "django_q",
+    # Before django_q: its `qcluster` command adds the scheduler tick to django-q2's (councilors/ticker.py).
     "councilors",
+    "django_q",
     "gamification",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # daphne serves no static files itself; WhiteNoise serves the admin's (and the dashboard's).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -128,6 +134,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# Serve straight from the apps' static folders too, so processes started without `collectstatic`
+# (tests, a fresh checkout) still have the admin's CSS; `make run` collects into STATIC_ROOT anyway.
+WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "/admin/login/"
 
@@ -143,6 +152,9 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="conductor@localhost")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # for the filebased backend
+# Who gets councilor e-mail (councilors/app_settings.py); empty means ADMINS.
+COUNCILORS_NOTIFY_EMAILS = env.list("COUNCILORS_NOTIFY_EMAILS", default=[])
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
