@@ -15,6 +15,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from gamification import metrics
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, TOPICS
 from gamification.control import CONTROL_COMMANDS, councilor_control
@@ -108,12 +109,14 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             except TimeoutError:
                 pass
         self.hub.add(self)
+        metrics.connection_opened()
         self.reply("connected", {"message": CONNECTED_MESSAGE, "client_id": self.client_id, "last_id": 0})
 
     async def disconnect(self, code: int) -> None:
         """Leave the hub and drop whatever was still queued for this client."""
         if self.hub is not None:
             self.hub.remove(self)
+            metrics.connection_closed()
         if self.outbox is not None:
             self.outbox.close()
 
