@@ -1,0 +1,249 @@
+"""Per-connection delivery: a bounded queue of pre-encoded frames per client, never blocking the hub.
+
+The hub hands every frame to `put`, which returns at once, so one slow or dead client cannot hold
+back the fan-out to the others. Memory per client stays bounded: when more than `limit` frames
+wait, the outbox gives up and calls `on_overflow` (the consumer closes with CLOSE_SLOW_CONSUMER).
+
+`AsgiOutbox` works under any ASGI server through its `send`. Under uvicorn that `send` waits while
+the socket's write buffer is full, so a slow reader's frames pile up here, where they are counted.
+
+`DaphneOutbox`: daphne's `send` never waits — it writes into Twisted's transport buffer, which
+would grow without end behind a slow reader. So under daphne the outbox registers a push producer
+on the transport (chained to the one daphne's HTTP channel left there): Twisted pauses it when the
+transport holds more than its buffer size (64 KiB) and resumes it once drained. While not paused,
+frames go straight to the socket as an autobahn PreparedMessage — framed once per event for all
+clients, no task switch per client — and while paused they wait in the bounded queue.
+"""
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Frame:
+    """One message encoded once for every client: JSON text, and for daphne a ready WebSocket frame."""
+
+    __slots__ = ("text", "_prepared")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._prepared: Any = None
+
+    @property
+    def prepared(self) -> Any:
+        if self._prepared is None:
+            from autobahn.websocket.protocol import PreparedMessage  # only daphne needs autobahn
+
+            self._prepared = PreparedMessage(self.text.encode(), False, False, True)
+        return self._prepared
+
+
+async def _drive(coro: Any, yielded: Any) -> None:
+    """Run the rest of a coroutine that `put` already stepped once and that then had to wait.
+
+    This is what an asyncio Task does with a coroutine, started late: wait until the future it
+    yielded is done, then resume it (it reads the future's outcome itself).
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            if yielded is None:
+                await asyncio.sleep(0)  # a bare yield: it only gave the loop a turn
+            else:
+                # Not `await yielded`: the coroutine already marked that future as awaited.
+                resumed = loop.create_future()
+                yielded.add_done_callback(lambda _, resumed=resumed: resumed.done() or resumed.set_result(None))
+                await resumed
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                return
+    finally:
+        coro.close()
+
+
+class AsgiOutbox:
+    """Frames waiting for one client, written in order through the ASGI server's `send`.
+
+    While the client keeps up, `put` steps the `send` coroutine at once and it completes without
+    suspending (the common case: no task, no task switch per frame). If `send` has to wait (the
+    socket's buffer is full), a task finishes it and drains the frames queued meanwhile.
+    """
+
+    def __init__(self, send: Send | None, *, limit: int, on_overflow: Callable[[], None]) -> None:
+        self._send = send
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self._frames: deque[Frame] = deque()
+        self._open = True
+        self._task: asyncio.Task | None = None  # the writer, while one is needed
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def put(self, frame: Frame) -> None:
+        """Send or queue a frame; on overflow the outbox closes and calls `on_overflow` once."""
+        if not self._open:
+            return
+        if self._task is None and not self._frames:
+            self._write_eagerly(frame)
+            return
+        self._queue(frame)
+
+    def close(self) -> None:
+        """Stop writing and drop what is queued."""
+        self._open = False
+        self._frames.clear()
+        if self._task is not None:
+            self._task.cancel()
+
+    def _queue(self, frame: Frame) -> None:
+        if len(self._frames) >= self._limit:
+            self.close()
+            self._on_overflow()
+            return
+        self._frames.append(frame)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._finish_and_drain())
+
+    def _write_eagerly(self, frame: Frame) -> None:
+        coro = self._send({"type": "websocket.send", "text": frame.text})
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: BLE001 - the socket went away under us; the disconnect cleans up
+            logger.debug("send failed: %r", exc)
+            self._open = False
+            return
+        self._task = asyncio.get_running_loop().create_task(self._finish_and_drain(coro, yielded))
+
+    async def _finish_and_drain(self, coro: Any = None, yielded: Any = None) -> None:
+        try:
+            if coro is not None:
+                await _drive(coro, yielded)
+            while self._frames:
+                await self._wait_writable()
+                if self._frames:
+                    await self._write(self._frames.popleft())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the socket went away under us; the disconnect cleans up
+            logger.debug("writer stopped: %r", exc)
+            self._open = False
+        finally:
+            self._task = None  # no await between the last empty check and here: nothing is stranded
+
+    async def _wait_writable(self) -> None:
+        """The ASGI server's own `send` applies the backpressure."""
+
+    async def _write(self, frame: Frame) -> None:
+        await self._send({"type": "websocket.send", "text": frame.text})
+
+
+class _ChainedProducer:
+    """Forwards Twisted's pause/resume to the producer that was registered before ours."""
+
+    def __init__(self, first: Any, second: Any) -> None:
+        self.first, self.second = first, second
+
+    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's IPushProducer
+        self.first.pauseProducing()
+        self.second.pauseProducing()
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        self.first.resumeProducing()
+        self.second.resumeProducing()
+
+    def stopProducing(self) -> None:  # noqa: N802
+        self.first.stopProducing()
+        self.second.stopProducing()
+
+
+class DaphneOutbox(AsgiOutbox):
+    """Writes straight into daphne's Twisted transport while it drains; queues while it is paused."""
+
+    def __init__(self, protocol: Any, *, limit: int, on_overflow: Callable[[], None]) -> None:
+        super().__init__(None, limit=limit, on_overflow=on_overflow)
+        self._protocol = protocol
+        self._writable = asyncio.Event()
+        self._writable.set()
+        transport = protocol.transport
+        previous = transport.producer  # daphne's HTTPChannel stays registered after the upgrade
+        if previous is not None:
+            transport.unregisterProducer()
+        transport.registerProducer(_ChainedProducer(previous, self) if previous is not None else self, True)
+
+    # Twisted IPushProducer
+    def pauseProducing(self) -> None:  # noqa: N802
+        self._writable.clear()
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        self._writable.set()
+
+    def stopProducing(self) -> None:  # noqa: N802 - the connection is gone; the consumer closes the outbox
+        self._writable.set()
+
+    def put(self, frame: Frame) -> None:
+        if not self._open:
+            return
+        if not self._frames and self._writable.is_set():
+            self._write_now(frame)
+            return
+        self._queue(frame)
+
+    def _write_now(self, frame: Frame) -> None:
+        protocol = self._protocol
+        if protocol.state != protocol.STATE_OPEN:
+            return
+        data = frame.prepared.payloadHybi  # the frame autobahn built once for every client
+        transport = protocol.transport
+        if not protocol.send_queue and _twisted_holds_nothing(transport):
+            # Straight to the socket: Twisted's own write would buffer the frame, register the
+            # socket for writability, send on the next loop turn and unregister it again — two
+            # selector updates and a callback per frame per client, most of daphne's cost per frame.
+            try:
+                sent = transport.socket.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return  # the connection broke; Twisted's reader notices and closes it
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)  # the rest, in order, through Twisted (its producer pauses us when full)
+
+    async def _wait_writable(self) -> None:
+        await self._writable.wait()
+
+    async def _write(self, frame: Frame) -> None:
+        self._write_now(frame)
+
+
+def _twisted_holds_nothing(transport: Any) -> bool:
+    """True when a Twisted TCP transport has nothing unsent, so a direct send keeps the order of bytes.
+
+    `_tempDataLen` is Twisted's (private) second write buffer; without it the check says no.
+    """
+    return (
+        transport.connected
+        and not transport.disconnecting
+        and transport.offset == len(transport.dataBuffer)
+        and getattr(transport, "_tempDataLen", 1) == 0
+    )
+
+
+def make_outbox(*, send: Send, daphne_protocol: Any | None, limit: int, on_overflow: Callable[[], None]) -> AsgiOutbox:
+    """The daphne outbox when running under daphne (and its transport allows it), else the ASGI one."""
+    if daphne_protocol is not None:
+        try:
+            return DaphneOutbox(daphne_protocol, limit=limit, on_overflow=on_overflow)
+        except Exception as exc:  # noqa: BLE001 - an unexpected Twisted transport: plain ASGI still works
+            logger.warning("daphne fast path unavailable for this WebSocket (%r); using ASGI send", exc)
+    return AsgiOutbox(send, limit=limit, on_overflow=on_overflow)
