@@ -153,3 +153,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Event ids and the bounded history for `resume` (documented in gamification/app_settings.py).
+GAMIFICATION_HISTORY_ENABLED = env.bool("GAMIFICATION_HISTORY_ENABLED", default=True)
+GAMIFICATION_HISTORY_SIZE = env.int("GAMIFICATION_HISTORY_SIZE", default=1000)
+GAMIFICATION_HISTORY_TTL_S = env.int("GAMIFICATION_HISTORY_TTL_S", default=86_400)
