@@ -71,7 +71,7 @@ def _layer_config() -> dict[str, Any]:
 
 def redis_host() -> dict[str, Any]:
     """The history lives on the (first) Redis of the channel layer, beside the messages it orders."""
-    hosts = _layer_config().get("hosts") or [{"address": "redis://localhost:6379"}]
+    hosts = _layer_config().get("hosts") or [{"address": settings.REDIS_URL}]
     host = hosts[0]
     return dict(host) if isinstance(host, dict) else {"address": host}
 

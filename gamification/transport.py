@@ -15,6 +15,7 @@ forks its workers and a forked child has no copy of its parent's threads.
 import asyncio
 import os
 import threading
+import weakref
 from typing import Any
 
 import msgpack
@@ -47,7 +48,7 @@ def layer_message(envelope: dict[str, Any]) -> dict[str, Any]:
 
 
 _SPLICE_PROBE = {"type": EVENT_MESSAGE_TYPE, "envelope": {"id": None}}
-_spliceable: dict[int, bool] = {}
+_spliceable: "weakref.WeakKeyDictionary[BaseChannelLayer, bool]" = weakref.WeakKeyDictionary()
 
 
 def _publishes_in_script(layer: BaseChannelLayer) -> bool:
@@ -56,7 +57,7 @@ def _publishes_in_script(layer: BaseChannelLayer) -> bool:
     It can for the pub/sub layer on a single Redis whose serializer leaves the id's bytes at the end
     of the message (plain msgpack, not encrypted): proven by splicing a probe and reading it back.
     """
-    if id(layer) not in _spliceable:
+    if layer not in _spliceable:
         ok = isinstance(layer, RedisPubSubChannelLayer) and len(history._layer_config().get("hosts") or [None]) == 1
         if ok:
             packed = layer.serialize(_SPLICE_PROBE)
@@ -65,8 +66,8 @@ def _publishes_in_script(layer: BaseChannelLayer) -> bool:
             except Exception:  # noqa: BLE001 - any failure just means "cannot splice"
                 spliced = None
             ok = packed.endswith(b"\xc0") and spliced == {"type": EVENT_MESSAGE_TYPE, "envelope": {"id": 7}}
-        _spliceable[id(layer)] = ok
-    return _spliceable[id(layer)]
+        _spliceable[layer] = ok
+    return _spliceable[layer]
 
 
 async def _publish(envelope: dict[str, Any]) -> None:

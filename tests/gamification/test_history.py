@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from gamification import history
+from gamification import history, transport
 from gamification.app_settings import app_settings
 from gamification.events import aemit, emit
 
@@ -32,6 +32,7 @@ async def _listener():
 @pytest.mark.django_db(transaction=True)
 async def test_each_broadcast_event_gets_the_next_id_and_is_published_with_it(fresh_history):
     layer, channel = await _listener()
+    assert transport._publishes_in_script(layer) is True
     first = await aemit("system_alert", ALERT)
     second = await sync_to_async(emit)("councilor_paused", PAUSED)
     received = [(await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"] for _ in range(2)]
@@ -139,3 +140,17 @@ async def test_with_redis_down_emit_logs_and_returns_without_an_id(settings, cap
     synced = await sync_to_async(emit)("system_alert", ALERT)
     assert sent["id"] is None and synced["id"] is None
     assert caplog.text.count("not published (channel layer unreachable") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_sharded_layer_gets_the_event_stored_first_then_sent_with_group_send(settings, fresh_history):
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    settings.CHANNEL_LAYERS = {
+        "default": {**settings.CHANNEL_LAYERS["default"], "CONFIG": {**config, "hosts": config["hosts"] * 2}}
+    }
+    layer, channel = await _listener()
+    assert transport._publishes_in_script(layer) is False
+    sent = await aemit("system_alert", ALERT)
+    received = (await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"]
+    assert received == sent and sent["id"] == await history.newest_id()
+    assert (await history.history_since(since=sent["id"] - 1, topics={"all"})).events == [sent]
