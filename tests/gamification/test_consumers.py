@@ -189,7 +189,7 @@ async def test_all_plus_a_topic_delivers_each_event_exactly_once():
         await send(ws, {"command": "subscribe", "topics": ["all", "system_alert"]})
         sent = await aemit("system_alert", ALERT)
         event = await ws.receive_json_from(timeout=TIMEOUT)
-        assert event == {"type": "system_alert", "data": ALERT, "timestamp": sent["timestamp"], "id": None}
+        assert event == {"type": "system_alert", "data": ALERT, "timestamp": sent["timestamp"], "id": sent["id"]}
         assert await ws.receive_nothing(timeout=0.5)
 
 
