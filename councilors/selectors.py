@@ -9,6 +9,9 @@ from councilors.models import Agent, Councilor, Execution
 
 FINISHED = ~Q(status=Execution.Status.RUNNING)
 SUCCEEDED = FINISHED & ~Q(severity=Execution.Severity.ERROR)
+# The same conditions seen from Agent, through its `executions` relation (aggregate filters).
+AGENT_RUN_FINISHED = ~Q(executions__status=Execution.Status.RUNNING)
+AGENT_RUN_SUCCEEDED = AGENT_RUN_FINISHED & ~Q(executions__severity=Execution.Severity.ERROR)
 
 
 class AgentMetrics(TypedDict):
@@ -33,10 +36,10 @@ def agents_metrics_list(*, agents: QuerySet[Agent] | None = None) -> dict[str, A
     last_finished = Execution.objects.filter(FINISHED, agent=OuterRef("pk")).order_by("-started_at", "-pk")
     agents = (agents if agents is not None else Agent.objects.all()).annotate(
         total=Count("executions"),
-        finished=Count("executions", filter=FINISHED),
-        succeeded=Count("executions", filter=SUCCEEDED),
+        finished=Count("executions", filter=AGENT_RUN_FINISHED),
+        succeeded=Count("executions", filter=AGENT_RUN_SUCCEEDED),
         last_started=Max("executions__started_at"),
-        avg_duration=Avg("executions__duration_ms", filter=FINISHED),
+        avg_duration=Avg("executions__duration_ms", filter=AGENT_RUN_FINISHED),
         last_severity=Subquery(last_finished.values("severity")[:1]),
     )
     return {
