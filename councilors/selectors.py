@@ -1,5 +1,6 @@
 """Reads: agent metrics derived from executions (never a running counter), councilor lists."""
 
+import time
 from datetime import datetime
 from typing import TypedDict
 
@@ -8,10 +9,10 @@ from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
 from councilors.models import Agent, Councilor, Execution
 
 FINISHED = ~Q(status=Execution.Status.RUNNING)
-SUCCEEDED = FINISHED & ~Q(severity=Execution.Severity.ERROR)
-# The same conditions seen from Agent, through its `executions` relation (aggregate filters).
-AGENT_RUN_FINISHED = ~Q(executions__status=Execution.Status.RUNNING)
-AGENT_RUN_SUCCEEDED = AGENT_RUN_FINISHED & ~Q(executions__severity=Execution.Severity.ERROR)
+# The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
+# a negated condition across a multi-valued relation would turn into a subquery).
+AGENT_FINISHED = Q(executions__status__in=[Execution.Status.COMPLETED, Execution.Status.ERROR])
+AGENT_SUCCEEDED = AGENT_FINISHED & Q(executions__severity__in=[Execution.Severity.SUCCESS, Execution.Severity.WARNING])
 
 
 class AgentMetrics(TypedDict):
@@ -36,10 +37,10 @@ def agents_metrics_list(*, agents: QuerySet[Agent] | None = None) -> dict[str, A
     last_finished = Execution.objects.filter(FINISHED, agent=OuterRef("pk")).order_by("-started_at", "-pk")
     agents = (agents if agents is not None else Agent.objects.all()).annotate(
         total=Count("executions"),
-        finished=Count("executions", filter=AGENT_RUN_FINISHED),
-        succeeded=Count("executions", filter=AGENT_RUN_SUCCEEDED),
+        finished=Count("executions", filter=AGENT_FINISHED),
+        succeeded=Count("executions", filter=AGENT_SUCCEEDED),
         last_started=Max("executions__started_at"),
-        avg_duration=Avg("executions__duration_ms", filter=AGENT_RUN_FINISHED),
+        avg_duration=Avg("executions__duration_ms", filter=AGENT_FINISHED),
         last_severity=Subquery(last_finished.values("severity")[:1]),
     )
     return {
@@ -71,3 +72,26 @@ def worker_clusters_alive() -> int:
         return len(Stat.get_all())
     except Exception:  # noqa: BLE001 - an unreadable heartbeat store means no worker we can rely on
         return 0
+
+
+def councilors_with_last_run() -> QuerySet[Councilor]:
+    """Councilors with their agent and their latest run's start, status and severity (one query)."""
+    latest = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk")
+    return Councilor.objects.select_related("agent").annotate(
+        last_run_at=Subquery(latest.values("started_at")[:1]),
+        last_status=Subquery(latest.values("status")[:1]),
+        last_severity=Subquery(latest.values("severity")[:1]),
+    )
+
+
+def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 0.25) -> Execution | None:
+    """The execution once it is no longer `running` (a worker may not have started it yet); None on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = Execution.objects.select_related("agent").filter(execution_id=execution_id).first()
+        if execution is not None and execution.status != Execution.Status.RUNNING:
+            return execution
+        if time.monotonic() >= deadline:
+            return None
+        # Another process (a worker cluster) finishes the row; the database is the only thing we share with it.
+        time.sleep(poll)

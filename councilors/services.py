@@ -3,6 +3,7 @@
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -11,7 +12,7 @@ from django.utils import timezone
 from councilors.models import Agent, Councilor, Execution
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback
-from councilors.selectors import agent_metrics_get
+from councilors.selectors import agent_metrics_get, worker_clusters_alive
 from councilors.severity import analyze_severity
 from gamification.events import emit
 
@@ -218,3 +219,23 @@ def agent_enqueue(*, agent: Agent, prompt: str, instance_id: str = "") -> str:
         "councilors.tasks.run_agent_task", agent.agent_id, prompt, instance_id, execution_id, task_name=execution_id
     )
     return execution_id
+
+
+@dataclass(frozen=True)
+class RunNow:
+    """What `councilor_run_now` did: queued the run (`execution` None) or ran it here (finished)."""
+
+    execution_id: str
+    execution: Execution | None
+
+    @property
+    def queued(self) -> bool:
+        return self.execution is None
+
+
+def councilor_run_now(*, councilor: Councilor) -> RunNow:
+    """Queue a run for a live worker cluster; with none alive, run it in this process and now."""
+    if worker_clusters_alive():
+        return RunNow(execution_id=councilor_enqueue(councilor=councilor), execution=None)
+    execution = councilor_run(councilor=councilor)
+    return RunNow(execution_id=execution.execution_id, execution=execution)
