@@ -52,8 +52,8 @@ return id
 _JSON_ID_TAIL = "null}"
 _MSGPACK_NIL = b"\xc0"
 
-# Per event loop: (the host it was made for, the client). Settings can change under tests.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[str, aioredis.Redis]]" = (
+# Per event loop, per Redis host (settings may change under tests): the clients opened so far.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]]" = (
     weakref.WeakKeyDictionary()
 )
 
@@ -102,9 +102,10 @@ def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
     original_close = loop.close
 
     def close(self: asyncio.AbstractEventLoop) -> None:
-        entry = _clients.pop(self, None)
-        if entry is not None and not self.is_running():
-            self.run_until_complete(entry[1].aclose(close_connection_pool=True))
+        clients = _clients.pop(self, {})
+        if not self.is_running():
+            for redis_client in clients.values():
+                self.run_until_complete(redis_client.aclose(close_connection_pool=True))
         self.close = original_close
         original_close()
 
@@ -114,13 +115,14 @@ def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
 def client() -> aioredis.Redis:
     """This event loop's client for the history Redis."""
     loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        _clients[loop] = {}
+        _close_with_loop(loop)
     host = redis_host()
-    entry = _clients.get(loop)
-    if entry is None or entry[0] != repr(host):
-        if entry is None:
-            _close_with_loop(loop)
-        entry = _clients[loop] = (repr(host), aioredis.Redis(connection_pool=create_pool(host)))
-    return entry[1]
+    clients = _clients[loop]
+    if repr(host) not in clients:
+        clients[repr(host)] = aioredis.Redis(connection_pool=create_pool(host))
+    return clients[repr(host)]
 
 
 def split_heads(envelope: dict[str, Any], message_bytes: bytes | None) -> tuple[str, bytes]:

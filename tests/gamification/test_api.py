@@ -8,6 +8,7 @@ from conductor.tokens import token_mint
 from gamification import history
 from gamification.api import HISTORY_UNAVAILABLE
 from gamification.events import emit
+from tests.gamification.test_resume import unreachable_layer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,6 +72,13 @@ def test_an_unknown_topic_is_a_400_listing_the_valid_ones(client, auth):
 
 def test_with_the_history_off_it_is_a_503(client, auth, settings):
     settings.GAMIFICATION_HISTORY_ENABLED = False
+    response = client.get("/api/events", {"since": 0}, **auth)
+    assert response.status_code == 503
+    assert response.json()["detail"] == HISTORY_UNAVAILABLE
+
+
+def test_when_redis_is_unreachable_it_is_a_503(client, auth, settings, tmp_path):
+    settings.CHANNEL_LAYERS = unreachable_layer(tmp_path)
     response = client.get("/api/events", {"since": 0}, **auth)
     assert response.status_code == 503
     assert response.json()["detail"] == HISTORY_UNAVAILABLE
