@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the harness")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--client-procs", type=int, default=4)
+    parser.add_argument("--scenarios", help="clients:events:rate,... instead of the default set, e.g. 1000:100:10")
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     workdir = Path(tempfile.mkdtemp(prefix="conductor-bench-history-"))
@@ -77,7 +78,11 @@ def main() -> None:
             for label, value in SETTINGS.items()
         }
         print(f"logs in {workdir}", flush=True)
-        for clients, events, rate in QUICK if args.quick else FULL:
+        scenarios = QUICK if args.quick else FULL
+        if args.scenarios:
+            parts = (item.split(":") for item in args.scenarios.split(","))
+            scenarios = [(int(clients), int(events), float(rate)) for clients, events, rate in parts]
+        for clients, events, rate in scenarios:
             for round_ in range(args.rounds):
                 order = list(running.items()) if round_ % 2 == 0 else list(reversed(running.items()))
                 for label, (pid, port) in order:
