@@ -82,3 +82,8 @@ def test_when_redis_is_unreachable_it_is_a_503(client, auth, settings, tmp_path)
     response = client.get("/api/events", {"since": 0}, **auth)
     assert response.status_code == 503
     assert response.json()["detail"] == HISTORY_UNAVAILABLE
+
+
+def test_without_credentials_or_with_a_bad_token_it_is_401(client):
+    assert client.get("/api/events", {"since": 0}).status_code == 401
+    assert client.get("/api/events", {"since": 0}, HTTP_AUTHORIZATION="Bearer nope").status_code == 401
