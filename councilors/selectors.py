@@ -74,6 +74,17 @@ def worker_clusters_alive() -> int:
         return 0
 
 
+def councilor_failure_streak(*, councilor: Councilor, limit: int) -> int:
+    """How many of the councilor's latest finished runs failed in a row (counted up to `limit`)."""
+    latest = councilor.executions.filter(FINISHED).order_by("-started_at", "-pk").values_list("status", flat=True)
+    streak = 0
+    for status in latest[:limit]:
+        if status != Execution.Status.ERROR:
+            break
+        streak += 1
+    return streak
+
+
 def councilors_with_last_run() -> QuerySet[Councilor]:
     """Councilors with their agent and their latest run's start, status and severity (one query)."""
     latest = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk")
