@@ -87,3 +87,12 @@ def test_when_redis_is_unreachable_it_is_a_503(client, auth, settings, tmp_path)
 def test_without_credentials_or_with_a_bad_token_it_is_401(client):
     assert client.get("/api/events", {"since": 0}).status_code == 401
     assert client.get("/api/events", {"since": 0}, HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+
+
+@pytest.mark.parametrize("query", [{}, {"since": "abc"}, {"since": "-1"}, {"since": "1.5"}])
+def test_a_bad_or_missing_since_is_refused_naming_it(client, auth, query):
+    response = client.get("/api/events", query, **auth)
+    # The API's validation handler answers 400 (HTTP API branch); django-ninja's own default is 422.
+    assert response.status_code in (400, 422)
+    assert response.headers["Content-Type"] == "application/json"
+    assert "since" in response.content.decode()
