@@ -93,7 +93,9 @@ def main() -> None:
     parser.add_argument("--emit-cost", type=int, default=2000, help="emits per timing of the emit cost (0: skip)")
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
-    workdir = Path(tempfile.mkdtemp(prefix="conductor-bench-history-"))
+    # Under var/ (git-ignored), not /tmp: a shared /tmp gets swept while a long benchmark runs.
+    (PROJECT_DIR / "var").mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-history-", dir=PROJECT_DIR / "var"))
     env = _environment(workdir)
     token = _token(env)
     daphne = [sys.executable, "-m", "daphne", "-p", "{port}", "conductor.asgi:application"]
