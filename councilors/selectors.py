@@ -4,9 +4,9 @@ import time
 from datetime import datetime
 from typing import TypedDict
 
-from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
-from councilors.models import Agent, Councilor, Execution
+from councilors.models import Agent, Councilor, Execution, SkippedRun
 
 FINISHED = ~Q(status=Execution.Status.RUNNING)
 # The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
@@ -74,6 +74,73 @@ def worker_clusters_alive() -> int:
         return 0
 
 
+# Buckets of the run-duration histogram, in seconds (runs take from a blink to many minutes).
+DURATION_BUCKETS_S = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+
+def executions_by_status_severity() -> dict[tuple[str, str], int]:
+    """How many executions there are per (status, severity); severity is "" while running."""
+    rows = Execution.objects.order_by().values("status", "severity").annotate(count=Count("pk"))
+    return {(row["status"], row["severity"]): row["count"] for row in rows}
+
+
+def execution_duration_histogram() -> tuple[list[tuple[float, int]], int, float]:
+    """Finished runs' durations: cumulative (bucket upper bound s, count) pairs, total count, sum in seconds."""
+    finished = Execution.objects.filter(FINISHED, duration_ms__isnull=False).order_by()
+    buckets = {
+        f"le_{index}": Count("pk", filter=Q(duration_ms__lte=int(bound * 1000)))
+        for index, bound in enumerate(DURATION_BUCKETS_S)
+    }
+    totals = finished.aggregate(total=Count("pk"), total_ms=Sum("duration_ms"), **buckets)
+    pairs = [(bound, totals[f"le_{index}"]) for index, bound in enumerate(DURATION_BUCKETS_S)]
+    return pairs, totals["total"], (totals["total_ms"] or 0) / 1000
+
+
+QUEUE_SCAN_LIMIT = 5000
+
+
+def execution_get(*, execution_id: str) -> Execution:
+    """The execution with this id (Execution.DoesNotExist otherwise)."""
+    return Execution.objects.select_related("agent", "councilor").get(execution_id=execution_id)
+
+
+def execution_queued_agent(*, execution_id: str) -> str | None:
+    """The agent_id of a run still waiting in django-q2's queue under this execution id, else None.
+
+    `agent_enqueue` names the task after the execution id; the record itself is written only when a
+    worker starts the run, so between the two this is how the API knows the id is real.
+    """
+    from django_q.models import OrmQ
+
+    for queued in OrmQ.objects.order_by("-pk")[:QUEUE_SCAN_LIMIT]:
+        if queued.name() == execution_id:
+            args = queued.args() or ()
+            return str(args[0]) if args else ""
+    return None
+
+
+def execution_known(*, execution_id: str) -> bool:
+    """Whether the execution exists, or its run waits in the queue."""
+    return (
+        Execution.objects.filter(execution_id=execution_id).exists()
+        or execution_queued_agent(execution_id=execution_id) is not None
+    )
+
+
+def agents_with_metrics() -> list[tuple[Agent, AgentMetrics]]:
+    """Every agent with its metrics, in display order."""
+    metrics = agents_metrics_list()
+    return [(agent, metrics[agent.agent_id]) for agent in Agent.objects.all()]
+
+
+def councilors_with_last_execution() -> list[tuple[Councilor, Execution | None]]:
+    """Every councilor with its latest execution (None if it never ran), in two queries."""
+    last_pk = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk").values("pk")[:1]
+    councilors = list(Councilor.objects.select_related("agent").annotate(last_pk=Subquery(last_pk)))
+    latest = Execution.objects.in_bulk([councilor.last_pk for councilor in councilors if councilor.last_pk])
+    return [(councilor, latest.get(councilor.last_pk)) for councilor in councilors]
+
+
 def councilor_failure_streak(*, councilor: Councilor, limit: int) -> int:
     """How many of the councilor's latest finished runs failed in a row (counted up to `limit`)."""
     latest = councilor.executions.filter(FINISHED).order_by("-started_at", "-pk").values_list("status", flat=True)
@@ -95,13 +162,16 @@ def councilors_with_last_run() -> QuerySet[Councilor]:
     )
 
 
-def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 0.25) -> Execution | None:
-    """The execution once it is no longer `running` (a worker may not have started it yet); None on timeout."""
+def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 0.25) -> Execution | SkippedRun | None:
+    """The execution once it is no longer `running`, or the SkippedRun that stood in for it; None on timeout."""
     deadline = time.monotonic() + timeout
     while True:
         execution = Execution.objects.select_related("agent").filter(execution_id=execution_id).first()
         if execution is not None and execution.status != Execution.Status.RUNNING:
             return execution
+        skipped = SkippedRun.objects.filter(execution_id=execution_id).first() if execution is None else None
+        if skipped is not None:
+            return skipped
         if time.monotonic() >= deadline:
             return None
         # Another process (a worker cluster) finishes the row; the database is the only thing we share with it.
