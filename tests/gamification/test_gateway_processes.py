@@ -12,6 +12,7 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.db import connections
 
 from conductor.tokens import token_mint
 from councilors.services import councilor_enqueue
@@ -21,6 +22,14 @@ from gamification.protocol import CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, CLOSE
 from tests.processes import SERVERS, daphne, manage
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connections():
+    """Close the connections sync_to_async threads opened, or Postgres cannot drop the test database."""
+    yield
+    await sync_to_async(connections.close_all)()
+
 
 TIMEOUT = 30
 IDLE_S = 11  # longer than the ~5 s after which the core Redis layer used to drop idle sockets (1011)
