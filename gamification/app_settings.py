@@ -22,6 +22,26 @@ class AppSettings:
         return float(_setting("PUBLISH_TIMEOUT_S", 2.0))
 
     @property
+    def HISTORY_ENABLED(self) -> bool:
+        """Give broadcast events ids and keep them for `resume` (SPEC §5); off: ids are null, nothing is kept."""
+        return bool(_setting("HISTORY_ENABLED", True))
+
+    @property
+    def HISTORY_SIZE(self) -> int:
+        """How many of the newest events the history keeps (older ones are trimmed as new ones arrive)."""
+        return int(_setting("HISTORY_SIZE", 1000))
+
+    @property
+    def HISTORY_TTL_S(self) -> int:
+        """How long the history outlives its newest event: kept events stay this long unless trimmed by size."""
+        return int(_setting("HISTORY_TTL_S", 86_400))
+
+    @property
+    def HISTORY_TIMEOUT_S(self) -> float:
+        """How long a history read (`resume`, `/api/events`, `last_id`) may wait for Redis before it fails."""
+        return float(_setting("HISTORY_TIMEOUT_S", 5.0))
+
+    @property
     def WS_MAX_MESSAGE_BYTES(self) -> int:
         """Largest command a client may send; bigger ones close the socket with 4009.
 

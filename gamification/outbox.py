@@ -83,6 +83,7 @@ class AsgiOutbox:
         self._frames: deque[Frame] = deque()
         self._open = True
         self._task: asyncio.Task | None = None  # the writer, while one is needed
+        self._room = asyncio.Event()  # set whenever queued frames leave (see `wait_room`)
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -96,10 +97,22 @@ class AsgiOutbox:
             return
         self._queue(frame)
 
+    async def wait_room(self, count: int) -> bool:
+        """Wait until `count` more frames fit under the limit; False if the outbox closed meanwhile.
+
+        Lets a bounded burst (a `resume` replay) go out as fast as the client reads it, without
+        counting as a slow client.
+        """
+        while self._open and len(self._frames) + count > self._limit:
+            self._room.clear()
+            await self._room.wait()
+        return self._open
+
     def close(self) -> None:
         """Stop writing and drop what is queued."""
         self._open = False
         self._frames.clear()
+        self._room.set()
         if self._task is not None:
             self._task.cancel()
 
@@ -132,11 +145,13 @@ class AsgiOutbox:
                 await self._wait_writable()
                 if self._frames:
                     await self._write(self._frames.popleft())
+                    self._room.set()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the socket went away under us; the disconnect cleans up
             logger.debug("writer stopped: %r", exc)
             self._open = False
+            self._room.set()
         finally:
             self._task = None  # no await between the last empty check and here: nothing is stranded
 

@@ -170,3 +170,18 @@ def manage(*args: str, log_path: Path | None = None, **env: str) -> Iterator[sub
             pass
         if log_path:
             log.close()
+
+
+@contextmanager
+def python_module(module: str, *args: str, log_path: Path | None = None, **env: str) -> Iterator[subprocess.Popen]:
+    """`python -m <module> <args>` with the tests' database, Redis and channel prefix; stopped on exit."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [PYTHON, "-m", module, *args], cwd=PROJECT_DIR, env=process_env(**env), stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        yield process
+    finally:
+        stop(process)
+        if log_path:
+            log.close()
