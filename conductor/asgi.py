@@ -1,4 +1,7 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels' routing."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels' routing.
+
+The same application runs under daphne (the default) and uvicorn (see the README).
+"""
 
 import os
 
@@ -10,13 +13,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from gamification.middleware import OriginMiddleware, TokenAuthMiddleware  # noqa: E402
 from gamification.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # OriginMiddleware, not channels' AllowedHostsOriginValidator: that one refuses every client
+        # without an Origin header, and programs send none (they must then bring a token).
+        "websocket": OriginMiddleware(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -1,35 +1,225 @@
-"""The `/ws/gamification` WebSocket consumer (SPEC §4)."""
+"""The `/ws/gamification` WebSocket consumer (SPEC §4): parse commands, reply, receive fan-out.
 
+Events do not reach this consumer through the channel layer: the process's hub (hub.py) receives
+each event once and calls `deliver` with a pre-encoded frame. Everything this connection sends —
+replies and events — goes through its bounded outbox (outbox.py), in order.
+"""
+
+import asyncio
+import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from gamification.app_settings import app_settings
+from gamification.catalogue import ALL_TOPICS, TOPICS
+from gamification.control import CONTROL_COMMANDS, councilor_control
+from gamification.hub import Hub, get_hub
+from gamification.middleware import SCOPE_AUTH, SCOPE_DAPHNE_PROTOCOL
+from gamification.outbox import DaphneFlowControl, Outbox
+from gamification.protocol import (
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_RATE_LIMITED,
+    CLOSE_SLOW_CONSUMER,
+    CLOSE_UNAUTHORIZED,
+    CLOSE_UNAUTHORIZED_REASON,
+    INVALID_FIELD,
+    INVALID_JSON,
+    MISSING_FIELD,
+    MSG_BINARY,
+    MSG_INVALID_FIELD,
+    MSG_INVALID_JSON,
+    MSG_MISSING_FIELD,
+    MSG_NOT_AN_OBJECT,
+    MSG_UNKNOWN_COMMAND,
+    MSG_UNKNOWN_TOPIC,
+    NOT_AN_OBJECT,
+    UNKNOWN_COMMAND,
+    UNKNOWN_TOPIC,
+    CommandError,
+)
+from gamification.ratelimit import TokenBucket
+
+CONNECTED_MESSAGE = "Connected to gamification WebSocket"
+TOPICS_EXPECTED = "a list of topic names"
+JOIN_WAIT_S = 5.0  # how long a first connection waits for the hub to join the group (Redis may be down)
+# No per-connection channel: a consumer normally subscribes its own channel-layer channel (one Redis
+# subscription and one reader task per socket); the hub makes that unnecessary. An alias that is not
+# in CHANNEL_LAYERS makes channels skip it.
+NO_CHANNEL_LAYER = "gamification-no-per-connection-channel"
+
+Reply = tuple[str, dict[str, Any]] | None
+Handler = Callable[["GamificationConsumer", dict[str, Any]], Awaitable[Reply]]
+
+
+def _field(content: dict[str, Any], name: str, kind: type | tuple[type, ...], expected: str) -> Any:
+    if name not in content:
+        raise CommandError(MISSING_FIELD, MSG_MISSING_FIELD.format(field=name))
+    value = content[name]
+    if isinstance(value, bool) or not isinstance(value, kind):  # bool is an int in Python, never in our fields
+        raise CommandError(INVALID_FIELD, MSG_INVALID_FIELD.format(field=name, expected=expected))
+    return value
 
 
 class GamificationConsumer(AsyncJsonWebsocketConsumer):
     """One browser or program watching events."""
 
+    channel_layer_alias = NO_CHANNEL_LAYER
+    # command name → handler name; a handler returns the reply (type, data) or None if it replied itself.
+    commands: dict[str, str] = {
+        "ping": "handle_ping",
+        "subscribe": "handle_subscribe",
+        "get_stats": "handle_get_stats",
+        **{name: "handle_control" for name in CONTROL_COMMANDS},
+    }
+
+    hub: Hub | None = None
+    outbox: Outbox | None = None
+
     async def connect(self) -> None:
+        """Accept, then close with 4401 unless the user (or the anonymous setting) allows it."""
         self.client_id = str(uuid.uuid4())
+        self.topics: frozenset[str] = frozenset({ALL_TOPICS})
+        self.user = self.scope.get("user")
+        self.connected_at = time.time()
         await self.accept()
-        await self.channel_layer.group_add(app_settings.GROUP, self.channel_name)
-        await self.reply(
-            "connected", {"message": "Connected to gamification WebSocket", "client_id": self.client_id, "last_id": 0}
+        if not (self.scope.get(SCOPE_AUTH) or app_settings.WS_ALLOW_ANONYMOUS):
+            await self.close_with_reason(CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON)
+            return
+        protocol = self.scope.get(SCOPE_DAPHNE_PROTOCOL)
+        flow = DaphneFlowControl.attach(protocol) if protocol is not None else None
+        self.outbox = Outbox(
+            self.base_send, limit=app_settings.WS_OUTBOX_FRAMES, on_overflow=self._overflowed, flow=flow
         )
+        self.rate = TokenBucket(rate=app_settings.WS_RATE_LIMIT_PER_S, burst=app_settings.WS_RATE_LIMIT_BURST)
+        self.hub = get_hub()
+        if not self.hub.joined.done():
+            # The first socket of a process waits for the group membership, so that an event emitted
+            # right after `connected` is not missed; with Redis down it goes on without it.
+            try:
+                await asyncio.wait_for(asyncio.shield(self.hub.joined), timeout=JOIN_WAIT_S)
+            except TimeoutError:
+                pass
+        self.hub.add(self)
+        self.reply("connected", {"message": CONNECTED_MESSAGE, "client_id": self.client_id, "last_id": 0})
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(app_settings.GROUP, self.channel_name)
+        """Leave the hub and drop whatever was still queued for this client."""
+        if self.hub is not None:
+            self.hub.remove(self)
+        if self.outbox is not None:
+            self.outbox.close()
 
-    async def reply(self, event_type: str, data: dict[str, Any]) -> None:
+    async def close_with_reason(self, code: int, reason: str) -> None:
+        protocol = self.scope.get(SCOPE_DAPHNE_PROTOCOL)
+        if protocol is not None:
+            protocol.sendClose(code=code, reason=reason)  # daphne's websocket.close handler drops the reason
+        else:
+            await self.close(code=code, reason=reason)
+
+    # Outgoing ---------------------------------------------------------------------------------
+
+    def deliver(self, frame: str, event_id: int | None) -> None:
+        """Queue one event frame from the hub (never blocks)."""
+        self.outbox.put(frame)
+
+    def reply(self, event_type: str, data: dict[str, Any], request_id: Any = None) -> None:
         """Send a message to this client only (never replayable, so `id` is null)."""
-        await self.send_json({"type": event_type, "data": data, "timestamp": time.time(), "id": None})
+        if request_id is not None:
+            data = {**data, "request_id": request_id}
+        self.outbox.put(json.dumps({"type": event_type, "data": data, "timestamp": time.time(), "id": None}))
+
+    def describe(self) -> dict[str, Any]:
+        user = self.user.get_username() if self.user is not None and self.user.is_authenticated else None
+        return {
+            "client_id": self.client_id,
+            "user": user,
+            "topics": sorted(self.topics),
+            "connected_at": self.connected_at,
+        }
+
+    def _overflowed(self) -> None:
+        self.hub.remove(self)
+        asyncio.get_running_loop().create_task(self.close_with_reason(CLOSE_SLOW_CONSUMER, "Too slow"))
+
+    # Incoming ---------------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        if self.outbox is None:  # refused in connect; nothing more to say to it
+            return
+        if not self.rate.take():
+            self.hub.remove(self)
+            await self.close_with_reason(CLOSE_RATE_LIMITED, "Too many commands")
+            return
+        if text_data is None:
+            self.reply("error", {"code": INVALID_JSON, "message": MSG_BINARY})
+            return
+        if (
+            len(text_data) > app_settings.WS_MAX_MESSAGE_BYTES
+            or len(text_data.encode()) > app_settings.WS_MAX_MESSAGE_BYTES
+        ):
+            self.hub.remove(self)
+            await self.close_with_reason(CLOSE_MESSAGE_TOO_BIG, "Message too big")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            self.reply("error", {"code": INVALID_JSON, "message": MSG_INVALID_JSON})
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("command") == "ping":
-            await self.reply("pong", {"timestamp": time.time()})
+        """Look the command up in `commands` and reply; bad input gets an error reply, never an exception."""
+        if not isinstance(content, dict):
+            self.reply("error", {"code": NOT_AN_OBJECT, "message": MSG_NOT_AN_OBJECT})
+            return
+        request_id = content.get("request_id")
+        try:
+            if request_id is not None:
+                request_id = _field(content, "request_id", (str, int), "a string or an integer")
+            command = _field(content, "command", str, "a string")
+            if command not in self.commands:
+                known = ", ".join(sorted(self.commands))
+                raise CommandError(UNKNOWN_COMMAND, MSG_UNKNOWN_COMMAND.format(command=command, known=known))
+            handler = getattr(self, self.commands[command])
+            result = await handler(content)
+        except CommandError as error:
+            # Echo only a well-formed request_id; a malformed one is what the error is about.
+            echo = request_id if isinstance(request_id, str | int) and not isinstance(request_id, bool) else None
+            self.reply("error", {"code": error.code, "message": error.message}, echo)
+            return
+        if result is not None:
+            self.reply(*result, request_id)
 
-    async def gamification_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["envelope"])
+    # Command handlers -------------------------------------------------------------------------
+
+    async def handle_ping(self, content: dict[str, Any]) -> Reply:
+        return "pong", {"timestamp": time.time()}
+
+    async def handle_subscribe(self, content: dict[str, Any]) -> Reply:
+        topics = _field(content, "topics", list, TOPICS_EXPECTED)
+        if not all(isinstance(topic, str) for topic in topics):
+            raise CommandError(
+                INVALID_FIELD, MSG_INVALID_FIELD.format(field="topics", expected="a list of topic names")
+            )
+        unknown = sorted(set(topics) - TOPICS)
+        if unknown:
+            raise CommandError(
+                UNKNOWN_TOPIC, MSG_UNKNOWN_TOPIC.format(unknown=", ".join(unknown), valid=", ".join(sorted(TOPICS)))
+            )
+        self.hub.set_topics(self, frozenset(topics))
+        return "subscribed", {"topics": sorted(self.topics)}
+
+    async def handle_get_stats(self, content: dict[str, Any]) -> Reply:
+        staff = bool(self.user is not None and self.user.is_authenticated and self.user.is_staff)
+        return "stats", await self.hub.presence.totals(include_clients=staff)
+
+    async def handle_control(self, content: dict[str, Any]) -> Reply:
+        councilor_id = _field(content, "councilor_id", str, "a string")
+        return await database_sync_to_async(councilor_control)(
+            user=self.user, command=content["command"], councilor_id=councilor_id
+        )

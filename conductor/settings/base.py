@@ -153,3 +153,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Event ids and the bounded history for `resume` (documented in gamification/app_settings.py).
+GAMIFICATION_HISTORY_ENABLED = env.bool("GAMIFICATION_HISTORY_ENABLED", default=True)
+GAMIFICATION_HISTORY_SIZE = env.int("GAMIFICATION_HISTORY_SIZE", default=1000)
+GAMIFICATION_HISTORY_TTL_S = env.int("GAMIFICATION_HISTORY_TTL_S", default=86_400)
+
+# The WebSocket gateway (documented in gamification/app_settings.py and the README).
+GAMIFICATION_WS_ALLOW_ANONYMOUS = env.bool("GAMIFICATION_WS_ALLOW_ANONYMOUS", default=False)
+GAMIFICATION_WS_RATE_LIMIT_PER_S = env.float("GAMIFICATION_WS_RATE_LIMIT_PER_S", default=10.0)
+GAMIFICATION_WS_RATE_LIMIT_BURST = env.int("GAMIFICATION_WS_RATE_LIMIT_BURST", default=30)
+GAMIFICATION_STATS_HEARTBEAT_S = env.float("GAMIFICATION_STATS_HEARTBEAT_S", default=10.0)
+GAMIFICATION_STATS_TTL_S = env.int("GAMIFICATION_STATS_TTL_S", default=45)

@@ -1,0 +1,140 @@
+"""Per-process fan-out: each gateway process receives each event once and writes it to its sockets.
+
+Workers publish one message per event to the Channels group (§3). Instead of making every
+WebSocket a member of that group — one channel-layer delivery and one JSON encoding per client —
+each process has one hub: a single channel joined to the group, which encodes each envelope once
+and hands the same frame to every local connection subscribed to its type. Connections are indexed
+by topic, so an event touches only its subscribers, and a connection in `all` plus the event's own
+topic is skipped in the second pass: each client gets each event exactly once.
+
+`Subscriber.deliver(frame, event_id)` is the one entry point per connection; it must not block
+(the consumer queues into its bounded outbox), so a slow client never holds back the others.
+"""
+
+import asyncio
+import json
+import logging
+import weakref
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+
+from gamification.app_settings import app_settings
+from gamification.catalogue import ALL_TOPICS
+from gamification.transport import EVENT_MESSAGE_TYPE
+
+logger = logging.getLogger(__name__)
+
+RETRY_S = 1.0  # pause before rejoining the group after the channel layer failed
+
+
+class Subscriber(Protocol):
+    client_id: str
+    topics: frozenset[str]
+
+    def deliver(self, frame: str, event_id: int | None) -> None:
+        """Queue one pre-encoded event frame for this client without blocking."""
+
+    def describe(self) -> dict[str, Any]:
+        """What staff see of this client in `get_stats`."""
+
+
+class Hub:
+    """The local connections of one process (one event loop) and its single group membership."""
+
+    def __init__(self) -> None:
+        self.connections: set[Subscriber] = set()
+        self._by_topic: dict[str, set[Subscriber]] = {}
+        self.joined = asyncio.get_running_loop().create_future()  # set once the group is joined
+        self.changed = asyncio.Event()  # connections or subscriptions changed: refresh the stats
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        from gamification.presence import Presence  # presence reads the hub; imported late to avoid a cycle
+
+        loop = asyncio.get_running_loop()
+        self.presence = Presence(hub=self)
+        self._tasks = [loop.create_task(self._receive_forever()), loop.create_task(self.presence.run())]
+
+    def add(self, subscriber: Subscriber) -> None:
+        self.connections.add(subscriber)
+        self._index(subscriber, subscriber.topics)
+        self.changed.set()
+
+    def remove(self, subscriber: Subscriber) -> None:
+        if subscriber in self.connections:
+            self.connections.discard(subscriber)
+            self._unindex(subscriber, subscriber.topics)
+            self.changed.set()
+
+    def set_topics(self, subscriber: Subscriber, topics: frozenset[str]) -> None:
+        """Replace a connection's topics (the caller sets `subscriber.topics` through this)."""
+        if subscriber in self.connections:
+            self._unindex(subscriber, subscriber.topics)
+            self._index(subscriber, topics)
+            self.changed.set()
+        subscriber.topics = topics
+
+    def topic_counts(self) -> dict[str, int]:
+        return {topic: len(members) for topic, members in self._by_topic.items() if members}
+
+    def dispatch(self, envelope: dict[str, Any]) -> int:
+        """Encode the envelope once and deliver it to each subscriber once; returns how many got it."""
+        frame = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+        event_id = envelope.get("id")
+        delivered = 0
+        # Snapshots (tuple) because a delivery that overflows a client's outbox removes it from the sets.
+        for subscriber in tuple(self._by_topic.get(ALL_TOPICS, ())):
+            subscriber.deliver(frame, event_id)
+            delivered += 1
+        for subscriber in tuple(self._by_topic.get(envelope["type"], ())):
+            if ALL_TOPICS not in subscriber.topics:  # already served through `all`
+                subscriber.deliver(frame, event_id)
+                delivered += 1
+        return delivered
+
+    def _index(self, subscriber: Subscriber, topics: Iterable[str]) -> None:
+        for topic in topics:
+            self._by_topic.setdefault(topic, set()).add(subscriber)
+
+    def _unindex(self, subscriber: Subscriber, topics: Iterable[str]) -> None:
+        for topic in topics:
+            self._by_topic.get(topic, set()).discard(subscriber)
+
+    async def _receive_forever(self) -> None:
+        layer = get_channel_layer()
+        channel: str | None = None
+        while True:
+            try:
+                if channel is None:
+                    channel = await layer.new_channel()
+                    await layer.group_add(app_settings.GROUP, channel)
+                    if not self.joined.done():
+                        self.joined.set_result(channel)
+                message = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis down: keep the sockets, retry the layer
+                logger.warning("gateway hub lost the channel layer (%r); retrying", exc)
+                channel = None
+                await asyncio.sleep(RETRY_S)
+                continue
+            if message.get("type") == EVENT_MESSAGE_TYPE:
+                try:
+                    self.dispatch(message["envelope"])
+                except Exception:  # a malformed message must not stop the hub
+                    logger.exception("could not fan out %r", message)
+
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """This event loop's hub, started on first use (one per server process)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+        hub.start()
+    return hub

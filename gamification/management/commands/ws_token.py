@@ -1,0 +1,29 @@
+"""`manage.py ws_token <username> [--ttl SECONDS]`: print a JWT for `/ws/gamification?token=`."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from conductor.tokens import token_mint
+
+NO_SUCH_USER = "No active user {username!r}."
+BAD_TTL = "--ttl must be a positive number of seconds; got {ttl}."
+
+
+class Command(BaseCommand):
+    help = "Print a signed token for the WebSocket (?token=) and the API (Authorization: Bearer)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument(
+            "--ttl", type=int, default=None, help=f"Seconds the token stays valid (default {settings.JWT_TTL_SECONDS})."
+        )
+
+    def handle(self, *args: object, username: str, ttl: int | None, **options: object) -> None:
+        if ttl is not None and ttl <= 0:
+            raise CommandError(BAD_TTL.format(ttl=ttl))
+        model = get_user_model()
+        user = model.objects.filter(**{model.USERNAME_FIELD: username}, is_active=True).first()
+        if user is None:
+            raise CommandError(NO_SUCH_USER.format(username=username))
+        self.stdout.write(token_mint(user=user, ttl_seconds=ttl))
