@@ -95,6 +95,15 @@ class Councilor(models.Model):
     notification_channels = models.JSONField(
         default=default_notification_channels, validators=[validators.validate_notification_channels]
     )
+    # The django-q2 schedule that runs this councilor; kept in step by councilors.scheduling.
+    schedule = models.OneToOneField(
+        "django_q.Schedule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="councilor",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -166,6 +175,10 @@ class Execution(models.Model):
     started_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # When a scheduled run was due (null for runs started by hand); one execution per due time.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    # `host:pid` of the django-q2 worker running it, so a dead worker's run can be found and closed.
+    worker = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -198,7 +211,35 @@ class Execution(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status="error") | models.Q(severity="error"), name="execution_error_severity"
             ),
+            # Exactly once: a due time delivered twice (two clusters, a redelivered task) runs once.
+            models.UniqueConstraint(fields=["councilor", "scheduled_for"], name="execution_once_per_due_time"),
         ]
 
     def __str__(self) -> str:
         return self.execution_id
+
+
+class SkippedRun(models.Model):
+    """A scheduled run that did not start, and why (shown in the admin; runs never overlap)."""
+
+    class Reason(models.TextChoices):
+        OVERLAP = "overlap", "Previous run still running"
+        PAUSED = "paused", "Councilor paused before the run started"
+        DUPLICATE = "duplicate", "This due time already ran"
+
+    councilor = models.ForeignKey(Councilor, on_delete=models.CASCADE, related_name="skipped_runs")
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    running_execution = models.ForeignKey(Execution, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reason__in=["overlap", "paused", "duplicate"]), name="skippedrun_reason_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.councilor} skipped ({self.get_reason_display()})"

@@ -8,7 +8,10 @@ from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
 from councilors.models import Agent, Councilor, Execution
 
 FINISHED = ~Q(status=Execution.Status.RUNNING)
-SUCCEEDED = FINISHED & ~Q(severity=Execution.Severity.ERROR)
+# The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
+# a negated condition across a multi-valued relation would turn into a subquery).
+AGENT_FINISHED = Q(executions__status__in=[Execution.Status.COMPLETED, Execution.Status.ERROR])
+AGENT_SUCCEEDED = AGENT_FINISHED & Q(executions__severity__in=[Execution.Severity.SUCCESS, Execution.Severity.WARNING])
 
 
 class AgentMetrics(TypedDict):
@@ -33,10 +36,10 @@ def agents_metrics_list(*, agents: QuerySet[Agent] | None = None) -> dict[str, A
     last_finished = Execution.objects.filter(FINISHED, agent=OuterRef("pk")).order_by("-started_at", "-pk")
     agents = (agents if agents is not None else Agent.objects.all()).annotate(
         total=Count("executions"),
-        finished=Count("executions", filter=FINISHED),
-        succeeded=Count("executions", filter=SUCCEEDED),
+        finished=Count("executions", filter=AGENT_FINISHED),
+        succeeded=Count("executions", filter=AGENT_SUCCEEDED),
         last_started=Max("executions__started_at"),
-        avg_duration=Avg("executions__duration_ms", filter=FINISHED),
+        avg_duration=Avg("executions__duration_ms", filter=AGENT_FINISHED),
         last_severity=Subquery(last_finished.values("severity")[:1]),
     )
     return {
@@ -68,3 +71,14 @@ def worker_clusters_alive() -> int:
         return len(Stat.get_all())
     except Exception:  # noqa: BLE001 - an unreadable heartbeat store means no worker we can rely on
         return 0
+
+
+def councilor_failure_streak(*, councilor: Councilor, limit: int) -> int:
+    """How many of the councilor's latest finished runs failed in a row (counted up to `limit`)."""
+    latest = councilor.executions.filter(FINISHED).order_by("-started_at", "-pk").values_list("status", flat=True)
+    streak = 0
+    for status in latest[:limit]:
+        if status != Execution.Status.ERROR:
+            break
+        streak += 1
+    return streak

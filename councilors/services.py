@@ -3,14 +3,17 @@
 import logging
 import secrets
 import time
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from councilors.models import Agent, Councilor, Execution
+from councilors.models import Agent, Councilor, Execution, SkippedRun
+from councilors.notifications import councilor_run_notify
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback
+from councilors.scheduling import councilor_schedule_delete, councilor_schedule_sync
 from councilors.selectors import agent_metrics_get
 from councilors.severity import analyze_severity
 from gamification.events import emit
@@ -32,20 +35,31 @@ def agent_create(**fields: Any) -> Agent:
 
 
 def councilor_create(*, agent: Agent, **fields: Any) -> Councilor:
-    """Promote `agent` to a councilor after full validation."""
+    """Promote `agent` to a councilor after full validation; an enabled one gets its schedule."""
     councilor = Councilor(agent=agent, **fields)
     councilor.full_clean()
-    councilor.save()
+    with transaction.atomic():
+        councilor.save()
+        councilor_schedule_sync(councilor=councilor)
     return councilor
 
 
 def councilor_update(*, councilor: Councilor, **fields: Any) -> Councilor:
-    """Change a councilor's fields after full validation."""
+    """Change a councilor's fields after full validation; its schedule follows."""
     for name, value in fields.items():
         setattr(councilor, name, value)
     councilor.full_clean()
-    councilor.save()
+    with transaction.atomic():
+        councilor.save()
+        councilor_schedule_sync(councilor=councilor)
     return councilor
+
+
+def councilor_delete(*, councilor: Councilor) -> None:
+    """Delete a councilor and its schedule (its agent and execution history stay)."""
+    with transaction.atomic():
+        councilor_schedule_delete(councilor=councilor)
+        councilor.delete()
 
 
 def agent_promote(*, agent: Agent) -> Councilor:
@@ -63,19 +77,21 @@ def agent_promote(*, agent: Agent) -> Councilor:
 
 def _set_enabled(*, councilor: Councilor, enabled: bool, by: str) -> Councilor:
     councilor.enabled = enabled
-    councilor.save(update_fields=["enabled", "updated_at"])
+    with transaction.atomic():
+        councilor.save(update_fields=["enabled", "updated_at"])
+        councilor_schedule_sync(councilor=councilor)
     event_type = "councilor_resumed" if enabled else "councilor_paused"
     emit(event_type, {"councilor_id": councilor.councilor_id, "success": True, "by": by})
     return councilor
 
 
 def councilor_pause(*, councilor: Councilor, by: str) -> Councilor:
-    """Stop a councilor's scheduled runs and tell everyone."""
+    """Stop a councilor's scheduled runs (its schedule is removed) and tell everyone."""
     return _set_enabled(councilor=councilor, enabled=False, by=by)
 
 
 def councilor_resume(*, councilor: Councilor, by: str) -> Councilor:
-    """Restart a councilor's scheduled runs and tell everyone."""
+    """Restart a councilor's scheduled runs (a fresh schedule, first due one period from now) and tell everyone."""
     return _set_enabled(councilor=councilor, enabled=True, by=by)
 
 
@@ -129,6 +145,8 @@ def execution_start(
     councilor: Councilor | None = None,
     instance_id: str = "",
     execution_id: str | None = None,
+    scheduled_for: datetime | None = None,
+    worker: str = "",
 ) -> Execution:
     """Write the `running` record and announce it."""
     execution = Execution(
@@ -140,6 +158,8 @@ def execution_start(
         prompt=prompt,
         status=Execution.Status.RUNNING,
         started_at=timezone.now(),
+        scheduled_for=scheduled_for,
+        worker=worker,
     )
     execution.full_clean()
     execution.save()
@@ -186,18 +206,83 @@ def execution_run(*, execution: Execution, on_output: OutputCallback | None = No
     return execution_finish(execution=execution, output=output)
 
 
-def agent_run(*, agent: Agent, prompt: str, instance_id: str = "", execution_id: str | None = None) -> Execution:
+def agent_run(
+    *, agent: Agent, prompt: str, instance_id: str = "", execution_id: str | None = None, worker: str = ""
+) -> Execution:
     """Run an agent once, outside any schedule, and return its finished execution."""
-    execution = execution_start(agent=agent, prompt=prompt, instance_id=instance_id, execution_id=execution_id)
+    execution = execution_start(
+        agent=agent, prompt=prompt, instance_id=instance_id, execution_id=execution_id, worker=worker
+    )
     return execution_run(execution=execution)
 
 
 def councilor_run(*, councilor: Councilor, execution_id: str | None = None) -> Execution:
-    """Run a councilor's task once and return its finished execution."""
+    """Run a councilor's task once, here and now, and return its finished execution."""
     execution = execution_start(
         agent=councilor.agent, councilor=councilor, prompt=councilor.task_prompt, execution_id=execution_id
     )
-    return execution_run(execution=execution)
+    return councilor_execution_run(execution=execution)
+
+
+def councilor_execution_run(*, execution: Execution) -> Execution:
+    """Run a started councilor execution, then alert and e-mail as its councilor asks."""
+    execution = execution_run(execution=execution)
+    councilor_run_notify(execution=execution)
+    return execution
+
+
+def _skip(
+    councilor: Councilor, reason: str, *, scheduled_for: datetime | None, running: Execution | None = None
+) -> SkippedRun:
+    skipped = SkippedRun.objects.create(
+        councilor=councilor, reason=reason, scheduled_for=scheduled_for, running_execution=running
+    )
+    logger.warning(
+        "councilor %s: run due %s skipped (%s)%s",
+        councilor.councilor_id,
+        scheduled_for.isoformat() if scheduled_for else "now",
+        skipped.get_reason_display(),
+        f"; {running.execution_id} is still running" if running else "",
+    )
+    return skipped
+
+
+def councilor_run_guarded(
+    *,
+    councilor_pk: int,
+    execution_id: str | None = None,
+    scheduled_for: datetime | None = None,
+    worker: str = "",
+) -> Execution | SkippedRun | None:
+    """A worker's run of a councilor: skipped (and recorded) when it would overlap or repeat a run.
+
+    Scheduled runs (with `scheduled_for`) are also skipped when the councilor was paused after the
+    task was queued. Returns the finished execution, the SkippedRun, or None if the councilor is gone.
+    """
+    with transaction.atomic():
+        # The councilor's row lock makes "is one running?" and "start mine" one step across clusters.
+        councilor = Councilor.objects.select_for_update().select_related("agent").filter(pk=councilor_pk).first()
+        if councilor is None:
+            logger.warning("councilor #%s no longer exists; run due %s dropped", councilor_pk, scheduled_for)
+            return None
+        if scheduled_for is not None and not councilor.enabled:
+            return _skip(councilor, SkippedRun.Reason.PAUSED, scheduled_for=scheduled_for)
+        running = councilor.executions.filter(status=Execution.Status.RUNNING).order_by("started_at").first()
+        if running is not None:
+            return _skip(councilor, SkippedRun.Reason.OVERLAP, scheduled_for=scheduled_for, running=running)
+        # A task the broker delivers again (its first worker died) finds its own record here.
+        repeated = Execution.objects.filter(execution_id=execution_id).exists() if execution_id else False
+        if repeated or (scheduled_for and councilor.executions.filter(scheduled_for=scheduled_for).exists()):
+            return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=scheduled_for)
+        execution = execution_start(
+            agent=councilor.agent,
+            councilor=councilor,
+            prompt=councilor.task_prompt,
+            execution_id=execution_id,
+            scheduled_for=scheduled_for,
+            worker=worker,
+        )
+    return councilor_execution_run(execution=execution)
 
 
 def councilor_enqueue(*, councilor: Councilor) -> str:

@@ -1,16 +1,34 @@
 """django-q2 task functions: thin wrappers that look the object up and call the run service."""
 
+from django.utils.dateparse import parse_datetime
+
 from councilors.models import Agent
+from councilors.reaper import worker_label
 from councilors.selectors import councilor_get
-from councilors.services import agent_run, councilor_run
+from councilors.services import agent_run, councilor_run_guarded
 
 
 def run_councilor_task(councilor_id: str, execution_id: str | None = None) -> str:
-    """Worker entry point for one councilor run; returns the execution id."""
-    return councilor_run(councilor=councilor_get(councilor_id=councilor_id), execution_id=execution_id).execution_id
+    """Worker entry point for one run asked for by hand; returns the execution id (or why it was skipped)."""
+    councilor = councilor_get(councilor_id=councilor_id)
+    outcome = councilor_run_guarded(councilor_pk=councilor.pk, execution_id=execution_id, worker=worker_label())
+    return str(getattr(outcome, "execution_id", outcome))
+
+
+def run_scheduled_councilor_task(councilor_pk: int, scheduled_for: str | None = None) -> str:
+    """Worker entry point for a scheduled run; django-q2 passes the due time as `scheduled_for`."""
+    outcome = councilor_run_guarded(
+        councilor_pk=councilor_pk,
+        scheduled_for=parse_datetime(scheduled_for) if scheduled_for else None,
+        worker=worker_label(),
+    )
+    return str(getattr(outcome, "execution_id", outcome))
 
 
 def run_agent_task(agent_id: str, prompt: str, instance_id: str = "", execution_id: str | None = None) -> str:
     """Worker entry point for one agent run (the HTTP API's execute); returns the execution id."""
     agent = Agent.objects.get(agent_id=agent_id)
-    return agent_run(agent=agent, prompt=prompt, instance_id=instance_id, execution_id=execution_id).execution_id
+    execution = agent_run(
+        agent=agent, prompt=prompt, instance_id=instance_id, execution_id=execution_id, worker=worker_label()
+    )
+    return execution.execution_id

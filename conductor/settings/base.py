@@ -28,8 +28,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
-    "django_q",
+    # Before django_q: its `qcluster` command adds the scheduler tick to django-q2's (councilors/ticker.py).
     "councilors",
+    "django_q",
     "gamification",
 ]
 
@@ -143,6 +144,9 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="conductor@localhost")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # for the filebased backend
+# Who gets councilor e-mail (councilors/app_settings.py); empty means ADMINS.
+COUNCILORS_NOTIFY_EMAILS = env.list("COUNCILORS_NOTIFY_EMAILS", default=[])
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {

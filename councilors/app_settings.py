@@ -1,0 +1,43 @@
+"""Councilor knobs, each overridable in Django settings as COUNCILORS_<NAME>."""
+
+from django.conf import settings
+
+
+def _setting(name: str, default):
+    return getattr(settings, f"COUNCILORS_{name}", default)
+
+
+class AppSettings:
+    @property
+    def FAILURE_ALERT_THRESHOLD(self) -> int:
+        """A councilor failing this many runs in a row raises one critical `system_alert` per streak."""
+        return int(_setting("FAILURE_ALERT_THRESHOLD", 3))
+
+    @property
+    def SCHEDULER_TICK_S(self) -> float:
+        """How often each `qcluster` runs django-q2's scheduler pass; 0 leaves only django-q2's own ~30 s pass."""
+        return float(_setting("SCHEDULER_TICK_S", 0.5))
+
+    @property
+    def REAPER_INTERVAL_S(self) -> float:
+        """How often each `qcluster` looks for runs whose worker died."""
+        return float(_setting("REAPER_INTERVAL_S", 5.0))
+
+    @property
+    def LOST_GRACE_S(self) -> float:
+        """A run still `running` this long after the worker timeout (Q_CLUSTER timeout) is counted lost."""
+        return float(_setting("LOST_GRACE_S", 60.0))
+
+    @property
+    def NOTIFY_EMAILS(self) -> list[str]:
+        """Who gets councilor e-mail; empty means the addresses in ADMINS."""
+        emails = list(_setting("NOTIFY_EMAILS", []))
+        return emails or [email for _name, email in getattr(settings, "ADMINS", [])]
+
+    @property
+    def WORKER_ALERT_AFTER_S(self) -> float:
+        """No worker-cluster heartbeat for this long raises a critical `system_alert` (once per outage)."""
+        return float(_setting("WORKER_ALERT_AFTER_S", 60.0))
+
+
+app_settings = AppSettings()

@@ -1,0 +1,39 @@
+"""`manage.py qcluster`: django-q2's own command, plus Conductor's tick in the otherwise idle main process.
+
+This app is listed before django_q in INSTALLED_APPS so that this command replaces django-q2's.
+`--tick 0` gives stock django-q2 scheduling (one pass about every 30 s), for comparison.
+"""
+
+import os
+
+from django.conf import settings
+from django_q.cluster import Cluster
+from django_q.management.commands.qcluster import Command as QClusterCommand
+
+from councilors.app_settings import app_settings
+from councilors.ticker import Ticker
+
+
+class Command(QClusterCommand):
+    help = "Starts a django-q2 cluster that also runs due schedules within a tick and closes runs of dead workers."
+
+    def add_arguments(self, parser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--tick",
+            type=float,
+            default=None,
+            help="Seconds between scheduler passes (default COUNCILORS_SCHEDULER_TICK_S; 0 = stock django-q2).",
+        )
+
+    def handle(self, *args, **options) -> None:
+        settings.SECRET_KEY  # noqa: B018 - as django-q2 does: signing needs it, fail early
+        if options.get("cluster_name"):
+            os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
+        tick = app_settings.SCHEDULER_TICK_S if options["tick"] is None else options["tick"]
+        cluster = Cluster()
+        cluster.start()
+        if options.get("run_once"):
+            cluster.stop()
+            return
+        Ticker(cluster=cluster, tick=tick).run()

@@ -1,0 +1,104 @@
+"""Each enabled councilor has exactly one django-q2 Schedule; this module keeps it in step.
+
+django-q2 stays the scheduler of record: its `scheduler()` turns due Schedule rows into tasks on
+the ORM broker. Stock django-q2 runs that pass about every 30 s from each cluster's guard loop;
+`scheduler_tick` lets the `qcluster` command run the very same pass every
+COUNCILORS_SCHEDULER_TICK_S seconds (see councilors/management/commands/qcluster.py).
+"""
+
+from datetime import datetime, timedelta
+
+from croniter import croniter
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from django_q.models import Schedule
+
+from councilors.models import Councilor
+from councilors.validators import interval_seconds
+
+RUN_TASK = "councilors.tasks.run_scheduled_councilor_task"
+# django-q2 passes the due time to the task under this keyword: the run is recorded against it.
+DUE_TIME_KWARG = "scheduled_for"
+SCHEDULE_NAME_MAX = 100
+
+
+def schedule_spec(*, councilor: Councilor) -> dict[str, object]:
+    """The Schedule fields that express the councilor's interval or cron expression."""
+    if councilor.schedule_type == Councilor.ScheduleType.INTERVAL:
+        return {
+            "schedule_type": Schedule.MINUTES,
+            "minutes": interval_seconds(councilor.schedule_value) // 60,
+            "cron": None,
+        }
+    return {"schedule_type": Schedule.CRON, "minutes": None, "cron": councilor.schedule_value}
+
+
+def first_run(*, spec: dict[str, object], now: datetime | None = None) -> datetime:
+    """When a new or changed schedule is first due: one interval from now, or the cron's next time."""
+    now = now or timezone.now()
+    if spec["schedule_type"] == Schedule.CRON:
+        # django-q2 evaluates cron in the project's time zone too (Schedule.calculate_next_run).
+        return croniter(spec["cron"], timezone.localtime(now)).get_next(datetime)
+    return now + timedelta(minutes=spec["minutes"])
+
+
+def _schedule_name(councilor: Councilor) -> str:
+    return f"Councilor {councilor.councilor_id}: {councilor.title}"[:SCHEDULE_NAME_MAX]
+
+
+def councilor_schedule_sync(*, councilor: Councilor) -> Schedule | None:
+    """Create, change or remove the councilor's Schedule so it matches the saved councilor."""
+    with transaction.atomic():
+        # The row lock keeps two concurrent saves from giving one councilor two schedules.
+        locked = Councilor.objects.select_for_update().select_related("agent", "schedule").get(pk=councilor.pk)
+        schedule = locked.schedule
+        if not locked.enabled:
+            if schedule is not None:
+                schedule.delete()  # on_delete=SET_NULL clears councilor.schedule
+            councilor.schedule = None
+            return None
+        spec = schedule_spec(councilor=locked)
+        if schedule is None:
+            schedule = Schedule(func=RUN_TASK, args=repr(locked.pk), intended_date_kwarg=DUE_TIME_KWARG, repeats=-1)
+        if schedule.pk is None or any(getattr(schedule, name) != value for name, value in spec.items()):
+            for name, value in spec.items():
+                setattr(schedule, name, value)
+            schedule.next_run = first_run(spec=spec)
+        schedule.name = _schedule_name(locked)
+        schedule.save()
+        if locked.schedule_id != schedule.pk:
+            Councilor.objects.filter(pk=locked.pk).update(schedule=schedule)
+        councilor.schedule = schedule
+        return schedule
+
+
+def councilor_schedule_delete(*, councilor: Councilor) -> None:
+    """Remove the councilor's Schedule (the councilor is being deleted or paused)."""
+    if councilor.schedule_id is not None:
+        Schedule.objects.filter(pk=councilor.schedule_id).delete()
+        councilor.schedule = None
+
+
+def councilor_next_run(*, councilor: Councilor) -> datetime | None:
+    """When the councilor runs next; None while it is paused."""
+    schedule = Schedule.objects.filter(pk=councilor.schedule_id).first() if councilor.schedule_id else None
+    return schedule.next_run if schedule else None
+
+
+def due_schedules_exist(*, now: datetime | None = None) -> bool:
+    """A cheap read before the locking pass, so an idle tick never takes SQLite's write lock."""
+    return Schedule.objects.exclude(repeats=0).filter(next_run__lt=now or timezone.now()).exists()
+
+
+def scheduler_tick(*, broker) -> bool:
+    """Run django-q2's own scheduler pass when something is due; True when it ran."""
+    from django_q.scheduler import scheduler  # imported late: the module sets Django up on import
+
+    close_old_connections()
+    if not due_schedules_exist():
+        return False
+    # scheduler() locks the due rows (SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
+    # SQLite), enqueues one task per row and moves next_run on in the same transaction, so a
+    # second cluster ticking at the same moment waits, re-reads next_run and finds nothing due.
+    scheduler(broker=broker)
+    return True
