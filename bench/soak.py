@@ -190,10 +190,14 @@ def prepare_data(*, councilors: int) -> str:
 
 
 def scheduled_by_django_q(*, councilors: int) -> bool:
-    """True when the scheduling code keeps a django-q2 schedule per councilor (else we enqueue)."""
-    from django_q.models import Schedule
+    """True when each soak councilor has its django-q2 schedule (councilors.scheduling); else we enqueue."""
+    from councilors.models import Councilor
 
-    return Schedule.objects.filter(args__contains=COUNCILOR_PREFIX).count() >= councilors
+    if not hasattr(Councilor, "schedule"):
+        return False
+    return Councilor.objects.filter(agent__agent_id__startswith=COUNCILOR_PREFIX, schedule__isnull=False).count() >= (
+        councilors
+    )
 
 
 def run_councilors_now(*, councilors: int) -> None:
