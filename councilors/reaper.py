@@ -69,7 +69,10 @@ def execution_mark_lost(*, execution_pk: int) -> Execution | None:
 
     with transaction.atomic():
         execution = (
-            Execution.objects.select_for_update().select_related("agent", "councilor").filter(pk=execution_pk).first()
+            Execution.objects.select_for_update(of=("self",))
+            .select_related("agent", "councilor")
+            .filter(pk=execution_pk)
+            .first()
         )
         if execution is None or execution.status != Execution.Status.RUNNING:
             return None

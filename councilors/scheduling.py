@@ -50,7 +50,9 @@ def councilor_schedule_sync(*, councilor: Councilor) -> Schedule | None:
     """Create, change or remove the councilor's Schedule so it matches the saved councilor."""
     with transaction.atomic():
         # The row lock keeps two concurrent saves from giving one councilor two schedules.
-        locked = Councilor.objects.select_for_update().select_related("agent", "schedule").get(pk=councilor.pk)
+        locked = (
+            Councilor.objects.select_for_update(of=("self",)).select_related("agent", "schedule").get(pk=councilor.pk)
+        )
         schedule = locked.schedule
         if not locked.enabled:
             if schedule is not None:

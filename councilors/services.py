@@ -261,7 +261,9 @@ def councilor_run_guarded(
     """
     with transaction.atomic():
         # The councilor's row lock makes "is one running?" and "start mine" one step across clusters.
-        councilor = Councilor.objects.select_for_update().select_related("agent").filter(pk=councilor_pk).first()
+        councilor = (
+            Councilor.objects.select_for_update(of=("self",)).select_related("agent").filter(pk=councilor_pk).first()
+        )
         if councilor is None:
             logger.warning("councilor #%s no longer exists; run due %s dropped", councilor_pk, scheduled_for)
             return None

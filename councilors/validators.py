@@ -16,6 +16,9 @@ NOTIFICATION_CHANNELS = ("panel", "toast", "email")
 
 INTERVAL_INVALID = "Interval must be a whole number followed by m, h or d (e.g. 30m, 1h, 2d); got %(value)r."
 INTERVAL_ZERO = "Interval must be greater than zero; got %(value)r."
+# django-q2 keeps an interval schedule's minutes in a small integer column.
+INTERVAL_MAX_MINUTES = 32767
+INTERVAL_TOO_LONG = "Interval must be at most 32767 minutes (22 days 18 hours); got %(value)r."
 CRON_INVALID = "Cron expression %(value)r is not valid: %(reason)s."
 CRON_FIELDS = "Cron expression must have exactly 5 fields (minute hour day month weekday); got %(count)d."
 COLOR_INVALID = "Colour must be #rrggbb (six hex digits); got %(value)r."
@@ -32,6 +35,8 @@ def validate_interval(value: str) -> None:
         raise ValidationError(INTERVAL_INVALID, code="interval", params={"value": value})
     if int(value[:-1]) == 0:
         raise ValidationError(INTERVAL_ZERO, code="interval_zero", params={"value": value})
+    if interval_seconds(value) // 60 > INTERVAL_MAX_MINUTES:
+        raise ValidationError(INTERVAL_TOO_LONG, code="interval_too_long", params={"value": value})
 
 
 def validate_cron(value: str) -> None:

@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from croniter import croniter
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -21,6 +22,7 @@ from councilors.services import (
     councilor_update,
     execution_start,
 )
+from councilors.validators import INTERVAL_MAX_MINUTES, INTERVAL_TOO_LONG
 from tests.factories import make_councilor
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +131,14 @@ def test_a_scheduled_run_of_a_paused_councilor_is_skipped():
     outcome = councilor_run_guarded(councilor_pk=councilor.pk, scheduled_for=timezone.now())
     assert isinstance(outcome, SkippedRun) and outcome.reason == SkippedRun.Reason.PAUSED
     assert not Execution.objects.exists()
+
+
+def test_the_longest_interval_fits_django_q2s_minutes_column():
+    assert _schedule(make_councilor(schedule_value="32767m")).minutes == INTERVAL_MAX_MINUTES
+
+
+@pytest.mark.parametrize("value", ["23d", "547h", "32768m"])
+def test_longer_intervals_are_refused_with_a_clear_message(value):
+    with pytest.raises(ValidationError) as error:
+        make_councilor(schedule_value=value)
+    assert error.value.message_dict["schedule_value"] == [INTERVAL_TOO_LONG % {"value": value}]

@@ -1,0 +1,34 @@
+"""`manage.py check_workers [--watch SECONDS]`: is any django-q2 cluster alive? Alerts when none is for a while.
+
+One-shot it prints the number of live clusters and exits 1 when there is none (for cron, systemd
+timers and health probes); with --watch it keeps checking (run it that way beside the gateway, e.g. in the Procfile).
+Either way a critical `system_alert` goes out once COUNCILORS_WORKER_ALERT_AFTER_S has passed
+without a cluster heartbeat, once per outage, shared between every watcher.
+"""
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from councilors.notifications import workers_watchdog_check
+
+NONE_ALIVE = "no worker cluster is alive"
+
+
+class Command(BaseCommand):
+    help = "Report live django-q2 clusters; raise a critical system_alert when none has been seen for a while."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--watch", type=float, metavar="SECONDS", help="check every SECONDS until stopped")
+
+    def handle(self, *args, watch: float | None = None, **options) -> None:
+        if watch is not None and watch <= 0:
+            raise CommandError("--watch needs a positive number of seconds")
+        while True:
+            alive = workers_watchdog_check(now=time.time())
+            if watch is None:
+                if not alive:
+                    raise CommandError(NONE_ALIVE)
+                self.stdout.write(f"{alive} worker cluster(s) alive")
+                return
+            time.sleep(watch)
