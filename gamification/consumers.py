@@ -7,6 +7,7 @@ replies and events — goes through its bounded outbox (outbox.py), in order.
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from gamification import history
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, TOPICS
 from gamification.control import CONTROL_COMMANDS, councilor_control
@@ -27,10 +29,12 @@ from gamification.protocol import (
     CLOSE_SLOW_CONSUMER,
     CLOSE_UNAUTHORIZED,
     CLOSE_UNAUTHORIZED_REASON,
+    HISTORY_UNAVAILABLE,
     INVALID_FIELD,
     INVALID_JSON,
     MISSING_FIELD,
     MSG_BINARY,
+    MSG_HISTORY_UNAVAILABLE,
     MSG_INVALID_FIELD,
     MSG_INVALID_JSON,
     MSG_MISSING_FIELD,
@@ -43,9 +47,13 @@ from gamification.protocol import (
     CommandError,
 )
 from gamification.ratelimit import TokenBucket
+from gamification.resume import ResumeSeam
+
+logger = logging.getLogger(__name__)
 
 CONNECTED_MESSAGE = "Connected to gamification WebSocket"
 TOPICS_EXPECTED = "a list of topic names"
+SINCE_EXPECTED = "a non-negative integer (an event id)"
 JOIN_WAIT_S = 5.0  # how long a first connection waits for the hub to join the group (Redis may be down)
 # No per-connection channel: a consumer normally subscribes its own channel-layer channel (one Redis
 # subscription and one reader task per socket); the hub makes that unnecessary. An alias that is not
@@ -54,6 +62,10 @@ NO_CHANNEL_LAYER = "gamification-no-per-connection-channel"
 
 Reply = tuple[str, dict[str, Any]] | None
 Handler = Callable[["GamificationConsumer", dict[str, Any]], Awaitable[Reply]]
+
+
+def _request_id(content: dict[str, Any]) -> Any:
+    return content.get("request_id")
 
 
 def _field(content: dict[str, Any], name: str, kind: type | tuple[type, ...], expected: str) -> Any:
@@ -74,6 +86,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         "ping": "handle_ping",
         "subscribe": "handle_subscribe",
         "get_stats": "handle_get_stats",
+        "resume": "handle_resume",
         **{name: "handle_control" for name in CONTROL_COMMANDS},
     }
 
@@ -104,8 +117,14 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
                 await asyncio.wait_for(asyncio.shield(self.hub.joined), timeout=JOIN_WAIT_S)
             except TimeoutError:
                 pass
+        # Live frames wait until `connected` is out; `last_id` is read after joining, so every event
+        # with a greater id reaches this connection live.
+        self.seam = ResumeSeam()
+        self.seam.hold()
         self.hub.add(self)
-        self.reply("connected", {"message": CONNECTED_MESSAGE, "client_id": self.client_id, "last_id": 0})
+        last_id = await self._newest_id()
+        self.reply("connected", {"message": CONNECTED_MESSAGE, "client_id": self.client_id, "last_id": last_id})
+        self._put_all(self.seam.release())
 
     async def disconnect(self, code: int) -> None:
         """Leave the hub and drop whatever was still queued for this client."""
@@ -124,8 +143,25 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
     # Outgoing ---------------------------------------------------------------------------------
 
     def deliver(self, frame: str, event_id: int | None) -> None:
-        """Queue one event frame from the hub (never blocks)."""
-        self.outbox.put(frame)
+        """Queue one event frame from the hub (never blocks); held back while a replay runs."""
+        if self.seam.admit(frame, event_id):
+            self.outbox.put(frame)
+        elif self.seam.held_count > app_settings.WS_OUTBOX_FRAMES:  # held frames count as queued ones
+            self.outbox.close()
+            self._overflowed()
+
+    def _put_all(self, frames: list[str]) -> None:
+        for frame in frames:
+            self.outbox.put(frame)
+
+    async def _newest_id(self) -> int:
+        if not app_settings.HISTORY_ENABLED:
+            return 0
+        try:
+            return await asyncio.wait_for(history.newest_id(), timeout=app_settings.HISTORY_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - Redis down: the connection works, it just cannot resume
+            logger.warning("newest event id unavailable (%r); connected.last_id is 0", exc)
+            return 0
 
     def reply(self, event_type: str, data: dict[str, Any], request_id: Any = None) -> None:
         """Send a message to this client only (never replayable, so `id` is null)."""
@@ -217,6 +253,42 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
     async def handle_get_stats(self, content: dict[str, Any]) -> Reply:
         staff = bool(self.user is not None and self.user.is_authenticated and self.user.is_staff)
         return "stats", await self.hub.presence.totals(include_clients=staff)
+
+    async def handle_resume(self, content: dict[str, Any]) -> Reply:
+        """Replay the kept events of this client's topics with id > since, then say `resumed`."""
+        since = _field(content, "since", int, SINCE_EXPECTED)
+        if since < 0:
+            raise CommandError(INVALID_FIELD, MSG_INVALID_FIELD.format(field="since", expected=SINCE_EXPECTED))
+        if not app_settings.HISTORY_ENABLED:
+            raise CommandError(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE)
+        until = self.seam.hold()
+        try:
+            page = await asyncio.wait_for(
+                history.history_since(since=since, topics=self.topics, until=until),
+                timeout=app_settings.HISTORY_TIMEOUT_S,
+            )
+        except Exception as exc:  # noqa: BLE001 - Redis down or slow: say so, lose no live frame
+            logger.warning("resume failed: history unavailable (%r)", exc)
+            self._put_all(self.seam.release())
+            raise CommandError(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE) from exc
+        if not await self._replay(page.frames):  # the client went away meanwhile
+            self.seam.release()
+            return None
+        self.reply(
+            "resumed", {"since": since, "replayed": len(page.frames), "complete": page.complete}, _request_id(content)
+        )
+        self._put_all(self.seam.release(replayed_through=page.last_id))
+        return None
+
+    async def _replay(self, frames: list[str]) -> bool:
+        """Queue the frames as fast as the client takes them; False if the connection went away."""
+        chunk = max(1, app_settings.WS_OUTBOX_FRAMES // 2)
+        for start in range(0, len(frames), chunk):
+            batch = frames[start : start + chunk]
+            if not await self.outbox.wait_room(len(batch) + 1):  # +1: room for the `resumed` reply
+                return False
+            self._put_all(batch)
+        return await self.outbox.wait_room(1)
 
     async def handle_control(self, content: dict[str, Any]) -> Reply:
         councilor_id = _field(content, "councilor_id", str, "a string")

@@ -56,11 +56,17 @@ _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[str, aiore
 )
 
 
+def encode_frame(envelope: dict[str, Any]) -> str:
+    """The WebSocket text of an envelope (the hub sends live events in the same encoding)."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class HistoryPage:
     """Events with since < id <= last_id of the requested topics, oldest first."""
 
     events: list[dict[str, Any]]
+    frames: list[str]  # the same events, as stored: ready to send on a WebSocket
     complete: bool  # False: some events after `since` are no longer kept; reload state instead
     last_id: int  # the newest id the answer covers; ask from here next time
 
@@ -117,7 +123,7 @@ def split_heads(envelope: dict[str, Any], message_bytes: bytes | None) -> tuple[
     """
     if envelope.get("id") is not None or next(reversed(envelope)) != "id":
         raise ValueError("the envelope must end with an unassigned id")
-    text = json.dumps(envelope)
+    text = encode_frame(envelope)
     json_head = text[: -len(_JSON_ID_TAIL)]
     if message_bytes is None:
         return json_head, b""
@@ -174,5 +180,16 @@ async def history_since(*, since: int, topics: Collection[str], until: int | Non
         complete = True
     else:
         complete = bool(oldest_rows) and int(oldest_rows[0][1]) <= since + 1
-    events = [event for event in map(json.loads, rows) if _wanted(topics, event["type"])]
-    return HistoryPage(events=events, complete=complete, last_id=max(last, since) if since <= newest else newest)
+    events, frames = [], []
+    for row in rows:
+        frame = row.decode()
+        event = json.loads(frame)
+        if _wanted(topics, event["type"]):
+            events.append(event)
+            frames.append(frame)
+    return HistoryPage(
+        events=events,
+        frames=frames,
+        complete=complete,
+        last_id=max(last, since) if since <= newest else newest,
+    )

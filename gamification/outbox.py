@@ -61,6 +61,7 @@ class Outbox:
         self._flow = flow
         self._frames: deque[str] = deque()
         self._wakeup = asyncio.Event()
+        self._room = asyncio.Event()  # set by the writer after each frame it sends (see `wait_room`)
         self._open = True
         self._task = asyncio.get_running_loop().create_task(self._write_forever())
 
@@ -78,11 +79,23 @@ class Outbox:
         self._frames.append(frame)
         self._wakeup.set()
 
+    async def wait_room(self, count: int) -> bool:
+        """Wait until `count` more frames fit under the limit; False if the outbox closed meanwhile.
+
+        Lets a bounded burst (a `resume` replay) go out as fast as the client reads it, without
+        counting as a slow client.
+        """
+        while self._open and len(self._frames) + count > self._limit:
+            self._room.clear()
+            await self._room.wait()
+        return self._open
+
     def close(self) -> None:
         """Stop writing and drop what is queued."""
         self._open = False
         self._frames.clear()
         self._task.cancel()
+        self._room.set()
 
     async def _write_forever(self) -> None:
         frames, flow = self._frames, self._flow
@@ -94,8 +107,10 @@ class Outbox:
                     if flow is not None and not flow.writable.is_set():
                         await flow.writable.wait()
                     await self._send({"type": "websocket.send", "text": frames.popleft()})
+                    self._room.set()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the socket went away under us; the disconnect cleans up
             logger.debug("writer stopped: %r", exc)
             self._open = False
+            self._room.set()

@@ -22,6 +22,7 @@ INVALID_FIELD = "invalid_field"
 UNKNOWN_TOPIC = "unknown_topic"
 FORBIDDEN = "forbidden"
 NOT_FOUND = "not_found"
+HISTORY_UNAVAILABLE = "history_unavailable"
 
 MSG_INVALID_JSON = "The message is not valid JSON."
 MSG_BINARY = "Binary messages are not accepted; send JSON text."
@@ -32,6 +33,7 @@ MSG_INVALID_FIELD = "The field {field!r} must be {expected}."
 MSG_UNKNOWN_TOPIC = "Unknown topic(s): {unknown}; valid topics: {valid}."
 MSG_FORBIDDEN = "The command {command!r} needs the councilors.change_councilor permission."
 MSG_NOT_FOUND = "No councilor {councilor_id!r}."
+MSG_HISTORY_UNAVAILABLE = "The event history is not available; reload the state from the REST API."
 
 
 @dataclass

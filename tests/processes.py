@@ -95,6 +95,46 @@ def daphne(
             log.close()
 
 
+ASGI_APP = "conductor.asgi:application"
+UVICORN_ARGS = ("--ws", "websockets", "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log")
+
+
+@contextmanager
+def uvicorn(
+    *, port: int | None = None, log_path: Path | None = None, **env: str
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    """A real uvicorn serving the same ASGI application (the README's production alternative)."""
+    port = port or free_port()
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *UVICORN_ARGS,
+            "conductor.asgi:application",
+        ],
+        cwd=PROJECT_DIR,
+        env=process_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, process)
+        yield process, port
+    finally:
+        stop(process)
+        if log_path:
+            log.close()
+
+
+SERVERS = {"daphne": daphne, "uvicorn": uvicorn}
+
+
 @contextmanager
 def manage(*args: str, log_path: Path | None = None, **env: str) -> Iterator[subprocess.Popen]:
     """A long-running `manage.py` command (e.g. qcluster), stopped on exit."""
@@ -117,5 +157,20 @@ def manage(*args: str, log_path: Path | None = None, **env: str) -> Iterator[sub
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        if log_path:
+            log.close()
+
+
+@contextmanager
+def python_module(module: str, *args: str, log_path: Path | None = None, **env: str) -> Iterator[subprocess.Popen]:
+    """`python -m <module> <args>` with the tests' database, Redis and channel prefix; stopped on exit."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [PYTHON, "-m", module, *args], cwd=PROJECT_DIR, env=process_env(**env), stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        yield process
+    finally:
+        stop(process)
         if log_path:
             log.close()

@@ -13,7 +13,7 @@ from django.test import Client
 from conductor.asgi import application
 from conductor.tokens import token_mint
 from councilors.models import Councilor
-from gamification import protocol
+from gamification import history, protocol
 from gamification.catalogue import BROADCAST_TYPES, TOPICS
 from gamification.consumers import CONNECTED_MESSAGE
 from gamification.events import aemit
@@ -97,7 +97,7 @@ async def test_connected_message_has_client_id_last_id_and_null_id():
     assert hello["type"] == "connected"
     assert hello["data"]["message"] == CONNECTED_MESSAGE
     assert len(hello["data"]["client_id"]) == 36
-    assert hello["data"]["last_id"] == 0
+    assert hello["data"]["last_id"] == await history.newest_id()
     assert hello["id"] is None and isinstance(hello["timestamp"], float)
 
 
@@ -276,7 +276,7 @@ async def test_unknown_command_names_the_known_ones_and_echoes_request_id():
     async with await authed() as ws:
         reply = await expect_error(ws, {"command": "dance", "request_id": "x"}, protocol.UNKNOWN_COMMAND)
     assert reply["data"]["request_id"] == "x"
-    known = "get_stats, pause_councilor, ping, resume_councilor, run_councilor, subscribe"
+    known = "get_stats, pause_councilor, ping, resume, resume_councilor, run_councilor, subscribe"
     assert reply["data"]["message"] == f"Unknown command 'dance'; known commands: {known}."
 
 

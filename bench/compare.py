@@ -1,0 +1,145 @@
+"""Side-by-side fan-out benchmark: the baseline (../shared/bench/seed_peer.py) vs our gateway.
+
+Starts a private Redis, a throwaway SQLite database with a `bench` user, the baseline under its
+own virtualenv's uvicorn, and our ASGI application under daphne and under uvicorn; then runs each
+scenario against each server back to back (same clients, same events) and prints the figures.
+
+    ulimit -n 20000; .venv/bin/python bench/compare.py [--quick] [--seed-venv /work/seedvenv]
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.fanout import PROJECT_DIR, format_run, hold, run  # noqa: E402
+from conductor.embedded_redis import start_private_server  # noqa: E402
+from tests.processes import UVICORN_ARGS, free_port, stop, wait_for_port  # noqa: E402
+
+SEED_DIR = PROJECT_DIR.parent / "shared" / "bench"
+FULL = [(1000, 100, 10.0), (5000, 40, 2.0), (10, 200, 10.0)]  # clients, events, events/s
+QUICK = [(200, 20, 10.0), (10, 50, 10.0)]
+
+
+@contextmanager
+def server(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[tuple[int, int]]:
+    port = free_port()
+    argv = [part.replace("{port}", str(port)) for part in argv]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port, process)
+            yield process.pid, port
+        finally:
+            stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the harness")
+    parser.add_argument("--seed-venv", default="/work/seedvenv")
+    parser.add_argument("--hold", type=int, default=10000, help="idle connections for the RSS figure (0: skip)")
+    parser.add_argument("--client-procs", type=int, default=4)
+    parser.add_argument("--only", nargs="*", default=["seed", "daphne", "uvicorn"])
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    workdir = Path(tempfile.mkdtemp(prefix="conductor-bench-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
+        "REDIS_URL": start_private_server(),
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PYTHONUNBUFFERED": "1",
+    }
+    os.environ.update(
+        {key: env[key] for key in ("DJANGO_SETTINGS_MODULE", "REDIS_URL", "DATABASE_URL", "CHANNEL_PREFIX")}
+    )
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.contrib.auth.models import User; "
+            "User.objects.create_user('bench')",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        check=True,
+    )
+    token = subprocess.run(
+        [*manage, "ws_token", "bench", "--ttl", "86400"],
+        cwd=PROJECT_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+    servers = {
+        "seed (uvicorn)": (
+            [f"{args.seed_venv}/bin/uvicorn", "seed_peer:app", "--port", "{port}", "--no-access-log"],
+            SEED_DIR,
+        ),
+        "gateway daphne": ([sys.executable, "-m", "daphne", "-p", "{port}", "conductor.asgi:application"], PROJECT_DIR),
+        "gateway uvicorn": (
+            [sys.executable, "-m", "uvicorn", "--port", "{port}", *UVICORN_ARGS, "conductor.asgi:application"],
+            PROJECT_DIR,
+        ),
+    }
+    servers = {label: spec for label, spec in servers.items() if any(name in label for name in args.only)}
+    with ExitStack() as stack:
+        running = {
+            label: stack.enter_context(
+                server(argv, env, cwd, workdir / f"{label.split()[1 if 'gateway' in label else 0]}.log")
+            )
+            for label, (argv, cwd) in servers.items()
+        }
+        print(f"logs in {workdir}", flush=True)
+        for clients, events, rate in QUICK if args.quick else FULL:
+            for label, (pid, port) in running.items():
+                seed = label.startswith("seed")
+                figures = run(
+                    url=f"ws://127.0.0.1:{port}/ws/gamification",
+                    token=token,
+                    gateway_pid=pid,
+                    clients=clients,
+                    events=events,
+                    rate=rate,
+                    client_procs=min(args.client_procs, clients),
+                    seed_emit=f"http://127.0.0.1:{port}/emit" if seed else None,
+                )
+                print(format_run(label, figures), flush=True)
+                time.sleep(2)
+        if args.hold:
+            for label, (pid, port) in running.items():
+                figures = hold(
+                    url=f"ws://127.0.0.1:{port}/ws/gamification",
+                    token=token,
+                    gateway_pid=pid,
+                    clients=args.hold,
+                    client_procs=args.client_procs,
+                )
+                print(
+                    f"{label:<28} holding {figures['clients']} idle: RSS {figures['rss_mb']:.0f} MB "
+                    f"(before {figures['rss_before_mb']:.0f} MB, {figures['kb_per_connection']:.1f} KB/connection)",
+                    flush=True,
+                )
+                time.sleep(3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""The fan-out benchmark with the event history on and off, back to back (issue: ids and resume).
+
+Starts a private Redis, a throwaway SQLite database with a `bench` user, and two daphne gateways
+of the same application: one with GAMIFICATION_HISTORY_ENABLED on (ids assigned, events stored,
+published by the history script), one with it off (ids null, plain `group_send`). Each scenario
+runs against both, alternating, `--rounds` times; the emitting process gets the same setting as
+the gateway it measures. Prints every run and the median per scenario and setting.
+
+    ulimit -n 20000; .venv/bin/python bench/history.py [--quick] [--rounds 3]
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.compare import server  # noqa: E402
+from bench.fanout import PROJECT_DIR, format_run, run  # noqa: E402
+from conductor.embedded_redis import start_private_server  # noqa: E402
+
+FULL = [(1000, 100, 10.0), (5000, 40, 2.0), (10, 200, 10.0)]  # clients, events, events/s
+QUICK = [(200, 20, 10.0), (10, 50, 10.0)]
+SETTINGS = {"history on": "true", "history off": "false"}
+FIGURES = ("p50_ms", "p95_ms", "p99_ms", "deliveries_per_s", "cpu_s_per_1000")
+
+
+def _environment(workdir: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
+        "REDIS_URL": start_private_server(),
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PYTHONUNBUFFERED": "1",
+    }
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True)
+    create_user = (
+        "import django; django.setup(); from django.contrib.auth.models import User; User.objects.create_user('bench')"
+    )
+    subprocess.run([sys.executable, "-c", create_user], cwd=PROJECT_DIR, env=env, check=True)
+    return env
+
+
+def _token(env: dict[str, str]) -> str:
+    argv = [sys.executable, "manage.py", "ws_token", "bench", "--ttl", "86400"]
+    return subprocess.run(argv, cwd=PROJECT_DIR, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the harness")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--client-procs", type=int, default=4)
+    args = parser.parse_args()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
+    workdir = Path(tempfile.mkdtemp(prefix="conductor-bench-history-"))
+    env = _environment(workdir)
+    token = _token(env)
+    daphne = [sys.executable, "-m", "daphne", "-p", "{port}", "conductor.asgi:application"]
+    results: dict[tuple, list[dict]] = {}
+    with ExitStack() as stack:
+        running = {
+            label: stack.enter_context(
+                server(daphne, {**env, "GAMIFICATION_HISTORY_ENABLED": value}, PROJECT_DIR, workdir / f"{value}.log")
+            )
+            for label, value in SETTINGS.items()
+        }
+        print(f"logs in {workdir}", flush=True)
+        for clients, events, rate in QUICK if args.quick else FULL:
+            for round_ in range(args.rounds):
+                order = list(running.items()) if round_ % 2 == 0 else list(reversed(running.items()))
+                for label, (pid, port) in order:
+                    # The emitter is a child of this process: it reads the setting from our environment.
+                    os.environ.update(
+                        {key: env[key] for key in ("DJANGO_SETTINGS_MODULE", "REDIS_URL", "CHANNEL_PREFIX")}
+                    )
+                    os.environ["GAMIFICATION_HISTORY_ENABLED"] = SETTINGS[label]
+                    figures = run(
+                        url=f"ws://127.0.0.1:{port}/ws/gamification",
+                        token=token,
+                        gateway_pid=pid,
+                        clients=clients,
+                        events=events,
+                        rate=rate,
+                        client_procs=min(args.client_procs, clients),
+                    )
+                    results.setdefault((clients, events, rate, label), []).append(figures)
+                    print(format_run(label, figures), flush=True)
+                    time.sleep(2)
+    print("\nmedians")
+    for (clients, _events, rate, label), runs in results.items():
+        medians = {name: statistics.median(figures[name] for figures in runs) for name in FIGURES}
+        delivered = sum(figures["delivered"] for figures in runs)
+        expected = sum(figures["expected"] for figures in runs)
+        print(
+            f"{label:<12} {clients:>6} clients {rate:>5g} ev/s  delivered {delivered}/{expected}"
+            f"  p50 {medians['p50_ms']:.1f} p95 {medians['p95_ms']:.1f} p99 {medians['p99_ms']:.1f} ms"
+            f"  {medians['deliveries_per_s']:.0f} deliveries/s  CPU {medians['cpu_s_per_1000']:.3f} s/1000"
+        )
+
+
+if __name__ == "__main__":
+    main()

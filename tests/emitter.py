@@ -1,0 +1,40 @@
+"""A worker stand-in for multi-process tests: emits events the way workers do, until stopped.
+
+`python -m tests.emitter --types system_alert,agent_metrics_updated --interval 0.003` emits one
+event per interval through `gamification.events.emit` (the synchronous path django-q2 tasks use),
+cycling through the types, and prints "<id> <type>" for each, so a test knows exactly what was sent.
+"""
+
+import argparse
+import itertools
+import time
+
+import django
+
+
+def event_data(event_type: str, n: int) -> dict:
+    if event_type == "system_alert":
+        return {"level": "info", "message": f"event {n}", "source": "tests.emitter"}
+    if event_type == "agent_metrics_updated":
+        return {"agent_id": "emitter", "metrics": {"total_executions": n}}
+    raise ValueError(f"tests.emitter cannot make data for {event_type!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--types", default="system_alert")
+    parser.add_argument("--interval", type=float, default=0.01)
+    args = parser.parse_args()
+    django.setup()
+    from gamification.events import emit
+
+    types = args.types.split(",")
+    for n in itertools.count():
+        event_type = types[n % len(types)]
+        envelope = emit(event_type, event_data(event_type, n))
+        print(envelope["id"], event_type, flush=True)
+        time.sleep(args.interval)  # pacing, not synchronisation
+
+
+if __name__ == "__main__":
+    main()
