@@ -150,6 +150,10 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             self.outbox.close()
             self._overflowed()
 
+    def history_lost(self, first_id: int) -> None:
+        """The hub lost events before `first_id`: a later `resume` replays from the history up to it."""
+        self.seam.restart_at(first_id)
+
     def _put_all(self, frames: list[str]) -> None:
         for frame in frames:
             self.outbox.put(frame)
