@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import TypedDict
 
+from django.core.validators import slug_re
 from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from councilors.models import Agent, Councilor, Execution
@@ -56,6 +57,10 @@ def agents_metrics_list(*, agents: QuerySet[Agent] | None = None) -> dict[str, A
 
 def councilor_get(*, councilor_id: str) -> Councilor:
     """The councilor whose agent has this agent_id (Councilor.DoesNotExist otherwise)."""
+    # Ids come from sockets, URLs and command lines: one that is no slug names no agent, and must
+    # not reach the database (PostgreSQL refuses a NUL in a query with an error, not "no row").
+    if not isinstance(councilor_id, str) or not slug_re.fullmatch(councilor_id):
+        raise Councilor.DoesNotExist(f"No councilor {councilor_id!r}.")
     return Councilor.objects.select_related("agent").get(agent__agent_id=councilor_id)
 
 
