@@ -207,7 +207,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes ("[[[[...")
             self.reply("error", {"code": INVALID_JSON, "message": MSG_INVALID_JSON})
             return
         await self.receive_json(content)
