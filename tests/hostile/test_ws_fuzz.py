@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Permission, User
-from hypothesis import given
+from hypothesis import example, given
 
 from conductor.asgi import application
 from conductor.tokens import token_mint
@@ -133,6 +133,16 @@ def test_fuzzed_commands_get_a_reply_or_a_documented_close_and_others_keep_recei
 
         @FUZZ
         @given(message=ws_text)
+        # Known sharp edges, always tried: NUL in a database lookup (PostgreSQL refuses it), ids and
+        # request ids beyond 64 bits, deep nesting, an empty frame.
+        @example(message=("json", {"command": "pause_councilor", "councilor_id": "a\x00b"}))
+        @example(message=("json", {"command": "run_councilor", "councilor_id": "x" * 5000}))
+        @example(message=("json", {"command": "resume", "since": 2**80}))
+        @example(message=("json", {"command": "resume", "since": -1, "request_id": 2**80}))
+        @example(message=("json", {"command": "subscribe", "topics": ["all"] * 1000}))
+        @example(message=("text", "[" * 5000 + "]" * 5000))
+        @example(message=("text", ""))
+        @example(message=("bytes", b""))
         def one_message(message: tuple[str, Any]) -> None:
             runner.run(gateway.send_hostile(*message))
             runner.run(gateway.settle_fuzzer())
