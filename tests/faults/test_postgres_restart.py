@@ -69,13 +69,20 @@ async def wait_statuses(execution_ids: list[str], done, timeout: float) -> dict[
         await asyncio.sleep(0.3)
 
 
+@pytest.fixture
+def fresh_connections():
+    """The restart kills this test's own connections: drop them before the test database is flushed."""
+    yield
+    connection.close()  # the main thread's (pytest-django flushes through it)
+
+
 async def receive_until(ws, predicate) -> dict:
     while not predicate(message := json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))):
         pass
     return message
 
 
-async def test_postgres_restart_errors_runs_in_flight_and_the_gateway_keeps_serving(tmp_path):
+async def test_postgres_restart_errors_runs_in_flight_and_the_gateway_keeps_serving(tmp_path, fresh_connections):
     argv = [sys.executable, "-c", f"import time; time.sleep({RUN_SECONDS}); print('all good')"]
     make = sync_to_async(lambda: make_councilor(agent=make_agent(runner_config={"argv": argv, "timeout": 60})))
     councilors = [await make(), await make()]
