@@ -11,12 +11,48 @@ from councilors.runners import RUNNERS
 models.TextField.register_lookup(Length)
 
 
+EMPTY_VALUES = (None, "", [], {})
+RUNNER_CONFIG_NOT_OBJECT = "Runner settings must be a JSON object."
+
+
+class ValidatedWhenEmpty(models.Model):
+    """Runs `validated_when_empty` validators on empty values too.
+
+    Django skips a field's validators on an empty value and only says "This field cannot be
+    blank."; for these fields the validator runs anyway, so the message says what is wrong.
+    """
+
+    validated_when_empty: dict = {}
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude: set[str] | None = None) -> None:
+        exclude = set(exclude or ())
+        errors: dict[str, list[str]] = {}
+        for name, validate in self.validated_when_empty.items():
+            if name not in exclude and getattr(self, name) in EMPTY_VALUES:
+                exclude.add(name)
+                try:
+                    validate(getattr(self, name))
+                except ValidationError as exc:
+                    errors[name] = exc.messages
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
+
+
 def default_notification_channels() -> list[str]:
     return ["panel"]
 
 
-class Agent(models.Model):
+class Agent(ValidatedWhenEmpty):
     """Something that does work: a command, an HTTP call to an AI-agent service, or a callable."""
+
+    validated_when_empty = {"color": validators.validate_color}
 
     class Runner(models.TextChoices):
         COMMAND = "command", "Command"
@@ -59,15 +95,36 @@ class Agent(models.Model):
         """The name shown to people: the display name when set."""
         return self.display_name or self.name
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude: set[str] | None = None) -> None:
+        # Runner settings are checked with the fields rather than in clean(), so that a form whose
+        # JSON did not even parse (the field is then excluded) is not also told that argv is missing.
+        try:
+            super().clean_fields(exclude=exclude)
+            errors: dict[str, list[str]] = {}
+        except ValidationError as exc:
+            errors = exc.message_dict
+        if "runner_config" not in (exclude or ()) and "runner_config" not in errors:
+            try:
+                self._validate_runner_config()
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
+
+    def _validate_runner_config(self) -> None:
         if not isinstance(self.runner_config, dict):
-            raise ValidationError({"runner_config": "Runner settings must be a JSON object."})
+            raise ValidationError({"runner_config": RUNNER_CONFIG_NOT_OBJECT})
         if self.runner in RUNNERS:
             RUNNERS[self.runner].validate_config(self.runner_config)
 
 
-class Councilor(models.Model):
+class Councilor(ValidatedWhenEmpty):
     """An agent promoted to run a task on a schedule; identified by its agent's `agent_id`."""
+
+    validated_when_empty = {
+        "task_prompt": validators.validate_prompt,
+        "notification_channels": validators.validate_notification_channels,
+    }
 
     class ScheduleType(models.TextChoices):
         INTERVAL = "interval", "Interval"

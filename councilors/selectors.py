@@ -1,5 +1,6 @@
 """Reads: agent metrics derived from executions (never a running counter), councilor lists."""
 
+import time
 from datetime import datetime
 from typing import TypedDict
 
@@ -87,3 +88,26 @@ def councilor_failure_streak(*, councilor: Councilor, limit: int) -> int:
             break
         streak += 1
     return streak
+
+
+def councilors_with_last_run() -> QuerySet[Councilor]:
+    """Councilors with their agent and their latest run's start, status and severity (one query)."""
+    latest = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk")
+    return Councilor.objects.select_related("agent").annotate(
+        last_run_at=Subquery(latest.values("started_at")[:1]),
+        last_status=Subquery(latest.values("status")[:1]),
+        last_severity=Subquery(latest.values("severity")[:1]),
+    )
+
+
+def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 0.25) -> Execution | None:
+    """The execution once it is no longer `running` (a worker may not have started it yet); None on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = Execution.objects.select_related("agent").filter(execution_id=execution_id).first()
+        if execution is not None and execution.status != Execution.Status.RUNNING:
+            return execution
+        if time.monotonic() >= deadline:
+            return None
+        # Another process (a worker cluster) finishes the row; the database is the only thing we share with it.
+        time.sleep(poll)

@@ -3,6 +3,7 @@
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from councilors.notifications import councilor_run_notify
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback
 from councilors.scheduling import councilor_schedule_delete, councilor_schedule_sync
-from councilors.selectors import agent_metrics_get
+from councilors.selectors import agent_metrics_get, worker_clusters_alive
 from councilors.severity import analyze_severity
 from gamification.events import emit
 
@@ -334,3 +335,23 @@ def agent_enqueue(*, agent: Agent, prompt: str, instance_id: str = "") -> str:
         "councilors.tasks.run_agent_task", agent.agent_id, prompt, instance_id, execution_id, task_name=execution_id
     )
     return execution_id
+
+
+@dataclass(frozen=True)
+class RunNow:
+    """What `councilor_run_now` did: queued the run (`execution` None) or ran it here (finished)."""
+
+    execution_id: str
+    execution: Execution | None
+
+    @property
+    def queued(self) -> bool:
+        return self.execution is None
+
+
+def councilor_run_now(*, councilor: Councilor) -> RunNow:
+    """Queue a run for a live worker cluster; with none alive, run it in this process and now."""
+    if worker_clusters_alive():
+        return RunNow(execution_id=councilor_enqueue(councilor=councilor), execution=None)
+    execution = councilor_run(councilor=councilor)
+    return RunNow(execution_id=execution.execution_id, execution=execution)

@@ -22,3 +22,14 @@ def agent(db):
 @pytest.fixture
 def councilor(db):
     return make_councilor()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_async_thread_connections(django_db_setup):
+    """Async tests reach the database from asgiref's worker thread; close its connection before
+    the test database is dropped (PostgreSQL refuses to drop a database that is still in use)."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()

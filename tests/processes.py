@@ -150,13 +150,19 @@ def manage(*args: str, log_path: Path | None = None, **env: str) -> Iterator[sub
     try:
         yield process
     finally:
+        # SIGTERM to the command alone: signalled as a group, qcluster's forked workers get it too
+        # and the cluster hangs until killed. The group is killed afterwards for anything left over.
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            process.terminate()
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                process.kill()
                 process.wait()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         if log_path:
             log.close()
 

@@ -9,10 +9,13 @@ from pathlib import Path
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
-EMBEDDED_REDIS_SOCKET = VAR_DIR / "run" / "redis.sock"
-
 env = environ.Env()
+
+# SQLite database, embedded Redis socket, logs and the first admin password (elsewhere for tests).
+VAR_DIR = Path(env("CONDUCTOR_VAR_DIR", default=str(BASE_DIR / "var")))
+EMBEDDED_REDIS_SOCKET = VAR_DIR / "run" / "redis.sock"
+# A fresh clone has no var/ yet.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env("SECRET_KEY", default="dev-insecure-conductor-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=False)
@@ -36,6 +39,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # daphne serves no static files itself; WhiteNoise serves the admin's (and the dashboard's).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -129,6 +134,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# Serve straight from the apps' static folders too, so processes started without `collectstatic`
+# (tests, a fresh checkout) still have the admin's CSS; `make run` collects into STATIC_ROOT anyway.
+WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "/admin/login/"
 

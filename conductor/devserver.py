@@ -1,0 +1,176 @@
+"""`make run`: prepare a fresh machine, then run Redis, daphne and a worker cluster under honcho.
+
+Preparation (every start, each step idempotent): migrate, the django-q2 heartbeat cache table,
+static files, demo data on an empty database, and an admin login on first run (its generated
+password is kept in var/admin-password.txt). Then honcho runs the processes; each output line is
+prefixed with the process name on the console and appended to var/log/<name>.log. Ctrl+C (or
+SIGTERM) stops every process it started.
+
+Environment: HOST / PORT (default 127.0.0.1:5006), REDIS_URL (unset: the embedded Redis is started
+on var/run/redis.sock), DATABASE_URL (unset: SQLite under var/).
+"""
+
+import os
+import secrets
+import shlex
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import honcho.manager
+from honcho.manager import Manager
+from honcho.printer import Message, Printer
+
+from conductor import procgroup
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5006
+ADMIN_USERNAME = "admin"
+READY_TIMEOUT_S = 120.0
+STOPPED_BY_SIGNAL = (130, 143)  # honcho's return codes after SIGINT / SIGTERM
+
+
+def _settings_module() -> str:
+    return os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor.settings.base")
+
+
+class TeePrinter(Printer):
+    """honcho's console printer that also appends each process's lines to var/log/<name>.log."""
+
+    def __init__(self, *args, log_dir: Path, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.log_dir = log_dir
+        self._files: dict[str, object] = {}
+
+    def write(self, message: Message) -> None:
+        super().write(message)
+        name = message.name or "system"
+        if name not in self._files:
+            self._files[name] = open(self.log_dir / f"{name}.log", "a", encoding="utf-8")  # noqa: SIM115
+        data = message.data.decode("utf-8", "replace") if isinstance(message.data, bytes) else message.data
+        stamp = message.time.strftime("%Y-%m-%d %H:%M:%S")
+        log = self._files[name]
+        for line in data.splitlines():
+            log.write(f"{stamp} {name} | {line}\n")
+        log.flush()
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def prepare() -> list[str]:
+    """Bring the database up to date and make sure someone can log in; returns the login lines to print."""
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from councilors.models import Agent
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    if not Agent.objects.exists():
+        call_command("seed_demo")
+    lines = _admin_login(get_user_model())
+    connection.close()
+    return lines
+
+
+def _admin_login(user_model) -> list[str]:
+    from django.conf import settings
+
+    password_file = Path(settings.VAR_DIR) / "admin-password.txt"
+    if not user_model.objects.filter(is_superuser=True).exists():
+        password = secrets.token_urlsafe(12)
+        user_model.objects.create_superuser(ADMIN_USERNAME, email="", password=password)
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+    admin = user_model.objects.filter(username=ADMIN_USERNAME, is_superuser=True).first()
+    if admin is not None and password_file.exists():
+        password = password_file.read_text().strip()
+        if admin.check_password(password):
+            return [f"log in as {ADMIN_USERNAME!r} with password {password!r} (kept in {password_file})"]
+    return ["log in with your superuser (reset a password: python manage.py changepassword <username>)"]
+
+
+def process_table(*, host: str, port: int) -> dict[str, list[str]]:
+    """The processes to supervise: name -> argv. The embedded Redis only when REDIS_URL is unset."""
+    python = sys.executable
+    table: dict[str, list[str]] = {}
+    if not os.environ.get("REDIS_URL"):
+        table["redis"] = [python, "-m", "conductor.embedded_redis"]
+    table["web"] = [python, "-m", "daphne", "-b", host, "-p", str(port), "conductor.asgi:application"]
+    # In a process group of its own: see conductor/procgroup.py for why.
+    table["worker"] = [python, "-m", "conductor.procgroup", python, "manage.py", "qcluster"]
+    return table
+
+
+def _announce_when_ready(*, host: str, port: int, banner: list[str]) -> None:
+    # The banner is printed once up front, then again once daphne answers, so it is the last
+    # thing on screen after the processes' start-up chatter.
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.25)
+    else:
+        return
+    print("\n".join(banner), flush=True)
+
+
+def main() -> int:
+    _settings_module()
+    host = os.environ.get("HOST", DEFAULT_HOST)
+    port = int(os.environ.get("PORT", DEFAULT_PORT))
+    if not port_is_free(host, port):
+        print(f"make run: {host}:{port} is already in use; stop what uses it or set PORT=<another port>.")
+        return 1
+    login = prepare()
+    from django.conf import settings
+
+    log_dir = Path(settings.VAR_DIR) / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    url = f"http://{host}:{port}/admin/"
+    banner = [
+        "",
+        "=" * 72,
+        f"  Conductor admin: {url}",
+        *[f"  {line}" for line in login],
+        f"  logs: {log_dir}/<name>.log",
+        "  Ctrl+C stops everything.",
+        "=" * 72,
+        "",
+    ]
+    print("\n".join(banner), flush=True)
+
+    # honcho SIGKILLs whatever still runs 5 s after Ctrl+C; give the worker its own grace period first.
+    honcho.manager.KILL_WAIT = procgroup.GRACE_S + 5
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    manager = Manager(TeePrinter(sys.stdout, log_dir=log_dir))
+    for name, argv in process_table(host=host, port=port).items():
+        # `exec` so that honcho's signal reaches the process itself, not a shell around it.
+        manager.add_process(name, f"exec {shlex.join(argv)}", env=env, cwd=str(settings.BASE_DIR))
+    threading.Thread(
+        target=_announce_when_ready, kwargs={"host": host, "port": port, "banner": banner}, daemon=True
+    ).start()
+    manager.loop()
+    # Stopped on request (Ctrl+C, SIGTERM) is a clean exit; a process that died on its own is not.
+    return 0 if manager.returncode in STOPPED_BY_SIGNAL else manager.returncode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Admin for agents, councilors and their execution history. Actions only parse and call services."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from councilors import selectors, services
+from councilors.forms import AgentForm, CouncilorForm
+from councilors.models import Agent, Councilor, Execution
+
+RECENT_EXECUTIONS = 10
+SEVERITY_BADGES = {
+    "success": ("✅", "#15803d", "Success"),
+    "warning": ("⚠️", "#b45309", "Warning"),
+    "error": ("❌", "#b91c1c", "Error"),
+}
+STATUS_RUNNING_BADGE = ("⏳", "#1d4ed8", "Running")
+
+
+def severity_badge(severity: str | None, status: str | None = None) -> SafeString | str:
+    """An emoji and coloured label for a run's severity (or ⏳ while it is still running)."""
+    if status == Execution.Status.RUNNING:
+        emoji, colour, label = STATUS_RUNNING_BADGE
+    elif severity in SEVERITY_BADGES:
+        emoji, colour, label = SEVERITY_BADGES[severity]
+    else:
+        return "—"
+    return format_html('<span style="color:{};font-weight:600">{} {}</span>', colour, emoji, label)
+
+
+def _duration(duration_ms: int | None) -> str:
+    return "—" if duration_ms is None else f"{duration_ms / 1000:.1f}s"
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    form = AgentForm
+    list_display = ("label_with_emoji", "agent_id", "runner", "is_councilor", "updated_at")
+    list_filter = ("runner",)
+    search_fields = ("agent_id", "name", "display_name", "description")
+    prepopulated_fields = {"agent_id": ("name",)}
+    actions = ["promote_to_councilor"]
+    fieldsets = (
+        (None, {"fields": ("agent_id", "name", "emoji", "description")}),
+        ("Runner", {"fields": ("runner", "runner_config")}),
+        ("Customization", {"fields": ("display_name", "avatar_url", "color")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
+        return super().get_queryset(request).select_related("councilor")
+
+    @admin.display(description="Agent", ordering="name")
+    def label_with_emoji(self, agent: Agent) -> SafeString:
+        return format_html('<span style="color:{}">{}</span> {}', agent.color, agent.emoji, agent.label)
+
+    @admin.display(description="Councilor", boolean=True)
+    def is_councilor(self, agent: Agent) -> bool:
+        return hasattr(agent, "councilor")
+
+    @admin.action(description="Promote to councilor", permissions=["change"])
+    def promote_to_councilor(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        for agent in queryset:
+            if hasattr(agent, "councilor"):
+                self.message_user(request, f"{agent.label} is already a councilor.", messages.WARNING)
+                continue
+            try:
+                councilor = services.agent_promote(agent=agent)
+            except ValidationError as exc:
+                self.message_user(request, f"{agent.label} was not promoted: {'; '.join(exc.messages)}", messages.ERROR)
+                continue
+            url = reverse("admin:councilors_councilor_change", args=[councilor.pk])
+            self.message_user(
+                request,
+                format_html(
+                    '{} is now a councilor (paused, every 1h): <a href="{}">set its schedule and enable it</a>.',
+                    agent.label,
+                    url,
+                ),
+                messages.SUCCESS,
+            )
+
+
+class RecentExecutionsFormSet(BaseInlineFormSet):
+    """Only the latest runs: the full history is on the Execution list, filtered by councilor."""
+
+    def get_queryset(self) -> QuerySet[Execution]:
+        if not hasattr(self, "_recent"):
+            self._recent = super().get_queryset().order_by("-started_at")[:RECENT_EXECUTIONS]
+        return self._recent
+
+
+class RecentExecutionInline(admin.TabularInline):
+    model = Execution
+    formset = RecentExecutionsFormSet
+    verbose_name_plural = f"Recent executions (latest {RECENT_EXECUTIONS})"
+    fields = ("execution_link", "status", "severity_display", "started_at", "duration", "error")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Councilor | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Councilor | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Councilor | None = None) -> bool:
+        return False
+
+    @admin.display(description="Execution")
+    def execution_link(self, execution: Execution) -> SafeString:
+        url = reverse("admin:councilors_execution_change", args=[execution.pk])
+        return format_html('<a href="{}">{}</a>', url, execution.execution_id)
+
+    @admin.display(description="Severity")
+    def severity_display(self, execution: Execution) -> SafeString | str:
+        return severity_badge(execution.severity, execution.status)
+
+    @admin.display(description="Duration")
+    def duration(self, execution: Execution) -> str:
+        return _duration(execution.duration_ms)
+
+
+@admin.register(Councilor)
+class CouncilorAdmin(admin.ModelAdmin):
+    form = CouncilorForm
+    list_display = ("title", "agent_link", "schedule", "enabled", "last_run", "last_severity_display")
+    list_filter = ("enabled", "schedule_type", "output_format")
+    search_fields = ("title", "agent__agent_id", "agent__name", "task_name", "task_prompt")
+    list_select_related = ("agent",)
+    actions = ["run_now", "pause", "resume"]
+    inlines = [RecentExecutionInline]
+    fieldsets = (
+        (None, {"fields": ("agent", "title", "enabled")}),
+        ("Schedule", {"fields": ("schedule_type", "schedule_value")}),
+        ("Task", {"fields": ("task_name", "task_prompt", "context_files", "output_format")}),
+        (
+            "Notifications",
+            {"fields": ("notify_on_success", "notify_on_warning", "notify_on_error", "notification_channels")},
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Councilor]:
+        return selectors.councilors_with_last_run()
+
+    @admin.display(description="Agent", ordering="agent__name")
+    def agent_link(self, councilor: Councilor) -> SafeString:
+        url = reverse("admin:councilors_agent_change", args=[councilor.agent_id])
+        return format_html('<a href="{}">{}</a> <code>{}</code>', url, councilor.agent, councilor.councilor_id)
+
+    @admin.display(description="Schedule", ordering="schedule_value")
+    def schedule(self, councilor: Councilor) -> str:
+        if councilor.schedule_type == Councilor.ScheduleType.INTERVAL:
+            return f"every {councilor.schedule_value}"
+        return f"cron {councilor.schedule_value}"
+
+    @admin.display(description="Last run", ordering="last_run_at")
+    def last_run(self, councilor: Councilor):
+        return councilor.last_run_at or "never"
+
+    @admin.display(description="Last severity")
+    def last_severity_display(self, councilor: Councilor) -> SafeString | str:
+        return severity_badge(councilor.last_severity, councilor.last_status)
+
+    def save_model(self, request: HttpRequest, obj: Councilor, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Ticking `enabled` in the form is a pause/resume too: everyone watching should hear of it.
+        if change and "enabled" in form.changed_data:
+            toggle = services.councilor_resume if obj.enabled else services.councilor_pause
+            toggle(councilor=obj, by=request.user.get_username())
+
+    @admin.action(description="Run now", permissions=["change"])
+    def run_now(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
+        for councilor in queryset:
+            result = services.councilor_run_now(councilor=councilor)
+            if result.queued:
+                self.message_user(request, f"{councilor.title}: queued for a worker as {result.execution_id}.")
+                continue
+            execution = result.execution
+            level = messages.ERROR if execution.status == Execution.Status.ERROR else messages.SUCCESS
+            detail = f": {execution.error}" if execution.error else ""
+            self.message_user(
+                request,
+                f"{councilor.title}: ran here (no worker cluster is running) as {execution.execution_id} — "
+                f"{execution.status}, severity {execution.severity}{detail}.",
+                level,
+            )
+
+    @admin.action(description="Pause", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
+        for councilor in queryset:
+            services.councilor_pause(councilor=councilor, by=request.user.get_username())
+        self.message_user(request, f"Paused {len(queryset)} councilor(s).", messages.SUCCESS)
+
+    @admin.action(description="Resume", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
+        for councilor in queryset:
+            services.councilor_resume(councilor=councilor, by=request.user.get_username())
+        self.message_user(request, f"Resumed {len(queryset)} councilor(s).", messages.SUCCESS)
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    """The run history: viewable, never edited (rows are written only by the run service)."""
+
+    list_display = (
+        "execution_id",
+        "agent",
+        "councilor",
+        "kind",
+        "status",
+        "severity_display",
+        "started_at",
+        "duration",
+    )
+    list_filter = ("status", "severity", "kind", "councilor")
+    date_hierarchy = "started_at"
+    search_fields = ("execution_id", "agent__agent_id", "agent__name", "output", "error")
+    list_select_related = ("agent", "councilor")
+    readonly_fields = [field.name for field in Execution._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    # Deleting stays allowed (Django's permission): otherwise an agent with history could not be deleted.
+    def has_change_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
+        return False
+
+    @admin.display(description="Severity", ordering="severity")
+    def severity_display(self, execution: Execution) -> SafeString | str:
+        return severity_badge(execution.severity, execution.status)
+
+    @admin.display(description="Duration", ordering="duration_ms")
+    def duration(self, execution: Execution) -> str:
+        return _duration(execution.duration_ms)

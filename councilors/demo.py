@@ -1,0 +1,121 @@
+"""Demo agents and councilors for a fresh install (`manage.py seed_demo`, run by `make run` on an empty database).
+
+Each command runner uses this interpreter (sys.executable), so it runs in any virtualenv; together
+they show every severity: a check that passes, one that reports a warning, one that fails.
+"""
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from councilors.models import Agent
+from councilors.services import agent_create, councilor_create
+
+WARNING_SCRIPT = (
+    "print('Checked 12 packages.'); print('Warning: django-foo 1.2 is deprecated; upgrade before the next release.')"
+)
+FAILING_SCRIPT = "import sys; print('Checking backups in /srv/backups...'); sys.exit(2)"
+
+
+@dataclass(frozen=True)
+class DemoCouncilor:
+    agent: dict[str, Any]
+    councilor: dict[str, Any] | None
+
+
+def demo_definitions() -> list[DemoCouncilor]:
+    """The demo agents (all but the last promoted to councilors), built for this interpreter."""
+    python = sys.executable
+    return [
+        DemoCouncilor(
+            agent={
+                "agent_id": "python-version",
+                "name": "Python version check",
+                "emoji": "🐍",
+                "description": "Prints the Python version the workers run.",
+                "runner_config": {"argv": [python, "--version"], "timeout": 30},
+                "color": "#2563eb",
+            },
+            councilor={
+                "title": "Python version check",
+                "schedule_type": "interval",
+                "schedule_value": "30m",
+                "task_name": "Python version check",
+                "task_prompt": "Report the Python version in use.",
+                "notification_channels": ["panel"],
+            },
+        ),
+        DemoCouncilor(
+            agent={
+                "agent_id": "dependency-audit",
+                "name": "Dependency audit",
+                "emoji": "📦",
+                "description": "Looks for outdated dependencies (always finds one, for the demo).",
+                "runner_config": {"argv": [python, "-c", WARNING_SCRIPT], "timeout": 30},
+                "color": "#d97706",
+            },
+            councilor={
+                "title": "Dependency audit",
+                "schedule_type": "interval",
+                "schedule_value": "1h",
+                "task_name": "Dependency audit",
+                "task_prompt": "List deprecated or vulnerable dependencies.",
+                "output_format": "checklist",
+                "notification_channels": ["panel", "toast"],
+            },
+        ),
+        DemoCouncilor(
+            agent={
+                "agent_id": "backup-check",
+                "name": "Backup check",
+                "emoji": "💾",
+                "description": "Checks last night's backups (exits with status 2, for the demo).",
+                "runner_config": {"argv": [python, "-c", FAILING_SCRIPT], "timeout": 30},
+                "color": "#dc2626",
+            },
+            councilor={
+                "title": "Backup check",
+                "schedule_type": "cron",
+                "schedule_value": "0 6 * * *",
+                "task_name": "Backup check",
+                "task_prompt": "Verify that last night's backups exist and are readable.",
+                "notification_channels": ["panel", "toast"],
+            },
+        ),
+        DemoCouncilor(
+            agent={
+                "agent_id": "summarizer",
+                "name": "Summarizer",
+                "emoji": "📝",
+                "description": "A Python callable agent, not yet a councilor: try the admin's promote action.",
+                "runner": "python",
+                "runner_config": {"callable": "councilors.demo.summarize", "timeout": 10},
+                "color": "#059669",
+            },
+            councilor=None,
+        ),
+    ]
+
+
+def summarize(prompt: str, context: dict[str, Any]) -> str:
+    """The demo Python agent: a one-line summary of what it was asked."""
+    files = context.get("context_files") or []
+    return f"Summary of {prompt!r} over {len(files)} context file(s): nothing to report."
+
+
+@transaction.atomic
+def demo_seed() -> list[tuple[str, bool]]:
+    """Create the demo agents and councilors that do not exist yet; returns (agent_id, created) pairs."""
+    results = []
+    for demo in demo_definitions():
+        agent = Agent.objects.filter(agent_id=demo.agent["agent_id"]).first()
+        created = agent is None
+        if created:
+            agent = agent_create(**demo.agent)
+        if demo.councilor is not None and not hasattr(agent, "councilor"):
+            councilor_create(agent=agent, **demo.councilor)
+            created = True
+        results.append((agent.agent_id, created))
+    return results

@@ -1,0 +1,20 @@
+"""`manage.py resume_councilor <id>`: restart a councilor's scheduled runs and tell everyone watching."""
+
+import getpass
+
+from django.core.management.base import BaseCommand
+
+from councilors.management.lookup import councilor_or_error
+from councilors.services import councilor_resume
+
+
+class Command(BaseCommand):
+    help = "Resume a paused councilor; broadcasts councilor_resumed."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("councilor_id", help="the councilor's id (its agent's agent_id)")
+        parser.add_argument("--by", default=getpass.getuser(), help="who resumed it (default: your user name)")
+
+    def handle(self, *args, councilor_id: str, by: str, **options) -> None:
+        councilor = councilor_resume(councilor=councilor_or_error(councilor_id), by=by)
+        self.stdout.write(self.style.SUCCESS(f"Resumed {councilor.councilor_id} ({councilor.title})."))

@@ -1,0 +1,137 @@
+"""`make run` (conductor.devserver) for real: a fresh var/ folder, embedded Redis, daphne, a worker, Ctrl+C."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from honcho.printer import Message
+
+from conductor import devserver
+from tests.processes import PROJECT_DIR, free_port, wait_for_port
+
+PY = sys.executable
+
+
+def test_process_table_starts_the_embedded_redis_only_without_redis_url(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert list(devserver.process_table(host="127.0.0.1", port=5006)) == ["redis", "web", "worker"]
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    table = devserver.process_table(host="127.0.0.1", port=5007)
+    assert list(table) == ["web", "worker"]
+    assert table["web"][-5:] == ["-b", "127.0.0.1", "-p", "5007", "conductor.asgi:application"]
+
+
+def test_each_process_has_its_own_log_with_its_name(tmp_path):
+    import datetime
+    import io
+
+    printer = devserver.TeePrinter(io.StringIO(), log_dir=tmp_path)
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    printer.write(Message(type="line", data=b"listening\nready\n", time=when, name="web", colour=None))
+    printer.write(Message(type="line", data="started\n", time=when, name="worker", colour=None))
+    assert (tmp_path / "web.log").read_text().splitlines() == [
+        "2026-01-02 03:04:05 web | listening",
+        "2026-01-02 03:04:05 web | ready",
+    ]
+    assert (tmp_path / "worker.log").read_text() == "2026-01-02 03:04:05 worker | started\n"
+    assert "03:04:05 web | listening" in printer.output.getvalue()
+
+
+def test_procgroup_signals_the_command_alone_then_clears_its_group(tmp_path):
+    pids = tmp_path / "pids"
+    # The command's child would die on a group-wide SIGTERM; the command records that it got one itself.
+    script = (
+        "import os, signal, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pids)!r}, 'w').write(str(child.pid))\n"
+        "signal.signal(signal.SIGTERM, lambda *a: (print('got SIGTERM', flush=True), sys.exit(0)))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    process = subprocess.Popen(
+        [PY, "-m", "conductor.procgroup", PY, "-c", script], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout.readline() == "ready\n"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert process.stdout.read() == "got SIGTERM\n"
+        assert (
+            not psutil.pid_exists(int(pids.read_text())) or psutil.Process(int(pids.read_text())).status() == "zombie"
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.mark.slow
+def test_make_run_serves_the_admin_runs_the_demo_and_stops_on_ctrl_c(tmp_path):
+    var = tmp_path / "var"
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="conductor.settings.base",
+        CONDUCTOR_VAR_DIR=str(var),
+        PORT=str(port),
+        PYTHONUNBUFFERED="1",
+        CHANNEL_PREFIX=f"conductor-devserver-test-{port}",
+    )
+    console = tmp_path / "console.log"
+    with open(console, "wb") as out:
+        server = subprocess.Popen([PY, "-m", "conductor.devserver"], cwd=PROJECT_DIR, env=env, stdout=out, stderr=out)
+    children: list[psutil.Process] = []
+    try:
+        wait_for_port(port, server, timeout=90)
+        children = _descendants(server.pid)
+        login = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=10)
+        assert login.status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=10).status_code == 200
+
+        password = (var / "admin-password.txt").read_text().strip()
+        text = console.read_text()
+        assert f"Conductor admin: http://127.0.0.1:{port}/admin/" in text
+        assert f"log in as 'admin' with password {password!r}" in text
+
+        command_env = {**env, "DJANGO_SETTINGS_MODULE": "conductor.settings.base"}
+        expected = {"python-version": "severity success", "dependency-audit": "severity warning"}
+        for councilor_id, severity in {**expected, "backup-check": "severity error"}.items():
+            result = subprocess.run(
+                [PY, "manage.py", "run_councilor", councilor_id, "--wait", "--timeout", "60"],
+                cwd=PROJECT_DIR,
+                env=command_env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert severity in result.stdout, (result.stdout, result.stderr)
+            assert result.returncode == (1 if councilor_id == "backup-check" else 0)
+        assert "web | " in (var / "log" / "web.log").read_text()
+        assert "worker | " in (var / "log" / "worker.log").read_text()
+        assert "redis | " in (var / "log" / "redis.log").read_text()
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            returncode = server.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+        finally:
+            leftovers = [child for child in children if child.is_running() and child.status() != "zombie"]
+            for child in leftovers:
+                child.kill()
+    assert returncode == 0, console.read_text()[-3000:]
+    assert leftovers == []
+    assert "Processed 'councilors.tasks.run_councilor_task'" in (var / "log" / "worker.log").read_text()
+    assert Path(var / "db.sqlite3").exists()

@@ -1,0 +1,360 @@
+"""The admin: forms show the validators' messages and save nothing; actions call the services."""
+
+import asyncio
+import json
+import sys
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from django.utils.html import escape
+
+from councilors import validators
+from councilors.admin import RECENT_EXECUTIONS
+from councilors.forms import COLOR_REQUIRED, RUNNER_CONFIG_NOT_JSON, SCHEDULE_REQUIRED
+from councilors.models import RUNNER_CONFIG_NOT_OBJECT, Agent, Councilor, Execution
+from councilors.runners.command import ARGV_INVALID
+from gamification.app_settings import app_settings
+from tests.factories import make_agent, make_councilor
+
+PY = sys.executable
+INLINE_MANAGEMENT = {
+    "executions-TOTAL_FORMS": "0",
+    "executions-INITIAL_FORMS": "0",
+    "executions-MIN_NUM_FORMS": "0",
+    "executions-MAX_NUM_FORMS": "0",
+}
+
+
+def agent_post(**overrides) -> dict:
+    data = {
+        "agent_id": "new-agent",
+        "name": "New agent",
+        "emoji": "🤖",
+        "description": "",
+        "runner": "command",
+        "runner_config": json.dumps({"argv": [PY, "--version"]}),
+        "display_name": "",
+        "avatar_url": "",
+        "color": "#4f46e5",
+    }
+    return {**data, **overrides}
+
+
+def councilor_post(agent: Agent, **overrides) -> dict:
+    data = {
+        "agent": str(agent.pk),
+        "title": "Nightly audit",
+        "enabled": "on",
+        "schedule_type": "interval",
+        "schedule_value": "30m",
+        "task_name": "Audit",
+        "task_prompt": "Check everything.",
+        "context_files": "docs/a.md\n\n  docs/b.md  \n",
+        "output_format": "summary",
+        "notify_on_warning": "on",
+        "notify_on_error": "on",
+        "notification_channels": ["panel", "toast"],
+        **INLINE_MANAGEMENT,
+    }
+    return {key: value for key, value in {**data, **overrides}.items() if value is not None}
+
+
+def form_errors(response) -> dict[str, list[str]]:
+    assert response.status_code == 200, "a refused form is shown again, not redirected"
+    return response.context["adminform"].form.errors
+
+
+def assert_refused(response, field: str, message: str) -> None:
+    assert message in form_errors(response)[field]
+    assert escape(message) in response.content.decode()
+
+
+# --- agent form -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_agent_add_form_saves_a_valid_agent(admin_client):
+    response = admin_client.post(reverse("admin:councilors_agent_add"), agent_post())
+    assert response.status_code == 302
+    agent = Agent.objects.get(agent_id="new-agent")
+    assert agent.runner_config == {"argv": [PY, "--version"]}
+
+
+@pytest.mark.django_db
+def test_agent_form_explains_broken_json(admin_client):
+    broken = '{"argv": ['
+    with pytest.raises(json.JSONDecodeError) as parse_error:
+        json.loads(broken)
+    response = admin_client.post(reverse("admin:councilors_agent_add"), agent_post(runner_config=broken))
+    # Only the parse error: not also "argv must be…" about the settings it could not read.
+    assert form_errors(response)["runner_config"] == [RUNNER_CONFIG_NOT_JSON % {"reason": parse_error.value}]
+    assert "line 1 column 11" in response.content.decode()
+    assert not Agent.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"argv": "python --version"}, ARGV_INVALID),
+        ({"argv": [PY], "timeout": 0}, "timeout must be a positive number of seconds; got 0."),
+        ([1, 2], RUNNER_CONFIG_NOT_OBJECT),
+    ],
+)
+def test_agent_form_shows_runner_config_errors(admin_client, config, message):
+    response = admin_client.post(reverse("admin:councilors_agent_add"), agent_post(runner_config=json.dumps(config)))
+    assert_refused(response, "runner_config", message)
+    assert not Agent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_agent_form_with_empty_runner_config_says_what_is_missing(admin_client):
+    response = admin_client.post(reverse("admin:councilors_agent_add"), agent_post(runner_config=""))
+    assert_refused(response, "runner_config", ARGV_INVALID)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "color, message",
+    [
+        ("red", validators.COLOR_INVALID % {"value": "red"}),
+        ("#abc", validators.COLOR_INVALID % {"value": "#abc"}),
+        ("", COLOR_REQUIRED),
+    ],
+)
+def test_agent_form_refuses_bad_colours(admin_client, color, message):
+    response = admin_client.post(reverse("admin:councilors_agent_add"), agent_post(color=color))
+    assert_refused(response, "color", message)
+    assert not Agent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_agent_change_form_keeps_the_stored_agent_on_error(admin_client):
+    agent = make_agent(color="#000000")
+    url = reverse("admin:councilors_agent_change", args=[agent.pk])
+    response = admin_client.post(url, agent_post(agent_id=agent.agent_id, color="#00000g"))
+    assert validators.COLOR_INVALID % {"value": "#00000g"} in form_errors(response)["color"]
+    agent.refresh_from_db()
+    assert agent.color == "#000000"
+
+
+# --- councilor form -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_councilor_add_form_saves_a_valid_councilor(admin_client):
+    agent = make_agent()
+    response = admin_client.post(reverse("admin:councilors_councilor_add"), councilor_post(agent))
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    councilor = Councilor.objects.get(agent=agent)
+    assert councilor.context_files == ["docs/a.md", "docs/b.md"]
+    assert councilor.notification_channels == ["panel", "toast"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"schedule_value": "30"}, "schedule_value", validators.INTERVAL_INVALID % {"value": "30"}),
+        ({"schedule_value": "0m"}, "schedule_value", validators.INTERVAL_ZERO % {"value": "0m"}),
+        ({"schedule_value": ""}, "schedule_value", SCHEDULE_REQUIRED),
+        (
+            {"schedule_type": "cron", "schedule_value": "* * * *"},
+            "schedule_value",
+            validators.CRON_FIELDS % {"count": 4},
+        ),
+        ({"task_prompt": ""}, "task_prompt", validators.PROMPT_EMPTY),
+        ({"task_prompt": "   "}, "task_prompt", validators.PROMPT_EMPTY),
+        (
+            {"task_prompt": "x" * 10_001},
+            "task_prompt",
+            validators.PROMPT_TOO_LONG % {"limit": 10_000, "length": 10_001},
+        ),
+        ({"notification_channels": None}, "notification_channels", validators.CHANNELS_EMPTY),
+    ],
+)
+def test_councilor_add_form_shows_each_rule_and_saves_nothing(admin_client, overrides, field, message):
+    agent = make_agent()
+    response = admin_client.post(reverse("admin:councilors_councilor_add"), councilor_post(agent, **overrides))
+    assert_refused(response, field, message)
+    assert not Councilor.objects.exists()
+
+
+@pytest.mark.django_db
+def test_councilor_form_refuses_bad_cron_with_croniters_reason(admin_client):
+    agent = make_agent()
+    data = councilor_post(agent, schedule_type="cron", schedule_value="61 * * * *")
+    [message] = form_errors(admin_client.post(reverse("admin:councilors_councilor_add"), data))["schedule_value"]
+    assert message.startswith("Cron expression '61 * * * *' is not valid: ")
+
+
+@pytest.mark.django_db
+def test_councilor_change_form_keeps_the_stored_schedule_on_error(admin_client):
+    councilor = make_councilor(schedule_value="30m")
+    url = reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    response = admin_client.post(url, councilor_post(councilor.agent, schedule_value="0m"))
+    assert_refused(response, "schedule_value", validators.INTERVAL_ZERO % {"value": "0m"})
+    councilor.refresh_from_db()
+    assert councilor.schedule_value == "30m"
+
+
+# --- lists and the read-only history --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_councilor_list_shows_schedule_and_last_severity(admin_client):
+    councilor = make_councilor(schedule_value="45m")
+    Execution.objects.all().delete()
+    admin_client.post(
+        reverse("admin:councilors_councilor_changelist"), {"action": "run_now", "_selected_action": [councilor.pk]}
+    )
+    page = admin_client.get(reverse("admin:councilors_councilor_changelist")).content.decode()
+    assert "every 45m" in page
+    assert "✅ Success" in page
+    assert councilor.title in page
+
+
+@pytest.mark.django_db
+def test_councilor_change_page_lists_recent_executions_only(admin_client):
+    from councilors.services import councilor_run
+
+    councilor = make_councilor()
+    runs = [councilor_run(councilor=councilor) for _ in range(RECENT_EXECUTIONS + 2)]
+    page = admin_client.get(reverse("admin:councilors_councilor_change", args=[councilor.pk])).content.decode()
+    assert runs[-1].execution_id in page
+    assert runs[0].execution_id not in page, "only the latest runs are inlined"
+    assert sum(run.execution_id in page for run in runs) == RECENT_EXECUTIONS
+
+
+@pytest.mark.django_db
+def test_executions_are_viewable_but_not_addable_or_editable(admin_client):
+    from councilors.services import councilor_run
+
+    execution = councilor_run(councilor=make_councilor())
+    changelist = reverse("admin:councilors_execution_changelist")
+    assert admin_client.get(changelist, {"status__exact": "completed", "q": execution.execution_id}).status_code == 200
+    assert admin_client.get(changelist, {"severity__exact": "success", "kind__exact": "councilor"}).status_code == 200
+    assert admin_client.get(reverse("admin:councilors_execution_add")).status_code == 403
+    detail = admin_client.get(reverse("admin:councilors_execution_change", args=[execution.pk]))
+    assert detail.status_code == 200
+    assert execution.execution_id in detail.content.decode()
+    admin_client.post(reverse("admin:councilors_execution_change", args=[execution.pk]), {"output": "forged"})
+    execution.refresh_from_db()
+    assert execution.output != "forged"
+
+
+@pytest.mark.django_db
+def test_execution_search_finds_text_in_the_output(admin_client):
+    from councilors.services import councilor_run
+
+    hit = councilor_run(councilor=make_councilor())
+    other = councilor_run(
+        councilor=make_councilor(agent=make_agent(runner_config={"argv": [PY, "-c", "print('zebra stripes')"]}))
+    )
+    response = admin_client.get(reverse("admin:councilors_execution_changelist"), {"q": "zebra"})
+    results = list(response.context["cl"].result_list)
+    assert results == [other]
+    assert hit not in results
+
+
+# --- actions --------------------------------------------------------------------------------------
+
+
+def run_action(client, model: str, action: str, pks: list[int]):
+    url = reverse(f"admin:councilors_{model}_changelist")
+    return client.post(url, {"action": action, "_selected_action": pks}, follow=True)
+
+
+@pytest.mark.django_db
+def test_run_now_without_a_worker_runs_in_process_and_records_the_severity(admin_client):
+    warning_agent = make_agent(runner_config={"argv": [PY, "-c", "print('Warning: disk 91% full')"]})
+    failing_agent = make_agent(runner_config={"argv": [PY, "-c", "import sys; sys.exit(3)"]})
+    ok, warn, fail = make_councilor(), make_councilor(agent=warning_agent), make_councilor(agent=failing_agent)
+    response = run_action(admin_client, "councilor", "run_now", [ok.pk, warn.pk, fail.pk])
+    severities = {e.councilor_id: (e.status, e.severity) for e in Execution.objects.all()}
+    assert severities == {
+        ok.pk: ("completed", "success"),
+        warn.pk: ("completed", "warning"),
+        fail.pk: ("error", "error"),
+    }
+    texts = [str(message) for message in get_messages(response.wsgi_request)]
+    assert any("ran here (no worker cluster is running)" in text and "exited with status 3" in text for text in texts)
+
+
+@pytest.mark.django_db
+def test_pause_and_resume_actions_toggle_enabled(admin_client):
+    councilor = make_councilor(enabled=True)
+    run_action(admin_client, "councilor", "pause", [councilor.pk])
+    councilor.refresh_from_db()
+    assert councilor.enabled is False
+    run_action(admin_client, "councilor", "resume", [councilor.pk])
+    councilor.refresh_from_db()
+    assert councilor.enabled is True
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_pause_action_broadcasts_who_paused(admin_client):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(app_settings.GROUP, channel)
+    councilor = await sync_to_async(make_councilor)(enabled=True)
+    await sync_to_async(run_action)(admin_client, "councilor", "pause", [councilor.pk])
+    message = await asyncio.wait_for(layer.receive(channel), timeout=5)
+    assert message["envelope"]["type"] == "councilor_paused"
+    assert message["envelope"]["data"] == {"councilor_id": councilor.councilor_id, "success": True, "by": "admin"}
+
+
+@pytest.mark.django_db
+def test_promote_action_makes_a_paused_councilor_and_skips_existing_ones(admin_client):
+    plain = make_agent(name="Linter", description="Lint the code base.")
+    already = make_councilor()
+    response = run_action(admin_client, "agent", "promote_to_councilor", [plain.pk, already.agent.pk])
+    promoted = Councilor.objects.get(agent=plain)
+    assert (promoted.title, promoted.enabled, promoted.schedule_value) == ("Linter", False, "1h")
+    assert promoted.task_prompt == "Lint the code base."
+    assert Councilor.objects.count() == 2
+    texts = [str(message) for message in get_messages(response.wsgi_request)]
+    assert f"{already.agent.label} is already a councilor." in texts
+
+
+def posted_change_form(client, councilor: Councilor, **overrides) -> dict:
+    """What a browser posts back from the change page: its inline management and id fields included."""
+    import re
+
+    url = reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    html = client.get(url).content.decode()
+    hidden = dict(re.findall(r'<input type="hidden" name="(executions-[^"]+)" value="([^"]*)"', html))
+    return {**councilor_post(councilor.agent), **hidden, **overrides}
+
+
+@pytest.mark.django_db
+def test_saving_a_councilor_while_new_runs_land_keeps_working(admin_client):
+    from councilors.services import councilor_run
+
+    councilor = make_councilor()
+    for _ in range(RECENT_EXECUTIONS + 1):
+        councilor_run(councilor=councilor)
+    data = posted_change_form(admin_client, councilor, title="Renamed")
+    councilor_run(councilor=councilor)  # the inline's latest runs change between GET and POST
+    response = admin_client.post(reverse("admin:councilors_councilor_change", args=[councilor.pk]), data)
+    assert response.status_code == 302
+    assert Councilor.objects.get(pk=councilor.pk).title == "Renamed"
+    assert Execution.objects.filter(councilor=councilor).count() == RECENT_EXECUTIONS + 2
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_unticking_enabled_in_the_form_is_a_pause_everyone_hears_of(admin_client):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(app_settings.GROUP, channel)
+    councilor = await sync_to_async(make_councilor)(enabled=True)
+    data = await sync_to_async(posted_change_form)(admin_client, councilor, enabled=None)
+    url = reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    response = await sync_to_async(admin_client.post)(url, {k: v for k, v in data.items() if v is not None})
+    assert response.status_code == 302
+    message = await asyncio.wait_for(layer.receive(channel), timeout=5)
+    assert message["envelope"]["type"] == "councilor_paused"
+    assert message["envelope"]["data"]["by"] == "admin"

@@ -1,0 +1,192 @@
+"""The run service: the record is written `running`, then finished; events follow on a real channel layer."""
+
+import asyncio
+import logging
+import sys
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.test import override_settings
+
+from councilors.models import Execution
+from councilors.services import agent_run, councilor_pause, councilor_resume, councilor_run, councilor_run_now
+from gamification.app_settings import app_settings
+from gamification.catalogue import validate_event
+from tests.factories import make_agent, make_councilor
+from tests.processes import free_port
+
+PY = sys.executable
+
+
+def status_seen_by_the_runner(prompt: str, context: dict) -> str:
+    """A python-runner callable that reads its own execution row from the database while it runs."""
+    try:
+        row = Execution.objects.get(execution_id=context["execution_id"])
+        return f"row {row.status}/{row.severity or '-'}/{row.completed_at}"
+    finally:
+        connection.close()  # this runs on the runner's thread, which has its own connection
+
+
+async def listen():
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(app_settings.GROUP, channel)
+    return layer, channel
+
+
+async def receive_types(layer, channel, count: int) -> list[dict]:
+    envelopes = [(await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"] for _ in range(count)]
+    for envelope in envelopes:
+        validate_event(envelope["type"], envelope["data"])
+    return envelopes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_record_is_running_while_the_agent_runs_then_finished():
+    agent = make_agent(
+        runner="python", runner_config={"callable": "tests.councilors.test_services.status_seen_by_the_runner"}
+    )
+    councilor = make_councilor(agent=agent)
+    execution = councilor_run(councilor=councilor)
+    assert execution.output == "row running/-/None"
+    stored = Execution.objects.get(pk=execution.pk)
+    assert (stored.status, stored.severity, stored.kind, stored.prompt) == (
+        "completed",
+        "success",
+        "councilor",
+        councilor.task_prompt,
+    )
+    assert stored.completed_at >= stored.started_at
+    assert stored.duration_ms == int((stored.completed_at - stored.started_at).total_seconds() * 1000)
+    assert stored.execution_id.startswith(f"exec_{agent.agent_id}_")
+
+
+@pytest.mark.django_db
+def test_a_failing_runner_is_an_error_execution_with_the_reason_not_a_crash():
+    agent = make_agent(runner_config={"argv": [PY, "-c", "print('half done'); raise SystemExit(7)"]})
+    execution = councilor_run(councilor=make_councilor(agent=agent))
+    stored = Execution.objects.get(pk=execution.pk)
+    assert (stored.status, stored.severity, stored.error, stored.output) == (
+        "error",
+        "error",
+        "exited with status 7",
+        "half done\n",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_councilor_run_emits_started_completed_and_metrics_in_order():
+    layer, channel = await listen()
+    agent = await sync_to_async(make_agent)(runner_config={"argv": [PY, "-c", "print('Warning: 2 deprecated')"]})
+    councilor = await sync_to_async(make_councilor)(agent=agent, task_name="Dependency audit", title="Deps")
+    execution = await sync_to_async(councilor_run)(councilor=councilor)
+    started, completed, metrics = await receive_types(layer, channel, 3)
+    assert [started["type"], completed["type"], metrics["type"]] == [
+        "councilor_started",
+        "councilor_completed",
+        "agent_metrics_updated",
+    ]
+    assert started["data"] == {
+        "councilor_id": agent.agent_id,
+        "task_name": "Dependency audit",
+        "display_name": "Deps",
+        "execution_id": execution.execution_id,
+        "started_at": execution.started_at.isoformat(),
+        "emoji": agent.emoji,
+    }
+    assert completed["data"]["status"] == "completed"
+    assert completed["data"]["severity"] == "warning"
+    assert completed["data"]["duration_ms"] == execution.duration_ms
+    assert completed["data"]["completed_at"] == execution.completed_at.isoformat()
+    assert metrics["data"] == {
+        "agent_id": agent.agent_id,
+        "metrics": {
+            "total_executions": 1,
+            "success_rate": 100.0,
+            "last_execution": execution.started_at.isoformat(),
+            "last_severity": "warning",
+            "avg_duration_ms": float(execution.duration_ms),
+        },
+    }
+    assert started["timestamp"] <= completed["timestamp"] <= metrics["timestamp"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_failed_councilor_run_emits_councilor_error_with_the_reason():
+    layer, channel = await listen()
+    agent = await sync_to_async(make_agent)(runner_config={"argv": ["/nonexistent/tool"]})
+    councilor = await sync_to_async(make_councilor)(agent=agent)
+    await sync_to_async(councilor_run)(councilor=councilor)
+    started, failed, metrics = await receive_types(layer, channel, 3)
+    assert [started["type"], failed["type"], metrics["type"]] == [
+        "councilor_started",
+        "councilor_error",
+        "agent_metrics_updated",
+    ]
+    assert (failed["data"]["status"], failed["data"]["severity"]) == ("error", "error")
+    assert failed["data"]["error"].startswith("could not start '/nonexistent/tool'")
+    assert metrics["data"]["metrics"]["success_rate"] == 0.0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_agent_run_emits_agent_events():
+    layer, channel = await listen()
+    agent = await sync_to_async(make_agent)()
+    execution = await sync_to_async(agent_run)(agent=agent, prompt="hello", instance_id="inst-9")
+    started, completed, metrics = await receive_types(layer, channel, 3)
+    assert [started["type"], completed["type"], metrics["type"]] == [
+        "agent_execution_started",
+        "agent_execution_completed",
+        "agent_metrics_updated",
+    ]
+    assert completed["data"]["instance_id"] == "inst-9"
+    assert completed["data"]["agent_name"] == agent.label
+    assert (completed["data"]["status"], completed["data"]["severity"]) == ("completed", "success")
+    assert execution.kind == "agent"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_pause_and_resume_are_broadcast_with_who_did_it():
+    layer, channel = await listen()
+    councilor = await sync_to_async(make_councilor)(enabled=True)
+    await sync_to_async(councilor_pause)(councilor=councilor, by="alice")
+    await sync_to_async(councilor_resume)(councilor=councilor, by="bob")
+    paused, resumed = await receive_types(layer, channel, 2)
+    assert paused == {**paused, "type": "councilor_paused"}
+    assert paused["data"] == {"councilor_id": councilor.councilor_id, "success": True, "by": "alice"}
+    assert resumed["data"] == {"councilor_id": councilor.councilor_id, "success": True, "by": "bob"}
+
+
+DEAD_LAYER = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{free_port()}/0"}]},
+    }
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "argv, status, severity",
+    [([PY, "-c", "print('fine')"], "completed", "success"), ([PY, "-c", "raise SystemExit(1)"], "error", "error")],
+)
+def test_redis_down_still_saves_the_execution_with_its_status(caplog, argv, status, severity):
+    councilor = make_councilor(agent=make_agent(runner_config={"argv": argv}))
+    with override_settings(CHANNEL_LAYERS=DEAD_LAYER), caplog.at_level(logging.WARNING, logger="gamification.events"):
+        execution = councilor_run(councilor=councilor)
+    stored = Execution.objects.get(pk=execution.pk)
+    assert (stored.status, stored.severity) == (status, severity)
+    assert stored.completed_at is not None
+    warnings = [record.getMessage() for record in caplog.records]
+    assert any("councilor_started not published" in text for text in warnings)
+    assert any("agent_metrics_updated not published" in text for text in warnings)
+
+
+@pytest.mark.django_db
+def test_run_now_without_a_worker_runs_here():
+    result = councilor_run_now(councilor=make_councilor())
+    assert not result.queued
+    assert result.execution.status == "completed"
+    assert Execution.objects.get(execution_id=result.execution_id).severity == "success"

@@ -1,0 +1,53 @@
+"""With a real django-q2 cluster running, "run now" (command and admin) queues the run for it."""
+
+import sys
+import time
+from io import StringIO
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.management import call_command
+from django.urls import reverse
+
+from councilors.models import Execution
+from councilors.selectors import execution_wait_finished, worker_clusters_alive
+from tests.factories import make_agent, make_councilor
+from tests.processes import manage
+
+PY = sys.executable
+CLUSTER_START_TIMEOUT_S = 60
+
+
+def wait_for_cluster() -> None:
+    deadline = time.monotonic() + CLUSTER_START_TIMEOUT_S
+    while not worker_clusters_alive():
+        assert time.monotonic() < deadline, "the qcluster never reported a heartbeat"
+        time.sleep(0.2)  # the heartbeat lives in the database cache; there is nothing to await
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_run_now_queues_for_a_live_worker_cluster(admin_client, tmp_path):
+    warning = make_councilor(agent=make_agent(runner_config={"argv": [PY, "-c", "print('caution: 80% used')"]}))
+    failing = make_councilor(agent=make_agent(runner_config={"argv": [PY, "-c", "raise SystemExit(9)"]}))
+    with manage("qcluster", log_path=tmp_path / "qcluster.log"):
+        wait_for_cluster()
+
+        out = StringIO()
+        call_command("run_councilor", warning.councilor_id, "--wait", "--timeout", "60", stdout=out)
+        text = out.getvalue()
+        assert f"Queued {warning.councilor_id} for a worker cluster as exec_" in text
+        assert "completed, severity warning" in text
+
+        response = admin_client.post(
+            reverse("admin:councilors_councilor_changelist"),
+            {"action": "run_now", "_selected_action": [failing.pk]},
+            follow=True,
+        )
+        [message] = [str(m) for m in get_messages(response.wsgi_request)]
+        assert "queued for a worker as " in message
+        execution_id = message.rsplit(" ", 1)[-1].rstrip(".")
+        execution = execution_wait_finished(execution_id=execution_id, timeout=60)
+        assert execution is not None, (tmp_path / "qcluster.log").read_text()
+        assert (execution.status, execution.severity, execution.error) == ("error", "error", "exited with status 9")
+    assert Execution.objects.filter(status="running").count() == 0
