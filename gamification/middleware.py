@@ -48,6 +48,10 @@ class OriginMiddleware(OriginValidator):
         # protocol lets the consumer register flow control and send a close reason (daphne drops it).
         if isinstance(send, partial) and send.args and hasattr(send.args[0], "registerProducer"):
             scope[SCOPE_DAPHNE_PROTOCOL] = send.args[0]
+            # autobahn "fails by drop" by default: a message over daphne's size limit (or invalid
+            # UTF-8) cuts the TCP connection, and the client sees 1006 with no reason. Close with the
+            # code instead (1009 message too big, 1007 bad data), as a documented close.
+            send.args[0].failByDrop = False
         return await super().__call__(scope, receive, send)
 
 
