@@ -94,7 +94,7 @@ def measure(*, tick: str, runs: int, window: float) -> list[float]:
         for n, councilor in enumerate(councilors):
             # Due times spread evenly, off any whole second, so they land at every phase of a poll.
             due = start + timedelta(seconds=window * n / runs + 0.137 * n % 1)
-            Schedule.objects.filter(pk=councilor.schedule_id).update(next_run=due)
+            Schedule.objects.filter(pk=councilor.q_schedule_id).update(next_run=due)
         deadline = time.monotonic() + window + 60
         while Execution.objects.exclude(scheduled_for=None).count() < runs and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -114,6 +114,8 @@ def process_table(*, host: str, port: int) -> dict[str, list[str]]:
     table["web"] = [python, "-m", "daphne", "-b", host, "-p", str(port), "conductor.asgi:application"]
     # In a process group of its own: see conductor/procgroup.py for why.
     table["worker"] = [python, "-m", "conductor.procgroup", python, "manage.py", "qcluster"]
+    # Clusters cannot report their own absence: this raises the "no worker cluster" alert.
+    table["watchdog"] = [python, "manage.py", "check_workers", "--watch", "15"]
     return table
 
 

@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 
 from councilors import selectors, services
 from councilors.forms import AgentForm, CouncilorForm
-from councilors.models import Agent, Councilor, Execution
+from councilors.models import Agent, Councilor, Execution, SkippedRun
 
 RECENT_EXECUTIONS = 10
 SEVERITY_BADGES = {
@@ -131,7 +131,7 @@ class RecentExecutionInline(admin.TabularInline):
 @admin.register(Councilor)
 class CouncilorAdmin(admin.ModelAdmin):
     form = CouncilorForm
-    list_display = ("title", "agent_link", "schedule", "enabled", "last_run", "last_severity_display")
+    list_display = ("title", "agent_link", "schedule", "enabled", "next_run", "last_run", "last_severity_display")
     list_filter = ("enabled", "schedule_type", "output_format")
     search_fields = ("title", "agent__agent_id", "agent__name", "task_name", "task_prompt")
     list_select_related = ("agent",)
@@ -148,7 +148,11 @@ class CouncilorAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Councilor]:
-        return selectors.councilors_with_last_run()
+        return selectors.councilors_with_last_run().select_related("q_schedule")
+
+    @admin.display(description="Next run", ordering="q_schedule__next_run")
+    def next_run(self, councilor: Councilor):
+        return councilor.q_schedule.next_run if councilor.q_schedule else "paused"
 
     @admin.display(description="Agent", ordering="agent__name")
     def agent_link(self, councilor: Councilor) -> SafeString:
@@ -175,6 +179,8 @@ class CouncilorAdmin(admin.ModelAdmin):
         if change and "enabled" in form.changed_data:
             toggle = services.councilor_resume if obj.enabled else services.councilor_pause
             toggle(councilor=obj, by=request.user.get_username())
+        # The django-q2 schedule follows whatever the form changed (type, value, enabled).
+        services.councilor_schedule_sync(councilor=obj)
 
     @admin.action(description="Run now", permissions=["change"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
@@ -240,3 +246,20 @@ class ExecutionAdmin(admin.ModelAdmin):
     @admin.display(description="Duration", ordering="duration_ms")
     def duration(self, execution: Execution) -> str:
         return _duration(execution.duration_ms)
+
+
+@admin.register(SkippedRun)
+class SkippedRunAdmin(admin.ModelAdmin):
+    """Scheduled runs that did not start (the previous run was still going, a repeat, a pause): read-only."""
+
+    list_display = ("created_at", "councilor", "scheduled_for", "reason", "running_execution")
+    list_filter = ("reason", "councilor")
+    date_hierarchy = "created_at"
+    list_select_related = ("councilor", "running_execution")
+    readonly_fields = [field.name for field in SkippedRun._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SkippedRun | None = None) -> bool:
+        return False

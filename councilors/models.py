@@ -153,7 +153,7 @@ class Councilor(ValidatedWhenEmpty):
         default=default_notification_channels, validators=[validators.validate_notification_channels]
     )
     # The django-q2 schedule that runs this councilor; kept in step by councilors.scheduling.
-    schedule = models.OneToOneField(
+    q_schedule = models.OneToOneField(
         "django_q.Schedule",
         on_delete=models.SET_NULL,
         null=True,

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from croniter import croniter
 from django.db import close_old_connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -51,13 +52,16 @@ def councilor_schedule_sync(*, councilor: Councilor) -> Schedule | None:
     with transaction.atomic():
         # The row lock keeps two concurrent saves from giving one councilor two schedules.
         locked = (
-            Councilor.objects.select_for_update(of=("self",)).select_related("agent", "schedule").get(pk=councilor.pk)
+            Councilor.objects.select_for_update(of=("self",)).select_related("agent", "q_schedule").get(pk=councilor.pk)
         )
-        schedule = locked.schedule
+        schedule = locked.q_schedule
         if not locked.enabled:
             if schedule is not None:
-                schedule.delete()  # on_delete=SET_NULL clears councilor.schedule
-            councilor.schedule = None
+                schedule.delete()  # on_delete=SET_NULL clears councilor.q_schedule
+            elif locked.q_schedule_id is not None:
+                # A save from a stale copy wrote back the id of a schedule that is gone.
+                Councilor.objects.filter(pk=locked.pk).update(q_schedule=None)
+            councilor.q_schedule = None
             return None
         spec = schedule_spec(councilor=locked)
         if schedule is None:
@@ -68,22 +72,22 @@ def councilor_schedule_sync(*, councilor: Councilor) -> Schedule | None:
             schedule.next_run = first_run(spec=spec)
         schedule.name = _schedule_name(locked)
         schedule.save()
-        if locked.schedule_id != schedule.pk:
-            Councilor.objects.filter(pk=locked.pk).update(schedule=schedule)
-        councilor.schedule = schedule
+        if locked.q_schedule_id != schedule.pk:
+            Councilor.objects.filter(pk=locked.pk).update(q_schedule=schedule)
+        councilor.q_schedule = schedule
         return schedule
 
 
 def councilor_schedule_delete(*, councilor: Councilor) -> None:
     """Remove the councilor's Schedule (the councilor is being deleted or paused)."""
-    if councilor.schedule_id is not None:
-        Schedule.objects.filter(pk=councilor.schedule_id).delete()
-        councilor.schedule = None
+    if councilor.q_schedule_id is not None:
+        Schedule.objects.filter(pk=councilor.q_schedule_id).delete()
+        councilor.q_schedule = None
 
 
 def councilor_next_run(*, councilor: Councilor) -> datetime | None:
     """When the councilor runs next; None while it is paused."""
-    schedule = Schedule.objects.filter(pk=councilor.schedule_id).first() if councilor.schedule_id else None
+    schedule = Schedule.objects.filter(pk=councilor.q_schedule_id).first() if councilor.q_schedule_id else None
     return schedule.next_run if schedule else None
 
 
@@ -104,3 +108,19 @@ def scheduler_tick(*, broker) -> bool:
     # second cluster ticking at the same moment waits, re-reads next_run and finds nothing due.
     scheduler(broker=broker)
     return True
+
+
+def councilor_schedules_repair() -> int:
+    """Give each enabled councilor without a schedule one, and take paused ones' away; returns how many changed.
+
+    The services keep schedules in step; this catches what bypassed them, such as a schedule
+    deleted in django-q2's own admin pages. Every `qcluster` runs it with the reaper.
+    """
+    out_of_step = Councilor.objects.filter(
+        Q(enabled=True, q_schedule__isnull=True) | Q(enabled=False, q_schedule__isnull=False)
+    )
+    changed = 0
+    for councilor in out_of_step:
+        councilor_schedule_sync(councilor=councilor)
+        changed += 1
+    return changed

@@ -25,6 +25,9 @@ DATABASE_LOST = "database connection lost while the run was in flight: {error}"
 # Pauses before each new try to record a run whose database connection died (about 15 s in all:
 # long enough for a PostgreSQL restart or fail-over, short of holding a worker for long).
 FINISH_RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+# Kept by councilors.scheduling, not by callers: a copy read before a pause may name a schedule
+# that is gone, and the sync that follows every save puts it right.
+SYNCED_FIELDS = {"q_schedule"}
 
 
 def new_execution_id(*, agent_id: str) -> str:
@@ -43,7 +46,7 @@ def agent_create(**fields: Any) -> Agent:
 def councilor_create(*, agent: Agent, **fields: Any) -> Councilor:
     """Promote `agent` to a councilor after full validation; an enabled one gets its schedule."""
     councilor = Councilor(agent=agent, **fields)
-    councilor.full_clean()
+    councilor.full_clean(exclude=SYNCED_FIELDS)
     with transaction.atomic():
         councilor.save()
         councilor_schedule_sync(councilor=councilor)
@@ -54,7 +57,7 @@ def councilor_update(*, councilor: Councilor, **fields: Any) -> Councilor:
     """Change a councilor's fields after full validation; its schedule follows."""
     for name, value in fields.items():
         setattr(councilor, name, value)
-    councilor.full_clean()
+    councilor.full_clean(exclude=SYNCED_FIELDS)
     with transaction.atomic():
         councilor.save()
         councilor_schedule_sync(councilor=councilor)

@@ -14,5 +14,5 @@ from councilors.models import Councilor
 
 @receiver(post_delete, sender=Councilor, dispatch_uid="councilors.delete_schedule")
 def delete_schedule_with_councilor(sender, instance: Councilor, **kwargs) -> None:
-    if instance.schedule_id is not None:
-        Schedule.objects.filter(pk=instance.schedule_id).delete()
+    if instance.q_schedule_id is not None:
+        Schedule.objects.filter(pk=instance.q_schedule_id).delete()

@@ -1,4 +1,5 @@
-"""The tick each `qcluster` runs beside its django-q2 cluster: on-time schedules and the lost-run reaper.
+"""The tick each `qcluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper
+and the schedule repair.
 
 It runs in the command's main process, which stock django-q2 leaves idle while its Sentinel child
 guards the workers: the cluster is forked before the first tick, so no thread or database
@@ -16,14 +17,14 @@ from django_q.cluster import Cluster
 
 from councilors.app_settings import app_settings
 from councilors.reaper import executions_reap_lost
-from councilors.scheduling import scheduler_tick
+from councilors.scheduling import councilor_schedules_repair, scheduler_tick
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Ticker:
-    """Calls django-q2's scheduler pass every `tick` seconds and the reaper every `reap_every` seconds."""
+    """Calls django-q2's scheduler pass every `tick` seconds, the reaper and repair every `reap_every` seconds."""
 
     cluster: Cluster
     tick: float
@@ -42,6 +43,7 @@ class Ticker:
                 self._guarded(scheduler_tick, broker=broker)
             if time.monotonic() >= next_reap:
                 self._guarded(executions_reap_lost)
+                self._guarded(councilor_schedules_repair)
                 next_reap = time.monotonic() + self.reap_every
             time.sleep(self.tick if self.tick > 0 else min(self.reap_every, 1.0))
         close_old_connections()

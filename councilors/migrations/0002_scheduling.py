@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='councilor',
-            name='schedule',
+            name='q_schedule',
             field=models.OneToOneField(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='councilor', to='django_q.schedule'),
         ),
         migrations.AddField(

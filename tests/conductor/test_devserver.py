@@ -19,10 +19,10 @@ PY = sys.executable
 
 def test_process_table_starts_the_embedded_redis_only_without_redis_url(monkeypatch):
     monkeypatch.delenv("REDIS_URL", raising=False)
-    assert list(devserver.process_table(host="127.0.0.1", port=5006)) == ["redis", "web", "worker"]
+    assert list(devserver.process_table(host="127.0.0.1", port=5006)) == ["redis", "web", "worker", "watchdog"]
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     table = devserver.process_table(host="127.0.0.1", port=5007)
-    assert list(table) == ["web", "worker"]
+    assert list(table) == ["web", "worker", "watchdog"]
     assert table["web"][-5:] == ["-b", "127.0.0.1", "-p", "5007", "conductor.asgi:application"]
 
 

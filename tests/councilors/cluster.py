@@ -46,5 +46,5 @@ def make_due(councilor: Councilor, *, ago: timedelta = timedelta(seconds=1)) -> 
     """Test-only shortcut: the councilor's schedule falls due now instead of in a minute; returns the due time."""
     councilor.refresh_from_db()
     due = timezone.now() - ago
-    Schedule.objects.filter(pk=councilor.schedule_id).update(next_run=due)
+    Schedule.objects.filter(pk=councilor.q_schedule_id).update(next_run=due)
     return due

@@ -42,7 +42,7 @@ def test_an_interval_councilor_runs_on_its_own_and_its_events_arrive_in_order(li
     assert metrics["data"]["metrics"]["total_executions"] == 1
     assert (execution.status, execution.scheduled_for, execution.output.strip()) == ("completed", due, "all good")
     # The schedule moved on by one interval from the due time, not from when it happened to run.
-    assert Schedule.objects.get(pk=councilor.schedule_id).next_run == due + timedelta(minutes=1)
+    assert Schedule.objects.get(pk=councilor.q_schedule_id).next_run == due + timedelta(minutes=1)
 
 
 def test_pause_stops_runs_and_resume_restarts_them(tmp_path):
@@ -65,14 +65,14 @@ def test_pause_stops_runs_and_resume_restarts_them(tmp_path):
 
 def test_a_cron_councilor_runs_when_due_and_then_waits_for_the_next_cron_time(tmp_path):
     expression = "*/10 * * * *"
+    before = timezone.now()
     councilor = make_councilor(schedule_type="cron", schedule_value=expression)
     councilor.refresh_from_db()
-    created = Schedule.objects.get(pk=councilor.schedule_id)
-    assert created.next_run == croniter(expression, created.next_run - timedelta(minutes=10)).get_next(datetime)
+    assert Schedule.objects.get(pk=councilor.q_schedule_id).next_run == croniter(expression, before).get_next(datetime)
     with qclusters(log_dir=tmp_path):
         due = make_due(councilor)
         execution = eventually(lambda: _execution(councilor, due), what="cron run")
-    next_run = Schedule.objects.get(pk=councilor.schedule_id).next_run
+    next_run = Schedule.objects.get(pk=councilor.q_schedule_id).next_run
     assert next_run == croniter(expression, execution.started_at).get_next(datetime)
     assert (next_run.minute % 10, next_run.second, next_run.microsecond) == (0, 0, 0)
     assert timedelta(0) < next_run - execution.started_at <= timedelta(minutes=10)
@@ -168,3 +168,16 @@ def test_email_is_sent_only_when_a_councilor_asks_for_it(tmp_path):
     assert len(messages) == 1
     assert "Subject: [Conductor] Asked: Success" in messages[0]
     assert "To: ops@example.com" in messages[0]
+
+
+def test_after_downtime_the_missed_due_times_make_one_run_not_a_burst(tmp_path):
+    councilor = make_councilor(schedule_value="1m")
+    due = make_due(councilor, ago=timedelta(minutes=10, seconds=15))  # ten due times passed while no cluster ran
+    with qclusters(log_dir=tmp_path):
+        execution = eventually(lambda: _execution(councilor, due), what="catch-up run")
+        eventually(lambda: Task.objects.exists() and not OrmQ.objects.exists(), what="queue drained")
+    assert Execution.objects.filter(councilor=councilor).count() == 1
+    next_run = Schedule.objects.get(pk=councilor.q_schedule_id).next_run
+    # Back on the councilor's own grid (whole minutes after the missed due time), next one ahead.
+    assert (next_run - due) % timedelta(minutes=1) == timedelta(0)
+    assert execution.started_at < next_run <= execution.started_at + timedelta(minutes=1)

@@ -12,6 +12,7 @@ from councilors.scheduling import (
     RUN_TASK,
     councilor_next_run,
     councilor_schedule_sync,
+    councilor_schedules_repair,
     due_schedules_exist,
 )
 from councilors.services import (
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 def _schedule(councilor: Councilor) -> Schedule:
     councilor.refresh_from_db()
-    return Schedule.objects.get(pk=councilor.schedule_id)
+    return Schedule.objects.get(pk=councilor.q_schedule_id)
 
 
 def test_an_enabled_councilor_gets_exactly_one_interval_schedule():
@@ -50,7 +51,7 @@ def test_interval_units_become_minutes(value, minutes):
 
 def test_a_disabled_councilor_has_no_schedule():
     councilor = make_councilor(enabled=False)
-    assert councilor.schedule_id is None
+    assert councilor.q_schedule_id is None
     assert not Schedule.objects.exists()
 
 
@@ -83,7 +84,7 @@ def test_pause_removes_the_schedule_and_resume_brings_a_fresh_one():
     councilor = make_councilor(schedule_value="1h")
     councilor_pause(councilor=councilor, by="alice")
     councilor.refresh_from_db()
-    assert councilor.schedule_id is None and not Schedule.objects.exists()
+    assert councilor.q_schedule_id is None and not Schedule.objects.exists()
     assert councilor_next_run(councilor=councilor) is None
     councilor_resume(councilor=councilor, by="alice")
     schedule = _schedule(councilor)
@@ -101,7 +102,7 @@ def test_deleting_the_councilor_or_its_agent_deletes_the_schedule():
 def test_due_schedules_are_seen_only_once_due():
     councilor = make_councilor()
     assert not due_schedules_exist()
-    Schedule.objects.filter(pk=councilor.schedule_id).update(next_run=timezone.now() - timedelta(seconds=1))
+    Schedule.objects.filter(pk=councilor.q_schedule_id).update(next_run=timezone.now() - timedelta(seconds=1))
     assert due_schedules_exist()
 
 
@@ -142,3 +143,25 @@ def test_longer_intervals_are_refused_with_a_clear_message(value):
     with pytest.raises(ValidationError) as error:
         make_councilor(schedule_value=value)
     assert error.value.message_dict["schedule_value"] == [INTERVAL_TOO_LONG % {"value": value}]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_saving_a_stale_copy_after_a_pause_leaves_a_consistent_schedule(enabled):
+    councilor = make_councilor()
+    stale = Councilor.objects.get(pk=councilor.pk)  # still points at the schedule
+    councilor_pause(councilor=councilor, by="alice")
+    councilor_update(councilor=stale, enabled=enabled)
+    stale.refresh_from_db()
+    assert Schedule.objects.count() == (1 if enabled else 0)
+    assert stale.q_schedule_id == (Schedule.objects.get().pk if enabled else None)
+
+
+def test_a_schedule_deleted_behind_the_services_back_is_recreated():
+    councilor = make_councilor()
+    paused = make_councilor(enabled=False)
+    Schedule.objects.all().delete()  # e.g. in django-q2's own admin pages
+    assert councilor_schedules_repair() == 1
+    assert _schedule(councilor) is not None
+    paused.refresh_from_db()
+    assert paused.q_schedule_id is None
+    assert councilor_schedules_repair() == 0

@@ -6,6 +6,8 @@ Either way a critical `system_alert` goes out once COUNCILORS_WORKER_ALERT_AFTER
 without a cluster heartbeat, once per outage, shared between every watcher.
 """
 
+import signal
+import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -24,11 +26,17 @@ class Command(BaseCommand):
     def handle(self, *args, watch: float | None = None, **options) -> None:
         if watch is not None and watch <= 0:
             raise CommandError("--watch needs a positive number of seconds")
-        while True:
+        if watch is None:
             alive = workers_watchdog_check(now=time.time())
-            if watch is None:
-                if not alive:
-                    raise CommandError(NONE_ALIVE)
-                self.stdout.write(f"{alive} worker cluster(s) alive")
-                return
-            time.sleep(watch)
+            if not alive:
+                raise CommandError(NONE_ALIVE)
+            self.stdout.write(f"{alive} worker cluster(s) alive")
+            return
+        # Stopping a watcher (Ctrl+C, or a supervisor's SIGTERM) is its normal end, not a failure.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+        try:
+            while True:
+                workers_watchdog_check(now=time.time())
+                time.sleep(watch)
+        except KeyboardInterrupt:
+            return
