@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--hold", type=int, default=10000, help="idle connections for the RSS figure (0: skip)")
     parser.add_argument("--client-procs", type=int, default=4)
     parser.add_argument("--only", nargs="*", default=["seed", "daphne", "uvicorn"])
+    parser.add_argument("--scenario", nargs=3, type=float, action="append", metavar=("CLIENTS", "EVENTS", "RATE"))
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -109,7 +110,8 @@ def main() -> None:
             for label, (argv, cwd) in servers.items()
         }
         print(f"logs in {workdir}", flush=True)
-        for clients, events, rate in QUICK if args.quick else FULL:
+        scenarios = [(int(c), int(e), r) for c, e, r in args.scenario] if args.scenario else None
+        for clients, events, rate in scenarios or (QUICK if args.quick else FULL):
             for label, (pid, port) in running.items():
                 seed = label.startswith("seed")
                 figures = run(

@@ -34,7 +34,8 @@ import psutil
 import websockets
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-OPEN_CONCURRENCY = 50  # handshakes in flight per client process
+OPEN_CONCURRENCY = 25  # handshakes in flight per client process
+CONNECT_ATTEMPTS = 5
 DRAIN_S = 20.0  # how long after the last emit deliveries may still arrive
 
 
@@ -43,8 +44,17 @@ DRAIN_S = 20.0  # how long after the last emit deliveries may still arrive
 
 async def _client(url: str, tag: str, expected: int, stats: dict, ready: asyncio.Semaphore, opened: list) -> None:
     async with ready:
-        ws = await websockets.connect(url, compression=None, ping_interval=None, open_timeout=120, max_size=2**20)
-        hello = json.loads(await ws.recv())
+        for attempt in range(CONNECT_ATTEMPTS):  # a loaded 2-core machine drops some handshakes in a storm
+            try:
+                ws = await websockets.connect(
+                    url, compression=None, ping_interval=None, open_timeout=60, max_size=2**20
+                )
+                hello = json.loads(await ws.recv())
+                break
+            except (TimeoutError, OSError, websockets.exceptions.WebSocketException):
+                if attempt == CONNECT_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
         assert hello["type"] == "connected", hello
     opened.append(ws)
     received = 0

@@ -1,5 +1,58 @@
-"""HTTP endpoints for events (SPEC §5, §6)."""
+"""HTTP endpoints for events (SPEC §5, §6): `GET /api/events` for clients that poll instead of resuming.
 
-from ninja import Router
+Authentication is the API's (the session or `Authorization: Bearer <token>`), set on the NinjaAPI.
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
+
+from gamification import history
+from gamification.app_settings import app_settings
+from gamification.catalogue import TOPICS
+
+logger = logging.getLogger(__name__)
 
 router = Router(tags=["events"])
+
+UNKNOWN_TOPICS = "Unknown topic(s): {unknown}; valid topics: {valid}."
+HISTORY_UNAVAILABLE = "The event history is not available; reload the state from the REST API."
+
+
+class EventsQuery(Schema):
+    since: int = Field(..., ge=0, description="The last event id the client has (its `last_id`, or 0).")
+    topics: str = Field("all", description="Comma-separated topics (event types, or `all`).")
+
+
+class EventsPage(Schema):
+    events: list[dict[str, Any]] = Field(..., description="Envelopes with id > since, oldest first.")
+    complete: bool = Field(..., description="False: events after `since` are no longer kept; reload the state.")
+    last_id: int = Field(..., description="The newest id this answer covers: the next `since`.")
+
+
+def _topics(raw: str) -> frozenset[str]:
+    topics = frozenset(topic.strip() for topic in raw.split(",") if topic.strip()) or frozenset({"all"})
+    unknown = sorted(topics - TOPICS)
+    if unknown:
+        raise HttpError(400, UNKNOWN_TOPICS.format(unknown=", ".join(unknown), valid=", ".join(sorted(TOPICS))))
+    return topics
+
+
+@router.get("/events", response=EventsPage, summary="Events since an id (SPEC §5)")
+async def events_since(request: HttpRequest, query: Query[EventsQuery]) -> dict[str, Any]:
+    """The kept events of the topics with id > since, as `resume` replays them on the WebSocket."""
+    topics = _topics(query.topics)
+    if not app_settings.HISTORY_ENABLED:
+        raise HttpError(503, HISTORY_UNAVAILABLE)
+    try:
+        page = await asyncio.wait_for(
+            history.history_since(since=query.since, topics=topics), timeout=app_settings.HISTORY_TIMEOUT_S
+        )
+    except Exception as exc:  # noqa: BLE001 - Redis down or slow: a clear 503, never a 500
+        logger.warning("GET /api/events: history unavailable (%r)", exc)
+        raise HttpError(503, HISTORY_UNAVAILABLE) from exc
+    return {"events": page.events, "complete": page.complete, "last_id": page.last_id}

@@ -21,8 +21,8 @@ from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, TOPICS
 from gamification.control import CONTROL_COMMANDS, councilor_control
 from gamification.hub import Hub, get_hub
-from gamification.middleware import SCOPE_AUTH, SCOPE_DAPHNE_PROTOCOL
-from gamification.outbox import DaphneFlowControl, Outbox
+from gamification.middleware import SCOPE_AUTH, SCOPE_DAPHNE_PROTOCOL, SCOPE_SERVER_SEND
+from gamification.outbox import AsgiOutbox, Frame, make_outbox
 from gamification.protocol import (
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_RATE_LIMITED,
@@ -91,7 +91,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
     }
 
     hub: Hub | None = None
-    outbox: Outbox | None = None
+    outbox: AsgiOutbox | None = None
 
     async def connect(self) -> None:
         """Accept, then close with 4401 unless the user (or the anonymous setting) allows it."""
@@ -103,10 +103,13 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         if not (self.scope.get(SCOPE_AUTH) or app_settings.WS_ALLOW_ANONYMOUS):
             await self.close_with_reason(CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON)
             return
-        protocol = self.scope.get(SCOPE_DAPHNE_PROTOCOL)
-        flow = DaphneFlowControl.attach(protocol) if protocol is not None else None
-        self.outbox = Outbox(
-            self.base_send, limit=app_settings.WS_OUTBOX_FRAMES, on_overflow=self._overflowed, flow=flow
+        self.outbox = make_outbox(
+            # The server's `send` directly: channels' session wrapper around it has nothing to do
+            # after the accept, and skipping it saves a coroutine per delivered frame.
+            send=self.scope.get(SCOPE_SERVER_SEND, self.base_send),
+            daphne_protocol=self.scope.get(SCOPE_DAPHNE_PROTOCOL),
+            limit=app_settings.WS_OUTBOX_FRAMES,
+            on_overflow=self._overflowed,
         )
         self.rate = TokenBucket(rate=app_settings.WS_RATE_LIMIT_PER_S, burst=app_settings.WS_RATE_LIMIT_BURST)
         self.hub = get_hub()
@@ -142,7 +145,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
 
     # Outgoing ---------------------------------------------------------------------------------
 
-    def deliver(self, frame: str, event_id: int | None) -> None:
+    def deliver(self, frame: Frame, event_id: int | None) -> None:
         """Queue one event frame from the hub (never blocks); held back while a replay runs."""
         if self.seam.admit(frame, event_id):
             self.outbox.put(frame)
@@ -154,7 +157,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         """The hub lost events before `first_id`: a later `resume` replays from the history up to it."""
         self.seam.restart_at(first_id)
 
-    def _put_all(self, frames: list[str]) -> None:
+    def _put_all(self, frames: list[Frame]) -> None:
         for frame in frames:
             self.outbox.put(frame)
 
@@ -171,7 +174,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         """Send a message to this client only (never replayable, so `id` is null)."""
         if request_id is not None:
             data = {**data, "request_id": request_id}
-        self.outbox.put(json.dumps({"type": event_type, "data": data, "timestamp": time.time(), "id": None}))
+        self.outbox.put(Frame(json.dumps({"type": event_type, "data": data, "timestamp": time.time(), "id": None})))
 
     def describe(self) -> dict[str, Any]:
         user = self.user.get_username() if self.user is not None and self.user.is_authenticated else None
@@ -291,7 +294,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             batch = frames[start : start + chunk]
             if not await self.outbox.wait_room(len(batch) + 1):  # +1: room for the `resumed` reply
                 return False
-            self._put_all(batch)
+            self._put_all([Frame(text) for text in batch])
         return await self.outbox.wait_room(1)
 
     async def handle_control(self, content: dict[str, Any]) -> Reply:

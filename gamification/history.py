@@ -20,7 +20,7 @@ import types
 import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from channels_redis.utils import create_pool
 from django.conf import settings
@@ -32,13 +32,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
 
-# KEYS: counter, history. ARGV: JSON head, message head, max events, ttl seconds, channel ('' = no publish).
+# KEYS: counter, history, origin. ARGV: JSON head, message head, max events, ttl seconds, channel ('' = no publish).
 # The heads are the envelope's JSON and the layer's msgpack message serialized with `id` last and
 # its value cut off; the script appends the id to both (see `split_heads`).
 _APPEND_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local now = redis.call('TIME')
-  redis.call('SET', KEYS[1], string.format('%d', now[1] * 1000000 + now[2]))
+  local origin = string.format('%d', now[1] * 1000000 + now[2])
+  redis.call('SET', KEYS[1], origin)
+  redis.call('SET', KEYS[3], origin)
 end
 local id = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], id, ARGV[1] .. string.format('%d', id) .. '}')
@@ -53,8 +55,8 @@ return id
 _JSON_ID_TAIL = "null}"
 _MSGPACK_NIL = b"\xc0"
 
-# Per event loop: (the host it was made for, the client). Settings can change under tests.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[str, aioredis.Redis]]" = (
+# Per event loop, per Redis host (settings may change under tests): the clients opened so far.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]]" = (
     weakref.WeakKeyDictionary()
 )
 
@@ -85,10 +87,16 @@ def redis_host() -> dict[str, Any]:
     return dict(host) if isinstance(host, dict) else {"address": host}
 
 
-def keys() -> tuple[str, str]:
-    """(counter key, history key), under the channel layer's prefix so deployments sharing a Redis stay apart."""
-    prefix = _layer_config().get("prefix", "asgi")
-    return f"{prefix}:gamification:event_id", f"{prefix}:gamification:history"
+class Keys(NamedTuple):
+    counter: str  # the newest id assigned
+    history: str  # the sorted set of kept envelopes
+    origin: str  # where the counter (re)started: ids at or below it belong to no kept history
+
+
+def keys() -> Keys:
+    """The Redis keys, under the channel layer's prefix so deployments sharing a Redis stay apart."""
+    base = f"{_layer_config().get('prefix', 'asgi')}:gamification"
+    return Keys(f"{base}:event_id", f"{base}:history", f"{base}:event_id_origin")
 
 
 def _reconnecting() -> dict[str, Any]:
@@ -108,9 +116,10 @@ def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
     original_close = loop.close
 
     def close(self: asyncio.AbstractEventLoop) -> None:
-        entry = _clients.pop(self, None)
-        if entry is not None and not self.is_running():
-            self.run_until_complete(entry[1].aclose(close_connection_pool=True))
+        clients = _clients.pop(self, {})
+        if not self.is_running():
+            for redis_client in clients.values():
+                self.run_until_complete(redis_client.aclose(close_connection_pool=True))
         self.close = original_close
         original_close()
 
@@ -120,13 +129,14 @@ def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
 def client() -> aioredis.Redis:
     """This event loop's client for the history Redis."""
     loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        _clients[loop] = {}
+        _close_with_loop(loop)
     host = redis_host()
-    entry = _clients.get(loop)
-    if entry is None or entry[0] != repr(host):
-        if entry is None:
-            _close_with_loop(loop)
-        entry = _clients[loop] = (repr(host), aioredis.Redis(connection_pool=create_pool({**_reconnecting(), **host})))
-    return entry[1]
+    clients = _clients[loop]
+    if repr(host) not in clients:
+        clients[repr(host)] = aioredis.Redis(connection_pool=create_pool({**_reconnecting(), **host}))
+    return clients[repr(host)]
 
 
 def split_heads(envelope: dict[str, Any], message_bytes: bytes | None) -> tuple[str, bytes]:
@@ -149,12 +159,10 @@ def split_heads(envelope: dict[str, Any], message_bytes: bytes | None) -> tuple[
 async def history_append(*, envelope: dict[str, Any], message_bytes: bytes | None = None, channel: str = "") -> int:
     """Assign the envelope its id and store it; also PUBLISH `message_bytes` (id spliced in) to `channel` if given."""
     json_head, message_head = split_heads(envelope, message_bytes if channel else None)
-    counter_key, history_key = keys()
     event_id = await client().eval(
         _APPEND_LUA,
-        2,
-        counter_key,
-        history_key,
+        3,
+        *keys(),
         json_head,
         message_head,
         app_settings.HISTORY_SIZE,
@@ -166,7 +174,7 @@ async def history_append(*, envelope: dict[str, Any], message_bytes: bytes | Non
 
 async def newest_id() -> int:
     """The newest id assigned in the deployment (0 before the first event)."""
-    raw = await client().get(keys()[0])
+    raw = await client().get(keys().counter)
     return int(raw or 0)
 
 
@@ -178,14 +186,17 @@ async def history_since(*, since: int, topics: Collection[str], until: int | Non
     """The kept events with since < id <= until (the newest by default) whose type is in `topics`.
 
     `complete` is False when events after `since` were already trimmed, or when `since` is newer
-    than any id this deployment assigned (an id from a Redis that lost its data).
+    than any id this deployment assigned (an id from a Redis that lost its data). `since` 0 means
+    "from the start" (a client whose `connected.last_id` was 0): complete while the history still
+    holds the counter's first event.
     """
-    counter_key, history_key = keys()
+    key = keys()
     async with client().pipeline(transaction=True) as pipe:
-        pipe.get(counter_key)
-        pipe.zrange(history_key, 0, 0, withscores=True)
-        pipe.zrangebyscore(history_key, f"({since}", "+inf" if until is None else until)
-        newest_raw, oldest_rows, rows = await pipe.execute()
+        pipe.get(key.counter)
+        pipe.get(key.origin)
+        pipe.zrange(key.history, 0, 0, withscores=True)
+        pipe.zrangebyscore(key.history, f"({since}", "+inf" if until is None else until)
+        newest_raw, origin_raw, oldest_rows, rows = await pipe.execute()
     newest = int(newest_raw or 0)
     last = newest if until is None else min(until, newest)
     if since > newest:
@@ -193,7 +204,8 @@ async def history_since(*, since: int, topics: Collection[str], until: int | Non
     elif since >= last:
         complete = True
     else:
-        complete = bool(oldest_rows) and int(oldest_rows[0][1]) <= since + 1
+        held_from = since if since or origin_raw is None else int(origin_raw)
+        complete = bool(oldest_rows) and int(oldest_rows[0][1]) <= held_from + 1
     events, frames = [], []
     for row in rows:
         frame = row.decode()

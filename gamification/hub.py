@@ -23,6 +23,7 @@ from channels.layers import get_channel_layer
 from gamification import history
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
+from gamification.outbox import Frame
 from gamification.transport import EVENT_MESSAGE_TYPE
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class Subscriber(Protocol):
     client_id: str
     topics: frozenset[str]
 
-    def deliver(self, frame: str, event_id: int | None) -> None:
+    def deliver(self, frame: Frame, event_id: int | None) -> None:
         """Queue one pre-encoded event frame for this client without blocking."""
 
     def describe(self) -> dict[str, Any]:
@@ -86,7 +87,7 @@ class Hub:
 
     def dispatch(self, envelope: dict[str, Any]) -> int:
         """Encode the envelope once and deliver it to each subscriber once; returns how many got it."""
-        frame = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+        frame = Frame(json.dumps(envelope, ensure_ascii=False, separators=(",", ":")))
         event_id = envelope.get("id")
         delivered = 0
         # Snapshots (tuple) because a delivery that overflows a client's outbox removes it from the sets.

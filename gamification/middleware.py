@@ -22,6 +22,7 @@ from conductor.tokens import InvalidToken, token_user
 SCOPE_HAS_ORIGIN = "gamification.has_origin"
 SCOPE_AUTH = "gamification.auth"  # "session", "token" or None
 SCOPE_DAPHNE_PROTOCOL = "gamification.daphne_protocol"
+SCOPE_SERVER_SEND = "gamification.server_send"  # the server's own `send`, under the session wrapper
 
 
 def _allowed_origins() -> list[str]:
@@ -43,7 +44,7 @@ class OriginMiddleware(OriginValidator):
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
         has_origin = any(name == b"origin" for name, _ in scope.get("headers", []))
-        scope = {**scope, SCOPE_HAS_ORIGIN: has_origin}
+        scope = {**scope, SCOPE_HAS_ORIGIN: has_origin, SCOPE_SERVER_SEND: send}
         # daphne hands the application `partial(server.handle_reply, protocol)`; keeping the autobahn
         # protocol lets the consumer register flow control and send a close reason (daphne drops it).
         if isinstance(send, partial) and send.args and hasattr(send.args[0], "registerProducer"):

@@ -1,15 +1,18 @@
-"""Per-connection delivery: a bounded queue of pre-encoded frames drained by one writer task.
+"""Per-connection delivery: a bounded queue of pre-encoded frames per client, never blocking the hub.
 
-The hub hands every frame to `Outbox.put`, which never blocks, so one slow or dead client cannot
-hold back the fan-out to the others. Memory per client stays bounded: when more than `limit`
-frames wait, the outbox gives up and the consumer closes the socket (CLOSE_SLOW_CONSUMER).
+The hub hands every frame to `put`, which returns at once, so one slow or dead client cannot hold
+back the fan-out to the others. Memory per client stays bounded: when more than `limit` frames
+wait, the outbox gives up and calls `on_overflow` (the consumer closes with CLOSE_SLOW_CONSUMER).
 
-The writer only sees backpressure if the server's `send` does. uvicorn's WebSocket `send` waits
-for the socket to drain; daphne's writes into Twisted's transport buffer and returns at once, so a
-slow reader would grow that buffer without end. Under daphne the writer therefore registers a
-Twisted push producer on the connection (`DaphneFlowControl`): Twisted pauses it when the
-transport holds more than its buffer size (64 KiB) and resumes it once drained, and the writer
-waits while paused — the queued frames then count towards `limit` exactly as under uvicorn.
+`AsgiOutbox` works under any ASGI server through its `send`. Under uvicorn that `send` waits while
+the socket's write buffer is full, so a slow reader's frames pile up here, where they are counted.
+
+`DaphneOutbox`: daphne's `send` never waits — it writes into Twisted's transport buffer, which
+would grow without end behind a slow reader. So under daphne the outbox registers a push producer
+on the transport (chained to the one daphne's HTTP channel left there): Twisted pauses it when the
+transport holds more than its buffer size (64 KiB) and resumes it once drained. While not paused,
+frames go straight to the socket as an autobahn PreparedMessage — framed once per event for all
+clients, no task switch per client — and while paused they wait in the bounded queue.
 """
 
 import asyncio
@@ -23,61 +26,76 @@ logger = logging.getLogger(__name__)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-class DaphneFlowControl:
-    """A Twisted IPushProducer whose pause state the writer waits on."""
+class Frame:
+    """One message encoded once for every client: JSON text, and for daphne a ready WebSocket frame."""
 
-    def __init__(self) -> None:
-        self.writable = asyncio.Event()
-        self.writable.set()
+    __slots__ = ("text", "_prepared")
 
-    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's interface
-        self.writable.clear()
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._prepared: Any = None
 
-    def resumeProducing(self) -> None:  # noqa: N802
-        self.writable.set()
+    @property
+    def prepared(self) -> Any:
+        if self._prepared is None:
+            from autobahn.websocket.protocol import PreparedMessage  # only daphne needs autobahn
 
-    def stopProducing(self) -> None:  # noqa: N802 - the connection is gone; the consumer stops the writer
-        self.writable.set()
-
-    @classmethod
-    def attach(cls, protocol: Any) -> "DaphneFlowControl | None":
-        """Register on daphne's (autobahn) protocol; None when it cannot be (then sends are unthrottled)."""
-        flow = cls()
-        try:
-            protocol.registerProducer(flow, True)
-        except Exception as exc:  # noqa: BLE001 - a producer already registered, or the transport is gone
-            logger.warning("no flow control for this WebSocket: %r", exc)
-            return None
-        return flow
+            self._prepared = PreparedMessage(self.text.encode(), False, False, True)
+        return self._prepared
 
 
-class Outbox:
-    """Frames waiting for one client, written in order by a single task."""
+async def _drive(coro: Any, yielded: Any) -> None:
+    """Run the rest of a coroutine that `put` already stepped once and that then had to wait.
 
-    def __init__(self, send: Send, *, limit: int, on_overflow: Callable[[], None], flow: DaphneFlowControl | None):
+    This is what an asyncio Task does with a coroutine, started late: wait until the future it
+    yielded is done, then resume it (it reads the future's outcome itself).
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            if yielded is None:
+                await asyncio.sleep(0)  # a bare yield: it only gave the loop a turn
+            else:
+                # Not `await yielded`: the coroutine already marked that future as awaited.
+                resumed = loop.create_future()
+                yielded.add_done_callback(lambda _, resumed=resumed: resumed.done() or resumed.set_result(None))
+                await resumed
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                return
+    finally:
+        coro.close()
+
+
+class AsgiOutbox:
+    """Frames waiting for one client, written in order through the ASGI server's `send`.
+
+    While the client keeps up, `put` steps the `send` coroutine at once and it completes without
+    suspending (the common case: no task, no task switch per frame). If `send` has to wait (the
+    socket's buffer is full), a task finishes it and drains the frames queued meanwhile.
+    """
+
+    def __init__(self, send: Send | None, *, limit: int, on_overflow: Callable[[], None]) -> None:
         self._send = send
         self._limit = limit
         self._on_overflow = on_overflow
-        self._flow = flow
-        self._frames: deque[str] = deque()
-        self._wakeup = asyncio.Event()
-        self._room = asyncio.Event()  # set by the writer after each frame it sends (see `wait_room`)
+        self._frames: deque[Frame] = deque()
         self._open = True
-        self._task = asyncio.get_running_loop().create_task(self._write_forever())
+        self._task: asyncio.Task | None = None  # the writer, while one is needed
+        self._room = asyncio.Event()  # set whenever queued frames leave (see `wait_room`)
 
     def __len__(self) -> int:
         return len(self._frames)
 
-    def put(self, frame: str) -> None:
-        """Queue a frame; on overflow the outbox closes and calls `on_overflow` once."""
+    def put(self, frame: Frame) -> None:
+        """Send or queue a frame; on overflow the outbox closes and calls `on_overflow` once."""
         if not self._open:
             return
-        if len(self._frames) >= self._limit:
-            self.close()
-            self._on_overflow()
+        if self._task is None and not self._frames:
+            self._write_eagerly(frame)
             return
-        self._frames.append(frame)
-        self._wakeup.set()
+        self._queue(frame)
 
     async def wait_room(self, count: int) -> bool:
         """Wait until `count` more frames fit under the limit; False if the outbox closed meanwhile.
@@ -94,19 +112,39 @@ class Outbox:
         """Stop writing and drop what is queued."""
         self._open = False
         self._frames.clear()
-        self._task.cancel()
         self._room.set()
+        if self._task is not None:
+            self._task.cancel()
 
-    async def _write_forever(self) -> None:
-        frames, flow = self._frames, self._flow
+    def _queue(self, frame: Frame) -> None:
+        if len(self._frames) >= self._limit:
+            self.close()
+            self._on_overflow()
+            return
+        self._frames.append(frame)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._finish_and_drain())
+
+    def _write_eagerly(self, frame: Frame) -> None:
+        coro = self._send({"type": "websocket.send", "text": frame.text})
         try:
-            while True:
-                await self._wakeup.wait()
-                self._wakeup.clear()
-                while frames:
-                    if flow is not None and not flow.writable.is_set():
-                        await flow.writable.wait()
-                    await self._send({"type": "websocket.send", "text": frames.popleft()})
+            yielded = coro.send(None)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: BLE001 - the socket went away under us; the disconnect cleans up
+            logger.debug("send failed: %r", exc)
+            self._open = False
+            return
+        self._task = asyncio.get_running_loop().create_task(self._finish_and_drain(coro, yielded))
+
+    async def _finish_and_drain(self, coro: Any = None, yielded: Any = None) -> None:
+        try:
+            if coro is not None:
+                await _drive(coro, yielded)
+            while self._frames:
+                await self._wait_writable()
+                if self._frames:
+                    await self._write(self._frames.popleft())
                     self._room.set()
         except asyncio.CancelledError:
             raise
@@ -114,3 +152,84 @@ class Outbox:
             logger.debug("writer stopped: %r", exc)
             self._open = False
             self._room.set()
+        finally:
+            self._task = None  # no await between the last empty check and here: nothing is stranded
+
+    async def _wait_writable(self) -> None:
+        """The ASGI server's own `send` applies the backpressure."""
+
+    async def _write(self, frame: Frame) -> None:
+        await self._send({"type": "websocket.send", "text": frame.text})
+
+
+class _ChainedProducer:
+    """Forwards Twisted's pause/resume to the producer that was registered before ours."""
+
+    def __init__(self, first: Any, second: Any) -> None:
+        self.first, self.second = first, second
+
+    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's IPushProducer
+        self.first.pauseProducing()
+        self.second.pauseProducing()
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        self.first.resumeProducing()
+        self.second.resumeProducing()
+
+    def stopProducing(self) -> None:  # noqa: N802
+        self.first.stopProducing()
+        self.second.stopProducing()
+
+
+class DaphneOutbox(AsgiOutbox):
+    """Writes straight into daphne's Twisted transport while it drains; queues while it is paused."""
+
+    def __init__(self, protocol: Any, *, limit: int, on_overflow: Callable[[], None]) -> None:
+        super().__init__(None, limit=limit, on_overflow=on_overflow)
+        self._protocol = protocol
+        self._writable = asyncio.Event()
+        self._writable.set()
+        transport = protocol.transport
+        previous = transport.producer  # daphne's HTTPChannel stays registered after the upgrade
+        if previous is not None:
+            transport.unregisterProducer()
+        transport.registerProducer(_ChainedProducer(previous, self) if previous is not None else self, True)
+
+    # Twisted IPushProducer
+    def pauseProducing(self) -> None:  # noqa: N802
+        self._writable.clear()
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        self._writable.set()
+
+    def stopProducing(self) -> None:  # noqa: N802 - the connection is gone; the consumer closes the outbox
+        self._writable.set()
+
+    def put(self, frame: Frame) -> None:
+        if not self._open:
+            return
+        if not self._frames and self._writable.is_set():
+            self._write_now(frame)
+            return
+        self._queue(frame)
+
+    def _write_now(self, frame: Frame) -> None:
+        protocol = self._protocol
+        if protocol.state == protocol.STATE_OPEN:
+            protocol.sendPreparedMessage(frame.prepared)
+
+    async def _wait_writable(self) -> None:
+        await self._writable.wait()
+
+    async def _write(self, frame: Frame) -> None:
+        self._write_now(frame)
+
+
+def make_outbox(*, send: Send, daphne_protocol: Any | None, limit: int, on_overflow: Callable[[], None]) -> AsgiOutbox:
+    """The daphne outbox when running under daphne (and its transport allows it), else the ASGI one."""
+    if daphne_protocol is not None:
+        try:
+            return DaphneOutbox(daphne_protocol, limit=limit, on_overflow=on_overflow)
+        except Exception as exc:  # noqa: BLE001 - an unexpected Twisted transport: plain ASGI still works
+            logger.warning("daphne fast path unavailable for this WebSocket (%r); using ASGI send", exc)
+    return AsgiOutbox(send, limit=limit, on_overflow=on_overflow)

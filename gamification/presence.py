@@ -8,6 +8,7 @@ key has expired are pruned from it when read.
 """
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -49,6 +50,19 @@ def _key(instance: str) -> str:
     return f"{_prefix()}:gateway:{instance}"
 
 
+def _forget(instance: str) -> None:
+    """At a clean exit, leave the counts at once instead of after the TTL (a crash still waits for it)."""
+    import redis as sync_redis
+
+    try:
+        client = sync_redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        client.delete(_key(instance))
+        client.srem(f"{_prefix()}:gateways", instance)
+        client.close()
+    except Exception as exc:  # noqa: BLE001 - exiting anyway; the TTL removes the entry
+        logger.debug("gateway stats not removed at exit: %r", exc)
+
+
 class Presence:
     """Publishes this process's snapshot and sums everyone's."""
 
@@ -56,6 +70,7 @@ class Presence:
         self.hub = hub
         self.instance = instance_id()
         self.redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
+        atexit.register(_forget, self.instance)
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -76,6 +76,7 @@ async def _publish(envelope: dict[str, Any]) -> None:
         await layer.group_send(app_settings.GROUP, layer_message(envelope))
         return
     if _publishes_in_script(layer):
+        # The layer names the group channel itself (channels-redis is pinned: this method is not public API).
         channel = layer._get_group_channel_name(app_settings.GROUP)
         message_bytes = layer.serialize(layer_message(envelope))
         envelope["id"] = await history.history_append(envelope=envelope, message_bytes=message_bytes, channel=channel)

@@ -96,7 +96,9 @@ def daphne(
 
 
 ASGI_APP = "conductor.asgi:application"
-UVICORN_ARGS = ("--ws", "websockets", "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log")
+# websockets-sansio: its `send` waits while the socket's write buffer is full (backpressure for the outbox).
+UVICORN_ARGS = ("--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--lifespan", "off")
+UVICORN_ARGS += ("--no-access-log",)
 
 
 @contextmanager

@@ -1,8 +1,11 @@
 """The gateway as deployed: real daphne / uvicorn processes, a real worker cluster, one real Redis."""
 
 import asyncio
+import base64
 import json
+import os
 import signal
+import socket
 import uuid
 
 import pytest
@@ -14,6 +17,7 @@ from conductor.tokens import token_mint
 from councilors.services import councilor_enqueue
 from gamification import history
 from gamification.events import emit
+from gamification.protocol import CLOSE_SLOW_CONSUMER
 from tests.processes import SERVERS, daphne, manage
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -98,3 +102,58 @@ async def test_two_gateways_and_a_worker_share_one_redis(councilor):
             process_b.wait()
             alone = await _stats_until(ws_a, lambda s: s["instances"] == 1)
             assert alone["active_connections"] == 1 and alone["instances"] == 1
+
+
+def _stuck_client(port: int, token: str) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads (tiny receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws/gamification?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    sock.settimeout(TIMEOUT)
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)  # byte by byte: leave the frames that follow unread
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
+
+
+def _read_to_end(sock: socket.socket) -> bytes:
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return data
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+async def test_a_client_that_stops_reading_is_closed_and_holds_back_no_one(server):
+    token = await _token()
+    events, limit = 800, 20
+    detail = {"blob": "x" * 16000}  # big frames fill the socket buffers quickly
+    with SERVERS[server](GAMIFICATION_WS_OUTBOX_FRAMES=str(limit)) as (_, port):
+        stuck = await sync_to_async(_stuck_client)(port, token)
+        async with websockets.connect(_url(port, token), compression=None, max_size=2**20) as fast:
+            fast_id = (await _receive(fast, "connected"))["data"]["client_id"]
+            for number in range(events):
+                data = {"level": "info", "message": str(number), "source": "t", "details": detail}
+                await sync_to_async(emit)("system_alert", data)
+                # In step with the fast client, which must get every event while the stuck one reads nothing.
+                assert (await _receive(fast, "system_alert"))["data"]["message"] == str(number)
+            # Counted from this process's own list: other test processes' stats may share the Redis.
+            clients = (await _request(fast, {"command": "get_stats"}))["data"]["clients"]
+            (instance,) = {client["instance"] for client in clients if client["client_id"] == fast_id}
+            assert [client["client_id"] for client in clients if client["instance"] == instance] == [fast_id]
+        # The close frame (4008 "Too slow") queues behind the unread backlog; when the client does not drain
+        # it within the server's close timeout, the server drops the TCP connection instead.
+        received = await sync_to_async(_read_to_end)(stuck)
+        stuck.close()
+        assert len(received) < events * 16000  # it did not get everything: it was cut off
+        if received.endswith(b"Too slow"):
+            assert received[-10:-8] == CLOSE_SLOW_CONSUMER.to_bytes(2, "big")

@@ -97,9 +97,9 @@ async def test_an_id_newer_than_any_assigned_is_not_complete(fresh_history):
 @pytest.mark.django_db(transaction=True)
 async def test_the_history_expires_a_day_after_its_newest_event(fresh_history, redis_client):
     await aemit("system_alert", ALERT)
-    ttl = redis_client.ttl(history.keys()[1])
+    ttl = redis_client.ttl(history.keys().history)
     assert app_settings.HISTORY_TTL_S - 60 < ttl <= app_settings.HISTORY_TTL_S == 86_400
-    assert redis_client.ttl(history.keys()[0]) == -1  # the counter itself never expires
+    assert redis_client.ttl(history.keys().counter) == -1  # the counter itself never expires
 
 
 @pytest.mark.django_db(transaction=True)
@@ -107,7 +107,7 @@ async def test_the_stored_envelope_is_the_published_one(fresh_history, redis_cli
     layer, channel = await _listener()
     sent = await aemit("agent_metrics_updated", {"agent_id": "a", "metrics": {"nested": [1, 2.5, None, "é"]}})
     received = (await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"]
-    (stored,) = redis_client.zrangebyscore(history.keys()[1], sent["id"], sent["id"])
+    (stored,) = redis_client.zrangebyscore(history.keys().history, sent["id"], sent["id"])
     assert json.loads(stored) == received == sent
 
 
@@ -154,3 +154,14 @@ async def test_a_sharded_layer_gets_the_event_stored_first_then_sent_with_group_
     received = (await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"]
     assert received == sent and sent["id"] == await history.newest_id()
     assert (await history.history_since(since=sent["id"] - 1, topics={"all"})).events == [sent]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_since_0_is_from_the_start_complete_while_the_first_event_is_kept(fresh_history, settings):
+    settings.GAMIFICATION_HISTORY_SIZE = 3
+    sent = [await aemit("system_alert", alert) for alert in (ALERT, ALERT, ALERT)]
+    from_start = await history.history_since(since=0, topics={"all"})
+    assert (from_start.events, from_start.complete) == (sent, True)
+    sent.append(await aemit("system_alert", ALERT))  # the first event is trimmed
+    trimmed = await history.history_since(since=0, topics={"all"})
+    assert (trimmed.events, trimmed.complete) == (sent[1:], False)

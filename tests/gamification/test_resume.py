@@ -128,3 +128,19 @@ def test_the_seam_holds_live_frames_during_a_replay_and_drops_those_it_covered()
     assert seam.hold() == 10  # live since 11: a later replay stops before it
     assert seam.release() == []
     assert seam.admit("reply", None) is True
+
+
+async def test_when_redis_is_unreachable_resume_says_so_and_the_connection_carries_on(settings, tmp_path):
+    async with await authed() as ws:
+        working = settings.CHANNEL_LAYERS
+        settings.CHANNEL_LAYERS = unreachable_layer(tmp_path)
+        await expect_error(ws, {"command": "resume", "since": 1}, protocol.HISTORY_UNAVAILABLE)
+        settings.CHANNEL_LAYERS = working
+        live = await aemit("system_alert", alert(0))
+        assert await ws.receive_json_from(timeout=TIMEOUT) == live
+
+
+def unreachable_layer(tmp_path) -> dict:
+    address = f"unix://{tmp_path}/no-redis.sock"
+    config = {"hosts": [{"address": address}], "prefix": "unreachable"}
+    return {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": config}}

@@ -13,7 +13,8 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Permission, User
 
 from conductor.tokens import token_mint
-from tests.processes import daphne, python_module
+from councilors.services import councilor_enqueue
+from tests.processes import daphne, manage, python_module
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -185,3 +186,35 @@ async def test_two_gateways_assign_no_duplicate_ids_and_a_restarted_gateway_goes
             await ws.send(json.dumps({"command": "pause_councilor", "councilor_id": councilor.councilor_id}))
             broadcast = (await _until(ws, lambda f: f["type"] == "councilor_paused" and f["id"] is not None))[-1]
         assert broadcast["id"] > hello["data"]["last_id"] >= ids[-1]
+
+
+async def test_events_a_worker_emitted_while_the_client_was_away_are_replayed_then_live_ones_follow(councilor):
+    token, _ = await _token()
+    topics = ["councilor_started", "councilor_completed"]
+    with daphne() as (_, port), manage("qcluster"):
+        async with websockets.connect(_url(port, token), compression=None) as witness:
+            await _until(witness, lambda f: f["type"] == "connected")
+            async with websockets.connect(_url(port, token), compression=None) as ws:
+                since = (await _until(ws, lambda f: f["type"] == "connected"))[-1]["data"]["last_id"]
+            # Away: a real worker cluster runs the councilor.
+            missed_run = await sync_to_async(councilor_enqueue)(councilor=councilor)
+            await _until(witness, lambda f: f["type"] == "councilor_completed")
+            async with websockets.connect(_url(port, token), compression=None) as ws:
+                await _until(ws, lambda f: f["type"] == "connected")
+                await ws.send(json.dumps({"command": "subscribe", "topics": topics}))
+                await ws.send(json.dumps({"command": "resume", "since": since}))
+                frames = await _until(ws, lambda f: f["type"] == "resumed")
+                live_run = await sync_to_async(councilor_enqueue)(councilor=councilor)
+                live = await _until(ws, lambda f: f["type"] == "councilor_completed")
+    replayed = [f for f in frames[:-1] if f["type"] in topics]
+    assert [(f["type"], f["data"]["execution_id"]) for f in replayed] == [
+        ("councilor_started", missed_run),
+        ("councilor_completed", missed_run),
+    ]
+    assert replayed[0]["id"] < replayed[1]["id"]
+    assert frames[-1]["data"] == {"since": since, "replayed": 2, "complete": True}
+    assert [(f["type"], f["data"]["execution_id"]) for f in live] == [
+        ("councilor_started", live_run),
+        ("councilor_completed", live_run),
+    ]
+    assert live[0]["id"] > replayed[1]["id"]
