@@ -193,11 +193,11 @@ def scheduled_by_django_q(*, councilors: int) -> bool:
     """True when each soak councilor has its django-q2 schedule (councilors.scheduling); else we enqueue."""
     from councilors.models import Councilor
 
-    if not hasattr(Councilor, "schedule"):
+    link = "q_schedule" if hasattr(Councilor, "q_schedule") else "schedule"
+    if not hasattr(Councilor, link):
         return False
-    return Councilor.objects.filter(agent__agent_id__startswith=COUNCILOR_PREFIX, schedule__isnull=False).count() >= (
-        councilors
-    )
+    soak = Councilor.objects.filter(agent__agent_id__startswith=COUNCILOR_PREFIX, **{f"{link}__isnull": False})
+    return soak.count() >= councilors
 
 
 def run_councilors_now(*, councilors: int) -> None:
