@@ -14,7 +14,11 @@ from gamification.events import aemit
 from tests.faults.fleet import close_fleet, open_fleet
 from tests.processes import daphne
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("private_channel_prefix"),  # killed gateways leave no keys for other tests
+]
 
 CLIENTS = 50
 EMIT_EVERY_S = 0.02

@@ -28,6 +28,7 @@ from tests.processes import daphne, manage
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("private_channel_prefix"),
     pytest.mark.skipif(
         settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
         reason="restarts the PostgreSQL server: runs in the PostgreSQL pass only (SQLite has no server)",

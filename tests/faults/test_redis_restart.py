@@ -25,7 +25,11 @@ from tests.faults.fleet import close_fleet, open_fleet
 from tests.faults.servers import RestartableRedis
 from tests.processes import daphne, manage
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("private_channel_prefix"),  # killed gateways leave no keys for other tests
+]
 
 CLIENTS = 200
 AWAY = 20  # of them, disconnected during the outage and resuming afterwards

@@ -26,7 +26,11 @@ from gamification import protocol
 from gamification.events import aemit
 from tests.processes import daphne
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("private_channel_prefix"),  # killed gateways leave no keys for other tests
+]
 
 TIMEOUT = 10
 ORIGIN = "http://127.0.0.1"
