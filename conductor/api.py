@@ -1,10 +1,67 @@
-"""The JSON HTTP API (SPEC §6), served with its OpenAPI schema by django-ninja."""
+"""The JSON HTTP API (SPEC §6), served with its OpenAPI schema by django-ninja.
 
+Schema: /api/openapi.json, interactive docs: /api/docs. Every error is a JSON object
+`{"detail": <human text>, "code": <machine code>}` (400s add `errors`, one per bad field).
+"""
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from conductor.api_security import api_auth
 from councilors.api import router as councilors_router
 from gamification.api import router as gamification_router
 
-api = NinjaAPI(title="Conductor gamification gateway", version="1.0", urls_namespace="api")
+UNAUTHORIZED = "Authentication required: log in, or send Authorization: Bearer <token> (manage.py ws_token)."
+INVALID = "Invalid request: %(fields)s."
+CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
+
+api = NinjaAPI(
+    title="Conductor gamification gateway",
+    version="1.0",
+    urls_namespace="api",
+    auth=api_auth(),
+    description="Run agents, read their executions, metrics and councilors, stream run output (SSE).",
+)
+
+
+def error_response(request: HttpRequest, status: int, detail: str, **extra: Any) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, "code": CODES.get(status, "error"), **extra}, status=status)
+
+
+def _field(loc: list[Any]) -> str:
+    # loc is (source, [body parameter,] field...): keep the part a client wrote.
+    parts = list(loc[1:])
+    if loc and loc[0] == "body" and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(str(part) for part in parts) or str(loc[0] if loc else "body")
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [{"field": _field(error.get("loc", [])), "message": error.get("msg", "")} for error in exc.errors]
+    fields = ", ".join(f"{error['field']} ({error['message']})" for error in errors)
+    return error_response(request, 400, INVALID % {"fields": fields}, errors=errors)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = error_response(request, 401, UNAUTHORIZED)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, 404, str(exc) or "Not found.")
+
+
 api.add_router("", councilors_router)
 api.add_router("", gamification_router)

@@ -14,12 +14,13 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from conductor.streaming import SharedSyncThread  # noqa: E402
 from gamification.middleware import OriginMiddleware, TokenAuthMiddleware  # noqa: E402
 from gamification.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": SharedSyncThread(django_asgi_app),
         # OriginMiddleware, not channels' AllowedHostsOriginValidator: that one refuses every client
         # without an Origin header, and programs send none (they must then bring a token).
         "websocket": OriginMiddleware(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),

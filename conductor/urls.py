@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from conductor import views
 from conductor.api import api
 
 admin.site.site_header = "Conductor"
@@ -10,4 +11,6 @@ admin.site.index_title = "Agents, councilors and their runs"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
 ]

@@ -1,5 +1,180 @@
-"""HTTP endpoints for agents, executions and councilors (SPEC §6)."""
+"""HTTP endpoints for agents, executions and councilors (SPEC §6): parse, call a service or selector, answer."""
 
-from ninja import Router
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from ninja import Header, Query, Router, Schema, Status
+from ninja.errors import HttpError
+
+from conductor.api_security import ExecuteRateThrottle, api_auth
+from councilors import schedule_times, selectors, services
+from councilors.models import Agent, Councilor, Execution
+from councilors.schemas import (
+    AgentMetricsOut,
+    CouncilorOut,
+    ErrorOut,
+    ExecuteIn,
+    ExecuteOut,
+    ExecutionOut,
+)
+from councilors.sse import execution_output_events
 
 router = Router(tags=["councilors"])
+
+RUN_PERMISSION = "councilors.run_agent"
+UNKNOWN_AGENT = "No agent with agent_id %(agent_id)r."
+UNKNOWN_EXECUTION = "No execution with execution_id %(execution_id)r."
+LAST_EVENT_ID_INVALID = "Last-Event-ID must be a whole number (the id of the last event received)."
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+
+
+@router.post(
+    "/agents/{agent_id}/execute",
+    response={202: ExecuteOut, 429: ErrorOut, **ERRORS},
+    auth=api_auth(permission=RUN_PERMISSION),
+    throttle=[ExecuteRateThrottle()],
+    url_name="agent_execute",
+)
+def agent_execute(request: HttpRequest, agent_id: str, body: ExecuteIn):
+    """Queue one run of the agent on a worker; follow it at `status_url` or stream its output."""
+    agent = Agent.objects.filter(agent_id=agent_id).first()
+    if agent is None:
+        raise Http404(UNKNOWN_AGENT % {"agent_id": agent_id})
+    execution_id = services.agent_enqueue(agent=agent, prompt=body.prompt, instance_id=body.instance_id or "")
+    status_url = reverse("api:execution_get", kwargs={"execution_id": execution_id})
+    return Status(202, {"execution_id": execution_id, "status_url": status_url})
+
+
+def _execution_out(execution: Execution) -> dict:
+    return {
+        "execution_id": execution.execution_id,
+        "agent_id": execution.agent.agent_id,
+        "councilor_id": execution.agent.agent_id if execution.councilor_id else None,
+        "kind": execution.kind,
+        "instance_id": execution.instance_id,
+        "prompt": execution.prompt,
+        "status": execution.status,
+        "severity": execution.severity or None,
+        "output": execution.output,
+        "error": execution.error,
+        "started_at": execution.started_at,
+        "completed_at": execution.completed_at,
+        "duration_ms": execution.duration_ms,
+    }
+
+
+@router.get("/executions/{execution_id}", response={200: ExecutionOut, **ERRORS}, url_name="execution_get")
+def execution_get(request: HttpRequest, execution_id: str):
+    """One execution; `status` is `queued` while its task waits for a worker."""
+    try:
+        return _execution_out(selectors.execution_get(execution_id=execution_id))
+    except Execution.DoesNotExist:
+        pass
+    agent_id = selectors.execution_queued_agent(execution_id=execution_id)
+    if agent_id is None:
+        raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})
+    return {"execution_id": execution_id, "agent_id": agent_id, "status": "queued"}
+
+
+@router.get("/agents/metrics", response={200: list[AgentMetricsOut], **ERRORS}, url_name="agents_metrics")
+def agents_metrics(request: HttpRequest):
+    """Metrics of every agent, derived from its executions (the dashboard's fallback poll)."""
+    return [
+        {"agent_id": agent.agent_id, "agent_name": agent.label, "emoji": agent.emoji, "metrics": metrics}
+        for agent, metrics in selectors.agents_with_metrics()
+    ]
+
+
+def _councilor_out(councilor: Councilor, last: Execution | None, next_run) -> dict:
+    last_run = None
+    if last is not None:
+        last_run = {
+            "execution_id": last.execution_id,
+            "status": last.status,
+            "severity": last.severity or None,
+            "started_at": last.started_at,
+            "completed_at": last.completed_at,
+            "duration_ms": last.duration_ms,
+        }
+    return {
+        "councilor_id": councilor.councilor_id,
+        "title": councilor.title,
+        "emoji": councilor.agent.emoji,
+        "task_name": councilor.task_name,
+        "schedule": {"type": councilor.schedule_type, "value": councilor.schedule_value},
+        "enabled": councilor.enabled,
+        "last_run": last_run,
+        "next_run": next_run,
+    }
+
+
+@router.get("/councilors", response={200: list[CouncilorOut], **ERRORS}, url_name="councilors_list")
+def councilors_list(request: HttpRequest):
+    """Every councilor with its schedule, whether it is enabled, its last run and its next run."""
+    rows = selectors.councilors_with_last_execution()
+    scheduled = schedule_times.schedule_next_runs(councilors=[councilor for councilor, _ in rows])
+    now = timezone.now()
+    answer = []
+    for councilor, last in rows:
+        next_run = None
+        if councilor.enabled:
+            next_run = scheduled.get(councilor.councilor_id) or schedule_times.computed_next_run(
+                councilor=councilor, last_started=last.started_at if last else None, now=now
+            )
+        answer.append(_councilor_out(councilor, last, next_run))
+    return answer
+
+
+class StreamQuery(Schema):
+    execution_id: str
+
+
+SSE_DOC = {
+    "responses": {
+        200: {
+            "description": "text/event-stream: `output` events (id = line number, data = the line), then one "
+            "`end` event whose data is JSON {execution_id, status, severity, error, duration_ms}. "
+            "Reconnect with Last-Event-ID to resume after that line.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
+@router.get("/v1/stream", response={**ERRORS}, openapi_extra=SSE_DOC, url_name="execution_stream")
+async def execution_stream(
+    request: HttpRequest,
+    query: Query[StreamQuery],
+    last_event_id: str | None = Header(None, alias="Last-Event-ID"),
+):
+    """Server-Sent Events: the run's output lines as they are produced, then `end`."""
+    execution_id = query.execution_id
+    after = 0
+    if last_event_id:
+        if not (last_event_id.strip().isascii() and last_event_id.strip().isdigit() and len(last_event_id) <= 18):
+            raise HttpError(400, LAST_EVENT_ID_INVALID)
+        after = int(last_event_id)
+    if not await _known(execution_id):
+        raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})
+    response = StreamingHttpResponse(
+        execution_output_events(execution_id=execution_id, after=after), content_type="text/event-stream"
+    )
+    # No caching, and no buffering by a proxy in front (nginx honours X-Accel-Buffering).
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _known_sync(execution_id: str) -> bool:
+    close_old_connections()
+    try:
+        return selectors.execution_known(execution_id=execution_id)
+    finally:
+        close_old_connections()
+
+
+async def _known(execution_id: str) -> bool:
+    # A pool thread, not the request's own (thread-sensitive) one, which would live as long as the stream.
+    return await sync_to_async(_known_sync, thread_sensitive=False)(execution_id)

@@ -80,6 +80,7 @@ class Agent(ValidatedWhenEmpty):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("run_agent", "Can run agents through the HTTP API")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(runner__in=["command", "http", "python"]), name="agent_runner_valid"

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import TypedDict
 
 from django.core.validators import slug_re
-from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from councilors.models import Agent, Councilor, Execution
 
@@ -77,6 +77,73 @@ def worker_clusters_alive() -> int:
         return len(Stat.get_all())
     except Exception:  # noqa: BLE001 - an unreadable heartbeat store means no worker we can rely on
         return 0
+
+
+# Buckets of the run-duration histogram, in seconds (runs take from a blink to many minutes).
+DURATION_BUCKETS_S = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+
+def executions_by_status_severity() -> dict[tuple[str, str], int]:
+    """How many executions there are per (status, severity); severity is "" while running."""
+    rows = Execution.objects.order_by().values("status", "severity").annotate(count=Count("pk"))
+    return {(row["status"], row["severity"]): row["count"] for row in rows}
+
+
+def execution_duration_histogram() -> tuple[list[tuple[float, int]], int, float]:
+    """Finished runs' durations: cumulative (bucket upper bound s, count) pairs, total count, sum in seconds."""
+    finished = Execution.objects.filter(FINISHED, duration_ms__isnull=False).order_by()
+    buckets = {
+        f"le_{index}": Count("pk", filter=Q(duration_ms__lte=int(bound * 1000)))
+        for index, bound in enumerate(DURATION_BUCKETS_S)
+    }
+    totals = finished.aggregate(total=Count("pk"), total_ms=Sum("duration_ms"), **buckets)
+    pairs = [(bound, totals[f"le_{index}"]) for index, bound in enumerate(DURATION_BUCKETS_S)]
+    return pairs, totals["total"], (totals["total_ms"] or 0) / 1000
+
+
+QUEUE_SCAN_LIMIT = 5000
+
+
+def execution_get(*, execution_id: str) -> Execution:
+    """The execution with this id (Execution.DoesNotExist otherwise)."""
+    return Execution.objects.select_related("agent", "councilor").get(execution_id=execution_id)
+
+
+def execution_queued_agent(*, execution_id: str) -> str | None:
+    """The agent_id of a run still waiting in django-q2's queue under this execution id, else None.
+
+    `agent_enqueue` names the task after the execution id; the record itself is written only when a
+    worker starts the run, so between the two this is how the API knows the id is real.
+    """
+    from django_q.models import OrmQ
+
+    for queued in OrmQ.objects.order_by("-pk")[:QUEUE_SCAN_LIMIT]:
+        if queued.name() == execution_id:
+            args = queued.args() or ()
+            return str(args[0]) if args else ""
+    return None
+
+
+def execution_known(*, execution_id: str) -> bool:
+    """Whether the execution exists, or its run waits in the queue."""
+    return (
+        Execution.objects.filter(execution_id=execution_id).exists()
+        or execution_queued_agent(execution_id=execution_id) is not None
+    )
+
+
+def agents_with_metrics() -> list[tuple[Agent, AgentMetrics]]:
+    """Every agent with its metrics, in display order."""
+    metrics = agents_metrics_list()
+    return [(agent, metrics[agent.agent_id]) for agent in Agent.objects.all()]
+
+
+def councilors_with_last_execution() -> list[tuple[Councilor, Execution | None]]:
+    """Every councilor with its latest execution (None if it never ran), in two queries."""
+    last_pk = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk").values("pk")[:1]
+    councilors = list(Councilor.objects.select_related("agent").annotate(last_pk=Subquery(last_pk)))
+    latest = Execution.objects.in_bulk([councilor.last_pk for councilor in councilors if councilor.last_pk])
+    return [(councilor, latest.get(councilor.last_pk)) for councilor in councilors]
 
 
 def councilor_failure_streak(*, councilor: Councilor, limit: int) -> int:

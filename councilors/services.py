@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from councilors.models import Agent, Councilor, Execution, SkippedRun
 from councilors.notifications import councilor_run_notify
+from councilors.output_stream import OutputPublisher
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback
 from councilors.scheduling import councilor_schedule_delete, councilor_schedule_sync
@@ -196,7 +197,15 @@ def execution_finish(*, execution: Execution, output: str, error: str = "") -> E
 
 
 def execution_run(*, execution: Execution, on_output: OutputCallback | None = None) -> Execution:
-    """Run a started execution's agent and finish the record, whatever the runner does."""
+    """Run a started execution's agent, publish its output live (SSE), and finish the record."""
+    publisher = OutputPublisher(execution_id=execution.execution_id, forward=on_output)
+    finished = _execution_run_and_finish(execution=execution, on_output=publisher)
+    publisher.end(status=finished.status, severity=finished.severity)
+    return finished
+
+
+def _execution_run_and_finish(*, execution: Execution, on_output: OutputCallback) -> Execution:
+    """Run the agent and finish the record, whatever the runner does."""
     agent, councilor = execution.agent, execution.councilor
     context = {
         "agent_id": agent.agent_id,

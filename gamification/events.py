@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
-from gamification import transport
+from gamification import metrics, transport
 from gamification.catalogue import validate_event
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,9 @@ def _publish_logged(envelope: dict[str, Any]) -> None:
         transport.publish(envelope)
     except Exception as exc:  # noqa: BLE001 - the transport must never break the caller's work
         logger.warning("event %s not published (channel layer unreachable: %r)", envelope["type"], exc)
+        metrics.event_not_published(envelope["type"])
+    else:
+        metrics.event_emitted(envelope["type"])
 
 
 def emit(event_type: str, data: dict[str, Any], *, using: str | None = None) -> dict[str, Any]:
@@ -43,4 +46,7 @@ async def aemit(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
         await transport.apublish(envelope)
     except Exception as exc:  # noqa: BLE001 - the transport must never break the caller's work
         logger.warning("event %s not published (channel layer unreachable: %r)", event_type, exc)
+        metrics.event_not_published(event_type)
+    else:
+        metrics.event_emitted(event_type)
     return envelope

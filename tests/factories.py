@@ -33,3 +33,17 @@ def make_councilor(*, agent: Agent | None = None, **fields: Any) -> Councilor:
         "notification_channels": ["panel"],
     }
     return councilor_create(agent=agent, **{**defaults, **fields})
+
+
+def make_user(*, username: str | None = None, permissions: tuple[str, ...] = (), **fields: Any):
+    """An active user with the given `app_label.codename` permissions (password: "password")."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(
+        username=username or f"user-{next(_sequence)}", password="password", **fields
+    )
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return user

@@ -145,6 +145,12 @@ JWT_SECRET = env("JWT_SECRET", default=SECRET_KEY)
 JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
 JWT_TTL_SECONDS = env.int("JWT_TTL_SECONDS", default=3600)
 
+# HTTP API knobs (conductor/app_settings.py says what each does).
+API_EXECUTE_RATE_LIMIT = env.int("API_EXECUTE_RATE_LIMIT", default=10)
+API_EXECUTE_RATE_WINDOW_S = env.int("API_EXECUTE_RATE_WINDOW_S", default=60)
+API_STREAM_POLL_S = env.float("API_STREAM_POLL_S", default=5.0)
+API_METRICS_PUBLIC = env.bool("API_METRICS_PUBLIC", default=False)
+
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

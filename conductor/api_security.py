@@ -1,0 +1,97 @@
+"""Who may call the HTTP API (SPEC §4, §6): the Django session or `Authorization: Bearer <jwt>`,
+plus permission checks and the per-user rate limit on `execute`."""
+
+import logging
+import time
+from typing import Any
+
+import redis
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
+from ninja.errors import AuthorizationError
+from ninja.security import HttpBearer, SessionAuth
+from ninja.throttling import BaseThrottle
+
+from conductor.app_settings import app_settings
+from conductor.redis_client import redis_sync
+from conductor.tokens import InvalidToken, token_user
+
+logger = logging.getLogger(__name__)
+
+FORBIDDEN = "You need the %(permission)s permission for this."
+
+
+def _checked(user: AbstractBaseUser | None, permission: str | None) -> AbstractBaseUser | None:
+    # Raising (not returning None) makes ninja answer 403 at once instead of trying the next method.
+    if user is not None and permission and not user.has_perm(permission):
+        raise AuthorizationError(message=FORBIDDEN % {"permission": permission})
+    return user
+
+
+class BearerTokenAuth(HttpBearer):
+    """`Authorization: Bearer <token>` as minted by `manage.py ws_token` (conductor.tokens)."""
+
+    def __init__(self, *, permission: str | None = None) -> None:
+        super().__init__()
+        self.permission = permission
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        try:
+            user = token_user(token)
+        except InvalidToken:
+            return None
+        return _checked(user, self.permission)
+
+
+class SessionUserAuth(SessionAuth):
+    """The Django session (browsers on the same site); unsafe methods also need the CSRF token."""
+
+    def __init__(self, *, permission: str | None = None) -> None:
+        super().__init__()
+        self.permission = permission
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        return _checked(super().authenticate(request, key), self.permission)
+
+
+def api_auth(*, permission: str | None = None) -> list:
+    """Token first (programs), then the session (browsers); optionally a permission on top."""
+    return [BearerTokenAuth(permission=permission), SessionUserAuth(permission=permission)]
+
+
+class ExecuteRateThrottle(BaseThrottle):
+    """A fixed window per user in Redis, so the limit holds across every gateway process.
+
+    When Redis cannot be reached the request is let through (and logged): the limit protects the
+    workers, and refusing every run because Redis hiccupped would be worse.
+    """
+
+    scope = "execute"
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        window = app_settings.EXECUTE_RATE_WINDOW_S
+        key = f"{app_settings.REDIS_PREFIX}:ratelimit:{self.scope}:{request.auth.pk}:{int(time.time() // window)}"
+        try:
+            pipe = redis_sync().pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, window + 1)
+            count, _ = pipe.execute()
+        except redis.RedisError as exc:
+            logger.warning("rate limit not checked (Redis unreachable: %r)", exc)
+            return True
+        return count <= app_settings.EXECUTE_RATE_LIMIT
+
+    def wait(self) -> float:
+        window = app_settings.EXECUTE_RATE_WINDOW_S
+        return window - (time.time() % window)
+
+
+def request_user(request: HttpRequest) -> AbstractBaseUser | None:
+    """The caller of a plain Django view, by bearer token or session (None when neither)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        try:
+            return token_user(token.strip())
+        except InvalidToken:
+            return None
+    return request.user if request.user.is_authenticated else None

@@ -1,0 +1,47 @@
+"""HTTP API knobs, each overridable in Django settings as API_<NAME> (base settings read them from the environment)."""
+
+from django.conf import settings
+
+
+def _setting(name: str, default):
+    return getattr(settings, f"API_{name}", default)
+
+
+class AppSettings:
+    @property
+    def EXECUTE_RATE_LIMIT(self) -> int:
+        """How many `execute` requests one user may make per window (shared by every gateway process)."""
+        return int(_setting("EXECUTE_RATE_LIMIT", 10))
+
+    @property
+    def EXECUTE_RATE_WINDOW_S(self) -> int:
+        """The length of that fixed window, in seconds."""
+        return int(_setting("EXECUTE_RATE_WINDOW_S", 60))
+
+    @property
+    def STREAM_MAXLEN(self) -> int:
+        """Output lines kept per execution in its Redis Stream (older ones are trimmed)."""
+        return int(_setting("STREAM_MAXLEN", 10_000))
+
+    @property
+    def STREAM_TTL_S(self) -> int:
+        """How long an execution's Redis Stream lives after its last line (SSE resumes within it)."""
+        return int(_setting("STREAM_TTL_S", 86_400))
+
+    @property
+    def STREAM_POLL_S(self) -> float:
+        """How long an idle SSE stream waits for a line before it sends a keep-alive and checks the database."""
+        return float(_setting("STREAM_POLL_S", 5.0))
+
+    @property
+    def METRICS_PUBLIC(self) -> bool:
+        """Serve /metrics without authentication (for a scraper on a private network)."""
+        return bool(_setting("METRICS_PUBLIC", False))
+
+    @property
+    def REDIS_PREFIX(self) -> str:
+        """Prefix of the API's Redis keys; the channel layer's by default, so deployments sharing a Redis stay apart."""
+        return _setting("REDIS_PREFIX", None) or settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "conductor")
+
+
+app_settings = AppSettings()

@@ -1,0 +1,61 @@
+"""What /healthz and /metrics report: the parts the gateway depends on, and Prometheus metrics."""
+
+import logging
+import os
+from typing import Any
+
+from django.db import connection
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from conductor.redis_client import redis_sync
+from councilors.metrics import ExecutionsCollector
+from councilors.selectors import worker_clusters_alive
+
+logger = logging.getLogger(__name__)
+
+NO_WORKERS = "no django-q2 worker cluster has reported a heartbeat recently"
+
+
+def _database() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"ok": True}
+
+
+def _redis() -> dict[str, Any]:
+    redis_sync().ping()
+    return {"ok": True}
+
+
+def _workers() -> dict[str, Any]:
+    clusters = worker_clusters_alive()
+    return {"ok": True, "clusters": clusters} if clusters else {"ok": False, "clusters": 0, "error": NO_WORKERS}
+
+
+CHECKS = {"database": _database, "redis": _redis, "workers": _workers}
+
+
+def health_checks() -> dict[str, dict[str, Any]]:
+    """Each part's state: {"ok": bool, ...}; a part that raises is down, with the error named."""
+    results = {}
+    for name, check in CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as exc:  # noqa: BLE001 - any failure of a part is what a health check reports
+            logger.warning("health check %s failed: %r", name, exc)
+            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return results
+
+
+def metrics_exposition() -> bytes:
+    """This process's (or, in multiprocess mode, this machine's) counters, then the database-derived run metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        counters = generate_latest(registry)
+    else:
+        counters = generate_latest(REGISTRY)
+    runs = CollectorRegistry(auto_describe=False)
+    runs.register(ExecutionsCollector())
+    return counters + generate_latest(runs)

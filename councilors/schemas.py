@@ -1,0 +1,94 @@
+"""Request and response bodies of the HTTP API (django-ninja schemas, in the OpenAPI document)."""
+
+from datetime import datetime
+from typing import Literal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from ninja import Field, Schema
+from pydantic import field_validator
+
+from councilors.validators import PROMPT_MAX_LENGTH, validate_prompt
+
+INSTANCE_ID_MAX_LENGTH = 120
+
+
+class ExecuteIn(Schema):
+    prompt: str = Field(description=f"What the agent should do (1 to {PROMPT_MAX_LENGTH} characters).")
+    instance_id: str | None = Field(
+        None, max_length=INSTANCE_ID_MAX_LENGTH, description="Caller's instance, kept on the run (optional)."
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def prompt_valid(cls, value: str) -> str:
+        try:
+            validate_prompt(value)
+        except DjangoValidationError as exc:
+            raise ValueError(exc.messages[0]) from exc
+        return value
+
+
+class ExecuteOut(Schema):
+    execution_id: str
+    status_url: str = Field(description="GET it for the run's state; `/api/v1/stream?execution_id=` streams output.")
+
+
+class ExecutionOut(Schema):
+    execution_id: str
+    agent_id: str
+    councilor_id: str | None = None
+    kind: Literal["agent", "councilor"] | None = None
+    instance_id: str = ""
+    prompt: str = ""
+    status: Literal["queued", "running", "completed", "error"]
+    severity: Literal["success", "warning", "error"] | None = None
+    output: str = ""
+    error: str = ""
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: int | None = None
+
+
+class MetricsOut(Schema):
+    total_executions: int
+    success_rate: float
+    last_execution: str | None
+    last_severity: str | None
+    avg_duration_ms: float | None
+
+
+class AgentMetricsOut(Schema):
+    agent_id: str
+    agent_name: str
+    emoji: str
+    metrics: MetricsOut
+
+
+class ScheduleOut(Schema):
+    type: Literal["interval", "cron"]
+    value: str
+
+
+class LastRunOut(Schema):
+    execution_id: str
+    status: str
+    severity: str | None
+    started_at: datetime
+    completed_at: datetime | None
+    duration_ms: int | None
+
+
+class CouncilorOut(Schema):
+    councilor_id: str
+    title: str
+    emoji: str
+    task_name: str
+    schedule: ScheduleOut
+    enabled: bool
+    last_run: LastRunOut | None
+    next_run: datetime | None = Field(description="When it runs next; null while paused.")
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str

@@ -1,0 +1,316 @@
+"""The §6 JSON endpoints in-process: success and every error path (the SSE stream: test_sse.py)."""
+
+import json
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django_q.models import OrmQ, Schedule
+
+from conductor.api import UNAUTHORIZED
+from conductor.api_security import FORBIDDEN
+from conductor.tokens import token_mint
+from councilors.api import UNKNOWN_AGENT, UNKNOWN_EXECUTION
+from councilors.services import agent_run, councilor_pause, councilor_run
+from councilors.tasks import run_agent_task
+from councilors.validators import PROMPT_EMPTY, PROMPT_MAX_LENGTH
+from tests.factories import make_agent, make_councilor, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def own_redis_keys(settings):
+    # Rate-limit windows are keyed by user pk, which tests reuse: give each test its own keys.
+    settings.API_REDIS_PREFIX = f"test-api-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def runner(db):
+    return make_user(permissions=("councilors.run_agent",))
+
+
+def bearer(user, **kwargs) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token_mint(user=user, **kwargs)}"}
+
+
+def execute(client: Client, agent_id: str, body, **headers):
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.post(f"/api/agents/{agent_id}/execute", data, content_type="application/json", **headers)
+
+
+def same_moment(text: str, moment: datetime) -> bool:
+    """The API writes times to the millisecond (Django's JSON encoder)."""
+    return abs(datetime.fromisoformat(text) - moment) < timedelta(milliseconds=1)
+
+
+def queued_tasks() -> list[dict]:
+    return [queued.task for queued in OrmQ.objects.all()]
+
+
+# POST /api/agents/<agent_id>/execute
+
+
+def test_execute_queues_the_run_and_answers_202_with_its_id_and_status_url(client, agent, runner):
+    response = execute(client, agent.agent_id, {"prompt": "check", "instance_id": "inst-7"}, **bearer(runner))
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["execution_id"].startswith(f"exec_{agent.agent_id}_")
+    assert body["status_url"] == f"/api/executions/{body['execution_id']}"
+    [task] = queued_tasks()
+    assert task["func"] == "councilors.tasks.run_agent_task"
+    assert task["name"] == body["execution_id"]
+    assert task["args"] == (agent.agent_id, "check", "inst-7", body["execution_id"])
+
+    queued = client.get(body["status_url"], **bearer(runner)).json()
+    assert queued["status"] == "queued"
+    assert queued["agent_id"] == agent.agent_id
+
+    run_agent_task(*task["args"])  # what the worker does with it (the real worker: test_api_e2e.py)
+    finished = client.get(body["status_url"], **bearer(runner)).json()
+    assert finished["status"] == "completed"
+    assert finished["severity"] == "success"
+    assert finished["instance_id"] == "inst-7"
+    assert finished["prompt"] == "check"
+    assert finished["output"] == "all good\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({}, "prompt", "Field required"),
+        ({"prompt": "   "}, "prompt", PROMPT_EMPTY),
+        ({"prompt": "x" * (PROMPT_MAX_LENGTH + 1)}, "prompt", "at most"),
+        ({"prompt": 123}, "prompt", "string"),
+        ({"prompt": "ok", "instance_id": "i" * 121}, "instance_id", "at most 120"),
+    ],
+)
+def test_execute_refuses_a_bad_body_with_400_naming_the_field(client, agent, runner, body, field, message):
+    response = execute(client, agent.agent_id, body, **bearer(runner))
+
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["code"] == "invalid"
+    [error] = payload["errors"]
+    assert error["field"] == field
+    assert message in error["message"]
+    assert field in payload["detail"]
+    assert queued_tasks() == []
+
+
+def test_execute_takes_a_null_or_missing_instance_id_as_none_given(client, agent, runner):
+    assert execute(client, agent.agent_id, {"prompt": "a", "instance_id": None}, **bearer(runner)).status_code == 202
+    assert execute(client, agent.agent_id, {"prompt": "b"}, **bearer(runner)).status_code == 202
+    assert [task["args"][2] for task in queued_tasks()] == ["", ""]
+
+
+def test_execute_refuses_a_body_that_is_not_json(client, agent, runner):
+    response = execute(client, agent.agent_id, "{not json", **bearer(runner))
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert queued_tasks() == []
+
+
+def test_execute_without_credentials_is_401(client, agent):
+    response = execute(client, agent.agent_id, {"prompt": "check"})
+    assert response.status_code == 401
+    assert response.json() == {"detail": UNAUTHORIZED, "code": "unauthorized"}
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("token", ["garbage", "expired"])
+def test_execute_with_a_bad_or_expired_token_is_401(client, agent, runner, token):
+    headers = bearer(runner, ttl_seconds=-10) if token == "expired" else {"HTTP_AUTHORIZATION": "Bearer garbage"}
+    response = execute(client, agent.agent_id, {"prompt": "check"}, **headers)
+    assert response.status_code == 401
+    assert queued_tasks() == []
+
+
+def test_execute_without_the_run_permission_is_403(client, agent):
+    response = execute(client, agent.agent_id, {"prompt": "check"}, **bearer(make_user()))
+    assert response.status_code == 403
+    assert response.json() == {"detail": FORBIDDEN % {"permission": "councilors.run_agent"}, "code": "forbidden"}
+    assert queued_tasks() == []
+
+
+def test_execute_an_unknown_agent_is_404(client, runner):
+    response = execute(client, "nobody", {"prompt": "check"}, **bearer(runner))
+    assert response.status_code == 404
+    assert response.json() == {"detail": UNKNOWN_AGENT % {"agent_id": "nobody"}, "code": "not_found"}
+    assert queued_tasks() == []
+
+
+def test_one_user_flooding_execute_gets_429_and_others_do_not(client, agent, runner, settings):
+    settings.API_EXECUTE_RATE_LIMIT = 3
+    statuses = [execute(client, agent.agent_id, {"prompt": "go"}, **bearer(runner)).status_code for _ in range(3)]
+    refused = execute(client, agent.agent_id, {"prompt": "go"}, **bearer(runner))
+    other = make_user(permissions=("councilors.run_agent",))
+
+    assert statuses == [202, 202, 202]
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "rate_limited"
+    assert 0 < int(refused["Retry-After"]) <= 60  # the rest of the default 60 s window
+    assert execute(client, agent.agent_id, {"prompt": "go"}, **bearer(other)).status_code == 202
+    assert len(queued_tasks()) == 4
+
+
+def test_execute_with_a_session_needs_the_csrf_token(agent, runner):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(runner)
+    assert execute(browser, agent.agent_id, {"prompt": "go"}).status_code == 403
+
+    csrf = "a" * 32
+    browser.cookies["csrftoken"] = csrf
+    response = execute(browser, agent.agent_id, {"prompt": "go"}, HTTP_X_CSRFTOKEN=csrf)
+    assert response.status_code == 202
+
+
+# GET /api/executions/<execution_id>
+
+
+def test_execution_get_returns_the_record(client, agent, runner):
+    execution = agent_run(agent=agent, prompt="look", instance_id="i-1")
+
+    response = client.get(f"/api/executions/{execution.execution_id}", **bearer(runner))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["execution_id"] == execution.execution_id
+    assert body["agent_id"] == agent.agent_id
+    assert body["councilor_id"] is None
+    assert body["kind"] == "agent"
+    assert body["instance_id"] == "i-1"
+    assert body["status"] == "completed"
+    assert body["severity"] == "success"
+    assert body["output"] == "all good\n"
+    assert body["duration_ms"] == execution.duration_ms
+    assert same_moment(body["started_at"], execution.started_at)
+
+
+def test_execution_get_of_a_councilor_run_names_the_councilor(client, councilor):
+    execution = councilor_run(councilor=councilor)
+    body = client.get(f"/api/executions/{execution.execution_id}", **bearer(make_user())).json()
+    assert body["kind"] == "councilor"
+    assert body["councilor_id"] == councilor.councilor_id
+
+
+def test_execution_get_of_an_unknown_id_is_404(client, runner):
+    response = client.get("/api/executions/exec_nope_1", **bearer(runner))
+    assert response.status_code == 404
+    assert response.json()["detail"] == UNKNOWN_EXECUTION % {"execution_id": "exec_nope_1"}
+
+
+def test_execution_get_needs_authentication(client, agent):
+    execution = agent_run(agent=agent, prompt="look")
+    assert client.get(f"/api/executions/{execution.execution_id}").status_code == 401
+
+
+# GET /api/agents/metrics
+
+
+def test_agents_metrics_lists_every_agent_with_metrics_from_its_executions(client):
+    good = make_agent(name="Good")
+    flaky = make_agent(name="Flaky", runner_config={"argv": ["sh", "-c", "echo failed; exit 1"], "timeout": 10})
+    agent_run(agent=good, prompt="x")
+    agent_run(agent=flaky, prompt="x")
+    agent_run(agent=flaky, prompt="x")
+    idle = make_agent(name="Idle")
+
+    response = client.get("/api/agents/metrics", **bearer(make_user()))
+
+    assert response.status_code == 200
+    by_id = {item["agent_id"]: item for item in response.json()}
+    assert by_id[good.agent_id]["agent_name"] == "Good"
+    assert by_id[good.agent_id]["metrics"]["total_executions"] == 1
+    assert by_id[good.agent_id]["metrics"]["success_rate"] == 100.0
+    assert by_id[good.agent_id]["metrics"]["last_severity"] == "success"
+    assert by_id[flaky.agent_id]["metrics"]["total_executions"] == 2
+    assert by_id[flaky.agent_id]["metrics"]["success_rate"] == 0.0
+    assert by_id[flaky.agent_id]["metrics"]["last_severity"] == "error"
+    assert by_id[idle.agent_id]["metrics"]["total_executions"] == 0
+    assert by_id[idle.agent_id]["metrics"]["last_execution"] is None
+
+
+def test_agents_metrics_needs_authentication(client, agent):
+    assert client.get("/api/agents/metrics").status_code == 401
+
+
+def test_agents_metrics_accepts_a_session(client, agent):
+    client.force_login(make_user())
+    assert client.get("/api/agents/metrics").status_code == 200
+
+
+# GET /api/councilors
+
+
+def councilors_by_id(client) -> dict[str, dict]:
+    response = client.get("/api/councilors", **bearer(make_user()))
+    assert response.status_code == 200
+    return {item["councilor_id"]: item for item in response.json()}
+
+
+def test_councilors_lists_schedule_enabled_and_last_run(client, councilor):
+    execution = councilor_run(councilor=councilor)
+    Schedule.objects.all().delete()  # no django-q2 schedule: next run computed from the last run and the interval
+
+    item = councilors_by_id(client)[councilor.councilor_id]
+
+    assert item["title"] == councilor.title
+    assert item["task_name"] == "Security audit"
+    assert item["schedule"] == {"type": "interval", "value": "30m"}
+    assert item["enabled"] is True
+    assert item["last_run"]["execution_id"] == execution.execution_id
+    assert item["last_run"]["status"] == "completed"
+    assert item["last_run"]["severity"] == "success"
+    assert same_moment(item["next_run"], execution.started_at + timedelta(minutes=30))
+
+
+def test_councilors_next_run_comes_from_the_django_q_schedule_when_there_is_one(client, councilor):
+    due = timezone.now() + timedelta(minutes=7)
+    schedule = councilor.q_schedule  # the scheduling code gives every enabled councilor one
+    schedule.next_run = due
+    schedule.save()
+    other = make_councilor()
+
+    items = councilors_by_id(client)
+
+    assert same_moment(items[councilor.councilor_id]["next_run"], due)
+    assert not same_moment(items[other.councilor_id]["next_run"], due)
+
+
+def test_councilors_next_run_of_a_cron_councilor_follows_the_expression(client):
+    councilor = make_councilor(schedule_type="cron", schedule_value="15 3 * * *")
+    next_run = datetime.fromisoformat(councilors_by_id(client)[councilor.councilor_id]["next_run"])
+    assert (next_run.hour, next_run.minute, next_run.second) == (3, 15, 0)
+    assert timedelta(0) < next_run - timezone.now() <= timedelta(days=1)
+
+
+def test_a_paused_councilor_has_no_next_run(client, councilor):
+    councilor_pause(councilor=councilor, by="admin")
+    item = councilors_by_id(client)[councilor.councilor_id]
+    assert item["enabled"] is False
+    assert item["next_run"] is None
+    assert item["last_run"] is None
+
+
+def test_councilors_needs_authentication(client, councilor):
+    assert client.get("/api/councilors").status_code == 401
+
+
+# The schema
+
+
+def test_the_openapi_schema_is_served_with_every_endpoint(client):
+    schema = client.get("/api/openapi.json").json()
+    assert set(schema["paths"]) >= {
+        "/api/agents/{agent_id}/execute",
+        "/api/executions/{execution_id}",
+        "/api/agents/metrics",
+        "/api/councilors",
+        "/api/v1/stream",
+    }
+    assert "202" in schema["paths"]["/api/agents/{agent_id}/execute"]["post"]["responses"]
+    assert client.get("/api/docs").status_code == 200
