@@ -189,6 +189,10 @@ class CouncilorAdmin(admin.ModelAdmin):
             if result.queued:
                 self.message_user(request, f"{councilor.title}: queued for a worker as {result.execution_id}.")
                 continue
+            if result.skipped is not None:
+                reason = result.skipped.get_reason_display().lower()
+                self.message_user(request, f"{councilor.title}: not run — {reason}.", messages.WARNING)
+                continue
             execution = result.execution
             level = messages.ERROR if execution.status == Execution.Status.ERROR else messages.SUCCESS
             detail = f": {execution.error}" if execution.error else ""

@@ -287,6 +287,9 @@ class SkippedRun(models.Model):
 
     councilor = models.ForeignKey(Councilor, on_delete=models.CASCADE, related_name="skipped_runs")
     scheduled_for = models.DateTimeField(null=True, blank=True)
+    # The id the skipped run would have recorded (runs asked for by hand), so `run_councilor --wait`
+    # can tell its caller the run was skipped instead of waiting for a record that never comes.
+    execution_id = models.CharField(max_length=120, blank=True, db_index=True)
     reason = models.CharField(max_length=10, choices=Reason.choices)
     running_execution = models.ForeignKey(Execution, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

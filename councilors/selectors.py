@@ -7,7 +7,7 @@ from typing import TypedDict
 from django.core.validators import slug_re
 from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
-from councilors.models import Agent, Councilor, Execution
+from councilors.models import Agent, Councilor, Execution, SkippedRun
 
 FINISHED = ~Q(status=Execution.Status.RUNNING)
 # The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
@@ -183,13 +183,16 @@ def councilors_with_last_run() -> QuerySet[Councilor]:
     )
 
 
-def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 0.25) -> Execution | None:
-    """The execution once it is no longer `running` (a worker may not have started it yet); None on timeout."""
+def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 0.25) -> Execution | SkippedRun | None:
+    """The execution once it is no longer `running`, or the SkippedRun that stood in for it; None on timeout."""
     deadline = time.monotonic() + timeout
     while True:
         execution = Execution.objects.select_related("agent").filter(execution_id=execution_id).first()
         if execution is not None and execution.status != Execution.Status.RUNNING:
             return execution
+        skipped = SkippedRun.objects.filter(execution_id=execution_id).first() if execution is None else None
+        if skipped is not None:
+            return skipped
         if time.monotonic() >= deadline:
             return None
         # Another process (a worker cluster) finishes the row; the database is the only thing we share with it.

@@ -274,10 +274,19 @@ def councilor_execution_run(*, execution: Execution) -> Execution:
 
 
 def _skip(
-    councilor: Councilor, reason: str, *, scheduled_for: datetime | None, running: Execution | None = None
+    councilor: Councilor,
+    reason: str,
+    *,
+    scheduled_for: datetime | None,
+    execution_id: str | None,
+    running: Execution | None = None,
 ) -> SkippedRun:
     skipped = SkippedRun.objects.create(
-        councilor=councilor, reason=reason, scheduled_for=scheduled_for, running_execution=running
+        councilor=councilor,
+        reason=reason,
+        scheduled_for=scheduled_for,
+        execution_id=execution_id or "",
+        running_execution=running,
     )
     logger.warning(
         "councilor %s: run due %s skipped (%s)%s",
@@ -310,14 +319,21 @@ def councilor_run_guarded(
             logger.warning("councilor #%s no longer exists; run due %s dropped", councilor_pk, scheduled_for)
             return None
         if scheduled_for is not None and not councilor.enabled:
-            return _skip(councilor, SkippedRun.Reason.PAUSED, scheduled_for=scheduled_for)
+            return _skip(councilor, SkippedRun.Reason.PAUSED, scheduled_for=scheduled_for, execution_id=execution_id)
         running = councilor.executions.filter(status=Execution.Status.RUNNING).order_by("started_at").first()
         if running is not None:
-            return _skip(councilor, SkippedRun.Reason.OVERLAP, scheduled_for=scheduled_for, running=running)
+            return _skip(
+                councilor,
+                SkippedRun.Reason.OVERLAP,
+                scheduled_for=scheduled_for,
+                execution_id=execution_id,
+                running=running,
+            )
         # A task the broker delivers again (its first worker died) finds its own record here.
         repeated = Execution.objects.filter(execution_id=execution_id).exists() if execution_id else False
         if repeated or (scheduled_for and councilor.executions.filter(scheduled_for=scheduled_for).exists()):
-            return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=scheduled_for)
+            # The first delivery's record keeps this id; the skip note must not claim it too.
+            return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=scheduled_for, execution_id=None)
         execution = execution_start(
             agent=councilor.agent,
             councilor=councilor,
@@ -351,19 +367,27 @@ def agent_enqueue(*, agent: Agent, prompt: str, instance_id: str = "") -> str:
 
 @dataclass(frozen=True)
 class RunNow:
-    """What `councilor_run_now` did: queued the run (`execution` None) or ran it here (finished)."""
+    """What `councilor_run_now` did: queued the run, ran it here (`execution`), or skipped it (`skipped`)."""
 
     execution_id: str
-    execution: Execution | None
+    execution: Execution | None = None
+    skipped: SkippedRun | None = None
 
     @property
     def queued(self) -> bool:
-        return self.execution is None
+        return self.execution is None and self.skipped is None
 
 
 def councilor_run_now(*, councilor: Councilor) -> RunNow:
-    """Queue a run for a live worker cluster; with none alive, run it in this process and now."""
+    """Queue a run for a live worker cluster; with none alive, run it in this process and now.
+
+    Either way the run goes through the same overlap guard as a worker's, so a run by hand never
+    overlaps a scheduled one.
+    """
     if worker_clusters_alive():
-        return RunNow(execution_id=councilor_enqueue(councilor=councilor), execution=None)
-    execution = councilor_run(councilor=councilor)
-    return RunNow(execution_id=execution.execution_id, execution=execution)
+        return RunNow(execution_id=councilor_enqueue(councilor=councilor))
+    execution_id = new_execution_id(agent_id=councilor.councilor_id)
+    outcome = councilor_run_guarded(councilor_pk=councilor.pk, execution_id=execution_id)
+    if isinstance(outcome, SkippedRun):
+        return RunNow(execution_id=execution_id, skipped=outcome)
+    return RunNow(execution_id=execution_id, execution=outcome)

@@ -13,6 +13,7 @@ import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.cache import caches
 from django.test import Client
 
 from conductor.tokens import token_mint
@@ -72,6 +73,8 @@ def gateway(django_db_setup, django_db_blocker, tmp_path_factory):
             manage("qcluster", log_path=logs / "qcluster.log", **env),
         ):
             yield Gateway(url=f"http://127.0.0.1:{port}", daphne_pid=process.pid)
+        # The stopped cluster's heartbeat would make later tests see a live worker for a while.
+        caches["q"].clear()
 
 
 @sync_to_async

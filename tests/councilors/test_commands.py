@@ -13,7 +13,8 @@ from django.core.management.base import CommandError
 
 from councilors.demo import demo_definitions
 from councilors.management.commands.list_councilors import NO_COUNCILORS
-from councilors.models import Agent, Councilor, Execution
+from councilors.models import Agent, Councilor, Execution, SkippedRun
+from councilors.services import execution_start
 from gamification.app_settings import app_settings
 from tests.factories import make_agent, make_councilor
 
@@ -47,6 +48,17 @@ def test_run_councilor_exits_non_zero_when_the_run_fails_and_keeps_the_record():
     with pytest.raises(CommandError, match=r"Execution exec_\S+ failed: exited with status 5"):
         run("run_councilor", councilor.councilor_id)
     assert Execution.objects.get(councilor=councilor).severity == "error"
+
+
+@pytest.mark.django_db
+def test_run_councilor_without_a_worker_skips_a_run_that_would_overlap():
+    councilor = make_councilor()
+    running = execution_start(agent=councilor.agent, councilor=councilor, prompt="still going")
+    with pytest.raises(CommandError, match=r"Run exec_\S+ of .+ was skipped: previous run still running"):
+        run("run_councilor", councilor.councilor_id)
+    skipped = SkippedRun.objects.get(councilor=councilor)
+    assert (skipped.reason, skipped.running_execution) == ("overlap", running)
+    assert list(Execution.objects.filter(councilor=councilor)) == [running]
 
 
 @pytest.mark.django_db

@@ -7,10 +7,12 @@ from io import StringIO
 import pytest
 from django.contrib.messages import get_messages
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 
-from councilors.models import Execution
+from councilors.models import Execution, SkippedRun
 from councilors.selectors import execution_wait_finished, worker_clusters_alive
+from councilors.services import execution_start
 from tests.factories import make_agent, make_councilor
 from tests.processes import manage
 
@@ -38,6 +40,14 @@ def test_run_now_queues_for_a_live_worker_cluster(admin_client, tmp_path):
         text = out.getvalue()
         assert f"Queued {warning.councilor_id} for a worker cluster as exec_" in text
         assert "completed, severity warning" in text
+
+        # A run that would overlap one still going is skipped by the worker, and --wait says so.
+        busy = make_councilor()
+        running = execution_start(agent=busy.agent, councilor=busy, prompt="still going")
+        with pytest.raises(CommandError, match="was skipped: previous run still running"):
+            call_command("run_councilor", busy.councilor_id, "--wait", "--timeout", "60", stdout=StringIO())
+        assert SkippedRun.objects.get(councilor=busy).running_execution == running
+        running.delete()
 
         response = admin_client.post(
             reverse("admin:councilors_councilor_changelist"),

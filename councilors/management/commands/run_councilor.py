@@ -4,12 +4,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from councilors import selectors, services
 from councilors.management.lookup import councilor_or_error
-from councilors.models import Execution
+from councilors.models import Execution, SkippedRun
 
 DEFAULT_WAIT_S = 300.0
 OUTPUT_PREVIEW_CHARS = 2000
 WAIT_TIMED_OUT = "Execution {execution_id} did not finish within {timeout:g}s; it may still be queued or running."
 RUN_FAILED = "Execution {execution_id} failed: {error}"
+RUN_SKIPPED = "Run {execution_id} of {councilor_id} was skipped: {reason}."
 
 
 class Command(BaseCommand):
@@ -37,12 +38,22 @@ class Command(BaseCommand):
             execution = selectors.execution_wait_finished(execution_id=result.execution_id, timeout=timeout)
             if execution is None:
                 raise CommandError(WAIT_TIMED_OUT.format(execution_id=result.execution_id, timeout=timeout))
+        elif result.skipped is not None:
+            execution = result.skipped
         else:
             self.stdout.write(f"No worker cluster is running; ran {councilor_id} in this process.")
             execution = result.execution
         self._report(execution)
 
-    def _report(self, execution: Execution) -> None:
+    def _report(self, execution: Execution | SkippedRun) -> None:
+        if isinstance(execution, SkippedRun):
+            raise CommandError(
+                RUN_SKIPPED.format(
+                    execution_id=execution.execution_id,
+                    councilor_id=execution.councilor.councilor_id,
+                    reason=execution.get_reason_display().lower(),
+                )
+            )
         style = {"success": self.style.SUCCESS, "warning": self.style.WARNING}.get(execution.severity, self.style.ERROR)
         seconds = (execution.duration_ms or 0) / 1000
         self.stdout.write(
