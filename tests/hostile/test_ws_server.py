@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import struct
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection as SyncConnection
+from websockets.sync.client import connect as sync_connect
 
 from conductor.tokens import token_mint
 from gamification import protocol
@@ -224,26 +227,35 @@ def _read_close_code(sock: socket.socket, timeout: float) -> int | None:
                 return struct.unpack("!H", payload[:2])[0]
 
 
-async def active_connections(ws: ClientConnection) -> int:
+def _local_connections(observer: SyncConnection, client_id: str) -> int:
     """Connections on this test's gateway process (the stats of a staff client list them by process;
     gateways of earlier tests may still be counted in the deployment-wide totals for a while)."""
-    await ws.send(json.dumps({"command": "get_stats"}))
-    while (message := await receive(ws))["type"] != "stats":
+    observer.send(json.dumps({"command": "get_stats"}))
+    while (message := json.loads(observer.recv(TIMEOUT)))["type"] != "stats":
         pass
     clients = message["data"]["clients"]
-    mine = next(client["instance"] for client in clients if client["client_id"] == ws.client_id)
+    mine = next(client["instance"] for client in clients if client["client_id"] == client_id)
     return sum(client["instance"] == mine for client in clients)
+
+
+def _close_code_once_dropped(port: int, token: str, slow: socket.socket, connected: threading.Event) -> int | None:
+    """Watch the gateway's connection count from a thread of its own; once it lets go of the slow
+    client, read that client's socket at once: the gateway gives a client that never answers its
+    close frame only a moment before it cuts the TCP connection (which would discard the frame)."""
+    with sync_connect(ws_url(port, token), open_timeout=TIMEOUT) as observer:
+        client_id = json.loads(observer.recv(TIMEOUT))["data"]["client_id"]
+        observer.send(json.dumps({"command": "subscribe", "topics": []}))  # no events for the observer
+        connected.set()
+        while _local_connections(observer, client_id) > 2:  # the observer, the watcher and the slow one
+            time.sleep(0.12)  # under the command rate limit
+        return _read_close_code(slow, TIMEOUT)
 
 
 async def test_a_client_that_never_reads_is_disconnected_with_bounded_memory_and_others_get_every_event(gateway):
     process, port = gateway
     good = await watcher(port)
-    observer = await watcher(port, staff=True)  # counts connections; subscribed to nothing: gets no events
-    await observer.send(json.dumps({"command": "subscribe", "topics": []}))
-    assert (await receive(observer))["type"] == "subscribed"
     slow = await asyncio.to_thread(_raw_handshake, port, await make_token("never-reads"))
     await still_served(good)
-    assert await active_connections(observer) == 3
     rss_before = psutil.Process(process.pid).memory_info().rss
     # 16 KB per event: 500 of them (8 MB) are more than the kernel (up to 4 MB of send buffer on
     # loopback), the server's 64 KiB write buffer and the outbox bound together hold.
@@ -257,15 +269,11 @@ async def test_a_client_that_never_reads_is_disconnected_with_bounded_memory_and
             if message["type"] == "system_alert" and message["data"]["source"] == "flood":
                 received.append(message["data"]["details"]["n"])
 
-    async def close_code_once_dropped() -> int | None:
-        # The gateway gives a client that never answers its close frame a moment before it cuts the
-        # TCP connection (which would discard the frame): start reading as soon as it let go.
-        while await active_connections(observer) > 2:
-            await asyncio.sleep(0.15)  # under the command rate limit
-        return await asyncio.to_thread(_read_close_code, slow, TIMEOUT)
-
+    observing = threading.Event()
+    observer_token = await make_token("observer", staff=True)
+    dropped = asyncio.create_task(asyncio.to_thread(_close_code_once_dropped, port, observer_token, slow, observing))
+    assert await asyncio.to_thread(observing.wait, TIMEOUT)
     watching = asyncio.create_task(watch())
-    dropped = asyncio.create_task(close_code_once_dropped())
     for number in range(500):
         await aemit("system_alert", {"level": "info", "message": padding, "source": "flood", "details": {"n": number}})
         await asyncio.sleep(0.002)  # a busy deployment, not one burst: the well-behaved client keeps up
@@ -278,4 +286,3 @@ async def test_a_client_that_never_reads_is_disconnected_with_bounded_memory_and
     slow.close()
     await still_served(good)
     await good.close()
-    await observer.close()
