@@ -65,6 +65,7 @@ async def _client(url: str, tag: str, expected: int, stats: dict, ready: asyncio
             continue
         stats["latencies"].append(now - message["timestamp"])
         stats["last"] = max(stats["last"], now)
+        stats["first_emitted"] = min(stats["first_emitted"], message["timestamp"])
         received += 1
         if received == expected:
             stats["complete"] += 1
@@ -73,7 +74,8 @@ async def _client(url: str, tag: str, expected: int, stats: dict, ready: asyncio
 
 
 async def _client_process_main(url: str, count: int, tag: str, events: int, pipe: Any) -> None:
-    stats: dict[str, Any] = {"latencies": [], "last": 0.0, "complete": 0, "clients": count}
+    stats: dict[str, Any] = {"latencies": [], "last": 0.0, "first_emitted": float("inf"), "complete": 0}
+    stats["clients"] = count
     stats["all_done"] = asyncio.Event()
     opened: list = []
     gate = asyncio.Semaphore(OPEN_CONCURRENCY)
@@ -93,7 +95,7 @@ async def _client_process_main(url: str, count: int, tag: str, events: int, pipe
         if done.done():
             pipe.send(("done", None))
     await collect
-    pipe.send(("result", {"latencies": stats["latencies"], "last": stats["last"]}))
+    pipe.send(("result", {key: stats[key] for key in ("latencies", "last", "first_emitted")}))
     for ws in opened:
         ws.transport.abort()  # fast teardown; closing handshakes for thousands of sockets take long
 
@@ -167,6 +169,16 @@ def _cpu(process: psutil.Process | None) -> float:
     return times.user + times.system
 
 
+def _wait_until_idle(process: psutil.Process | None, *, below: float = 0.05, timeout: float = 120.0) -> None:
+    """Wait until the gateway uses less than `below` of a core over a second."""
+    deadline = time.monotonic() + timeout
+    while process is not None and time.monotonic() < deadline:
+        before = _cpu(process)
+        time.sleep(1.0)
+        if _cpu(process) - before < below:
+            return
+
+
 def _with_token(url: str, token: str | None) -> str:
     return f"{url}{'&' if '?' in url else '?'}token={token}" if token else url
 
@@ -185,8 +197,9 @@ def run(
     """One benchmark run; returns the figures it prints."""
     tag = f"bench-{uuid.uuid4().hex[:8]}"
     gateway = psutil.Process(gateway_pid) if gateway_pid else None
+    _wait_until_idle(gateway)  # the previous run's disconnects must not count against this one
     workers = _start_clients(_with_token(url, token), clients, client_procs, tag, events)
-    time.sleep(1.0)  # let the connect burst settle (stats heartbeats, GC) before measuring
+    _wait_until_idle(gateway)  # nor this run's connect burst
     cpu_before, started = _cpu(gateway), time.time()
     emitter = subprocess.run(
         [sys.executable, __file__, "emit", "--events", str(events), "--rate", str(rate), "--tag", tag]
@@ -204,12 +217,13 @@ def run(
                 del pending[key]
     cpu_after = _cpu(gateway)
     latencies: list[float] = []
-    last = started
+    last, first_emitted = started, float("inf")
     for process, pipe in workers:
         pipe.send("collect")
         kind, value = pipe.recv()
         latencies += value["latencies"]
         last = max(last, value["last"])
+        first_emitted = min(first_emitted, value["first_emitted"])
         process.join(timeout=30)
     delivered, expected = len(latencies), clients * events
     ms = sorted(latency * 1000 for latency in latencies) or [float("nan")]
@@ -223,7 +237,8 @@ def run(
         "p95_ms": _percentile(ms, 95),
         "p99_ms": _percentile(ms, 99),
         "max_ms": ms[-1],
-        "deliveries_per_s": delivered / max(last - started, 1e-9),
+        # From the first event's emission to the last delivery (the emitter's start-up is not counted).
+        "deliveries_per_s": delivered / max(last - min(first_emitted, last), 1e-9),
         "cpu_s_per_1000": (cpu_after - cpu_before) / delivered * 1000 if delivered and gateway else float("nan"),
     }
 

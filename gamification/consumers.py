@@ -16,7 +16,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from gamification import history
+from gamification import history, metrics
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, TOPICS
 from gamification.control import CONTROL_COMMANDS, councilor_control
@@ -125,6 +125,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         self.seam = ResumeSeam()
         self.seam.hold()
         self.hub.add(self)
+        metrics.connection_opened()
         last_id = await self._newest_id()
         self.reply("connected", {"message": CONNECTED_MESSAGE, "client_id": self.client_id, "last_id": last_id})
         self._put_all(self.seam.release())
@@ -133,6 +134,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         """Leave the hub and drop whatever was still queued for this client."""
         if self.hub is not None:
             self.hub.remove(self)
+            metrics.connection_closed()
         if self.outbox is not None:
             self.outbox.close()
 

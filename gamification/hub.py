@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
-from gamification import history
+from gamification import history, metrics
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
 from gamification.outbox import Frame
@@ -98,6 +98,8 @@ class Hub:
             if ALL_TOPICS not in subscriber.topics:  # already served through `all`
                 subscriber.deliver(frame, event_id)
                 delivered += 1
+        if delivered:
+            metrics.event_delivered(envelope["type"], delivered)
         return delivered
 
     def _index(self, subscriber: Subscriber, topics: Iterable[str]) -> None:

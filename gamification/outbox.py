@@ -215,14 +215,43 @@ class DaphneOutbox(AsgiOutbox):
 
     def _write_now(self, frame: Frame) -> None:
         protocol = self._protocol
-        if protocol.state == protocol.STATE_OPEN:
-            protocol.sendPreparedMessage(frame.prepared)
+        if protocol.state != protocol.STATE_OPEN:
+            return
+        data = frame.prepared.payloadHybi  # the frame autobahn built once for every client
+        transport = protocol.transport
+        if not protocol.send_queue and _twisted_holds_nothing(transport):
+            # Straight to the socket: Twisted's own write would buffer the frame, register the
+            # socket for writability, send on the next loop turn and unregister it again — two
+            # selector updates and a callback per frame per client, most of daphne's cost per frame.
+            try:
+                sent = transport.socket.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return  # the connection broke; Twisted's reader notices and closes it
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)  # the rest, in order, through Twisted (its producer pauses us when full)
 
     async def _wait_writable(self) -> None:
         await self._writable.wait()
 
     async def _write(self, frame: Frame) -> None:
         self._write_now(frame)
+
+
+def _twisted_holds_nothing(transport: Any) -> bool:
+    """True when a Twisted TCP transport has nothing unsent, so a direct send keeps the order of bytes.
+
+    `_tempDataLen` is Twisted's (private) second write buffer; without it the check says no.
+    """
+    return (
+        transport.connected
+        and not transport.disconnecting
+        and transport.offset == len(transport.dataBuffer)
+        and getattr(transport, "_tempDataLen", 1) == 0
+    )
 
 
 def make_outbox(*, send: Send, daphne_protocol: Any | None, limit: int, on_overflow: Callable[[], None]) -> AsgiOutbox:

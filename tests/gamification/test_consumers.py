@@ -8,7 +8,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Permission, User
+from django.db import connections
 from django.test import Client
+from prometheus_client import REGISTRY
 
 from conductor.asgi import application
 from conductor.tokens import token_mint
@@ -19,6 +21,14 @@ from gamification.consumers import CONNECTED_MESSAGE
 from gamification.events import aemit
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connections():
+    """Close the connections sync_to_async threads opened, or Postgres cannot drop the test database."""
+    yield
+    await sync_to_async(connections.close_all)()
+
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 ALERT = {"level": "info", "message": "hello", "source": "tests"}
@@ -357,3 +367,18 @@ async def test_control_of_an_unknown_councilor_is_not_found():
     async with await authed(admin) as ws:
         reply = await expect_error(ws, {"command": "resume_councilor", "councilor_id": "ghost"}, protocol.NOT_FOUND)
     assert reply["data"]["message"] == protocol.MSG_NOT_FOUND.format(councilor_id="ghost")
+
+
+async def test_prometheus_counts_connections_and_delivered_frames():
+    def sample(name, labels=None):
+        return REGISTRY.get_sample_value(name, labels or {}) or 0
+
+    delivered = sample("conductor_events_delivered_total", {"type": "system_alert"})
+    open_before = sample("conductor_websocket_connections")
+    async with await authed() as first, await authed() as second:
+        assert sample("conductor_websocket_connections") == open_before + 2
+        await aemit("system_alert", ALERT)
+        for ws in (first, second):
+            await ws.receive_json_from(timeout=TIMEOUT)
+        assert sample("conductor_events_delivered_total", {"type": "system_alert"}) == delivered + 2
+    assert sample("conductor_websocket_connections") == open_before

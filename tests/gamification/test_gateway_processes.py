@@ -12,15 +12,24 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.db import connections
 
 from conductor.tokens import token_mint
 from councilors.services import councilor_enqueue
 from gamification import history
 from gamification.events import emit
-from gamification.protocol import CLOSE_SLOW_CONSUMER
+from gamification.protocol import CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON
 from tests.processes import SERVERS, daphne, manage
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connections():
+    """Close the connections sync_to_async threads opened, or Postgres cannot drop the test database."""
+    yield
+    await sync_to_async(connections.close_all)()
+
 
 TIMEOUT = 30
 IDLE_S = 11  # longer than the ~5 s after which the core Redis layer used to drop idle sockets (1011)
@@ -60,6 +69,15 @@ async def test_an_idle_socket_stays_open_and_still_receives_events(server):
             event = await _receive(ws, "system_alert")
             assert event["timestamp"] == sent["timestamp"]
             assert (await _request(ws, {"command": "ping"}))["type"] == "pong"
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+async def test_without_credentials_the_server_closes_with_4401_unauthorized(server):
+    with SERVERS[server]() as (_, port):
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/gamification", compression=None) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), timeout=TIMEOUT)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON)
 
 
 async def _stats_until(ws, predicate) -> dict:
