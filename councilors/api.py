@@ -10,7 +10,7 @@ from ninja.errors import HttpError
 
 from conductor.api_security import ExecuteRateThrottle, api_auth
 from councilors import schedule_times, selectors, services
-from councilors.models import Agent, Councilor, Execution
+from councilors.models import Councilor, Execution
 from councilors.schemas import (
     AgentMetricsOut,
     CouncilorOut,
@@ -39,7 +39,7 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
 )
 def agent_execute(request: HttpRequest, agent_id: str, body: ExecuteIn):
     """Queue one run of the agent on a worker; follow it at `status_url` or stream its output."""
-    agent = Agent.objects.filter(agent_id=agent_id).first()
+    agent = selectors.agent_find(agent_id=agent_id)
     if agent is None:
         raise Http404(UNKNOWN_AGENT % {"agent_id": agent_id})
     execution_id = services.agent_enqueue(agent=agent, prompt=body.prompt, instance_id=body.instance_id or "")

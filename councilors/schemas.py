@@ -10,6 +10,7 @@ from pydantic import field_validator
 from councilors.validators import PROMPT_MAX_LENGTH, validate_prompt
 
 INSTANCE_ID_MAX_LENGTH = 120
+INSTANCE_ID_NUL = "instance_id must not contain NUL characters (\\x00)."
 
 
 class ExecuteIn(Schema):
@@ -25,6 +26,13 @@ class ExecuteIn(Schema):
             validate_prompt(value)
         except DjangoValidationError as exc:
             raise ValueError(exc.messages[0]) from exc
+        return value
+
+    @field_validator("instance_id")
+    @classmethod
+    def instance_id_valid(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:  # the run could never be recorded (PostgreSQL refuses NUL)
+            raise ValueError(INSTANCE_ID_NUL)
         return value
 
 

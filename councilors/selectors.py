@@ -4,6 +4,7 @@ import time
 from datetime import datetime
 from typing import TypedDict
 
+from django.core.validators import slug_re
 from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from councilors.models import Agent, Councilor, Execution, SkippedRun
@@ -55,8 +56,24 @@ def agents_metrics_list(*, agents: QuerySet[Agent] | None = None) -> dict[str, A
     }
 
 
+def is_lookup_id(value: object) -> bool:
+    """Whether `value` can name an agent, councilor or execution: their ids are all slugs.
+
+    Ids come from sockets, URLs and command lines; one that is no slug names no row, and must not
+    reach the database (PostgreSQL answers a NUL in a query with an error, not with "no row").
+    """
+    return isinstance(value, str) and slug_re.fullmatch(value) is not None
+
+
+def agent_find(*, agent_id: str) -> Agent | None:
+    """The agent with this agent_id, or None."""
+    return Agent.objects.filter(agent_id=agent_id).first() if is_lookup_id(agent_id) else None
+
+
 def councilor_get(*, councilor_id: str) -> Councilor:
     """The councilor whose agent has this agent_id (Councilor.DoesNotExist otherwise)."""
+    if not is_lookup_id(councilor_id):
+        raise Councilor.DoesNotExist(f"No councilor {councilor_id!r}.")
     return Councilor.objects.select_related("agent").get(agent__agent_id=councilor_id)
 
 
@@ -101,6 +118,8 @@ QUEUE_SCAN_LIMIT = 5000
 
 def execution_get(*, execution_id: str) -> Execution:
     """The execution with this id (Execution.DoesNotExist otherwise)."""
+    if not is_lookup_id(execution_id):
+        raise Execution.DoesNotExist(f"No execution {execution_id!r}.")
     return Execution.objects.select_related("agent", "councilor").get(execution_id=execution_id)
 
 
@@ -121,6 +140,8 @@ def execution_queued_agent(*, execution_id: str) -> str | None:
 
 def execution_known(*, execution_id: str) -> bool:
     """Whether the execution exists, or its run waits in the queue."""
+    if not is_lookup_id(execution_id):
+        return False
     return (
         Execution.objects.filter(execution_id=execution_id).exists()
         or execution_queued_agent(execution_id=execution_id) is not None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from councilors.models import Agent, Councilor, Execution, SkippedRun
@@ -22,6 +22,10 @@ from gamification.events import emit
 
 logger = logging.getLogger(__name__)
 
+DATABASE_LOST = "database connection lost while the run was in flight: {error}"
+# Pauses before each new try to record a run whose database connection died (about 15 s in all:
+# long enough for a PostgreSQL restart or fail-over, short of holding a worker for long).
+FINISH_RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 # Kept by councilors.scheduling, not by callers: a copy read before a pause may name a schedule
 # that is gone, and the sync that follows every save puts it right.
 SYNCED_FIELDS = {"q_schedule"}
@@ -213,11 +217,35 @@ def _execution_run_and_finish(*, execution: Execution, on_output: OutputCallback
     try:
         output = get_runner(agent.runner, agent.runner_config).run(execution.prompt, context, on_output)
     except RunnerError as exc:
-        return execution_finish(execution=execution, output=exc.output, error=exc.reason)
+        return _finish_recorded(execution=execution, output=exc.output, error=exc.reason)
     except Exception as exc:  # noqa: BLE001 - a runner bug is this run's error, never a crashed worker
         logger.exception("runner %s crashed for %s", agent.runner, execution.execution_id)
-        return execution_finish(execution=execution, output="", error=f"{type(exc).__name__}: {exc}")
-    return execution_finish(execution=execution, output=output)
+        return _finish_recorded(execution=execution, output="", error=f"{type(exc).__name__}: {exc}")
+    return _finish_recorded(execution=execution, output=output)
+
+
+def _finish_recorded(*, execution: Execution, output: str, error: str = "") -> Execution:
+    """`execution_finish`, surviving a database connection that died under the run.
+
+    When PostgreSQL restarts mid-run the worker's connection is gone and the finish fails; the run
+    would then stay `running` until the reaper's long timeout. Instead, reconnect and record it as
+    `error` with the reason (the output is kept), trying for a while as the server comes back.
+    """
+    try:
+        return execution_finish(execution=execution, output=output, error=error)
+    except (OperationalError, InterfaceError) as exc:
+        if connection.in_atomic_block:  # the caller's transaction is lost with it; it must handle that
+            raise
+        lost = DATABASE_LOST.format(error=str(exc).strip() or type(exc).__name__)
+        logger.warning("execution %s: %s; recording it once the database answers", execution.execution_id, lost)
+    for pause in FINISH_RETRY_PAUSES_S:
+        time.sleep(pause)
+        connection.close()  # drop the dead connection; the next query opens a new one
+        try:
+            return execution_finish(execution=execution, output=output, error=lost)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("execution %s still not recorded (%s)", execution.execution_id, exc)
+    return execution_finish(execution=execution, output=output, error=lost)
 
 
 def agent_run(

@@ -24,6 +24,7 @@ CRON_FIELDS = "Cron expression must have exactly 5 fields (minute hour day month
 COLOR_INVALID = "Colour must be #rrggbb (six hex digits); got %(value)r."
 PROMPT_EMPTY = "The task prompt must not be empty."
 PROMPT_TOO_LONG = "The task prompt must be at most %(limit)d characters; it has %(length)d."
+PROMPT_NUL = "The task prompt must not contain NUL characters (\\x00)."
 CHANNELS_EMPTY = "Choose at least one notification channel (panel, toast, email)."
 CHANNELS_UNKNOWN = "Unknown notification channel(s) %(unknown)s; choose from panel, toast, email."
 CHANNELS_NOT_LIST = 'Notification channels must be a list such as ["panel", "toast"].'
@@ -61,6 +62,8 @@ def validate_prompt(value: str) -> None:
         raise ValidationError(
             PROMPT_TOO_LONG, code="prompt_too_long", params={"limit": PROMPT_MAX_LENGTH, "length": len(value)}
         )
+    if "\x00" in value:  # PostgreSQL cannot store it: refused here rather than crashing the run that saves it
+        raise ValidationError(PROMPT_NUL, code="prompt_nul")
 
 
 def validate_notification_channels(value: Any) -> None:

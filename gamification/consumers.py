@@ -155,6 +155,10 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             self.outbox.close()
             self._overflowed()
 
+    def history_lost(self, first_id: int) -> None:
+        """The hub lost events before `first_id`: a later `resume` replays from the history up to it."""
+        self.seam.restart_at(first_id)
+
     def _put_all(self, frames: list[Frame]) -> None:
         for frame in frames:
             self.outbox.put(frame)
@@ -208,7 +212,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes ("[[[[...")
             self.reply("error", {"code": INVALID_JSON, "message": MSG_INVALID_JSON})
             return
         await self.receive_json(content)

@@ -25,6 +25,9 @@ from typing import Any, NamedTuple
 from channels_redis.utils import create_pool
 from django.conf import settings
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
@@ -96,6 +99,17 @@ def keys() -> Keys:
     return Keys(f"{base}:event_id", f"{base}:history", f"{base}:event_id_origin")
 
 
+def _reconnecting() -> dict[str, Any]:
+    """Pool options: a command that finds its pooled connection dead is retried on a fresh one.
+
+    After Redis restarts, every pooled connection is stale and fails on first use; without a retry
+    the first `resume` answered `history_unavailable` and the first event a worker emitted was lost.
+    Only connection errors are retried (the command never reached a live server); a timeout is
+    not, since the script may have run (a retry would give one event two ids).
+    """
+    return {"retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 3), "retry_on_error": [RedisConnectionError]}
+
+
 def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
     # Connections belong to the loop that opened them; close them while that loop can still run
     # (the same trick channels_redis uses for its own connections).
@@ -121,7 +135,7 @@ def client() -> aioredis.Redis:
     host = redis_host()
     clients = _clients[loop]
     if repr(host) not in clients:
-        clients[repr(host)] = aioredis.Redis(connection_pool=create_pool(host))
+        clients[repr(host)] = aioredis.Redis(connection_pool=create_pool({**_reconnecting(), **host}))
     return clients[repr(host)]
 
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
-from gamification import metrics
+from gamification import history, metrics
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
 from gamification.outbox import Frame
@@ -41,6 +41,9 @@ class Subscriber(Protocol):
     def describe(self) -> dict[str, Any]:
         """What staff see of this client in `get_stats`."""
 
+    def history_lost(self, first_id: int) -> None:
+        """Live delivery went on at `first_id` after events the hub could not recover."""
+
 
 class Hub:
     """The local connections of one process (one event loop) and its single group membership."""
@@ -51,6 +54,7 @@ class Hub:
         self.joined = asyncio.get_running_loop().create_future()  # set once the group is joined
         self.changed = asyncio.Event()  # connections or subscriptions changed: refresh the stats
         self._tasks: list[asyncio.Task] = []
+        self.last_id: int | None = None  # the newest event id dispatched (ids arrive in order)
 
     def start(self) -> None:
         from gamification.presence import Presence  # presence reads the hub; imported late to avoid a cycle
@@ -126,9 +130,48 @@ class Hub:
                 continue
             if message.get("type") == EVENT_MESSAGE_TYPE:
                 try:
-                    self.dispatch(message["envelope"])
+                    await self._dispatch_in_order(message["envelope"])
                 except Exception:  # a malformed message must not stop the hub
                     logger.exception("could not fan out %r", message)
+
+    async def _dispatch_in_order(self, envelope: dict[str, Any]) -> None:
+        """Dispatch a live event, first filling a gap in the ids from the history.
+
+        The history gives ids without holes and publishes them in order, so a gap means this hub
+        missed events: its Redis connection dropped (Redis restarted) and was re-subscribed by the
+        layer meanwhile. The missed ones are sent first, from the history, so every client still
+        gets every event once and in order; an id at or below the last dispatched one was already
+        sent that way.
+        """
+        event_id = envelope.get("id")
+        if event_id is None:  # history off: no ids, nothing to check
+            self.dispatch(envelope)
+            return
+        if self.last_id is not None and event_id <= self.last_id:
+            return
+        if self.last_id is not None and event_id > self.last_id + 1:
+            await self._fill_gap(since=self.last_id, until=event_id - 1)
+        self.last_id = event_id
+        self.dispatch(envelope)
+
+    async def _fill_gap(self, *, since: int, until: int) -> None:
+        try:
+            page = await asyncio.wait_for(
+                history.history_since(since=since, topics={ALL_TOPICS}, until=until),
+                timeout=app_settings.HISTORY_TIMEOUT_S,
+            )
+        except Exception as exc:  # noqa: BLE001 - Redis gone again: the gap stays a loss, said below
+            logger.warning("gateway hub could not read the events it missed (%r)", exc)
+            page = None
+        for event in page.events if page else ():
+            self.dispatch(event)
+        if page is None or not page.complete:
+            # Some ids are gone for good (a Redis that lost its data starts its ids anew): a client's
+            # `resume` from before the gap must answer `complete: false`, so it reloads its state.
+            restart = page.events[0]["id"] if page and page.events else until + 1
+            logger.warning("gateway hub missed events %s..%s that the history no longer has", since + 1, restart - 1)
+            for subscriber in tuple(self.connections):
+                subscriber.history_lost(restart)
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()

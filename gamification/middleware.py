@@ -23,6 +23,10 @@ SCOPE_HAS_ORIGIN = "gamification.has_origin"
 SCOPE_AUTH = "gamification.auth"  # "session", "token" or None
 SCOPE_DAPHNE_PROTOCOL = "gamification.daphne_protocol"
 SCOPE_SERVER_SEND = "gamification.server_send"  # the server's own `send`, under the session wrapper
+# How long daphne waits for a client to answer a close frame before it cuts the TCP connection
+# (autobahn's default is 1 s). A client closed as too slow (4008) has a backlog of frames to read
+# before it reaches the close frame; cutting the connection sooner discards the frame and its code.
+CLOSE_HANDSHAKE_TIMEOUT_S = 5.0
 
 
 def _allowed_origins() -> list[str]:
@@ -49,6 +53,11 @@ class OriginMiddleware(OriginValidator):
         # protocol lets the consumer register flow control and send a close reason (daphne drops it).
         if isinstance(send, partial) and send.args and hasattr(send.args[0], "registerProducer"):
             scope[SCOPE_DAPHNE_PROTOCOL] = send.args[0]
+            # autobahn "fails by drop" by default: a message over daphne's size limit (or invalid
+            # UTF-8) cuts the TCP connection, and the client sees 1006 with no reason. Close with the
+            # code instead (1009 message too big, 1007 bad data), as a documented close.
+            send.args[0].failByDrop = False
+            send.args[0].closeHandshakeTimeout = CLOSE_HANDSHAKE_TIMEOUT_S
         return await super().__call__(scope, receive, send)
 
 

@@ -38,6 +38,10 @@ class ResumeSeam:
         held, self.held = self.held or [], None
         return [frame for frame, event_id in held if self._fresh(event_id)]
 
+    def restart_at(self, event_id: int) -> None:
+        """Live delivery went on at `event_id` after a loss: a replay must reach just below it."""
+        self.first_live_id = event_id
+
     @property
     def held_count(self) -> int:
         return len(self.held or ())

@@ -1,5 +1,7 @@
 """Shared fixtures. Redis is real: the test settings start a private embedded one unless REDIS_URL is set."""
 
+import uuid
+
 import pytest
 import redis
 from django.conf import settings
@@ -33,3 +35,16 @@ def _close_async_thread_connections(django_db_setup):
     from django.db import connections
 
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture
+def private_channel_prefix(settings) -> str:
+    """A channel-layer prefix of this test's own, for this process and the processes it starts.
+
+    Gateways a test kills (or that linger) leave their presence and history keys under the prefix
+    they used; with their own prefix they never show up in another test's `get_stats` or history.
+    """
+    layer = settings.CHANNEL_LAYERS["default"]
+    prefix = f"{layer['CONFIG']['prefix']}-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "prefix": prefix}}}
+    return prefix

@@ -17,7 +17,7 @@ from conductor.settings.base import DATABASES, Q_CLUSTER, VAR_DIR  # noqa: E402
 
 VAR_DIR.mkdir(exist_ok=True)  # a fresh clone has no var/ yet (it is git-ignored)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(exist_ok=True)  # var/ is not in git: a fresh checkout has none
+    VAR_DIR.mkdir(exist_ok=True)  # a fresh checkout has no var/ yet
     # A file, not :memory:, so that daphne and qcluster processes started by tests share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
