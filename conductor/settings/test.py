@@ -15,7 +15,6 @@ os.environ.setdefault("CHANNEL_PREFIX", f"conductor-test-{os.getpid()}")
 from conductor.settings.base import *  # noqa: E402,F403
 from conductor.settings.base import DATABASES, Q_CLUSTER, VAR_DIR  # noqa: E402
 
-VAR_DIR.mkdir(exist_ok=True)  # a fresh clone has no var/ yet (it is git-ignored)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)  # a fresh checkout has no var/ yet
     # A file, not :memory:, so that daphne and qcluster processes started by tests share it.
