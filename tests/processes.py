@@ -75,20 +75,16 @@ def stop(process: subprocess.Popen, *, sig: int = signal.SIGTERM, timeout: float
             process.wait()
 
 
+ASGI_APP = "conductor.asgi:application"
+# websockets-sansio: its `send` waits while the socket's write buffer is full (backpressure for the outbox).
+UVICORN_ARGS = ("--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--lifespan", "off")
+UVICORN_ARGS += ("--no-access-log",)
+
+
 @contextmanager
-def daphne(
-    *, port: int | None = None, log_path: Path | None = None, **env: str
-) -> Iterator[tuple[subprocess.Popen, int]]:
-    """A real daphne serving the project's ASGI application on 127.0.0.1:<port>."""
-    port = port or free_port()
+def _server(argv: list[str], *, port: int, log_path: Path | None, env: dict[str, str]):
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "conductor.asgi:application"],
-        cwd=PROJECT_DIR,
-        env=process_env(**env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = subprocess.Popen(argv, cwd=PROJECT_DIR, env=process_env(**env), stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, process)
         yield process, port
@@ -98,10 +94,15 @@ def daphne(
             log.close()
 
 
-ASGI_APP = "conductor.asgi:application"
-# websockets-sansio: its `send` waits while the socket's write buffer is full (backpressure for the outbox).
-UVICORN_ARGS = ("--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--lifespan", "off")
-UVICORN_ARGS += ("--no-access-log",)
+@contextmanager
+def daphne(
+    *, port: int | None = None, log_path: Path | None = None, **env: str
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    """A real daphne serving the project's ASGI application on 127.0.0.1:<port>."""
+    port = port or free_port()
+    argv = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), ASGI_APP]
+    with _server(argv, port=port, log_path=log_path, env=env) as running:
+        yield running
 
 
 @contextmanager
@@ -110,31 +111,9 @@ def uvicorn(
 ) -> Iterator[tuple[subprocess.Popen, int]]:
     """A real uvicorn serving the same ASGI application (the README's production alternative)."""
     port = port or free_port()
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *UVICORN_ARGS,
-            "conductor.asgi:application",
-        ],
-        cwd=PROJECT_DIR,
-        env=process_env(**env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port, process)
-        yield process, port
-    finally:
-        stop(process)
-        if log_path:
-            log.close()
+    argv = [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), *UVICORN_ARGS, ASGI_APP]
+    with _server(argv, port=port, log_path=log_path, env=env) as running:
+        yield running
 
 
 SERVERS = {"daphne": daphne, "uvicorn": uvicorn}
