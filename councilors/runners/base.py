@@ -1,5 +1,6 @@
 """The interface every runner implements, and the error it raises when a run fails."""
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -19,7 +20,7 @@ class RunnerError(Exception):
         self.output = output
 
 
-class Runner:
+class Runner(ABC):
     """Runs an agent's work. Subclasses set `name` and implement `run` and `validate_config`."""
 
     name: ClassVar[str]
@@ -39,6 +40,6 @@ class Runner:
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise ValidationError({"runner_config": TIMEOUT_INVALID % {"value": timeout}})
 
+    @abstractmethod
     def run(self, prompt: str, context: dict[str, Any], on_output: OutputCallback | None = None) -> str:
         """Do the work and return its output text; raise RunnerError when it fails."""
-        raise NotImplementedError

@@ -2,26 +2,18 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.db import transaction
 
-from gamification.app_settings import app_settings
 from gamification.catalogue import InvalidEvent
 from gamification.events import aemit, emit
+from tests.layer import group_listener
 
 ALERT = {"level": "info", "message": "hello", "source": "tests"}
 
 
-async def _listener():
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(app_settings.GROUP, channel)
-    return layer, channel
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_emit_reaches_a_real_channel_layer_with_the_envelope_fields():
-    layer, channel = await _listener()
+    layer, channel = await group_listener()
     sent = await sync_to_async(emit)("system_alert", ALERT)
     message = await asyncio.wait_for(layer.receive(channel), timeout=5)
     envelope = message["envelope"]
@@ -34,7 +26,7 @@ async def test_emit_reaches_a_real_channel_layer_with_the_envelope_fields():
 
 @pytest.mark.django_db(transaction=True)
 async def test_aemit_reaches_the_layer():
-    layer, channel = await _listener()
+    layer, channel = await group_listener()
     await aemit("system_alert", ALERT)
     message = await asyncio.wait_for(layer.receive(channel), timeout=5)
     assert message["envelope"]["data"]["message"] == "hello"
@@ -42,7 +34,7 @@ async def test_aemit_reaches_the_layer():
 
 @pytest.mark.django_db(transaction=True)
 async def test_nothing_is_sent_for_a_rolled_back_transaction():
-    layer, channel = await _listener()
+    layer, channel = await group_listener()
 
     def emit_then_roll_back():
         with pytest.raises(RuntimeError), transaction.atomic():

@@ -4,11 +4,11 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 
 from gamification import history, transport
 from gamification.app_settings import app_settings
 from gamification.events import aemit, emit
+from tests.layer import group_listener
 
 ALERT = {"level": "info", "message": "hello", "source": "tests"}
 PAUSED = {"councilor_id": "sec", "success": True, "by": "admin"}
@@ -22,16 +22,9 @@ def fresh_history(redis_client):
     redis_client.delete(*history.keys())
 
 
-async def _listener():
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(app_settings.GROUP, channel)
-    return layer, channel
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_each_broadcast_event_gets_the_next_id_and_is_published_with_it(fresh_history):
-    layer, channel = await _listener()
+    layer, channel = await group_listener()
     assert transport._publishes_in_script(layer) is True
     first = await aemit("system_alert", ALERT)
     second = await sync_to_async(emit)("councilor_paused", PAUSED)
@@ -104,7 +97,7 @@ async def test_the_history_expires_a_day_after_its_newest_event(fresh_history, r
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_stored_envelope_is_the_published_one(fresh_history, redis_client):
-    layer, channel = await _listener()
+    layer, channel = await group_listener()
     sent = await aemit("agent_metrics_updated", {"agent_id": "a", "metrics": {"nested": [1, 2.5, None, "é"]}})
     received = (await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"]
     (stored,) = redis_client.zrangebyscore(history.keys().history, sent["id"], sent["id"])
@@ -114,7 +107,7 @@ async def test_the_stored_envelope_is_the_published_one(fresh_history, redis_cli
 @pytest.mark.django_db(transaction=True)
 async def test_with_the_history_off_events_carry_no_id_and_nothing_is_kept(fresh_history, settings, redis_client):
     settings.GAMIFICATION_HISTORY_ENABLED = False
-    layer, channel = await _listener()
+    layer, channel = await group_listener()
     sent = await aemit("system_alert", ALERT)
     received = (await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"]
     assert sent["id"] is None and received["id"] is None
@@ -148,7 +141,7 @@ async def test_a_sharded_layer_gets_the_event_stored_first_then_sent_with_group_
     settings.CHANNEL_LAYERS = {
         "default": {**settings.CHANNEL_LAYERS["default"], "CONFIG": {**config, "hosts": config["hosts"] * 2}}
     }
-    layer, channel = await _listener()
+    layer, channel = await group_listener()
     assert transport._publishes_in_script(layer) is False
     sent = await aemit("system_alert", ALERT)
     received = (await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"]
