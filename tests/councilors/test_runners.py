@@ -114,11 +114,14 @@ class AgentService(BaseHTTPRequestHandler):
         self._reply(200, json.dumps({"result": f"reviewed: {body['prompt']}", "tokens": 12}).encode())
 
     def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except BrokenPipeError:
+            pass  # the timeout test's runner gave up before the slow answer; nothing left to tell it
 
     def log_message(self, *args) -> None:
         pass
