@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium against real daphne, django-q2 and Redis (SPEC §7)."""
 
+import math
 import sys
 import time
 
@@ -45,7 +46,8 @@ ROW_STATUS_RECORDER = """councilorId => {
 def _seconds(duration_ms: int) -> str:
     """The ticker's duration format (static/js/gamification/titles.js formatSeconds)."""
     seconds = duration_ms / 1000
-    rounded = round(seconds) if seconds >= 10 else round(seconds * 10) / 10
+    # Halves round up as JavaScript's Math.round does (Python's round() rounds them to even).
+    rounded = math.floor(seconds + 0.5) if seconds >= 10 else math.floor(seconds * 10 + 0.5) / 10
     return f"{rounded:g}s"
 
 
