@@ -43,6 +43,31 @@ def server(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterat
             stop(process)
 
 
+def bench_environment(workdir: Path) -> dict[str, str]:
+    """Private Redis, a migrated SQLite database with a `bench` user; the environment for every process."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
+        "REDIS_URL": start_private_server(),
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PYTHONUNBUFFERED": "1",
+    }
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True)
+    create_user = (
+        "import django; django.setup(); from django.contrib.auth.models import User; User.objects.create_user('bench')"
+    )
+    subprocess.run([sys.executable, "-c", create_user], cwd=PROJECT_DIR, env=env, check=True)
+    return env
+
+
+def bench_token(env: dict[str, str]) -> str:
+    argv = [sys.executable, "manage.py", "ws_token", "bench", "--ttl", "86400"]
+    return subprocess.run(argv, cwd=PROJECT_DIR, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the harness")
@@ -56,39 +81,11 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     workdir = Path(tempfile.mkdtemp(prefix="conductor-bench-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
-        "REDIS_URL": start_private_server(),
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = bench_environment(workdir)
     os.environ.update(
         {key: env[key] for key in ("DJANGO_SETTINGS_MODULE", "REDIS_URL", "DATABASE_URL", "CHANNEL_PREFIX")}
     )
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.contrib.auth.models import User; "
-            "User.objects.create_user('bench')",
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        check=True,
-    )
-    token = subprocess.run(
-        [*manage, "ws_token", "bench", "--ttl", "86400"],
-        cwd=PROJECT_DIR,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    token = bench_token(env)
 
     servers = {
         "seed (uvicorn)": (

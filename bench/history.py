@@ -18,44 +18,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.compare import server  # noqa: E402
+from bench.compare import bench_environment, bench_token, server  # noqa: E402
 from bench.fanout import PROJECT_DIR, format_run, run  # noqa: E402
-from conductor.embedded_redis import start_private_server  # noqa: E402
 
 FULL = [(1000, 100, 10.0), (5000, 40, 2.0), (10, 200, 10.0)]  # clients, events, events/s
 QUICK = [(200, 20, 10.0), (10, 50, 10.0)]
 SETTINGS = {"history on": "true", "history off": "false"}
 FIGURES = ("p50_ms", "p95_ms", "p99_ms", "deliveries_per_s", "cpu_s_per_1000")
-
-
-def _environment(workdir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
-        "REDIS_URL": start_private_server(),
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "PYTHONUNBUFFERED": "1",
-    }
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True)
-    create_user = (
-        "import django; django.setup(); from django.contrib.auth.models import User; User.objects.create_user('bench')"
-    )
-    subprocess.run([sys.executable, "-c", create_user], cwd=PROJECT_DIR, env=env, check=True)
-    return env
-
-
-def _token(env: dict[str, str]) -> str:
-    argv = [sys.executable, "manage.py", "ws_token", "bench", "--ttl", "86400"]
-    return subprocess.run(argv, cwd=PROJECT_DIR, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def emit_cost_main(events: int, rounds: int) -> None:
@@ -96,8 +70,8 @@ def main() -> None:
     # Under var/ (git-ignored), not /tmp: a shared /tmp gets swept while a long benchmark runs.
     (PROJECT_DIR / "var").mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="bench-history-", dir=PROJECT_DIR / "var"))
-    env = _environment(workdir)
-    token = _token(env)
+    env = bench_environment(workdir)
+    token = bench_token(env)
     daphne = [sys.executable, "-m", "daphne", "-p", "{port}", "conductor.asgi:application"]
     results: dict[tuple, list[dict]] = {}
     with ExitStack() as stack:
