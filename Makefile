@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(PY) -m conductor.devserver
+	$(PY) -m devserver
 
 test: install-dev
 	$(PY) -m pytest

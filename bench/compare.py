@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.fanout import PROJECT_DIR, format_run, hold, run  # noqa: E402
-from conductor.embedded_redis import start_private_server  # noqa: E402
+from devserver.embedded_redis import start_private_server  # noqa: E402
 from tests.processes import UVICORN_ARGS, free_port, stop, wait_for_port  # noqa: E402
 
 SEED_DIR = PROJECT_DIR.parent / "shared" / "bench"

@@ -27,7 +27,7 @@ MODES = (("conductor tick 0.5 s", "0.5"), ("stock django-q2", "0"))
 
 
 def configure(database_url: str) -> None:
-    from conductor.embedded_redis import start_private_server
+    from devserver.embedded_redis import start_private_server
 
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("REDIS_URL", os.environ.get("REDIS_URL") or start_private_server())

@@ -94,7 +94,7 @@ class Stack:
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> tuple[str, int]:
-        from conductor.embedded_redis import server_argv
+        from devserver.embedded_redis import server_argv
 
         socket_path = self.workdir / "redis.sock"
         redis_proc = self._spawn(server_argv(socket_path=socket_path, workdir=self.workdir), "redis.log")
@@ -161,9 +161,9 @@ def prepare_data(*, councilors: int) -> str:
     """The soak user's token, and councilors that run every minute (on the real schedule)."""
     from django.contrib.auth import get_user_model
 
-    from conductor.tokens import token_mint
     from councilors.models import Agent, Councilor
     from councilors.services import agent_create, councilor_create
+    from infrastructure.tokens import token_mint
 
     user, _ = get_user_model().objects.get_or_create(username=USERNAME, defaults={"is_staff": True})
     for number in range(councilors):

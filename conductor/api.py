@@ -10,9 +10,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from conductor.api_security import api_auth
 from councilors.api import router as councilors_router
 from gamification.api import router as gamification_router
+from infrastructure.api_auth import api_auth
 
 UNAUTHORIZED = "Authentication required: log in, or send Authorization: Bearer <token> (manage.py ws_token)."
 INVALID = "Invalid request: %(fields)s."

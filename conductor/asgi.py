@@ -14,9 +14,10 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from conductor.streaming import SharedSyncThread  # noqa: E402
+from gamification.fastpath import report as report_fast_paths  # noqa: E402
 from gamification.middleware import OriginMiddleware, TokenAuthMiddleware  # noqa: E402
 from gamification.routing import websocket_urlpatterns  # noqa: E402
+from infrastructure.streaming import SharedSyncThread  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -26,3 +27,6 @@ application = ProtocolTypeRouter(
         "websocket": OriginMiddleware(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )
+
+# Which fast paths this process can take (logged once, at start-up, by each check).
+report_fast_paths()

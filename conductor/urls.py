@@ -1,18 +1,13 @@
+"""The project's URLs: the admin, the HTTP API, monitoring and the dashboard."""
+
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
-from conductor import views
 from conductor.api import api
-from dashboard import views as dashboard_views
-
-admin.site.site_header = "Conductor"
-admin.site.site_title = "Conductor admin"
-admin.site.index_title = "Agents, councilors and their runs"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
-    path("healthz", views.healthz, name="healthz"),
-    path("metrics", views.metrics, name="metrics"),
-    path("", dashboard_views.index, name="dashboard"),
+    path("", include("monitoring.urls")),
+    path("", include("dashboard.urls")),
 ]

@@ -8,7 +8,6 @@ from django.utils import timezone
 from ninja import Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from conductor.api_security import ExecuteRateThrottle, api_auth
 from councilors import schedule_times, selectors, services
 from councilors.models import Councilor, Execution
 from councilors.schemas import (
@@ -20,6 +19,7 @@ from councilors.schemas import (
     ExecutionOut,
 )
 from councilors.sse import execution_output_events
+from infrastructure.api_auth import ExecuteRateThrottle, api_auth
 
 router = Router(tags=["councilors"])
 

@@ -6,4 +6,6 @@ class CouncilorsConfig(AppConfig):
     verbose_name = "Councilors"
 
     def ready(self) -> None:
-        from councilors import checks, signals  # noqa: F401 - registers the system checks and the receiver
+        from councilors import checks, control, signals  # noqa: F401 - registers the system checks and the receiver
+
+        control.register()  # pause / resume / run on the WebSocket

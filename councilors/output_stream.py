@@ -16,9 +16,9 @@ from typing import Any
 import redis
 import redis.asyncio
 
-from conductor.app_settings import app_settings
-from conductor.redis_client import redis_sync
 from councilors.runners.base import OutputCallback
+from infrastructure.app_settings import app_settings
+from infrastructure.redis_access import key, redis_sync
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ READ_BATCH = 500
 
 
 def stream_key(execution_id: str) -> str:
-    return f"{app_settings.REDIS_PREFIX}:output:{execution_id}"
+    return key("output", execution_id)
 
 
 def split_lines(text: str) -> list[str]:

@@ -18,11 +18,11 @@ import redis
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
-from conductor.app_settings import app_settings
-from conductor.redis_client import redis_async
 from councilors.models import Execution
 from councilors.output_stream import StreamEntry, read_entries, split_lines
 from councilors.selectors import execution_queued_agent
+from infrastructure.app_settings import app_settings
+from infrastructure.redis_access import redis_async_dedicated
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class _Follower:
 
     def __init__(self, *, execution_id: str) -> None:
         self.execution_id = execution_id
-        self.client = redis_async(client_name=sse_client_name(execution_id))
+        self.client = redis_async_dedicated(client_name=sse_client_name(execution_id))
         self.redis_failed = False
 
     async def entries_after(self, sent: int) -> list[StreamEntry]:

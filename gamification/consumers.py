@@ -11,15 +11,16 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from gamification import history, metrics
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, TOPICS
-from gamification.control import CONTROL_COMMANDS, councilor_control
+from gamification.commands import extra_command, extra_command_names
+from gamification.fastpath import daphne
 from gamification.hub import Hub, get_hub
 from gamification.middleware import SCOPE_AUTH, SCOPE_DAPHNE_PROTOCOL, SCOPE_SERVER_SEND
 from gamification.outbox import AsgiOutbox, Frame, make_outbox
@@ -32,19 +33,18 @@ from gamification.protocol import (
     HISTORY_UNAVAILABLE,
     INVALID_FIELD,
     INVALID_JSON,
-    MISSING_FIELD,
     MSG_BINARY,
     MSG_HISTORY_UNAVAILABLE,
     MSG_INVALID_FIELD,
     MSG_INVALID_JSON,
-    MSG_MISSING_FIELD,
     MSG_NOT_AN_OBJECT,
     MSG_UNKNOWN_COMMAND,
     MSG_UNKNOWN_TOPIC,
     NOT_AN_OBJECT,
     UNKNOWN_COMMAND,
     UNKNOWN_TOPIC,
-    CommandError,
+    CommandRejected,
+    required_field,
 )
 from gamification.ratelimit import TokenBucket
 from gamification.resume import ResumeSeam
@@ -68,15 +68,6 @@ def _request_id(content: dict[str, Any]) -> Any:
     return content.get("request_id")
 
 
-def _field(content: dict[str, Any], name: str, kind: type | tuple[type, ...], expected: str) -> Any:
-    if name not in content:
-        raise CommandError(MISSING_FIELD, MSG_MISSING_FIELD.format(field=name))
-    value = content[name]
-    if isinstance(value, bool) or not isinstance(value, kind):  # bool is an int in Python, never in our fields
-        raise CommandError(INVALID_FIELD, MSG_INVALID_FIELD.format(field=name, expected=expected))
-    return value
-
-
 class GamificationConsumer(AsyncJsonWebsocketConsumer):
     """One browser or program watching events."""
 
@@ -87,7 +78,6 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         "subscribe": "handle_subscribe",
         "get_stats": "handle_get_stats",
         "resume": "handle_resume",
-        **{name: "handle_control" for name in CONTROL_COMMANDS},
     }
 
     hub: Hub | None = None
@@ -141,7 +131,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
     async def close_with_reason(self, code: int, reason: str) -> None:
         protocol = self.scope.get(SCOPE_DAPHNE_PROTOCOL)
         if protocol is not None:
-            protocol.sendClose(code=code, reason=reason)  # daphne's websocket.close handler drops the reason
+            daphne.send_close(protocol, code=code, reason=reason)
         else:
             await self.close(code=code, reason=reason)
 
@@ -225,14 +215,10 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         request_id = content.get("request_id")
         try:
             if request_id is not None:
-                request_id = _field(content, "request_id", (str, int), "a string or an integer")
-            command = _field(content, "command", str, "a string")
-            if command not in self.commands:
-                known = ", ".join(sorted(self.commands))
-                raise CommandError(UNKNOWN_COMMAND, MSG_UNKNOWN_COMMAND.format(command=command, known=known))
-            handler = getattr(self, self.commands[command])
-            result = await handler(content)
-        except CommandError as error:
+                request_id = required_field(content, "request_id", (str, int), "a string or an integer")
+            command = required_field(content, "command", str, "a string")
+            result = await self._handler(command)(content)
+        except CommandRejected as error:
             # Echo only a well-formed request_id; a malformed one is what the error is about.
             echo = request_id if isinstance(request_id, str | int) and not isinstance(request_id, bool) else None
             self.reply("error", {"code": error.code, "message": error.message}, echo)
@@ -240,20 +226,29 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         if result is not None:
             self.reply(*result, request_id)
 
+    def _handler(self, command: str) -> Callable[[dict[str, Any]], Awaitable[Reply]]:
+        if command in self.commands:
+            return getattr(self, self.commands[command])
+        extra = extra_command(command)
+        if extra is None:
+            known = ", ".join(sorted(self.commands.keys() | extra_command_names()))
+            raise CommandRejected(UNKNOWN_COMMAND, MSG_UNKNOWN_COMMAND.format(command=command, known=known))
+        return partial(extra, self.user)
+
     # Command handlers -------------------------------------------------------------------------
 
     async def handle_ping(self, content: dict[str, Any]) -> Reply:
         return "pong", {"timestamp": time.time()}
 
     async def handle_subscribe(self, content: dict[str, Any]) -> Reply:
-        topics = _field(content, "topics", list, TOPICS_EXPECTED)
+        topics = required_field(content, "topics", list, TOPICS_EXPECTED)
         if not all(isinstance(topic, str) for topic in topics):
-            raise CommandError(
+            raise CommandRejected(
                 INVALID_FIELD, MSG_INVALID_FIELD.format(field="topics", expected="a list of topic names")
             )
         unknown = sorted(set(topics) - TOPICS)
         if unknown:
-            raise CommandError(
+            raise CommandRejected(
                 UNKNOWN_TOPIC, MSG_UNKNOWN_TOPIC.format(unknown=", ".join(unknown), valid=", ".join(sorted(TOPICS)))
             )
         self.hub.set_topics(self, frozenset(topics))
@@ -261,15 +256,15 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def handle_get_stats(self, content: dict[str, Any]) -> Reply:
         staff = bool(self.user is not None and self.user.is_authenticated and self.user.is_staff)
-        return "stats", await self.hub.presence.totals(include_clients=staff)
+        return "stats", await self.hub.stats(include_clients=staff)
 
     async def handle_resume(self, content: dict[str, Any]) -> Reply:
         """Replay the kept events of this client's topics with id > since, then say `resumed`."""
-        since = _field(content, "since", int, SINCE_EXPECTED)
+        since = required_field(content, "since", int, SINCE_EXPECTED)
         if since < 0:
-            raise CommandError(INVALID_FIELD, MSG_INVALID_FIELD.format(field="since", expected=SINCE_EXPECTED))
+            raise CommandRejected(INVALID_FIELD, MSG_INVALID_FIELD.format(field="since", expected=SINCE_EXPECTED))
         if not app_settings.HISTORY_ENABLED:
-            raise CommandError(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE)
+            raise CommandRejected(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE)
         until = self.seam.hold()
         try:
             page = await asyncio.wait_for(
@@ -279,7 +274,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         except Exception as exc:  # noqa: BLE001 - Redis down or slow: say so, lose no live frame
             logger.warning("resume failed: history unavailable (%r)", exc)
             self._put_all(self.seam.release())
-            raise CommandError(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE) from exc
+            raise CommandRejected(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE) from exc
         if not await self._replay(page.frames):  # the client went away meanwhile
             self.seam.release()
             return None
@@ -298,9 +293,3 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
                 return False
             self._put_all([Frame(text) for text in batch])
         return await self.outbox.wait_room(1)
-
-    async def handle_control(self, content: dict[str, Any]) -> Reply:
-        councilor_id = _field(content, "councilor_id", str, "a string")
-        return await database_sync_to_async(councilor_control)(
-            user=self.user, command=content["command"], councilor_id=councilor_id
-        )

@@ -14,23 +14,14 @@ as long as the deployment averages fewer than a million events per second (ids s
 exact in JavaScript, until the year 2255).
 """
 
-import asyncio
 import json
-import types
-import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from channels_redis.utils import create_pool
-from django.conf import settings
-from redis import asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
+from infrastructure.redis_access import key, redis_async
 
 # KEYS: counter, history, origin. ARGV: JSON head, message head, max events, ttl seconds, channel ('' = no publish).
 # The heads are the envelope's JSON and the layer's msgpack message serialized with `id` last and
@@ -53,12 +44,6 @@ return id
 """
 
 _JSON_ID_TAIL = "null}"
-_MSGPACK_NIL = b"\xc0"
-
-# Per event loop, per Redis host (settings may change under tests): the clients opened so far.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]]" = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def encode_frame(envelope: dict[str, Any]) -> str:
@@ -76,17 +61,6 @@ class HistoryPage:
     last_id: int  # the newest id the answer covers; ask from here next time
 
 
-def _layer_config() -> dict[str, Any]:
-    return settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-
-
-def redis_host() -> dict[str, Any]:
-    """The history lives on the (first) Redis of the channel layer, beside the messages it orders."""
-    hosts = _layer_config().get("hosts") or [{"address": settings.REDIS_URL}]
-    host = hosts[0]
-    return dict(host) if isinstance(host, dict) else {"address": host}
-
-
 class Keys(NamedTuple):
     counter: str  # the newest id assigned
     history: str  # the sorted set of kept envelopes
@@ -94,77 +68,32 @@ class Keys(NamedTuple):
 
 
 def keys() -> Keys:
-    """The Redis keys, under the channel layer's prefix so deployments sharing a Redis stay apart."""
-    base = f"{_layer_config().get('prefix', 'asgi')}:gamification"
-    return Keys(f"{base}:event_id", f"{base}:history", f"{base}:event_id_origin")
+    """The history's Redis keys (under the deployment's prefix)."""
+    return Keys(key("gamification", "event_id"), key("gamification", "history"), key("gamification", "event_id_origin"))
 
 
-def _reconnecting() -> dict[str, Any]:
-    """Pool options: a command that finds its pooled connection dead is retried on a fresh one.
+def json_head(envelope: dict[str, Any]) -> str:
+    """The envelope's JSON cut just before the id's value (the script appends the id).
 
-    After Redis restarts, every pooled connection is stale and fails on first use; without a retry
-    the first `resume` answered `history_unavailable` and the first event a worker emitted was lost.
-    Only connection errors are retried (the command never reached a live server); a timeout is
-    not, since the script may have run (a retry would give one event two ids).
-    """
-    return {"retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 3), "retry_on_error": [RedisConnectionError]}
-
-
-def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
-    # Connections belong to the loop that opened them; close them while that loop can still run
-    # (the same trick channels_redis uses for its own connections).
-    original_close = loop.close
-
-    def close(self: asyncio.AbstractEventLoop) -> None:
-        clients = _clients.pop(self, {})
-        if not self.is_running():
-            for redis_client in clients.values():
-                self.run_until_complete(redis_client.aclose(close_connection_pool=True))
-        self.close = original_close
-        original_close()
-
-    loop.close = types.MethodType(close, loop)
-
-
-def client() -> aioredis.Redis:
-    """This event loop's client for the history Redis."""
-    loop = asyncio.get_running_loop()
-    if loop not in _clients:
-        _clients[loop] = {}
-        _close_with_loop(loop)
-    host = redis_host()
-    clients = _clients[loop]
-    if repr(host) not in clients:
-        clients[repr(host)] = aioredis.Redis(connection_pool=create_pool({**_reconnecting(), **host}))
-    return clients[repr(host)]
-
-
-def split_heads(envelope: dict[str, Any], message_bytes: bytes | None) -> tuple[str, bytes]:
-    """The envelope's JSON and the serialized layer message, each cut just before the id's value.
-
-    Both were produced with `id` None as the very last value (the envelope's last key, the envelope
-    being the message's last value), so appending the id's encoding completes them.
+    The envelope was built with `id` None as its very last key, so appending the id completes it.
     """
     if envelope.get("id") is not None or next(reversed(envelope)) != "id":
         raise ValueError("the envelope must end with an unassigned id")
-    text = encode_frame(envelope)
-    json_head = text[: -len(_JSON_ID_TAIL)]
-    if message_bytes is None:
-        return json_head, b""
-    if not message_bytes.endswith(_MSGPACK_NIL):
-        raise ValueError("the layer message does not end with the envelope's id")
-    return json_head, message_bytes[: -len(_MSGPACK_NIL)]
+    return encode_frame(envelope)[: -len(_JSON_ID_TAIL)]
 
 
-async def history_append(*, envelope: dict[str, Any], message_bytes: bytes | None = None, channel: str = "") -> int:
-    """Assign the envelope its id and store it; also PUBLISH `message_bytes` (id spliced in) to `channel` if given."""
-    json_head, message_head = split_heads(envelope, message_bytes if channel else None)
-    event_id = await client().eval(
+async def history_append(*, envelope: dict[str, Any], message_head: bytes = b"", channel: str = "") -> int:
+    """Assign the envelope its id and store it; with a `channel`, also PUBLISH `message_head` + the id there.
+
+    `message_head` is the channel layer's message for the envelope, cut before the id's value
+    (gamification/fastpath/channels_redis.py), so the script publishes exactly what `group_send` would.
+    """
+    event_id = await redis_async().eval(
         _APPEND_LUA,
         3,
         *keys(),
-        json_head,
-        message_head,
+        json_head(envelope),
+        message_head if channel else b"",
         app_settings.HISTORY_SIZE,
         app_settings.HISTORY_TTL_S,
         channel,
@@ -174,7 +103,7 @@ async def history_append(*, envelope: dict[str, Any], message_bytes: bytes | Non
 
 async def newest_id() -> int:
     """The newest id assigned in the deployment (0 before the first event)."""
-    raw = await client().get(keys().counter)
+    raw = await redis_async().get(keys().counter)
     return int(raw or 0)
 
 
@@ -191,7 +120,7 @@ async def history_since(*, since: int, topics: Collection[str], until: int | Non
     holds the counter's first event.
     """
     key = keys()
-    async with client().pipeline(transaction=True) as pipe:
+    async with redis_async().pipeline(transaction=True) as pipe:
         pipe.get(key.counter)
         pipe.get(key.origin)
         pipe.zrange(key.history, 0, 0, withscores=True)

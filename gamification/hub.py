@@ -24,6 +24,7 @@ from gamification import history, metrics
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
 from gamification.outbox import Frame
+from gamification.presence import Presence
 from gamification.transport import EVENT_MESSAGE_TYPE
 
 logger = logging.getLogger(__name__)
@@ -57,10 +58,8 @@ class Hub:
         self.last_id: int | None = None  # the newest event id dispatched (ids arrive in order)
 
     def start(self) -> None:
-        from gamification.presence import Presence  # presence reads the hub; imported late to avoid a cycle
-
         loop = asyncio.get_running_loop()
-        self.presence = Presence(hub=self)
+        self.presence = Presence(local=self)
         self._tasks = [loop.create_task(self._receive_forever()), loop.create_task(self.presence.run())]
 
     def add(self, subscriber: Subscriber) -> None:
@@ -81,6 +80,10 @@ class Hub:
             self._index(subscriber, topics)
             self.changed.set()
         subscriber.topics = topics
+
+    async def stats(self, *, include_clients: bool) -> dict[str, Any]:
+        """`get_stats` totals over every gateway process of the deployment (per-client lists on request)."""
+        return await self.presence.totals(include_clients=include_clients)
 
     def topic_counts(self) -> dict[str, int]:
         return {topic: len(members) for topic, members in self._by_topic.items() if members}

@@ -22,6 +22,11 @@ EVENTS_NOT_PUBLISHED = Counter(
 EVENTS_DELIVERED = Counter("conductor_events_delivered", "Event frames written to WebSocket clients, by type", ["type"])
 CONNECTIONS = Gauge("conductor_websocket_connections", "Open WebSocket connections", multiprocess_mode="livesum")
 CONNECTIONS_OPENED = Counter("conductor_websocket_connections_opened", "WebSocket connections accepted")
+WRITE_PATHS = Counter(
+    "conductor_websocket_write_path",
+    "WebSocket connections by how their frames are written: daphne (the fast path) or asgi (plain send)",
+    ["path"],
+)
 
 
 def event_emitted(event_type: str) -> None:
@@ -44,3 +49,8 @@ def connection_opened() -> None:
 
 def connection_closed() -> None:
     CONNECTIONS.dec()
+
+
+def write_path_chosen(path: str) -> None:
+    """A connection's outbox writes through `path` (gamification/fastpath/daphne.py says which and why)."""
+    WRITE_PATHS.labels(path=path).inc()

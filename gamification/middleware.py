@@ -7,7 +7,6 @@ missing Origin is let through here and the token middleware makes sure such a co
 be authenticated by a token, never by a session cookie alone (SPEC §4).
 """
 
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,17 +15,14 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from conductor.tokens import InvalidToken, token_user
+from gamification.fastpath import daphne
+from infrastructure.tokens import InvalidToken, token_user
 
 # Scope keys this module adds (ASGI allows extension keys; namespaced to avoid clashes).
 SCOPE_HAS_ORIGIN = "gamification.has_origin"
 SCOPE_AUTH = "gamification.auth"  # "session", "token" or None
 SCOPE_DAPHNE_PROTOCOL = "gamification.daphne_protocol"
 SCOPE_SERVER_SEND = "gamification.server_send"  # the server's own `send`, under the session wrapper
-# How long daphne waits for a client to answer a close frame before it cuts the TCP connection
-# (autobahn's default is 1 s). A client closed as too slow (4008) has a backlog of frames to read
-# before it reaches the close frame; cutting the connection sooner discards the frame and its code.
-CLOSE_HANDSHAKE_TIMEOUT_S = 5.0
 
 
 def _allowed_origins() -> list[str]:
@@ -49,15 +45,11 @@ class OriginMiddleware(OriginValidator):
     async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
         has_origin = any(name == b"origin" for name, _ in scope.get("headers", []))
         scope = {**scope, SCOPE_HAS_ORIGIN: has_origin, SCOPE_SERVER_SEND: send}
-        # daphne hands the application `partial(server.handle_reply, protocol)`; keeping the autobahn
-        # protocol lets the consumer register flow control and send a close reason (daphne drops it).
-        if isinstance(send, partial) and send.args and hasattr(send.args[0], "registerProducer"):
-            scope[SCOPE_DAPHNE_PROTOCOL] = send.args[0]
-            # autobahn "fails by drop" by default: a message over daphne's size limit (or invalid
-            # UTF-8) cuts the TCP connection, and the client sees 1006 with no reason. Close with the
-            # code instead (1009 message too big, 1007 bad data), as a documented close.
-            send.args[0].failByDrop = False
-            send.args[0].closeHandshakeTimeout = CLOSE_HANDSHAKE_TIMEOUT_S
+        # Under daphne, its protocol lets the consumer write frames itself and send a close reason.
+        protocol = daphne.protocol_from_send(send)
+        if protocol is not None:
+            scope[SCOPE_DAPHNE_PROTOCOL] = protocol
+            daphne.configure_protocol(protocol)
         return await super().__call__(scope, receive, send)
 
 

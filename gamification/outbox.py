@@ -8,11 +8,11 @@ wait, the outbox gives up and calls `on_overflow` (the consumer closes with CLOS
 the socket's write buffer is full, so a slow reader's frames pile up here, where they are counted.
 
 `DaphneOutbox`: daphne's `send` never waits — it writes into Twisted's transport buffer, which
-would grow without end behind a slow reader. So under daphne the outbox registers a push producer
-on the transport (chained to the one daphne's HTTP channel left there): Twisted pauses it when the
-transport holds more than its buffer size (64 KiB) and resumes it once drained. While not paused,
-frames go straight to the socket as an autobahn PreparedMessage — framed once per event for all
-clients, no task switch per client — and while paused they wait in the bounded queue.
+would grow without end behind a slow reader. So under daphne the outbox registers itself as a push
+producer on the transport: Twisted pauses it when the transport holds more than its buffer size
+(64 KiB) and resumes it once drained. While not paused, frames go straight to the socket, framed
+once per event for all clients, with no task switch per client; while paused they wait in the
+bounded queue. Everything it does to daphne's internals is in gamification/fastpath/daphne.py.
 """
 
 import asyncio
@@ -20,6 +20,9 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from gamification import metrics
+from gamification.fastpath import daphne
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +41,7 @@ class Frame:
     @property
     def prepared(self) -> Any:
         if self._prepared is None:
-            from autobahn.websocket.protocol import PreparedMessage  # only daphne needs autobahn
-
-            self._prepared = PreparedMessage(self.text.encode(), False, False, True)
+            self._prepared = daphne.prepare(self.text)
         return self._prepared
 
 
@@ -162,38 +163,15 @@ class AsgiOutbox:
         await self._send({"type": "websocket.send", "text": frame.text})
 
 
-class _ChainedProducer:
-    """Forwards Twisted's pause/resume to the producer that was registered before ours."""
-
-    def __init__(self, first: Any, second: Any) -> None:
-        self.first, self.second = first, second
-
-    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's IPushProducer
-        self.first.pauseProducing()
-        self.second.pauseProducing()
-
-    def resumeProducing(self) -> None:  # noqa: N802
-        self.first.resumeProducing()
-        self.second.resumeProducing()
-
-    def stopProducing(self) -> None:  # noqa: N802
-        self.first.stopProducing()
-        self.second.stopProducing()
-
-
 class DaphneOutbox(AsgiOutbox):
     """Writes straight into daphne's Twisted transport while it drains; queues while it is paused."""
 
     def __init__(self, protocol: Any, *, limit: int, on_overflow: Callable[[], None]) -> None:
         super().__init__(None, limit=limit, on_overflow=on_overflow)
-        self._protocol = protocol
+        self._socket = daphne.DaphneSocket(protocol)
         self._writable = asyncio.Event()
         self._writable.set()
-        transport = protocol.transport
-        previous = transport.producer  # daphne's HTTPChannel stays registered after the upgrade
-        if previous is not None:
-            transport.unregisterProducer()
-        transport.registerProducer(_ChainedProducer(previous, self) if previous is not None else self, True)
+        self._socket.register_producer(self)
 
     # Twisted IPushProducer
     def pauseProducing(self) -> None:  # noqa: N802
@@ -214,25 +192,7 @@ class DaphneOutbox(AsgiOutbox):
         self._queue(frame)
 
     def _write_now(self, frame: Frame) -> None:
-        protocol = self._protocol
-        if protocol.state != protocol.STATE_OPEN:
-            return
-        data = frame.prepared.payloadHybi  # the frame autobahn built once for every client
-        transport = protocol.transport
-        if not protocol.send_queue and _twisted_holds_nothing(transport):
-            # Straight to the socket: Twisted's own write would buffer the frame, register the
-            # socket for writability, send on the next loop turn and unregister it again — two
-            # selector updates and a callback per frame per client, most of daphne's cost per frame.
-            try:
-                sent = transport.socket.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                return  # the connection broke; Twisted's reader notices and closes it
-            if sent == len(data):
-                return
-            data = data[sent:]
-        transport.write(data)  # the rest, in order, through Twisted (its producer pauses us when full)
+        self._socket.write(frame.prepared)
 
     async def _wait_writable(self) -> None:
         await self._writable.wait()
@@ -241,24 +201,15 @@ class DaphneOutbox(AsgiOutbox):
         self._write_now(frame)
 
 
-def _twisted_holds_nothing(transport: Any) -> bool:
-    """True when a Twisted TCP transport has nothing unsent, so a direct send keeps the order of bytes.
-
-    `_tempDataLen` is Twisted's (private) second write buffer; without it the check says no.
-    """
-    return (
-        transport.connected
-        and not transport.disconnecting
-        and transport.offset == len(transport.dataBuffer)
-        and getattr(transport, "_tempDataLen", 1) == 0
-    )
-
-
 def make_outbox(*, send: Send, daphne_protocol: Any | None, limit: int, on_overflow: Callable[[], None]) -> AsgiOutbox:
     """The daphne outbox when running under daphne (and its transport allows it), else the ASGI one."""
     if daphne_protocol is not None:
         try:
-            return DaphneOutbox(daphne_protocol, limit=limit, on_overflow=on_overflow)
+            outbox = DaphneOutbox(daphne_protocol, limit=limit, on_overflow=on_overflow)
         except Exception as exc:  # noqa: BLE001 - an unexpected Twisted transport: plain ASGI still works
             logger.warning("daphne fast path unavailable for this WebSocket (%r); using ASGI send", exc)
+        else:
+            metrics.write_path_chosen(daphne.FAST_PATH)
+            return outbox
+    metrics.write_path_chosen(daphne.SLOW_PATH)
     return AsgiOutbox(send, limit=limit, on_overflow=on_overflow)

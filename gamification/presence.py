@@ -16,15 +16,11 @@ import socket
 import time
 import uuid
 from collections import Counter
-from typing import TYPE_CHECKING, Any
-
-import redis.asyncio as redis
-from django.conf import settings
+from collections.abc import Collection
+from typing import Any, Protocol
 
 from gamification.app_settings import app_settings
-
-if TYPE_CHECKING:
-    from gamification.hub import Hub
+from infrastructure.redis_access import key, redis_async, redis_sync
 
 logger = logging.getLogger(__name__)
 
@@ -41,62 +37,73 @@ def instance_id() -> str:
     return _instance[1]
 
 
-def _prefix() -> str:
-    # The channel layer's prefix separates deployments (and test runs) sharing one Redis.
-    return settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "conductor")
+def _instance_key(instance: str) -> str:
+    return key("gateway", instance)
 
 
-def _key(instance: str) -> str:
-    return f"{_prefix()}:gateway:{instance}"
+def _index_key() -> str:
+    return key("gateways")
 
 
 def _forget(instance: str) -> None:
     """At a clean exit, leave the counts at once instead of after the TTL (a crash still waits for it)."""
-    import redis as sync_redis
-
     try:
-        client = sync_redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-        client.delete(_key(instance))
-        client.srem(f"{_prefix()}:gateways", instance)
-        client.close()
+        client = redis_sync()
+        client.delete(_instance_key(instance))
+        client.srem(_index_key(), instance)
     except Exception as exc:  # noqa: BLE001 - exiting anyway; the TTL removes the entry
         logger.debug("gateway stats not removed at exit: %r", exc)
+
+
+class Described(Protocol):
+    def describe(self) -> dict[str, Any]:
+        """What staff see of this client in `get_stats`."""
+
+
+class LocalConnections(Protocol):
+    """What presence reads of the process's connections (the hub provides it)."""
+
+    connections: Collection[Described]
+    changed: asyncio.Event  # set when connections or subscriptions change
+
+    def topic_counts(self) -> dict[str, int]:
+        """Connections per topic."""
 
 
 class Presence:
     """Publishes this process's snapshot and sums everyone's."""
 
-    def __init__(self, *, hub: "Hub") -> None:
-        self.hub = hub
+    def __init__(self, *, local: LocalConnections) -> None:
+        self.local = local
         self.instance = instance_id()
-        self.redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
         atexit.register(_forget, self.instance)
 
     def snapshot(self) -> dict[str, Any]:
+        connections = self.local.connections
         return {
             "instance": self.instance,
-            "active_connections": len(self.hub.connections),
-            "topics": self.hub.topic_counts(),
-            "clients": [{**subscriber.describe(), "instance": self.instance} for subscriber in self.hub.connections],
+            "active_connections": len(connections),
+            "topics": self.local.topic_counts(),
+            "clients": [{**connection.describe(), "instance": self.instance} for connection in connections],
             "at": time.time(),
         }
 
     async def publish(self) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(_key(self.instance), json.dumps(self.snapshot()), ex=app_settings.STATS_TTL_S)
-            pipe.sadd(f"{_prefix()}:gateways", self.instance)
+        async with redis_async().pipeline(transaction=False) as pipe:
+            pipe.set(_instance_key(self.instance), json.dumps(self.snapshot()), ex=app_settings.STATS_TTL_S)
+            pipe.sadd(_index_key(), self.instance)
             await pipe.execute()
 
     async def run(self) -> None:
         """Heartbeat forever; a Redis outage only delays the next refresh."""
         while True:
-            self.hub.changed.clear()
+            self.local.changed.clear()
             try:
                 await self.publish()
             except Exception as exc:  # noqa: BLE001 - stats are best effort; sockets must not suffer
                 logger.warning("gateway stats not published (%r)", exc)
             try:
-                await asyncio.wait_for(self.hub.changed.wait(), timeout=app_settings.STATS_HEARTBEAT_S)
+                await asyncio.wait_for(self.local.changed.wait(), timeout=app_settings.STATS_HEARTBEAT_S)
                 await asyncio.sleep(DEBOUNCE_S)
             except TimeoutError:
                 pass
@@ -121,14 +128,13 @@ class Presence:
         return totals
 
     async def _others(self) -> list[dict[str, Any]]:
-        index = f"{_prefix()}:gateways"
-        others = sorted(
-            member.decode() for member in await self.redis.smembers(index) if member.decode() != self.instance
-        )
+        client = redis_async()
+        index = _index_key()
+        others = sorted(member.decode() for member in await client.smembers(index) if member.decode() != self.instance)
         if not others:
             return []
-        values = await self.redis.mget([_key(instance) for instance in others])
+        values = await client.mget([_instance_key(instance) for instance in others])
         gone = [instance for instance, value in zip(others, values, strict=True) if value is None]
         if gone:
-            await self.redis.srem(index, *gone)
+            await client.srem(index, *gone)
         return [json.loads(value) for value in values if value is not None]

@@ -4,6 +4,7 @@ Named once here; the consumer raises them, the tests and the README quote them.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 # Close codes. daphne's WebSocket engine only sends 1000 or 3000-4999 from the server side,
 # so the application's reasons live in the private 4000 range (mirroring the HTTP status they mean).
@@ -12,6 +13,14 @@ CLOSE_UNAUTHORIZED_REASON = "Unauthorized"
 CLOSE_SLOW_CONSUMER = 4008  # the client read too slowly: its outbox of pending frames overflowed
 CLOSE_MESSAGE_TOO_BIG = 4009  # a command over GAMIFICATION_WS_MAX_MESSAGE_BYTES
 CLOSE_RATE_LIMITED = 4029  # commands faster than GAMIFICATION_WS_RATE_LIMIT_PER_S / _BURST
+
+# Control commands: declared here (the wire vocabulary), answered by the councilors app, which
+# registers their handler (gamification.commands) so that the gateway never imports the domain.
+PAUSE_COUNCILOR = "pause_councilor"
+RESUME_COUNCILOR = "resume_councilor"
+RUN_COUNCILOR = "run_councilor"
+CONTROL_COMMANDS = (PAUSE_COUNCILOR, RESUME_COUNCILOR, RUN_COUNCILOR)
+CONTROL_PERMISSION = "councilors.change_councilor"
 
 # Error replies: {"type": "error", "data": {"code": CODE, "message": text}}.
 INVALID_JSON = "invalid_json"
@@ -37,8 +46,18 @@ MSG_HISTORY_UNAVAILABLE = "The event history is not available; reload the state 
 
 
 @dataclass
-class CommandError(Exception):
+class CommandRejected(Exception):
     """A bad command: the consumer replies with this code and message and carries on."""
 
     code: str
     message: str
+
+
+def required_field(content: dict[str, Any], name: str, kind: type | tuple[type, ...], expected: str) -> Any:
+    """`content[name]` when present and of `kind`; CommandRejected (missing_field / invalid_field) otherwise."""
+    if name not in content:
+        raise CommandRejected(MISSING_FIELD, MSG_MISSING_FIELD.format(field=name))
+    value = content[name]
+    if isinstance(value, bool) or not isinstance(value, kind):  # bool is an int in Python, never in our fields
+        raise CommandRejected(INVALID_FIELD, MSG_INVALID_FIELD.format(field=name, expected=expected))
+    return value

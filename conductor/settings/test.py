@@ -1,22 +1,25 @@
 """Test settings: the base settings with a private embedded Redis unless REDIS_URL is given.
 
-Processes the tests start (daphne, qcluster) inherit REDIS_URL from the environment, so they all
-share the Redis this module starts.
+Importing this module starts nothing: it only names the private Redis's socket, and the test
+session starts the server there (tests/conftest.py, `pytest_configure`). Processes the tests start
+(daphne, qcluster) inherit REDIS_URL, so they all share that one Redis.
 """
 
 import os
+import tempfile
+from pathlib import Path
 
-from conductor.embedded_redis import start_private_server
-
+# Set before the base settings read the environment, so every setting built from it agrees.
+TEST_EMBEDDED_REDIS_SOCKET = None
 if not os.environ.get("REDIS_URL"):
-    os.environ["REDIS_URL"] = start_private_server()
+    TEST_EMBEDDED_REDIS_SOCKET = Path(tempfile.gettempdir()) / f"conductor-test-redis-{os.getpid()}" / "redis.sock"
+    os.environ["REDIS_URL"] = f"unix://{TEST_EMBEDDED_REDIS_SOCKET}"
 os.environ.setdefault("CHANNEL_PREFIX", f"conductor-test-{os.getpid()}")
 
 from conductor.settings.base import *  # noqa: E402,F403
 from conductor.settings.base import DATABASES, Q_CLUSTER, VAR_DIR  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(exist_ok=True)  # a fresh checkout has no var/ yet
     # A file, not :memory:, so that daphne and qcluster processes started by tests share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:

@@ -1,7 +1,6 @@
 """The §6 JSON endpoints in-process: success and every error path (the SSE stream: test_sse.py)."""
 
 import json
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,21 +9,20 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from conductor.api import UNAUTHORIZED
-from conductor.api_security import FORBIDDEN
-from conductor.tokens import token_mint
 from councilors.api import UNKNOWN_AGENT, UNKNOWN_EXECUTION
 from councilors.services import agent_run, councilor_pause, councilor_run
 from councilors.tasks import run_agent_task
 from councilors.validators import PROMPT_EMPTY, PROMPT_MAX_LENGTH
+from infrastructure.api_auth import FORBIDDEN
+from infrastructure.tokens import token_mint
 from tests.factories import make_agent, make_councilor, make_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def own_redis_keys(settings):
-    # Rate-limit windows are keyed by user pk, which tests reuse: give each test its own keys.
-    settings.API_REDIS_PREFIX = f"test-api-{uuid.uuid4().hex}"
+def own_redis_keys(private_channel_prefix):
+    """Rate-limit windows are keyed by user pk, which tests reuse: give each test its own keys."""
 
 
 @pytest.fixture

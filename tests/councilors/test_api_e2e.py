@@ -16,9 +16,9 @@ from django.conf import settings
 from django.core.cache import caches
 from django.test import Client
 
-from conductor.tokens import token_mint
 from councilors.sse import sse_client_name
 from gamification.app_settings import app_settings as gamification_settings
+from infrastructure.tokens import token_mint
 from tests.factories import make_agent, make_user
 from tests.processes import daphne, manage
 from tests.sse import SSEEvent, SSEParser

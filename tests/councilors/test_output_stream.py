@@ -7,11 +7,11 @@ import sys
 import pytest
 import redis
 
-from conductor.app_settings import app_settings
 from councilors import output_stream
 from councilors.models import Execution
 from councilors.output_stream import OutputPublisher, stream_key
 from councilors.services import agent_run
+from infrastructure.app_settings import app_settings
 from tests.factories import make_agent
 from tests.processes import free_port
 

@@ -10,12 +10,12 @@ from asgiref.sync import sync_to_async
 from django_q.models import OrmQ
 
 from conductor.api import UNAUTHORIZED
-from conductor.tokens import token_mint
 from councilors import output_stream
 from councilors import sse as councilors_sse
 from councilors.api import LAST_EVENT_ID_INVALID, UNKNOWN_EXECUTION
 from councilors.services import agent_enqueue, agent_run, execution_start
 from councilors.sse import NEVER_STARTED
+from infrastructure.tokens import token_mint
 from tests.factories import make_agent, make_user
 from tests.processes import free_port
 from tests.sse import SSEParser
@@ -108,9 +108,11 @@ async def test_with_redis_down_for_the_reader_the_stream_follows_the_database(as
     settings.API_STREAM_POLL_S = 0.2
     execution = await run_agent()
     port = free_port()
-    monkeypatch.setattr(
-        councilors_sse, "redis_async", lambda **kwargs: redis.asyncio.Redis(port=port, socket_connect_timeout=0.5)
-    )
+
+    def nothing_listening(**kwargs) -> redis.asyncio.Redis:
+        return redis.asyncio.Redis(port=port, socket_connect_timeout=0.5)
+
+    monkeypatch.setattr(councilors_sse, "redis_async_dedicated", nothing_listening)
 
     events = await stream(async_client, execution.execution_id, **await auth_headers())
 

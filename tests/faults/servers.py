@@ -5,7 +5,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conductor.embedded_redis import REDIS_SERVER
+from devserver.embedded_redis import REDIS_SERVER
 from tests.processes import free_port
 
 START_TIMEOUT_S = 10.0

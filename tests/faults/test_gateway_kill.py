@@ -9,8 +9,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
-from conductor.tokens import token_mint
 from gamification.events import aemit
+from infrastructure.tokens import token_mint
 from tests.faults.fleet import close_fleet, open_fleet
 from tests.processes import daphne
 

@@ -18,10 +18,10 @@ from django.contrib.auth.models import User
 from django.db import DatabaseError, connection
 from websockets.asyncio.client import connect
 
-from conductor.tokens import token_mint
 from councilors.models import Execution
 from councilors.services import DATABASE_LOST, councilor_enqueue
 from gamification.events import aemit
+from infrastructure.tokens import token_mint
 from tests.factories import make_agent, make_councilor
 from tests.processes import daphne, manage
 

@@ -14,12 +14,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
-from conductor.tokens import token_mint
 from councilors.models import Execution
 from councilors.services import councilor_enqueue
 from gamification.catalogue import ALL_TOPICS
 from gamification.events import aemit
 from gamification.history import history_since
+from infrastructure.tokens import token_mint
 from tests.factories import make_agent, make_councilor
 from tests.faults.fleet import close_fleet, open_fleet
 from tests.faults.servers import RestartableRedis

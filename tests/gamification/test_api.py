@@ -4,10 +4,10 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 
-from conductor.tokens import token_mint
 from gamification import history
 from gamification.api import HISTORY_UNAVAILABLE
 from gamification.events import emit
+from infrastructure.tokens import token_mint
 from tests.gamification.test_resume import unreachable_layer
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,12 +13,12 @@ from django.test import Client
 from prometheus_client import REGISTRY
 
 from conductor.asgi import application
-from conductor.tokens import token_mint
 from councilors.models import Councilor
 from gamification import history, protocol
 from gamification.catalogue import BROADCAST_TYPES, TOPICS
 from gamification.consumers import CONNECTED_MESSAGE
 from gamification.events import aemit
+from infrastructure.tokens import token_mint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

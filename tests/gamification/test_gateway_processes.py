@@ -14,11 +14,11 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.db import connections
 
-from conductor.tokens import token_mint
 from councilors.services import councilor_enqueue
 from gamification import history
 from gamification.events import emit
 from gamification.protocol import CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON
+from infrastructure.tokens import token_mint
 from tests.processes import SERVERS, daphne, manage
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -12,8 +12,8 @@ import websockets
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Permission, User
 
-from conductor.tokens import token_mint
 from councilors.services import councilor_enqueue
+from infrastructure.tokens import token_mint
 from tests.processes import daphne, manage, python_module
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

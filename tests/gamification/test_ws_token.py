@@ -8,8 +8,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
-from conductor.tokens import token_user
 from gamification.management.commands.ws_token import BAD_TTL, NO_SUCH_USER
+from infrastructure.tokens import token_user
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from django_q.models import OrmQ
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conductor.tokens import token_mint
+from infrastructure.tokens import token_mint
 from tests.factories import make_agent
 from tests.hostile.strategies import FUZZ, json_values, nearly
 

@@ -17,10 +17,10 @@ from django.contrib.auth.models import Permission, User
 from hypothesis import example, given
 
 from conductor.asgi import application
-from conductor.tokens import token_mint
 from gamification import protocol
 from gamification.catalogue import BROADCAST_TYPES
 from gamification.events import aemit
+from infrastructure.tokens import token_mint
 from tests.factories import make_agent, make_councilor
 from tests.hostile.strategies import FUZZ, KNOWN_COUNCILOR, ws_text
 

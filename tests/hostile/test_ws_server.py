@@ -24,9 +24,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection as SyncConnection
 from websockets.sync.client import connect as sync_connect
 
-from conductor.tokens import token_mint
 from gamification import protocol
 from gamification.events import aemit
+from infrastructure.tokens import token_mint
 from tests.processes import daphne
 
 pytestmark = [

@@ -11,7 +11,7 @@ from django_q.cluster import Cluster
 from django_q.management.commands.qcluster import Command as QClusterCommand
 
 from councilors.app_settings import app_settings
-from councilors.ticker import Ticker
+from councilors.cluster_loop import ClusterLoop
 
 
 class Command(QClusterCommand):
@@ -36,4 +36,4 @@ class Command(QClusterCommand):
         if options.get("run_once"):
             cluster.stop()
             return
-        Ticker(cluster=cluster, tick=tick).run()
+        ClusterLoop(cluster=cluster, tick=tick).run()

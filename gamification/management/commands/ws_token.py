@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from conductor.tokens import token_mint
+from infrastructure.tokens import token_mint
 
 NO_SUCH_USER = "No active user {username!r}."
 BAD_TTL = "--ttl must be a positive number of seconds; got {ttl}."

@@ -9,11 +9,11 @@ import redis
 from django.core.cache import caches
 from prometheus_client import REGISTRY
 
-from conductor import monitoring
-from conductor.monitoring import NO_WORKERS
-from conductor.tokens import token_mint
 from councilors.services import agent_run
 from gamification import metrics
+from infrastructure.tokens import token_mint
+from monitoring import health as monitoring
+from monitoring.health import NO_WORKERS
 from tests.factories import make_agent, make_user
 from tests.processes import daphne, free_port
 

@@ -12,9 +12,9 @@ from ninja.errors import AuthorizationError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import BaseThrottle
 
-from conductor.app_settings import app_settings
-from conductor.redis_client import redis_sync
-from conductor.tokens import InvalidToken, token_user
+from infrastructure.app_settings import app_settings
+from infrastructure.redis_access import key, redis_sync
+from infrastructure.tokens import InvalidToken, token_user
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def _checked(user: AbstractBaseUser | None, permission: str | None) -> AbstractB
 
 
 class BearerTokenAuth(HttpBearer):
-    """`Authorization: Bearer <token>` as minted by `manage.py ws_token` (conductor.tokens)."""
+    """`Authorization: Bearer <token>` as minted by `manage.py ws_token` (infrastructure.tokens)."""
 
     def __init__(self, *, permission: str | None = None) -> None:
         super().__init__()
@@ -70,11 +70,11 @@ class ExecuteRateThrottle(BaseThrottle):
 
     def allow_request(self, request: HttpRequest) -> bool:
         window = app_settings.EXECUTE_RATE_WINDOW_S
-        key = f"{app_settings.REDIS_PREFIX}:ratelimit:{self.scope}:{request.auth.pk}:{int(time.time() // window)}"
+        counter = key("ratelimit", self.scope, request.auth.pk, int(time.time() // window))
         try:
             pipe = redis_sync().pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, window + 1)
+            pipe.incr(counter)
+            pipe.expire(counter, window + 1)
             count, _ = pipe.execute()
         except redis.RedisError as exc:
             logger.warning("rate limit not checked (Redis unreachable: %r)", exc)

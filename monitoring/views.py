@@ -3,9 +3,9 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from conductor.api_security import request_user
-from conductor.app_settings import app_settings
-from conductor.monitoring import health_checks, metrics_exposition
+from infrastructure.api_auth import request_user
+from infrastructure.app_settings import app_settings
+from monitoring.health import health_checks, metrics_exposition
 
 UNAUTHORIZED = "Authentication required: log in, or send Authorization: Bearer <token> (manage.py ws_token)."
 

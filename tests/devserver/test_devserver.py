@@ -1,4 +1,4 @@
-"""`make run` (conductor.devserver) for real: a fresh var/ folder, embedded Redis, daphne, a worker, Ctrl+C."""
+"""`make run` (devserver.run) for real: a fresh var/ folder, embedded Redis, daphne, a worker, Ctrl+C."""
 
 import os
 import signal
@@ -11,7 +11,7 @@ import psutil
 import pytest
 from honcho.printer import Message
 
-from conductor import devserver
+from devserver import run as devserver
 from tests.processes import PROJECT_DIR, free_port, wait_for_port
 
 PY = sys.executable
@@ -54,7 +54,7 @@ def test_procgroup_signals_the_command_alone_then_clears_its_group(tmp_path):
         "time.sleep(60)\n"
     )
     process = subprocess.Popen(
-        [PY, "-m", "conductor.procgroup", PY, "-c", script], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True
+        [PY, "-m", "devserver.procgroup", PY, "-c", script], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout.readline() == "ready\n"
@@ -90,7 +90,7 @@ def test_make_run_serves_the_admin_runs_the_demo_and_stops_on_ctrl_c(tmp_path):
     )
     console = tmp_path / "console.log"
     with open(console, "wb") as out:
-        server = subprocess.Popen([PY, "-m", "conductor.devserver"], cwd=PROJECT_DIR, env=env, stdout=out, stderr=out)
+        server = subprocess.Popen([PY, "-m", "devserver"], cwd=PROJECT_DIR, env=env, stdout=out, stderr=out)
     children: list[psutil.Process] = []
     try:
         wait_for_port(port, server, timeout=90)

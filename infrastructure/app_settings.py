@@ -38,10 +38,5 @@ class AppSettings:
         """Serve /metrics without authentication (for a scraper on a private network)."""
         return bool(_setting("METRICS_PUBLIC", False))
 
-    @property
-    def REDIS_PREFIX(self) -> str:
-        """Prefix of the API's Redis keys; the channel layer's by default, so deployments sharing a Redis stay apart."""
-        return _setting("REDIS_PREFIX", None) or settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "conductor")
-
 
 app_settings = AppSettings()

@@ -8,9 +8,9 @@ from django.db import connection
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from conductor.redis_client import redis_sync
 from councilors.metrics import ExecutionsCollector
 from councilors.selectors import worker_clusters_alive
+from infrastructure.redis_access import redis_sync
 
 logger = logging.getLogger(__name__)
 

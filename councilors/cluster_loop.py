@@ -1,4 +1,4 @@
-"""The tick each `qcluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper
+"""The loop each `qcluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper
 and the schedule repair.
 
 It runs in the command's main process, which stock django-q2 leaves idle while its Sentinel child
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class Ticker:
+class ClusterLoop:
     """Calls django-q2's scheduler pass every `tick` seconds, the reaper and repair every `reap_every` seconds."""
 
     cluster: Cluster

@@ -23,7 +23,7 @@ import honcho.manager
 from honcho.manager import Manager
 from honcho.printer import Message, Printer
 
-from conductor import procgroup
+from devserver import procgroup
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5006
@@ -110,10 +110,10 @@ def process_table(*, host: str, port: int) -> dict[str, list[str]]:
     python = sys.executable
     table: dict[str, list[str]] = {}
     if not os.environ.get("REDIS_URL"):
-        table["redis"] = [python, "-m", "conductor.embedded_redis"]
+        table["redis"] = [python, "-m", "devserver.embedded_redis"]
     table["web"] = [python, "-m", "daphne", "-b", host, "-p", str(port), "conductor.asgi:application"]
     # In a process group of its own: see conductor/procgroup.py for why.
-    table["worker"] = [python, "-m", "conductor.procgroup", python, "manage.py", "qcluster"]
+    table["worker"] = [python, "-m", "devserver.procgroup", python, "manage.py", "qcluster"]
     # Clusters cannot report their own absence: this raises the "no worker cluster" alert.
     table["watchdog"] = [python, "manage.py", "check_workers", "--watch", "15"]
     return table

@@ -1,4 +1,4 @@
-"""`python -m conductor.procgroup <argv...>`: run a command in its own process group, signalling only it.
+"""`python -m devserver.procgroup <argv...>`: run a command in its own process group, signalling only it.
 
 honcho stops a process by signalling its whole process group. django-q2's `qcluster` does not
 survive that: its forked workers receive the SIGTERM too and the cluster hangs until it is
@@ -44,5 +44,5 @@ def run(argv: list[str], *, grace: float = GRACE_S) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        sys.exit("usage: python -m conductor.procgroup <command> [args...]")
+        sys.exit("usage: python -m devserver.procgroup <command> [args...]")
     sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,59 @@
+"""Control commands from the WebSocket (pause, resume, run a councilor): permission check + service call.
+
+The gateway (gamification) parses the command; this module, registered in CouncilorsConfig.ready(),
+decides and acts. The services emit the broadcast events (`councilor_paused` /
+`councilor_resumed`) themselves; this returns the reply for the caller only.
+"""
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from councilors.models import Councilor
+from councilors.selectors import councilor_get
+from councilors.services import councilor_enqueue, councilor_pause, councilor_resume
+from gamification.commands import register_command
+from gamification.protocol import (
+    CONTROL_PERMISSION,
+    FORBIDDEN,
+    MSG_FORBIDDEN,
+    MSG_NOT_FOUND,
+    NOT_FOUND,
+    PAUSE_COUNCILOR,
+    RESUME_COUNCILOR,
+    RUN_COUNCILOR,
+    CommandRejected,
+    required_field,
+)
+
+
+def councilor_control(*, user: Any, command: str, councilor_id: str) -> tuple[str, dict[str, Any]]:
+    """Run one control command for `user`; returns the caller's reply (type, data) or raises CommandRejected."""
+    if not (user.is_authenticated and user.has_perm(CONTROL_PERMISSION)):
+        raise CommandRejected(FORBIDDEN, MSG_FORBIDDEN.format(command=command))
+    try:
+        councilor = councilor_get(councilor_id=councilor_id)
+    except Councilor.DoesNotExist:
+        raise CommandRejected(NOT_FOUND, MSG_NOT_FOUND.format(councilor_id=councilor_id)) from None
+    by = user.get_username()
+    if command == PAUSE_COUNCILOR:
+        councilor_pause(councilor=councilor, by=by)
+        return "councilor_paused", {"councilor_id": councilor_id, "success": True, "by": by}
+    if command == RESUME_COUNCILOR:
+        councilor_resume(councilor=councilor, by=by)
+        return "councilor_resumed", {"councilor_id": councilor_id, "success": True, "by": by}
+    execution_id = councilor_enqueue(councilor=councilor)
+    return "councilor_run_queued", {"councilor_id": councilor_id, "execution_id": execution_id}
+
+
+async def handle_control(user: Any, content: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The gateway's handler for the three control commands."""
+    councilor_id = required_field(content, "councilor_id", str, "a string")
+    return await database_sync_to_async(councilor_control)(
+        user=user, command=content["command"], councilor_id=councilor_id
+    )
+
+
+def register() -> None:
+    for command in (PAUSE_COUNCILOR, RESUME_COUNCILOR, RUN_COUNCILOR):
+        register_command(command, handle_control)

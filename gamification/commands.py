@@ -1,0 +1,29 @@
+"""Commands other apps add to `/ws/gamification` (docs/protocol.md, "Control commands").
+
+The gateway knows how to parse, rate-limit and answer commands, but not what a councilor is: the
+councilors app registers the control commands (pause, resume, run) when Django starts, so the
+gateway never imports the domain and the domain only imports the gateway's vocabulary.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Reply = tuple[str, dict[str, Any]] | None
+# handler(user, content) -> the reply for the caller, or None when it replied itself.
+CommandHandler = Callable[[Any, dict[str, Any]], Awaitable[Reply]]
+
+_handlers: dict[str, CommandHandler] = {}
+
+
+def register_command(name: str, handler: CommandHandler) -> None:
+    """Add (or replace) the handler of one extra command; called from an AppConfig.ready()."""
+    _handlers[name] = handler
+
+
+def extra_command(name: str) -> CommandHandler | None:
+    """The handler another app registered for `name`, or None."""
+    return _handlers.get(name)
+
+
+def extra_command_names() -> frozenset[str]:
+    return frozenset(_handlers)

@@ -1,0 +1,1 @@
+"""Operational endpoints: /healthz (the parts the gateway depends on) and /metrics (Prometheus)."""
