@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from councilors.models import Councilor
 from councilors.selectors import councilor_get
 from councilors.services import councilor_enqueue, councilor_pause, councilor_resume
+from gamification import payloads
 from gamification.commands import register_command
 from gamification.protocol import (
     CONTROL_PERMISSION,
@@ -38,12 +39,12 @@ def councilor_control(*, user: Any, command: str, councilor_id: str) -> tuple[st
     by = user.get_username()
     if command == PAUSE_COUNCILOR:
         councilor_pause(councilor=councilor, by=by)
-        return "councilor_paused", {"councilor_id": councilor_id, "success": True, "by": by}
+        return payloads.councilor_paused(councilor_id=councilor_id, by=by)
     if command == RESUME_COUNCILOR:
         councilor_resume(councilor=councilor, by=by)
-        return "councilor_resumed", {"councilor_id": councilor_id, "success": True, "by": by}
+        return payloads.councilor_resumed(councilor_id=councilor_id, by=by)
     execution_id = councilor_enqueue(councilor=councilor)
-    return "councilor_run_queued", {"councilor_id": councilor_id, "execution_id": execution_id}
+    return payloads.councilor_run_queued(councilor_id=councilor_id, execution_id=execution_id)
 
 
 async def handle_control(user: Any, content: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -13,11 +13,13 @@ from django.core.mail import send_mail
 from councilors.app_settings import app_settings
 from councilors.models import Councilor, Execution
 from councilors.selectors import councilor_failure_streak, worker_clusters_alive
+from gamification import payloads
 from gamification.events import emit
 
 logger = logging.getLogger(__name__)
 
 ALERT_SOURCE = "councilors"
+WATCHDOG_SOURCE = "worker-watchdog"
 STREAK_MESSAGE = "{title} failed {count} runs in a row"
 WORKERS_DOWN_MESSAGE = "No worker cluster seen for {seconds:.0f}s: councilors are not running"
 WORKERS_BACK_MESSAGE = "Worker clusters are back ({count} alive)"
@@ -50,13 +52,12 @@ def _alert_on_streak(councilor: Councilor) -> None:
     if streak != threshold:
         return
     emit(
-        "system_alert",
-        {
-            "level": "critical",
-            "message": STREAK_MESSAGE.format(title=councilor.title, count=streak),
-            "source": ALERT_SOURCE,
-            "details": {"councilor_id": councilor.councilor_id, "consecutive_failures": streak},
-        },
+        *payloads.system_alert(
+            level="critical",
+            message=STREAK_MESSAGE.format(title=councilor.title, count=streak),
+            source=ALERT_SOURCE,
+            details={"councilor_id": councilor.councilor_id, "consecutive_failures": streak},
+        )
     )
 
 
@@ -110,4 +111,4 @@ def workers_watchdog_check(*, now: float) -> int:
 
 
 def _alert(level: str, message: str, details: dict) -> None:
-    emit("system_alert", {"level": level, "message": message, "source": "worker-watchdog", "details": details})
+    emit(*payloads.system_alert(level=level, message=message, source=WATCHDOG_SOURCE, details=details))

@@ -2,26 +2,18 @@
 
 import time
 from datetime import datetime
-from typing import TypedDict
 
 from django.core.validators import slug_re
 from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from councilors.models import Agent, Councilor, Execution, SkippedRun
+from gamification.catalogue import AgentMetrics
 
 FINISHED = ~Q(status=Execution.Status.RUNNING)
 # The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
 # a negated condition across a multi-valued relation would turn into a subquery).
 AGENT_FINISHED = Q(executions__status__in=[Execution.Status.COMPLETED, Execution.Status.ERROR])
 AGENT_SUCCEEDED = AGENT_FINISHED & Q(executions__severity__in=[Execution.Severity.SUCCESS, Execution.Severity.WARNING])
-
-
-class AgentMetrics(TypedDict):
-    total_executions: int
-    success_rate: float
-    last_execution: str | None
-    last_severity: str | None
-    avg_duration_ms: float | None
 
 
 def _iso(moment: datetime | None) -> str | None:

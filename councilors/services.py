@@ -18,6 +18,7 @@ from councilors.runners.base import OutputCallback
 from councilors.scheduling import councilor_schedule_delete, councilor_schedule_sync
 from councilors.selectors import agent_metrics_get, worker_clusters_alive
 from councilors.severity import analyze_severity
+from gamification import payloads
 from gamification.events import emit
 
 logger = logging.getLogger(__name__)
@@ -90,8 +91,8 @@ def _set_enabled(*, councilor: Councilor, enabled: bool, by: str) -> Councilor:
     with transaction.atomic():
         councilor.save(update_fields=["enabled", "updated_at"])
         councilor_schedule_sync(councilor=councilor)
-    event_type = "councilor_resumed" if enabled else "councilor_paused"
-    emit(event_type, {"councilor_id": councilor.councilor_id, "success": True, "by": by})
+    announce = payloads.councilor_resumed if enabled else payloads.councilor_paused
+    emit(*announce(councilor_id=councilor.councilor_id, by=by))
     return councilor
 
 
@@ -105,47 +106,54 @@ def councilor_resume(*, councilor: Councilor, by: str) -> Councilor:
     return _set_enabled(councilor=councilor, enabled=True, by=by)
 
 
-def _started_event(execution: Execution) -> tuple[str, dict[str, Any]]:
+def _started_event(execution: Execution) -> payloads.Event:
     agent, councilor = execution.agent, execution.councilor
     if execution.kind == Execution.Kind.COUNCILOR:
-        return "councilor_started", {
-            "councilor_id": agent.agent_id,
-            "task_name": councilor.task_name,
-            "display_name": councilor.title,
-            "execution_id": execution.execution_id,
-            "started_at": execution.started_at.isoformat(),
-            "emoji": agent.emoji,
-        }
-    return "agent_execution_started", {
-        "agent_id": agent.agent_id,
-        "agent_name": agent.label,
-        "instance_id": execution.instance_id,
-        "execution_id": execution.execution_id,
-        "started_at": execution.started_at.isoformat(),
-        "emoji": agent.emoji,
-    }
+        return payloads.councilor_started(
+            councilor_id=agent.agent_id,
+            task_name=councilor.task_name,
+            display_name=councilor.title,
+            execution_id=execution.execution_id,
+            started_at=execution.started_at,
+            emoji=agent.emoji,
+        )
+    return payloads.agent_execution_started(
+        agent_id=agent.agent_id,
+        agent_name=agent.label,
+        instance_id=execution.instance_id,
+        execution_id=execution.execution_id,
+        started_at=execution.started_at,
+        emoji=agent.emoji,
+    )
 
 
-def _finished_event(execution: Execution) -> tuple[str, dict[str, Any]]:
+def _finished_event(execution: Execution) -> payloads.Event:
     agent, councilor = execution.agent, execution.councilor
-    times = {
-        "execution_id": execution.execution_id,
-        "status": execution.status,
-        "severity": execution.severity,
-        "started_at": execution.started_at.isoformat(),
-        "completed_at": execution.completed_at.isoformat(),
-        "duration_ms": execution.duration_ms,
-        "emoji": agent.emoji,
-    }
+    run = payloads.RunTimes(
+        execution_id=execution.execution_id,
+        status=execution.status,
+        severity=execution.severity,
+        started_at=execution.started_at,
+        completed_at=execution.completed_at,
+        duration_ms=execution.duration_ms,
+    )
     if execution.kind == Execution.Kind.AGENT:
-        data = {"agent_id": agent.agent_id, "agent_name": agent.label, "instance_id": execution.instance_id, **times}
-        if execution.error:
-            data["error"] = execution.error
-        return "agent_execution_completed", data
-    data = {"councilor_id": agent.agent_id, "task_name": councilor.task_name, "display_name": councilor.title, **times}
-    if execution.status == Execution.Status.ERROR:
-        return "councilor_error", {**data, "error": execution.error}
-    return "councilor_completed", data
+        return payloads.agent_execution_completed(
+            agent_id=agent.agent_id,
+            agent_name=agent.label,
+            instance_id=execution.instance_id,
+            run=run,
+            error=execution.error,
+            emoji=agent.emoji,
+        )
+    return payloads.councilor_finished(
+        councilor_id=agent.agent_id,
+        task_name=councilor.task_name,
+        display_name=councilor.title,
+        run=run,
+        error=execution.error,
+        emoji=agent.emoji,
+    )
 
 
 def execution_start(
@@ -190,8 +198,9 @@ def execution_finish(*, execution: Execution, output: str, error: str = "") -> E
         execution.save()
         emit(*_finished_event(execution))
         emit(
-            "agent_metrics_updated",
-            {"agent_id": execution.agent.agent_id, "metrics": agent_metrics_get(agent=execution.agent)},
+            *payloads.agent_metrics_updated(
+                agent_id=execution.agent.agent_id, metrics=agent_metrics_get(agent=execution.agent)
+            )
         )
     return execution
 

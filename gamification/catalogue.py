@@ -1,51 +1,144 @@
-"""The event catalogue (SPEC §3): every event type, its topic and the fields its data carries.
+"""The event catalogue (docs/protocol.md, "Events"): every event type, its topic and the fields its data carries.
 
-Declared once; the emitter validates against it, the consumer uses it for topics, and the tests
-and the JavaScript client read the same names.
+Declared once, as TypedDicts: the emitter validates against them, the consumer uses them for
+topics, `gamification.payloads` builds them, the AsyncAPI document (`gamification.asyncapi`) is
+generated from them, and the tests and the JavaScript client read the same names.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, Literal, NotRequired, TypedDict
 
 ALL_TOPICS = "all"
+
+Severity = Literal["success", "warning", "error"]
+AlertLevel = Literal["info", "warning", "critical"]
+
+
+class CouncilorStarted(TypedDict):
+    councilor_id: str
+    task_name: str
+    display_name: str
+    execution_id: str
+    started_at: str  # ISO 8601
+    emoji: NotRequired[str]
+
+
+class CouncilorCompleted(TypedDict):
+    councilor_id: str
+    task_name: str
+    display_name: str
+    execution_id: str
+    status: Literal["completed"]
+    severity: Severity
+    started_at: str
+    completed_at: str
+    duration_ms: int
+    emoji: NotRequired[str]
+
+
+class CouncilorError(TypedDict):
+    councilor_id: str
+    task_name: str
+    display_name: str
+    execution_id: str
+    status: Literal["error"]
+    severity: Literal["error"]
+    error: str
+    started_at: str
+    completed_at: str
+    duration_ms: NotRequired[int]
+    emoji: NotRequired[str]
+
+
+class AgentExecutionStarted(TypedDict):
+    agent_id: str
+    agent_name: str
+    instance_id: str
+    execution_id: str
+    started_at: str
+    emoji: NotRequired[str]
+
+
+class AgentExecutionCompleted(TypedDict):
+    agent_id: str
+    agent_name: str
+    instance_id: str
+    execution_id: str
+    status: Literal["completed", "error"]
+    severity: Severity
+    started_at: str
+    completed_at: str
+    duration_ms: int
+    error: NotRequired[str]
+    emoji: NotRequired[str]
+
+
+class AgentMetrics(TypedDict):
+    total_executions: int
+    success_rate: float  # %, finished runs whose severity is not `error`
+    last_execution: str | None
+    last_severity: Severity | None
+    avg_duration_ms: float | None
+
+
+class AgentMetricsUpdated(TypedDict):
+    agent_id: str
+    metrics: AgentMetrics
+
+
+class SystemAlert(TypedDict):
+    level: AlertLevel
+    message: str
+    source: str
+    details: NotRequired[dict[str, Any]]
+
+
+class CouncilorToggled(TypedDict):
+    councilor_id: str
+    success: bool
+    by: str  # the username who paused or resumed it
+
+
+class CouncilorRunQueued(TypedDict):
+    councilor_id: str
+    execution_id: NotRequired[str]
+    task_id: NotRequired[str]
 
 
 @dataclass(frozen=True)
 class EventType:
     name: str
-    required: frozenset[str]
-    optional: frozenset[str] = field(default_factory=frozenset)
+    data: type  # the TypedDict of its data
     broadcast: bool = True  # False: a reply to one client, never sent to a group
+    summary: str = ""
 
+    @property
+    def required(self) -> frozenset[str]:
+        return self.data.__required_keys__
 
-def _event(name: str, required: str, optional: str = "", *, broadcast: bool = True) -> EventType:
-    return EventType(name, frozenset(required.split()), frozenset(optional.split()), broadcast)
+    @property
+    def optional(self) -> frozenset[str]:
+        return self.data.__optional_keys__
 
 
 CATALOGUE: dict[str, EventType] = {
     event.name: event
     for event in (
-        _event("councilor_started", "councilor_id task_name display_name execution_id started_at", "emoji"),
-        _event(
-            "councilor_completed",
-            "councilor_id task_name display_name execution_id status severity started_at completed_at duration_ms",
-            "emoji",
+        EventType("councilor_started", CouncilorStarted, summary="A councilor's run started."),
+        EventType("councilor_completed", CouncilorCompleted, summary="A councilor's run completed."),
+        EventType("councilor_error", CouncilorError, summary="A councilor's run failed."),
+        EventType("agent_execution_started", AgentExecutionStarted, summary="An agent run (API) started."),
+        EventType("agent_execution_completed", AgentExecutionCompleted, summary="An agent run (API) ended."),
+        EventType("agent_metrics_updated", AgentMetricsUpdated, summary="An agent's metrics after a run."),
+        EventType("system_alert", SystemAlert, summary="An alert for everyone watching."),
+        EventType("councilor_paused", CouncilorToggled, summary="A councilor was paused."),
+        EventType("councilor_resumed", CouncilorToggled, summary="A councilor was resumed."),
+        EventType(
+            "councilor_run_queued",
+            CouncilorRunQueued,
+            broadcast=False,
+            summary="Reply to run_councilor: the run is queued.",
         ),
-        _event(
-            "councilor_error",
-            "councilor_id task_name display_name execution_id status severity error started_at completed_at",
-            "duration_ms emoji",
-        ),
-        _event("agent_execution_started", "agent_id agent_name instance_id execution_id started_at", "emoji"),
-        _event(
-            "agent_execution_completed",
-            "agent_id agent_name instance_id execution_id status severity started_at completed_at duration_ms",
-            "error emoji",
-        ),
-        _event("agent_metrics_updated", "agent_id metrics"),
-        _event("system_alert", "level message source", "details"),
-        _event("councilor_paused", "councilor_id success by"),
-        _event("councilor_resumed", "councilor_id success by"),
-        _event("councilor_run_queued", "councilor_id", "execution_id task_id", broadcast=False),
     )
 }
 

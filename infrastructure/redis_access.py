@@ -29,6 +29,9 @@ SOCKET_TIMEOUT_S = 2.0
 # The event loop's shared client also serves history reads that may wait a little longer.
 ASYNC_SOCKET_TIMEOUT_S = 5.0
 
+# What channels-redis itself prefixes with when its config names no prefix.
+LAYER_DEFAULT_PREFIX = "asgi"
+
 _lock = threading.Lock()
 _sync_clients: dict[int, redis.Redis] = {}
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, redis.asyncio.Redis]]" = (
@@ -37,12 +40,12 @@ _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, 
 
 
 def _layer_config() -> dict[str, Any]:
-    return settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    return settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
 
 
 def key_prefix() -> str:
-    """The deployment's prefix: the channel layer's, so all of one deployment's keys share it."""
-    return _layer_config()["prefix"]
+    """The deployment's prefix: the channel layer's (`CHANNEL_PREFIX`), so all of one deployment's keys share it."""
+    return _layer_config().get("prefix", LAYER_DEFAULT_PREFIX)
 
 
 def key(*parts: object) -> str:

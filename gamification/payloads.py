@@ -1,0 +1,130 @@
+"""Typed builders of event payloads: every emitter builds its events here, so each shape is written once.
+
+Each builder returns an `Event` (type, data) for `emit(*event)` / `aemit(*event)`; the data is the
+catalogue's TypedDict (gamification/catalogue.py), timestamps as ISO 8601 strings.
+"""
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from gamification.catalogue import (
+    AgentExecutionCompleted,
+    AgentExecutionStarted,
+    AgentMetrics,
+    AgentMetricsUpdated,
+    AlertLevel,
+    CouncilorCompleted,
+    CouncilorError,
+    CouncilorRunQueued,
+    CouncilorStarted,
+    CouncilorToggled,
+    Severity,
+    SystemAlert,
+)
+
+
+class Event(NamedTuple):
+    type: str
+    data: dict[str, Any]
+
+
+class RunTimes(NamedTuple):
+    """How a finished run went, as every "run ended" event reports it."""
+
+    execution_id: str
+    status: str  # completed | error
+    severity: Severity
+    started_at: datetime
+    completed_at: datetime
+    duration_ms: int
+
+
+def councilor_started(
+    *, councilor_id: str, task_name: str, display_name: str, execution_id: str, started_at: datetime, emoji: str
+) -> Event:
+    data = CouncilorStarted(
+        councilor_id=councilor_id,
+        task_name=task_name,
+        display_name=display_name,
+        execution_id=execution_id,
+        started_at=started_at.isoformat(),
+        emoji=emoji,
+    )
+    return Event("councilor_started", dict(data))
+
+
+def councilor_finished(
+    *, councilor_id: str, task_name: str, display_name: str, run: RunTimes, error: str, emoji: str
+) -> Event:
+    """`councilor_error` when the run failed, `councilor_completed` otherwise."""
+    common = {
+        "councilor_id": councilor_id,
+        "task_name": task_name,
+        "display_name": display_name,
+        "execution_id": run.execution_id,
+        "started_at": run.started_at.isoformat(),
+        "completed_at": run.completed_at.isoformat(),
+        "duration_ms": run.duration_ms,
+        "emoji": emoji,
+    }
+    if run.status == "error":
+        return Event("councilor_error", dict(CouncilorError(**common, status="error", severity="error", error=error)))
+    return Event("councilor_completed", dict(CouncilorCompleted(**common, status="completed", severity=run.severity)))
+
+
+def agent_execution_started(
+    *, agent_id: str, agent_name: str, instance_id: str, execution_id: str, started_at: datetime, emoji: str
+) -> Event:
+    data = AgentExecutionStarted(
+        agent_id=agent_id,
+        agent_name=agent_name,
+        instance_id=instance_id,
+        execution_id=execution_id,
+        started_at=started_at.isoformat(),
+        emoji=emoji,
+    )
+    return Event("agent_execution_started", dict(data))
+
+
+def agent_execution_completed(
+    *, agent_id: str, agent_name: str, instance_id: str, run: RunTimes, error: str, emoji: str
+) -> Event:
+    data = AgentExecutionCompleted(
+        agent_id=agent_id,
+        agent_name=agent_name,
+        instance_id=instance_id,
+        execution_id=run.execution_id,
+        status="error" if run.status == "error" else "completed",
+        severity=run.severity,
+        started_at=run.started_at.isoformat(),
+        completed_at=run.completed_at.isoformat(),
+        duration_ms=run.duration_ms,
+        emoji=emoji,
+    )
+    if error:
+        data["error"] = error
+    return Event("agent_execution_completed", dict(data))
+
+
+def agent_metrics_updated(*, agent_id: str, metrics: AgentMetrics) -> Event:
+    return Event("agent_metrics_updated", dict(AgentMetricsUpdated(agent_id=agent_id, metrics=metrics)))
+
+
+def system_alert(*, level: AlertLevel, message: str, source: str, details: dict[str, Any] | None = None) -> Event:
+    data = SystemAlert(level=level, message=message, source=source)
+    if details is not None:
+        data["details"] = details
+    return Event("system_alert", dict(data))
+
+
+def councilor_paused(*, councilor_id: str, by: str) -> Event:
+    return Event("councilor_paused", dict(CouncilorToggled(councilor_id=councilor_id, success=True, by=by)))
+
+
+def councilor_resumed(*, councilor_id: str, by: str) -> Event:
+    return Event("councilor_resumed", dict(CouncilorToggled(councilor_id=councilor_id, success=True, by=by)))
+
+
+def councilor_run_queued(*, councilor_id: str, execution_id: str) -> Event:
+    data = CouncilorRunQueued(councilor_id=councilor_id, execution_id=execution_id)
+    return Event("councilor_run_queued", dict(data))
