@@ -1,6 +1,6 @@
 """The AsyncAPI 3.0 document of `/ws/gamification`, generated from the catalogue and protocol.py.
 
-Served at `GET /api/asyncapi.json` (gamification/api.py); docs/protocol.md is its prose. No type,
+Served at `GET /api/asyncapi.json` (gamification/api.py); docs/protocol.md is its prose. No event type,
 field, command or code is written here: the TypedDicts of gamification/catalogue.py and
 gamification/protocol.py become JSON Schema (str/int/float/bool/None, unions, Literal → enum,
 NotRequired → not required, list, dict, nested TypedDicts → components.schemas), and the
