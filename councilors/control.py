@@ -15,14 +15,16 @@ from councilors.services import councilor_enqueue, councilor_pause, councilor_re
 from gamification import payloads
 from gamification.commands import register_command
 from gamification.protocol import (
+    COMMAND_FIELD,
+    CONTROL_COMMANDS,
     CONTROL_PERMISSION,
+    COUNCILOR_ID_EXPECTED,
     FORBIDDEN,
     MSG_FORBIDDEN,
     MSG_NOT_FOUND,
     NOT_FOUND,
     PAUSE_COUNCILOR,
     RESUME_COUNCILOR,
-    RUN_COUNCILOR,
     CommandRejected,
     required_field,
 )
@@ -49,12 +51,12 @@ def councilor_control(*, user: Any, command: str, councilor_id: str) -> tuple[st
 
 async def handle_control(user: Any, content: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The gateway's handler for the three control commands."""
-    councilor_id = required_field(content, "councilor_id", str, "a string")
+    councilor_id = required_field(content, "councilor_id", str, COUNCILOR_ID_EXPECTED)
     return await database_sync_to_async(councilor_control)(
-        user=user, command=content["command"], councilor_id=councilor_id
+        user=user, command=content[COMMAND_FIELD], councilor_id=councilor_id
     )
 
 
 def register() -> None:
-    for command in (PAUSE_COUNCILOR, RESUME_COUNCILOR, RUN_COUNCILOR):
+    for command in CONTROL_COMMANDS:
         register_command(command, handle_control)

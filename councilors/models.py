@@ -1,4 +1,4 @@
-"""Agents, the councilors promoted from them, and the execution history of every run (SPEC §2)."""
+"""Agents, the councilors promoted from them, and the execution history of every run (README, "Architecture")."""
 
 from django.core.exceptions import ValidationError
 from django.db import models

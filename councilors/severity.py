@@ -1,4 +1,4 @@
-"""Severity of a finished run, from whether it failed and the words in its output (SPEC §2)."""
+"""Severity of a finished run, from whether it failed and the words in its output."""
 
 ERROR_WORDS = ("crítico", "erro", "falha", "failed", "error", "critical", "fatal", "exception")
 WARNING_WORDS = ("alerta", "atenção", "warning", "aviso", "vulnerab", "deprecated", "caution")

@@ -1,4 +1,4 @@
-"""The live dashboard page (SPEC §7)."""
+"""The live dashboard page (README, "The live dashboard")."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse

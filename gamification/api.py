@@ -1,6 +1,8 @@
-"""HTTP endpoints for events (SPEC §5, §6): `GET /api/events` for clients that poll instead of resuming.
+"""HTTP endpoints of the gateway: `GET /api/events` for clients that poll instead of resuming
+(docs/protocol.md, "Event ids and resume"), and the AsyncAPI document of the WebSocket.
 
-Authentication is the API's (the session or `Authorization: Bearer <token>`), set on the NinjaAPI.
+Authentication is the API's (the session or `Authorization: Bearer <token>`), set on the NinjaAPI;
+the AsyncAPI document is public, as the OpenAPI schema is.
 """
 
 import asyncio
@@ -13,6 +15,7 @@ from ninja.errors import HttpError
 
 from gamification import history
 from gamification.app_settings import app_settings
+from gamification.asyncapi import asyncapi_document
 from gamification.catalogue import TOPICS
 
 logger = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ def _topics(raw: str) -> frozenset[str]:
     return topics
 
 
-@router.get("/events", response=EventsPage, summary="Events since an id (SPEC §5)")
+@router.get("/events", response=EventsPage, summary="Events since an id (as the WebSocket's resume)")
 async def events_since(request: HttpRequest, query: Query[EventsQuery]) -> dict[str, Any]:
     """The kept events of the topics with id > since, as `resume` replays them on the WebSocket."""
     topics = _topics(query.topics)
@@ -56,3 +59,11 @@ async def events_since(request: HttpRequest, query: Query[EventsQuery]) -> dict[
         logger.warning("GET /api/events: history unavailable (%r)", exc)
         raise HttpError(503, HISTORY_UNAVAILABLE) from exc
     return {"events": page.events, "complete": page.complete, "last_id": page.last_id}
+
+
+@router.get(
+    "/asyncapi.json", auth=None, response=dict[str, Any], summary="The AsyncAPI 3.0 document of /ws/gamification"
+)
+def asyncapi(request: HttpRequest) -> dict[str, Any]:
+    """The WebSocket protocol, generated from the event catalogue and gamification/protocol.py."""
+    return asyncapi_document()

@@ -23,7 +23,10 @@ class AppSettings:
 
     @property
     def HISTORY_ENABLED(self) -> bool:
-        """Give broadcast events ids and keep them for `resume` (SPEC §5); off: ids are null, nothing is kept."""
+        """Give broadcast events ids and keep them for `resume`; off: ids are null, nothing is kept.
+
+        docs/protocol.md, "Event ids and resume".
+        """
         return bool(_setting("HISTORY_ENABLED", True))
 
     @property

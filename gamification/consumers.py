@@ -1,4 +1,4 @@
-"""The `/ws/gamification` WebSocket consumer (SPEC §4): parse commands, reply, receive fan-out.
+"""The `/ws/gamification` WebSocket consumer (docs/protocol.md): parse commands, reply, receive fan-out.
 
 Events do not reach this consumer through the channel layer: the process's hub (hub.py) receives
 each event once and calls `deliver` with a pre-encoded frame. Everything this connection sends —
@@ -10,7 +10,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -26,10 +26,19 @@ from gamification.middleware import SCOPE_AUTH, SCOPE_DAPHNE_PROTOCOL, SCOPE_SER
 from gamification.outbox import AsgiOutbox, Frame, make_outbox
 from gamification.protocol import (
     CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_MESSAGE_TOO_BIG_REASON,
     CLOSE_RATE_LIMITED,
+    CLOSE_RATE_LIMITED_REASON,
     CLOSE_SLOW_CONSUMER,
+    CLOSE_SLOW_CONSUMER_REASON,
     CLOSE_UNAUTHORIZED,
     CLOSE_UNAUTHORIZED_REASON,
+    COMMAND_EXPECTED,
+    COMMAND_FIELD,
+    CONNECTED,
+    CONNECTED_MESSAGE,
+    ERROR,
+    GET_STATS,
     HISTORY_UNAVAILABLE,
     INVALID_FIELD,
     INVALID_JSON,
@@ -41,9 +50,25 @@ from gamification.protocol import (
     MSG_UNKNOWN_COMMAND,
     MSG_UNKNOWN_TOPIC,
     NOT_AN_OBJECT,
+    PING,
+    PONG,
+    REQUEST_ID,
+    REQUEST_ID_EXPECTED,
+    RESUME,
+    RESUMED,
+    SINCE_EXPECTED,
+    STATS,
+    SUBSCRIBE,
+    SUBSCRIBED,
+    TOPICS_EXPECTED,
     UNKNOWN_COMMAND,
     UNKNOWN_TOPIC,
     CommandRejected,
+    Connected,
+    Error,
+    Pong,
+    Resumed,
+    Subscribed,
     required_field,
 )
 from gamification.ratelimit import TokenBucket
@@ -51,9 +76,6 @@ from gamification.resume import ResumeSeam
 
 logger = logging.getLogger(__name__)
 
-CONNECTED_MESSAGE = "Connected to gamification WebSocket"
-TOPICS_EXPECTED = "a list of topic names"
-SINCE_EXPECTED = "a non-negative integer (an event id)"
 JOIN_WAIT_S = 5.0  # how long a first connection waits for the hub to join the group (Redis may be down)
 # No per-connection channel: a consumer normally subscribes its own channel-layer channel (one Redis
 # subscription and one reader task per socket); the hub makes that unnecessary. An alias that is not
@@ -65,7 +87,7 @@ Handler = Callable[["GamificationConsumer", dict[str, Any]], Awaitable[Reply]]
 
 
 def _request_id(content: dict[str, Any]) -> Any:
-    return content.get("request_id")
+    return content.get(REQUEST_ID)
 
 
 class GamificationConsumer(AsyncJsonWebsocketConsumer):
@@ -74,10 +96,10 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
     channel_layer_alias = NO_CHANNEL_LAYER
     # command name → handler name; a handler returns the reply (type, data) or None if it replied itself.
     commands: dict[str, str] = {
-        "ping": "handle_ping",
-        "subscribe": "handle_subscribe",
-        "get_stats": "handle_get_stats",
-        "resume": "handle_resume",
+        PING: "handle_ping",
+        SUBSCRIBE: "handle_subscribe",
+        GET_STATS: "handle_get_stats",
+        RESUME: "handle_resume",
     }
 
     hub: Hub | None = None
@@ -117,7 +139,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         self.hub.add(self)
         metrics.connection_opened()
         last_id = await self._newest_id()
-        self.reply("connected", {"message": CONNECTED_MESSAGE, "client_id": self.client_id, "last_id": last_id})
+        self.reply(CONNECTED, Connected(message=CONNECTED_MESSAGE, client_id=self.client_id, last_id=last_id))
         self._put_all(self.seam.release())
 
     async def disconnect(self, code: int) -> None:
@@ -162,10 +184,10 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             logger.warning("newest event id unavailable (%r); connected.last_id is 0", exc)
             return 0
 
-    def reply(self, event_type: str, data: dict[str, Any], request_id: Any = None) -> None:
+    def reply(self, event_type: str, data: Mapping[str, Any], request_id: Any = None) -> None:
         """Send a message to this client only (never replayable, so `id` is null)."""
         if request_id is not None:
-            data = {**data, "request_id": request_id}
+            data = {**data, REQUEST_ID: request_id}
         self.outbox.put(Frame(json.dumps({"type": event_type, "data": data, "timestamp": time.time(), "id": None})))
 
     def describe(self) -> dict[str, Any]:
@@ -179,7 +201,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
 
     def _overflowed(self) -> None:
         self.hub.remove(self)
-        asyncio.get_running_loop().create_task(self.close_with_reason(CLOSE_SLOW_CONSUMER, "Too slow"))
+        asyncio.get_running_loop().create_task(self.close_with_reason(CLOSE_SLOW_CONSUMER, CLOSE_SLOW_CONSUMER_REASON))
 
     # Incoming ---------------------------------------------------------------------------------
 
@@ -188,40 +210,40 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             return
         if not self.rate.take():
             self.hub.remove(self)
-            await self.close_with_reason(CLOSE_RATE_LIMITED, "Too many commands")
+            await self.close_with_reason(CLOSE_RATE_LIMITED, CLOSE_RATE_LIMITED_REASON)
             return
         if text_data is None:
-            self.reply("error", {"code": INVALID_JSON, "message": MSG_BINARY})
+            self.reply(ERROR, Error(code=INVALID_JSON, message=MSG_BINARY))
             return
         if (
             len(text_data) > app_settings.WS_MAX_MESSAGE_BYTES
             or len(text_data.encode()) > app_settings.WS_MAX_MESSAGE_BYTES
         ):
             self.hub.remove(self)
-            await self.close_with_reason(CLOSE_MESSAGE_TOO_BIG, "Message too big")
+            await self.close_with_reason(CLOSE_MESSAGE_TOO_BIG, CLOSE_MESSAGE_TOO_BIG_REASON)
             return
         try:
             content = json.loads(text_data)
         except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes ("[[[[...")
-            self.reply("error", {"code": INVALID_JSON, "message": MSG_INVALID_JSON})
+            self.reply(ERROR, Error(code=INVALID_JSON, message=MSG_INVALID_JSON))
             return
         await self.receive_json(content)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """Look the command up in `commands` and reply; bad input gets an error reply, never an exception."""
         if not isinstance(content, dict):
-            self.reply("error", {"code": NOT_AN_OBJECT, "message": MSG_NOT_AN_OBJECT})
+            self.reply(ERROR, Error(code=NOT_AN_OBJECT, message=MSG_NOT_AN_OBJECT))
             return
-        request_id = content.get("request_id")
+        request_id = content.get(REQUEST_ID)
         try:
             if request_id is not None:
-                request_id = required_field(content, "request_id", (str, int), "a string or an integer")
-            command = required_field(content, "command", str, "a string")
+                request_id = required_field(content, REQUEST_ID, (str, int), REQUEST_ID_EXPECTED)
+            command = required_field(content, COMMAND_FIELD, str, COMMAND_EXPECTED)
             result = await self._handler(command)(content)
         except CommandRejected as error:
             # Echo only a well-formed request_id; a malformed one is what the error is about.
             echo = request_id if isinstance(request_id, str | int) and not isinstance(request_id, bool) else None
-            self.reply("error", {"code": error.code, "message": error.message}, echo)
+            self.reply(ERROR, Error(code=error.code, message=error.message), echo)
             return
         if result is not None:
             self.reply(*result, request_id)
@@ -238,25 +260,23 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
     # Command handlers -------------------------------------------------------------------------
 
     async def handle_ping(self, content: dict[str, Any]) -> Reply:
-        return "pong", {"timestamp": time.time()}
+        return PONG, Pong(timestamp=time.time())
 
     async def handle_subscribe(self, content: dict[str, Any]) -> Reply:
         topics = required_field(content, "topics", list, TOPICS_EXPECTED)
         if not all(isinstance(topic, str) for topic in topics):
-            raise CommandRejected(
-                INVALID_FIELD, MSG_INVALID_FIELD.format(field="topics", expected="a list of topic names")
-            )
+            raise CommandRejected(INVALID_FIELD, MSG_INVALID_FIELD.format(field="topics", expected=TOPICS_EXPECTED))
         unknown = sorted(set(topics) - TOPICS)
         if unknown:
             raise CommandRejected(
                 UNKNOWN_TOPIC, MSG_UNKNOWN_TOPIC.format(unknown=", ".join(unknown), valid=", ".join(sorted(TOPICS)))
             )
         self.hub.set_topics(self, frozenset(topics))
-        return "subscribed", {"topics": sorted(self.topics)}
+        return SUBSCRIBED, Subscribed(topics=sorted(self.topics))
 
     async def handle_get_stats(self, content: dict[str, Any]) -> Reply:
         staff = bool(self.user is not None and self.user.is_authenticated and self.user.is_staff)
-        return "stats", await self.hub.stats(include_clients=staff)
+        return STATS, await self.hub.stats(include_clients=staff)
 
     async def handle_resume(self, content: dict[str, Any]) -> Reply:
         """Replay the kept events of this client's topics with id > since, then say `resumed`."""
@@ -279,7 +299,9 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             self.seam.release()
             return None
         self.reply(
-            "resumed", {"since": since, "replayed": len(page.frames), "complete": page.complete}, _request_id(content)
+            RESUMED,
+            Resumed(since=since, replayed=len(page.frames), complete=page.complete),
+            _request_id(content),
         )
         self._put_all(self.seam.release(replayed_through=page.last_id))
         return None

@@ -1,4 +1,4 @@
-"""The one emitter of real-time events (SPEC §3): validate, stamp once, publish after commit.
+"""The one emitter of real-time events (docs/protocol.md, "The envelope"): validate, stamp once, publish after commit.
 
 Publishing never raises into the caller: when Redis is down the failure is logged and the
 caller's database work stands.

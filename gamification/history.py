@@ -1,4 +1,4 @@
-"""Event ids and the bounded event history (SPEC §3 `id`, §5), kept in the channel layer's Redis.
+"""Event ids and the bounded event history (docs/protocol.md, "Event ids and resume"), kept in Redis.
 
 One Lua script does, atomically: take the next id from a deployment-wide counter, store the
 envelope (as JSON, scored by its id) in a sorted set trimmed to the newest HISTORY_SIZE, and —

@@ -1,6 +1,6 @@
 """Per-process fan-out: each gateway process receives each event once and writes it to its sockets.
 
-Workers publish one message per event to the Channels group (§3). Instead of making every
+Workers publish one message per event to the Channels group. Instead of making every
 WebSocket a member of that group — one channel-layer delivery and one JSON encoding per client —
 each process has one hub: a single channel joined to the group, which encodes each envelope once
 and hands the same frame to every local connection subscribed to its type. Connections are indexed

@@ -4,7 +4,7 @@ Order (conductor/asgi.py): OriginMiddleware → AuthMiddlewareStack (session) �
 → URLRouter. Channels' `AllowedHostsOriginValidator` refuses every connection without an `Origin`
 header, which would lock out programs (websocat, other services); browsers always send one, so a
 missing Origin is let through here and the token middleware makes sure such a connection can only
-be authenticated by a token, never by a session cookie alone (SPEC §4).
+be authenticated by a token, never by a session cookie alone (docs/protocol.md, "Connecting and access").
 """
 
 from typing import Any

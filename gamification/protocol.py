@@ -1,26 +1,52 @@
-"""The wire vocabulary of `/ws/gamification` (SPEC §4): close codes, error codes and messages.
+"""The wire vocabulary of `/ws/gamification` (docs/protocol.md): commands, replies, error and close codes.
 
-Named once here; the consumer raises them, the tests and the README quote them.
+Named once here: the consumer and the control commands use these names, `gamification.asyncapi`
+generates the AsyncAPI document from these tables and the event catalogue, the tests and
+docs/protocol.md quote them.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, NotRequired, TypedDict
+
+from gamification.catalogue import CATALOGUE, TOPICS
+
+
+class JsonSchema(dict[str, Any]):
+    """JSON Schema keywords that `Annotated[type, JsonSchema(...)]` adds to a field's type."""
+
+
+# The envelope of every server message: {"type", "data", "timestamp", "id"}.
+ENVELOPE_KEYS = ("type", "data", "timestamp", "id")
+COMMAND_FIELD = "command"  # every client message names its command here
+REQUEST_ID = "request_id"  # optional in any command; the reply echoes it in data.request_id
+REQUEST_ID_EXPECTED = "a string or an integer"
+COMMAND_EXPECTED = "a string"
 
 # Close codes. daphne's WebSocket engine only sends 1000 or 3000-4999 from the server side,
 # so the application's reasons live in the private 4000 range (mirroring the HTTP status they mean).
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_UNAUTHORIZED_REASON = "Unauthorized"
 CLOSE_SLOW_CONSUMER = 4008  # the client read too slowly: its outbox of pending frames overflowed
+CLOSE_SLOW_CONSUMER_REASON = "Too slow"
 CLOSE_MESSAGE_TOO_BIG = 4009  # a command over GAMIFICATION_WS_MAX_MESSAGE_BYTES
+CLOSE_MESSAGE_TOO_BIG_REASON = "Message too big"
 CLOSE_RATE_LIMITED = 4029  # commands faster than GAMIFICATION_WS_RATE_LIMIT_PER_S / _BURST
+CLOSE_RATE_LIMITED_REASON = "Too many commands"
 
-# Control commands: declared here (the wire vocabulary), answered by the councilors app, which
-# registers their handler (gamification.commands) so that the gateway never imports the domain.
-PAUSE_COUNCILOR = "pause_councilor"
-RESUME_COUNCILOR = "resume_councilor"
-RUN_COUNCILOR = "run_councilor"
-CONTROL_COMMANDS = (PAUSE_COUNCILOR, RESUME_COUNCILOR, RUN_COUNCILOR)
-CONTROL_PERMISSION = "councilors.change_councilor"
+
+@dataclass(frozen=True)
+class CloseCode:
+    code: int
+    reason: str
+    when: str
+
+
+CLOSE_CODES = (
+    CloseCode(CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON, "no valid session or token (accepted, then closed)"),
+    CloseCode(CLOSE_SLOW_CONSUMER, CLOSE_SLOW_CONSUMER_REASON, "over GAMIFICATION_WS_OUTBOX_FRAMES frames unread"),
+    CloseCode(CLOSE_MESSAGE_TOO_BIG, CLOSE_MESSAGE_TOO_BIG_REASON, "a message over GAMIFICATION_WS_MAX_MESSAGE_BYTES"),
+    CloseCode(CLOSE_RATE_LIMITED, CLOSE_RATE_LIMITED_REASON, "commands faster than GAMIFICATION_WS_RATE_LIMIT_*"),
+)
 
 # Error replies: {"type": "error", "data": {"code": CODE, "message": text}}.
 INVALID_JSON = "invalid_json"
@@ -32,6 +58,17 @@ UNKNOWN_TOPIC = "unknown_topic"
 FORBIDDEN = "forbidden"
 NOT_FOUND = "not_found"
 HISTORY_UNAVAILABLE = "history_unavailable"
+ERROR_CODES = (
+    INVALID_JSON,
+    NOT_AN_OBJECT,
+    UNKNOWN_COMMAND,
+    MISSING_FIELD,
+    INVALID_FIELD,
+    UNKNOWN_TOPIC,
+    FORBIDDEN,
+    NOT_FOUND,
+    HISTORY_UNAVAILABLE,
+)
 
 MSG_INVALID_JSON = "The message is not valid JSON."
 MSG_BINARY = "Binary messages are not accepted; send JSON text."
@@ -43,6 +80,126 @@ MSG_UNKNOWN_TOPIC = "Unknown topic(s): {unknown}; valid topics: {valid}."
 MSG_FORBIDDEN = "The command {command!r} needs the councilors.change_councilor permission."
 MSG_NOT_FOUND = "No councilor {councilor_id!r}."
 MSG_HISTORY_UNAVAILABLE = "The event history is not available; reload the state from the REST API."
+CONNECTED_MESSAGE = "Connected to gamification WebSocket"
+TOPICS_EXPECTED = "a list of topic names"
+SINCE_EXPECTED = "a non-negative integer (an event id)"
+COUNCILOR_ID_EXPECTED = "a string"
+
+# Commands. The gateway answers the first four itself; the control commands are answered by the
+# councilors app, which registers their handler (gamification.commands) so that the gateway never
+# imports the domain.
+PING = "ping"
+SUBSCRIBE = "subscribe"
+GET_STATS = "get_stats"
+RESUME = "resume"
+PAUSE_COUNCILOR = "pause_councilor"
+RESUME_COUNCILOR = "resume_councilor"
+RUN_COUNCILOR = "run_councilor"
+CONTROL_COMMANDS = (PAUSE_COUNCILOR, RESUME_COUNCILOR, RUN_COUNCILOR)
+CONTROL_PERMISSION = "councilors.change_councilor"
+
+# Replies: to the caller only, `id` null. The control commands reply with catalogue events.
+CONNECTED = "connected"
+PONG = "pong"
+SUBSCRIBED = "subscribed"
+STATS = "stats"
+RESUMED = "resumed"
+ERROR = "error"
+COUNCILOR_PAUSED = "councilor_paused"
+COUNCILOR_RESUMED = "councilor_resumed"
+COUNCILOR_RUN_QUEUED = "councilor_run_queued"
+
+Topic = Annotated[str, JsonSchema(enum=sorted(TOPICS))]
+
+
+class NoFields(TypedDict):
+    pass
+
+
+class SubscribeFields(TypedDict):
+    topics: list[Topic]  # replaces the connection's topics
+
+
+class ResumeFields(TypedDict):
+    since: Annotated[int, JsonSchema(minimum=0)]  # the last event id the client has (or connected.last_id)
+
+
+class CouncilorFields(TypedDict):
+    councilor_id: str
+
+
+class Connected(TypedDict):
+    message: str  # CONNECTED_MESSAGE
+    client_id: str  # a UUID, as get_stats lists it
+    last_id: int  # the newest event id when this connection joined (0: none, or the history is off)
+
+
+class Pong(TypedDict):
+    timestamp: float  # the server's time, Unix seconds
+
+
+class Subscribed(TypedDict):
+    topics: list[Topic]  # the connection's topics now, sorted
+
+
+class StatsClient(TypedDict):
+    client_id: str
+    user: str | None  # the username; null for an anonymous connection
+    topics: list[Topic]
+    connected_at: float  # Unix seconds
+    instance: str  # the gateway process: host:pid:random
+
+
+class Stats(TypedDict):
+    active_connections: int  # over every gateway process of the deployment
+    instances: int  # gateway processes counted
+    topics: dict[str, int]  # connections per topic
+    clients: NotRequired[list[StatsClient]]  # staff only
+
+
+class Resumed(TypedDict):
+    since: int  # as the command gave it
+    replayed: int  # how many events came before this reply
+    complete: bool  # False: events after `since` are no longer kept; reload the state from the REST API
+
+
+class Error(TypedDict):
+    code: Annotated[str, JsonSchema(enum=list(ERROR_CODES))]
+    message: str  # for people; the code is for programs
+
+
+REPLIES: dict[str, type] = {
+    CONNECTED: Connected,
+    PONG: Pong,
+    SUBSCRIBED: Subscribed,
+    STATS: Stats,
+    RESUMED: Resumed,
+    ERROR: Error,
+    **{name: CATALOGUE[name].data for name in (COUNCILOR_PAUSED, COUNCILOR_RESUMED, COUNCILOR_RUN_QUEUED)},
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    fields: type  # a TypedDict of its fields besides `command` and `request_id`
+    reply: str  # the reply's type (any command may instead get an `error`)
+    summary: str
+    replays: bool = False  # events come before the reply (resume)
+
+
+COMMANDS: dict[str, Command] = {
+    command.name: command
+    for command in (
+        Command(PING, NoFields, PONG, "Ask for the server's time."),
+        Command(SUBSCRIBE, SubscribeFields, SUBSCRIBED, "Replace the connection's topics."),
+        Command(GET_STATS, NoFields, STATS, "Connections and topics over every gateway process."),
+        Command(RESUME, ResumeFields, RESUMED, "Replay the kept events with id > since, then reply.", replays=True),
+        Command(PAUSE_COUNCILOR, CouncilorFields, COUNCILOR_PAUSED, "Pause a councilor (broadcast too)."),
+        Command(RESUME_COUNCILOR, CouncilorFields, COUNCILOR_RESUMED, "Resume a councilor (broadcast too)."),
+        Command(RUN_COUNCILOR, CouncilorFields, COUNCILOR_RUN_QUEUED, "Queue a run of a councilor now."),
+    )
+}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Joining a replay from the history to a connection's live stream (SPEC §4 `resume`, §5).
+"""Joining a replay from the history to a connection's live stream (docs/protocol.md, "Event ids and resume").
 
 Every gateway process receives events in id order (gamification.history publishes them from the
 same atomic step that assigns the id), and the history holds every id up to the newest with no

@@ -8,6 +8,9 @@ from django.conf import settings
 
 from tests.factories import make_agent, make_councilor
 
+# Checks every frame the tests read from the gateway against the AsyncAPI document.
+pytest_plugins = ["tests.asyncapi_check"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Start the private Redis the test settings point at (none when REDIS_URL names one)."""

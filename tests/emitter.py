@@ -17,7 +17,14 @@ def event_data(event_type: str, n: int) -> dict:
     if event_type == "system_alert":
         return {"level": "info", "message": f"event {n}", "source": "tests.emitter"}
     if event_type == "agent_metrics_updated":
-        return {"agent_id": "emitter", "metrics": {"total_executions": n}}
+        metrics = {
+            "total_executions": n,
+            "success_rate": 100.0,
+            "last_execution": None,
+            "last_severity": None,
+            "avg_duration_ms": None,
+        }
+        return {"agent_id": "emitter", "metrics": metrics}
     raise ValueError(f"tests.emitter cannot make data for {event_type!r}")
 
 

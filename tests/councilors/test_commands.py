@@ -1,4 +1,4 @@
-"""Management commands (SPEC §8): each one's success path, and a clear CommandError on bad input."""
+"""Management commands (README, "Management commands"): success paths, and a clear CommandError on bad input."""
 
 import sys
 from io import StringIO

@@ -1,4 +1,4 @@
-"""Metrics derived from the execution rows themselves (SPEC §2), and the councilor list."""
+"""Metrics derived from the execution rows themselves (docs/protocol.md, "Events"), and the councilor list."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -1,4 +1,4 @@
-"""Severity rules (SPEC §2): failed wins, then error words, then warning words, case-insensitively."""
+"""Severity rules (councilors/severity.py): failed wins, then error words, then warning words, case-insensitively."""
 
 import pytest
 

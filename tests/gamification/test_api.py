@@ -1,4 +1,7 @@
-"""GET /api/events (SPEC §5, §6) in-process: the same answer as `resume`, for clients that poll."""
+"""GET /api/events in-process: the same answer as `resume`, for clients that poll.
+
+docs/protocol.md, "Event ids and resume".
+"""
 
 import pytest
 from asgiref.sync import async_to_sync

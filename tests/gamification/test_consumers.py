@@ -1,4 +1,4 @@
-"""The §4 protocol through the real ASGI application (routing, origin check, session and token auth)."""
+"""The protocol (docs/protocol.md) through the real ASGI application (routing, origin check, session and token auth)."""
 
 import itertools
 import json

@@ -1,4 +1,4 @@
-"""Hostile input: hypothesis strategies for §4 commands and §6 bodies, and the profile that keeps them fast.
+"""Hostile input: hypothesis strategies for WebSocket commands and HTTP bodies, and the profile that keeps them fast.
 
 The profile's example counts are moderate because these tests run in both CI passes through the
 real ASGI application; HYPOTHESIS_HOSTILE_PROFILE=hostile-deep digs further by hand.

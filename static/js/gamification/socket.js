@@ -1,4 +1,4 @@
-// GamificationSocket: the browser client of /ws/gamification (SPEC §4, §5, §7).
+// GamificationSocket: the browser client of /ws/gamification (docs/protocol.md; README, "The JavaScript client").
 //
 // One WebSocket per page (see sharedSocket in index.js). After an unexpected close it retries
 // with exponential backoff and full jitter, at most 5 s apart, and on reconnecting asks the
@@ -34,8 +34,9 @@ export class CommandError extends Error {
 }
 
 export class GamificationSocket {
-  /** Subscribe with `socket.events.on(type, callback)`: an event type of §3, a reply type of
-   * §4, "message" (every envelope), "state" ({state, previous, code}) or "resync" ({reason}). */
+  /** Subscribe with `socket.events.on(type, callback)`: an event type (docs/protocol.md, "Events"),
+   * a reply type (docs/protocol.md, "Commands"), "message" (every envelope), "state"
+   * ({state, previous, code}) or "resync" ({reason}). */
   events;
   clientId = null;
 

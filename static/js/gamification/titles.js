@@ -1,4 +1,5 @@
-// The events layer: turns §3 envelopes into ticker items with the titles of SPEC §7.
+// The events layer: turns event envelopes (docs/protocol.md, "Events") into ticker items with the
+// titles of README, "The live dashboard".
 // Pure functions, shared by the dashboard and the unit tests.
 
 export const STARTED_ICON = "🏛️";
