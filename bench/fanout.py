@@ -2,7 +2,7 @@
 
 Prints delivered/expected, latency percentiles (receive time minus the envelope's `timestamp`,
 which the emitter stamps once), deliveries/s and the gateway's CPU seconds per 1,000 deliveries.
-Run by hand against a running gateway (see the README's "WebSocket gateway" section), e.g.:
+Run by hand against a running gateway (docs/benchmarks.md, "Fan-out: which server, daphne or uvicorn"), e.g.:
 
     python bench/fanout.py run --url ws://127.0.0.1:5006/ws/gamification --token "$(manage.py ws_token bench)" \
         --gateway-pid PID --clients 1000 --events 100 --rate 10

@@ -1,4 +1,4 @@
-"""The JSON HTTP API (README, "HTTP API"), served with its OpenAPI schema by django-ninja.
+"""The JSON HTTP API (docs/http-api.md, "HTTP API"), served with its OpenAPI schema by django-ninja.
 
 Schema: /api/openapi.json, interactive docs: /api/docs. Every error is a JSON object
 `{"detail": <human text>, "code": <machine code>}` (400s add `errors`, one per bad field).

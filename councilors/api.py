@@ -1,4 +1,4 @@
-"""HTTP endpoints for agents, executions and councilors (README, "HTTP API"): parse, call a service, answer."""
+"""HTTP endpoints for agents, executions and councilors (docs/http-api.md, "HTTP API"): parse, call a service, answer."""
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections

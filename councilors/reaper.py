@@ -1,6 +1,6 @@
 """Closing runs whose worker died: a `running` execution is never left running forever.
 
-README, "Councilors on schedule", says when and how soon.
+docs/scheduling.md, "Councilors on schedule", says when and how soon.
 
 Every `qcluster` runs `executions_reap_lost` every COUNCILORS_REAPER_INTERVAL_S seconds. Two rules:
 - the run's worker (`host:pid`, recorded when it started) is on this host and no longer alive

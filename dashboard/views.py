@@ -1,4 +1,4 @@
-"""The live dashboard page (README, "The live dashboard")."""
+"""The live dashboard page (docs/dashboard.md, "The live dashboard")."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse

@@ -1,6 +1,6 @@
 """Gamification knobs, each overridable in Django settings as GAMIFICATION_<NAME>.
 
-The README's "WebSocket gateway" section lists them; the docstrings here are the reference.
+README's "Configuration" lists them; the docstrings here are the reference.
 """
 
 from django.conf import settings

@@ -1,4 +1,4 @@
-"""Who may call the HTTP API (README, "HTTP API"): the Django session or `Authorization: Bearer <jwt>`,
+"""Who may call the HTTP API (docs/http-api.md, "HTTP API"): the Django session or `Authorization: Bearer <jwt>`,
 plus permission checks and the per-user rate limit on `execute`."""
 
 import logging

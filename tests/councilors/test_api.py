@@ -1,4 +1,4 @@
-"""The JSON endpoints (README, "HTTP API") in-process: success and every error path (the SSE stream: test_sse.py)."""
+"""The JSON endpoints (docs/http-api.md, "HTTP API") in-process: success and every error path (the SSE stream: test_sse.py)."""
 
 import json
 from datetime import datetime, timedelta

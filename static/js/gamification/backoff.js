@@ -1,7 +1,7 @@
 // Reconnect delays: exponential backoff with "full jitter" (AWS Architecture Blog, 2015).
 // Each client waits a random time between 0 and the exponential ceiling, so browsers that lost
 // the same gateway do not all come back in the same instant; the ceiling never exceeds the cap
-// (README, "The JavaScript client": never more than 5 s between tries).
+// (docs/dashboard.md, "The JavaScript client": never more than 5 s between tries).
 
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_CAP_MS = 5000;

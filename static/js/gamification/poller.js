@@ -1,4 +1,4 @@
-// The polling fallback (README, "The JavaScript client"): while the socket is down (lost, not closed on purpose) fetch
+// The polling fallback (docs/dashboard.md, "The JavaScript client"): while the socket is down (lost, not closed on purpose) fetch
 // a JSON endpoint every `intervalMs`; stop as soon as the socket is back. The first poll comes one
 // interval after the loss, so a blip that reconnects at once costs no HTTP request.
 

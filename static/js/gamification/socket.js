@@ -1,4 +1,4 @@
-// GamificationSocket: the browser client of /ws/gamification (docs/protocol.md; README, "The JavaScript client").
+// GamificationSocket: the browser client of /ws/gamification (docs/protocol.md; docs/dashboard.md, "The JavaScript client").
 //
 // One WebSocket per page (see sharedSocket in index.js). After an unexpected close it retries
 // with exponential backoff and full jitter, at most 5 s apart, and on reconnecting asks the

@@ -1,5 +1,5 @@
 // The events layer: turns event envelopes (docs/protocol.md, "Events") into ticker items with the
-// titles of README, "The live dashboard".
+// titles of docs/dashboard.md, "The live dashboard".
 // Pure functions, shared by the dashboard and the unit tests.
 
 export const STARTED_ICON = "🏛️";
