@@ -13,6 +13,8 @@ CLOSE_UNAUTHORIZED_REASON = "Unauthorized"
 CLOSE_SLOW_CONSUMER = 4008  # the client read too slowly: its outbox of pending frames overflowed
 CLOSE_MESSAGE_TOO_BIG = 4009  # a command over GAMIFICATION_WS_MAX_MESSAGE_BYTES
 CLOSE_RATE_LIMITED = 4029  # commands faster than GAMIFICATION_WS_RATE_LIMIT_PER_S / _BURST
+CLOSE_INTERNAL_ERROR = 4500  # writing to this client raised: the gateway dropped it (reconnect and resume)
+CLOSE_INTERNAL_ERROR_REASON = "Internal error"
 
 # Control commands: declared here (the wire vocabulary), answered by the councilors app, which
 # registers their handler (gamification.commands) so that the gateway never imports the domain.
