@@ -22,6 +22,7 @@ from django_q.conf import Conf
 from councilors.app_settings import app_settings
 from councilors.models import Execution
 from councilors.notifications import councilor_run_notify
+from councilors.services import execution_finish
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +68,6 @@ def executions_reap_lost(*, now: datetime | None = None) -> list[Execution]:
 
 def execution_mark_lost(*, execution_pk: int) -> Execution | None:
     """Finish one run as `error` ("worker lost") unless it finished meanwhile; tells everyone as any run end does."""
-    from councilors.services import execution_finish  # services import this module's neighbours
-
     with transaction.atomic():
         execution = (
             Execution.objects.select_for_update(of=("self",))

@@ -25,6 +25,8 @@ from gamification.hub import Hub, get_hub
 from gamification.middleware import SCOPE_AUTH, SCOPE_DAPHNE_PROTOCOL, SCOPE_SERVER_SEND
 from gamification.outbox import AsgiOutbox, Frame, make_outbox
 from gamification.protocol import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_INTERNAL_ERROR_REASON,
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_MESSAGE_TOO_BIG_REASON,
     CLOSE_RATE_LIMITED,
@@ -198,6 +200,13 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             "topics": sorted(self.topics),
             "connected_at": self.connected_at,
         }
+
+    def abort(self) -> None:
+        """The hub dropped this client because writing to it raised: stop writing and close it."""
+        self.outbox.close()
+        asyncio.get_running_loop().create_task(
+            self.close_with_reason(CLOSE_INTERNAL_ERROR, CLOSE_INTERNAL_ERROR_REASON)
+        )
 
     def _overflowed(self) -> None:
         self.hub.remove(self)

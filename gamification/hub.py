@@ -8,7 +8,9 @@ by topic, so an event touches only its subscribers, and a connection in `all` pl
 topic is skipped in the second pass: each client gets each event exactly once.
 
 `Subscriber.deliver(frame, event_id)` is the one entry point per connection; it must not block
-(the consumer queues into its bounded outbox), so a slow client never holds back the others.
+(the consumer queues into its bounded outbox), so a slow client never holds back the others. A
+delivery that raises (a bug, a socket broken in a way the outbox did not expect) costs that one
+client its connection — logged, dropped from the hub, closed — never the delivery to the others.
 """
 
 import asyncio
@@ -30,6 +32,7 @@ from gamification.transport import EVENT_MESSAGE_TYPE
 logger = logging.getLogger(__name__)
 
 RETRY_S = 1.0  # pause before rejoining the group after the channel layer failed
+MSG_DELIVERY_FAILED = "delivery to client %s failed; dropping and closing it"
 
 
 class Subscriber(Protocol):
@@ -44,6 +47,9 @@ class Subscriber(Protocol):
 
     def history_lost(self, first_id: int) -> None:
         """Live delivery went on at `first_id` after events the hub could not recover."""
+
+    def abort(self) -> None:
+        """The hub dropped this client because a delivery raised: close the connection, without raising."""
 
 
 class Hub:
@@ -94,16 +100,34 @@ class Hub:
         event_id = envelope.get("id")
         delivered = 0
         # Snapshots (tuple) because a delivery that overflows a client's outbox removes it from the sets.
+        # The try blocks cost nothing while no delivery raises (zero-cost exceptions since Python 3.11).
         for subscriber in tuple(self._by_topic.get(ALL_TOPICS, ())):
-            subscriber.deliver(frame, event_id)
+            try:
+                subscriber.deliver(frame, event_id)
+            except Exception:  # noqa: BLE001 - one client's failure must not stop the fan-out
+                self._drop_failed(subscriber)
+                continue
             delivered += 1
         for subscriber in tuple(self._by_topic.get(envelope["type"], ())):
             if ALL_TOPICS not in subscriber.topics:  # already served through `all`
-                subscriber.deliver(frame, event_id)
+                try:
+                    subscriber.deliver(frame, event_id)
+                except Exception:  # noqa: BLE001 - one client's failure must not stop the fan-out
+                    self._drop_failed(subscriber)
+                    continue
                 delivered += 1
         if delivered:
             metrics.event_delivered(envelope["type"], delivered)
         return delivered
+
+    def _drop_failed(self, subscriber: Subscriber) -> None:
+        """A delivery raised: log it (once: the client leaves the hub here), drop the client and close it."""
+        logger.exception(MSG_DELIVERY_FAILED, subscriber.client_id)
+        self.remove(subscriber)
+        try:
+            subscriber.abort()
+        except Exception:  # noqa: BLE001 - a client broken enough to fail twice is still only one client
+            logger.exception("could not close client %s after its delivery failed", subscriber.client_id)
 
     def _index(self, subscriber: Subscriber, topics: Iterable[str]) -> None:
         for topic in topics:

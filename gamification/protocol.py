@@ -32,6 +32,8 @@ CLOSE_MESSAGE_TOO_BIG = 4009  # a command over GAMIFICATION_WS_MAX_MESSAGE_BYTES
 CLOSE_MESSAGE_TOO_BIG_REASON = "Message too big"
 CLOSE_RATE_LIMITED = 4029  # commands faster than GAMIFICATION_WS_RATE_LIMIT_PER_S / _BURST
 CLOSE_RATE_LIMITED_REASON = "Too many commands"
+CLOSE_INTERNAL_ERROR = 4500  # writing to this client raised: the gateway dropped it (reconnect and resume)
+CLOSE_INTERNAL_ERROR_REASON = "Internal error"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ CLOSE_CODES = (
     CloseCode(CLOSE_SLOW_CONSUMER, CLOSE_SLOW_CONSUMER_REASON, "over GAMIFICATION_WS_OUTBOX_FRAMES frames unread"),
     CloseCode(CLOSE_MESSAGE_TOO_BIG, CLOSE_MESSAGE_TOO_BIG_REASON, "a message over GAMIFICATION_WS_MAX_MESSAGE_BYTES"),
     CloseCode(CLOSE_RATE_LIMITED, CLOSE_RATE_LIMITED_REASON, "commands faster than GAMIFICATION_WS_RATE_LIMIT_*"),
+    CloseCode(CLOSE_INTERNAL_ERROR, CLOSE_INTERNAL_ERROR_REASON, "writing to this client failed: reconnect and resume"),
 )
 
 # Error replies: {"type": "error", "data": {"code": CODE, "message": text}}.

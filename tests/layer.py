@@ -1,4 +1,4 @@
-"""A real channel-layer listener on the gamification group, for tests that check what was published."""
+"""Channel layers for tests: a real listener on the gamification group, and a layer whose Redis is gone."""
 
 from channels.layers import get_channel_layer
 
@@ -11,3 +11,10 @@ async def group_listener():
     channel = await layer.new_channel()
     await layer.group_add(app_settings.GROUP, channel)
     return layer, channel
+
+
+def unreachable_layer(tmp_path) -> dict:
+    """CHANNEL_LAYERS naming a Redis socket where nothing listens (the history and presence use it too)."""
+    address = f"unix://{tmp_path}/no-redis.sock"
+    config = {"hosts": [{"address": address}], "prefix": "unreachable"}
+    return {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": config}}

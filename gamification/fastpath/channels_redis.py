@@ -23,6 +23,9 @@ import msgpack
 logger = logging.getLogger(__name__)
 
 _MSGPACK_NIL = b"\xc0"
+# Logged once per layer by `check()`.
+MSG_AVAILABLE = "event publishing: in the history script (%s)"
+MSG_UNAVAILABLE = "event publishing: store, then group_send (%s)"
 _PROBE_TYPE = "gamification.probe"
 
 
@@ -63,9 +66,9 @@ def check(layer: Any = None) -> Capability:
     if layer not in _checked:
         capability = _checked[layer] = _probe(layer)
         if capability.available:
-            logger.info("event publishing: in the history script (%s)", capability.reason)
+            logger.info(MSG_AVAILABLE, capability.reason)
         else:
-            logger.warning("event publishing: store, then group_send (%s)", capability.reason)
+            logger.warning(MSG_UNAVAILABLE, capability.reason)
     return _checked[layer]
 
 

@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 CLOSE_HANDSHAKE_TIMEOUT_S = 5.0
 FAST_PATH = "daphne"
 SLOW_PATH = "asgi"
+# Logged once per process by `check()` (the tests read daphne's log for them).
+MSG_AVAILABLE = "WebSocket writes: daphne fast path available (%s)"
+MSG_UNAVAILABLE = "WebSocket writes: daphne fast path unavailable, plain ASGI send (%s)"
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,9 @@ def check() -> Capability:
     """Whether the daphne fast path can be used in this process; logged once."""
     capability = _probe()
     if capability.available:
-        logger.info("WebSocket writes: daphne fast path available (%s)", capability.reason)
+        logger.info(MSG_AVAILABLE, capability.reason)
     else:
-        logger.warning("WebSocket writes: daphne fast path unavailable, plain ASGI send (%s)", capability.reason)
+        logger.warning(MSG_UNAVAILABLE, capability.reason)
     return capability
 
 

@@ -11,7 +11,7 @@ from gamification import history
 from gamification.api import HISTORY_UNAVAILABLE
 from gamification.events import emit
 from infrastructure.tokens import token_mint
-from tests.gamification.test_resume import unreachable_layer
+from tests.layer import unreachable_layer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

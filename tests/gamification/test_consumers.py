@@ -1,100 +1,22 @@
 """The protocol (docs/protocol.md) through the real ASGI application (routing, origin check, session and token auth)."""
 
-import itertools
 import json
-from contextlib import asynccontextmanager
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import Permission, User
-from django.db import connections
-from django.test import Client
 from prometheus_client import REGISTRY
 
-from conductor.asgi import application
 from councilors.models import Councilor
 from gamification import history, protocol
 from gamification.catalogue import BROADCAST_TYPES, TOPICS
 from gamification.consumers import CONNECTED_MESSAGE
 from gamification.events import aemit
-from infrastructure.tokens import token_mint
+from gamification.hub import get_hub
+from tests.gamification.ws import ALERT, TIMEOUT, authed, expect_error, make_user, send, socket
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_thread_connections")]
 
-
-@pytest.fixture(autouse=True)
-async def _close_thread_connections():
-    """Close the connections sync_to_async threads opened, or Postgres cannot drop the test database."""
-    yield
-    await sync_to_async(connections.close_all)()
-
-
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
-ALERT = {"level": "info", "message": "hello", "source": "tests"}
-TIMEOUT = 5
 FORBIDDEN, STRING, COUNCILOR = protocol.FORBIDDEN, "a string", "councilor_id"
-
-
-def _user(username: str, *, staff: bool = False, can_change: bool = False) -> User:
-    user = User.objects.create_user(username, password="pw", is_staff=staff)
-    if can_change:
-        user.user_permissions.add(Permission.objects.get(codename="change_councilor"))
-    return user
-
-
-_numbers = itertools.count(1)
-
-
-async def make_user(username: str = "", **kwargs: bool) -> User:
-    return await sync_to_async(_user)(username or f"viewer{next(_numbers)}", **kwargs)
-
-
-async def token_for(user: User) -> str:
-    return token_mint(user=user)
-
-
-@sync_to_async
-def session_cookie(user: User) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-@asynccontextmanager
-async def socket(path: str = "/ws/gamification", *, headers=(ORIGIN,), connected: bool = True):
-    communicator = WebsocketCommunicator(application, path, headers=list(headers))
-    try:
-        accepted, _ = await communicator.connect(timeout=TIMEOUT)
-        assert accepted
-        if connected:
-            hello = await communicator.receive_json_from(timeout=TIMEOUT)
-            assert hello["type"] == "connected"
-        yield communicator
-    finally:
-        await communicator.disconnect()
-
-
-async def authed(user: User | None = None, **kwargs):
-    user = user or await make_user()
-    return socket(f"/ws/gamification?token={await token_for(user)}", **kwargs)
-
-
-async def send(communicator: WebsocketCommunicator, message) -> dict:
-    await communicator.send_json_to(message)
-    return await communicator.receive_json_from(timeout=TIMEOUT)
-
-
-async def expect_error(communicator, message, code: str) -> dict:
-    if isinstance(message, str):
-        await communicator.send_to(text_data=message)
-        reply = await communicator.receive_json_from(timeout=TIMEOUT)
-    else:
-        reply = await send(communicator, message)
-    assert reply["type"] == "error", reply
-    assert reply["data"]["code"] == code
-    assert reply["id"] is None
-    return reply
 
 
 # Connecting and access ------------------------------------------------------------------------
@@ -111,47 +33,10 @@ async def test_connected_message_has_client_id_last_id_and_null_id():
     assert hello["id"] is None and isinstance(hello["timestamp"], float)
 
 
-async def test_session_user_with_allowed_origin_is_accepted():
-    cookie = await session_cookie(await make_user())
-    async with socket(headers=[ORIGIN, (b"cookie", cookie)]) as ws:
-        assert (await send(ws, {"command": "ping"}))["type"] == "pong"
-
-
 async def test_no_credentials_are_accepted_then_closed_with_4401():
     async with socket(connected=False) as ws:
         closed = await ws.receive_output(timeout=TIMEOUT)
     assert closed == {"type": "websocket.close", "code": protocol.CLOSE_UNAUTHORIZED, "reason": "Unauthorized"}
-
-
-async def test_an_invalid_or_expired_token_is_closed_with_4401():
-    user = await make_user()
-    expired = token_mint(user=user, ttl_seconds=-10)
-    for token in ("garbage", expired):
-        async with socket(f"/ws/gamification?token={token}", connected=False) as ws:
-            closed = await ws.receive_output(timeout=TIMEOUT)
-        assert closed["code"] == protocol.CLOSE_UNAUTHORIZED
-
-
-async def test_a_foreign_origin_is_refused_before_accept():
-    user = await make_user()
-    communicator = WebsocketCommunicator(
-        application, f"/ws/gamification?token={await token_for(user)}", headers=[(b"origin", b"http://evil.example")]
-    )
-    accepted, _ = await communicator.connect(timeout=TIMEOUT)
-    assert not accepted
-    await communicator.disconnect()
-
-
-async def test_no_origin_is_accepted_with_a_token():
-    async with await authed(headers=()) as ws:
-        assert (await send(ws, {"command": "ping"}))["type"] == "pong"
-
-
-async def test_no_origin_with_only_a_session_cookie_is_closed_with_4401():
-    cookie = await session_cookie(await make_user())
-    async with socket(headers=[(b"cookie", cookie)], connected=False) as ws:
-        closed = await ws.receive_output(timeout=TIMEOUT)
-    assert closed["code"] == protocol.CLOSE_UNAUTHORIZED
 
 
 async def test_anonymous_read_only_mode_behind_a_setting(settings, councilor):
@@ -194,15 +79,6 @@ async def test_subscribe_replaces_the_set_and_filters_events():
         assert await ws.receive_nothing(timeout=0.3)
 
 
-async def test_all_plus_a_topic_delivers_each_event_exactly_once():
-    async with await authed() as ws:
-        await send(ws, {"command": "subscribe", "topics": ["all", "system_alert"]})
-        sent = await aemit("system_alert", ALERT)
-        event = await ws.receive_json_from(timeout=TIMEOUT)
-        assert event == {"type": "system_alert", "data": ALERT, "timestamp": sent["timestamp"], "id": sent["id"]}
-        assert await ws.receive_nothing(timeout=0.5)
-
-
 async def test_two_clients_each_get_the_event_once_and_replies_stay_targeted():
     async with await authed(await make_user("a")) as first, await authed(await make_user("b")) as second:
         assert (await send(first, {"command": "ping"}))["type"] == "pong"
@@ -221,18 +97,6 @@ async def test_subscribe_to_an_unknown_topic_is_refused_with_the_valid_list():
     valid = ", ".join(sorted(TOPICS))
     assert reply["data"]["message"] == protocol.MSG_UNKNOWN_TOPIC.format(unknown="nope", valid=valid)
     assert "councilor_run_queued" not in TOPICS and BROADCAST_TYPES < TOPICS
-
-
-async def test_get_stats_counts_connections_and_topics():
-    async with await authed() as first, await authed() as second:
-        await send(second, {"command": "subscribe", "topics": ["system_alert"]})
-        stats = await send(first, {"command": "get_stats", "request_id": 1})
-    assert stats["type"] == "stats"
-    assert stats["data"]["active_connections"] == 2
-    assert stats["data"]["instances"] >= 1
-    assert stats["data"]["topics"] == {"all": 1, "system_alert": 1}
-    assert stats["data"]["request_id"] == 1
-    assert "clients" not in stats["data"]
 
 
 async def test_get_stats_lists_clients_for_staff_only():
@@ -306,17 +170,6 @@ async def test_a_message_over_the_size_limit_closes_with_4009(settings):
         assert (await send(bystander, {"command": "ping"}))["type"] == "pong"
 
 
-async def test_flooding_commands_closes_with_4029(settings):
-    settings.GAMIFICATION_WS_RATE_LIMIT_PER_S = 1
-    settings.GAMIFICATION_WS_RATE_LIMIT_BURST = 3
-    async with await authed() as ws:
-        for _ in range(4):
-            await ws.send_json_to({"command": "ping"})
-        replies = [await ws.receive_output(timeout=TIMEOUT) for _ in range(4)]
-    assert [json.loads(r["text"])["type"] for r in replies[:3]] == ["pong"] * 3
-    assert replies[3] == {**replies[3], "type": "websocket.close", "code": protocol.CLOSE_RATE_LIMITED}
-
-
 # Control commands -------------------------------------------------------------------------------
 
 
@@ -382,3 +235,21 @@ async def test_prometheus_counts_connections_and_delivered_frames():
             await ws.receive_json_from(timeout=TIMEOUT)
         assert sample("conductor_events_delivered_total", {"type": "system_alert"}) == delivered + 2
     assert sample("conductor_websocket_connections") == open_before
+
+
+async def test_a_client_the_hub_gives_up_on_is_closed_with_4500_and_the_others_carry_on():
+    async with await authed(connected=False) as victim, await authed() as bystander:
+        victim_id = (await victim.receive_json_from(timeout=TIMEOUT))["data"]["client_id"]
+        hub = get_hub()
+        (consumer,) = [connection for connection in hub.connections if connection.client_id == victim_id]
+        hub.remove(consumer)
+        consumer.abort()  # what the hub does after a delivery to this client raised
+        closed = await victim.receive_output(timeout=TIMEOUT)
+        assert closed == {
+            "type": "websocket.close",
+            "code": protocol.CLOSE_INTERNAL_ERROR,
+            "reason": protocol.CLOSE_INTERNAL_ERROR_REASON,
+        }
+        await aemit("system_alert", ALERT)
+        assert (await bystander.receive_json_from(timeout=TIMEOUT))["type"] == "system_alert"
+        assert await victim.receive_nothing(timeout=0.3)

@@ -15,14 +15,6 @@ ALERT = {"level": "info", "message": "hello", "source": "tests"}
 PAUSED = {"councilor_id": "sec", "success": True, "by": "admin"}
 
 
-@pytest.fixture
-def fresh_history(redis_client):
-    """Start from no counter and no history, as a brand-new deployment (or a Redis that lost its data)."""
-    redis_client.delete(*history.keys())
-    yield
-    redis_client.delete(*history.keys())
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_each_broadcast_event_gets_the_next_id_and_is_published_with_it(fresh_history):
     layer, channel = await group_listener()

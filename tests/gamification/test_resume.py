@@ -5,7 +5,8 @@ import pytest
 from gamification import history, protocol
 from gamification.events import aemit
 from gamification.resume import ResumeSeam
-from tests.gamification.test_consumers import TIMEOUT, authed, expect_error, send
+from tests.gamification.ws import TIMEOUT, authed, expect_error, send
+from tests.layer import unreachable_layer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -138,9 +139,3 @@ async def test_when_redis_is_unreachable_resume_says_so_and_the_connection_carri
         settings.CHANNEL_LAYERS = working
         live = await aemit("system_alert", alert(0))
         assert await ws.receive_json_from(timeout=TIMEOUT) == live
-
-
-def unreachable_layer(tmp_path) -> dict:
-    address = f"unix://{tmp_path}/no-redis.sock"
-    config = {"hosts": [{"address": address}], "prefix": "unreachable"}
-    return {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": config}}

@@ -1,0 +1,122 @@
+"""The fast paths are the ones used under the pinned daphne, Twisted, autobahn and channels-redis.
+
+If an upgrade moves what gamification/fastpath relies on, the gateway still works (plain ASGI
+send, store-then-group_send) but slower or with looser ordering; these tests fail so that the
+upgrade is noticed, not silently slower.
+"""
+
+import logging
+from functools import partial
+
+import httpx
+import pytest
+import websockets
+from channels.layers import get_channel_layer
+from prometheus_client.parser import text_string_to_metric_families
+
+from gamification.events import aemit
+from gamification.fastpath import channels_redis, daphne
+from tests.gamification.live import TIMEOUT, receive, staff_token, ws_url
+from tests.gamification.ws import ALERT
+from tests.processes import SERVERS
+
+WRITE_PATH_SAMPLE = "conductor_websocket_write_path_total"
+
+
+# daphne -----------------------------------------------------------------------------------------
+
+
+def test_the_daphne_fast_path_is_available_under_the_pinned_versions():
+    capability = daphne.check()
+    assert capability.available is True, capability.reason
+
+
+def test_the_daphne_check_logs_once_which_path_it_takes(caplog):
+    daphne.check.cache_clear()
+    with caplog.at_level(logging.INFO, logger="gamification.fastpath.daphne"):
+        first, second = daphne.check(), daphne.check()
+    assert first is second
+    assert [record.getMessage() for record in caplog.records] == [daphne.MSG_AVAILABLE % first.reason]
+
+
+def test_a_send_that_is_not_daphne_s_has_no_protocol():
+    async def plain_send(message: dict) -> None:
+        """uvicorn's, or a test communicator's."""
+
+    assert daphne.protocol_from_send(plain_send) is None
+    assert daphne.protocol_from_send(partial(plain_send)) is None  # a partial, but of no protocol
+
+
+# channels-redis ---------------------------------------------------------------------------------
+
+
+def test_the_history_script_publishes_for_the_configured_single_redis_layer():
+    capability = channels_redis.check(get_channel_layer())
+    assert capability.available is True, capability.reason
+
+
+def test_a_sharded_layer_is_refused_with_a_reason(settings):
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    layer = {**settings.CHANNEL_LAYERS["default"], "CONFIG": {**config, "hosts": config["hosts"] * 2}}
+    settings.CHANNEL_LAYERS = {"default": layer}
+    capability = channels_redis.check(get_channel_layer())
+    assert capability.available is False
+    assert "sharded" in capability.reason
+
+
+def test_an_encrypted_layer_is_refused_with_a_reason(settings):
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    encrypted = {**config, "symmetric_encryption_keys": ["a secret of the deployment"]}
+    settings.CHANNEL_LAYERS = {"default": {**settings.CHANNEL_LAYERS["default"], "CONFIG": encrypted}}
+    capability = channels_redis.check(get_channel_layer())
+    assert capability.available is False
+    assert "encrypted" in capability.reason
+
+
+def test_another_kind_of_layer_is_refused_naming_it_and_logged_once(settings, caplog):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    with caplog.at_level(logging.INFO, logger="gamification.fastpath.channels_redis"):
+        first, second = channels_redis.check(layer), channels_redis.check(layer)
+    assert first is second and first.available is False
+    assert "InMemoryChannelLayer" in first.reason
+    assert [record.getMessage() for record in caplog.records] == [channels_redis.MSG_UNAVAILABLE % first.reason]
+
+
+# Real servers -----------------------------------------------------------------------------------
+
+
+def write_paths(metrics_text: str) -> dict[str, float]:
+    """conductor_websocket_write_path_total by path, from a /metrics page."""
+    return {
+        sample.labels["path"]: sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == WRITE_PATH_SAMPLE
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+@pytest.mark.parametrize(("server", "path"), [("daphne", daphne.FAST_PATH), ("uvicorn", daphne.SLOW_PATH)])
+async def test_a_client_is_served_through_the_fast_path_under_daphne_only(server, path, tmp_path):
+    token = await staff_token()
+    log = tmp_path / f"{server}.log"
+    with SERVERS[server](log_path=log) as (_, port):
+        async with websockets.connect(ws_url(port, token), compression=None) as ws:
+            await receive(ws, "connected")
+            sent = await aemit("system_alert", ALERT)
+            assert (await receive(ws, "system_alert"))["id"] == sent["id"]
+            async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+                response = await http.get(
+                    f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
+                )
+    assert response.status_code == 200
+    counted = write_paths(response.text)
+    assert counted.get(path) == 1  # this server process saw one WebSocket: ours
+    assert counted.get({"daphne": "asgi", "asgi": "daphne"}[path], 0) == 0
+    started = log.read_text()
+    # The capability checks ran at start-up (conductor/asgi.py) and said which paths the process takes.
+    assert daphne.MSG_AVAILABLE % daphne.check().reason in started
+    assert channels_redis.MSG_AVAILABLE % channels_redis.check(get_channel_layer()).reason in started
