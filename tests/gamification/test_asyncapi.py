@@ -132,6 +132,7 @@ def test_error_codes_and_close_codes_come_from_the_protocol_module(document):
         (4008, "Too slow"),
         (4009, "Message too big"),
         (4029, "Too many commands"),
+        (4500, "Internal error"),
     ]
 
 
