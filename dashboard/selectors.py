@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.urls import reverse_lazy
 
 from councilors.models import Agent, Councilor, Execution
 from councilors.scheduling import councilor_next_run
@@ -12,8 +13,9 @@ from dashboard.app_settings import app_settings
 
 CONTROL_PERMISSION = "councilors.change_councilor"
 TOAST_CHANNEL = "toast"
-METRICS_URL = "/api/agents/metrics"
-COUNCILORS_URL = "/api/councilors"
+# The API's routes are named in councilors/api.py (url_name=), under the "api" namespace.
+METRICS_URL = reverse_lazy("api:agents_metrics")
+COUNCILORS_URL = reverse_lazy("api:councilors_list")
 
 
 class ToastRule(TypedDict):
@@ -109,8 +111,8 @@ def dashboard_config_get(*, user: AbstractBaseUser) -> dict:
         "socketUrl": app_settings.SOCKET_URL,
         "pollIntervalMs": int(app_settings.POLL_INTERVAL_S * 1000),
         "tickerSize": app_settings.TICKER_SIZE,
-        "metricsUrl": METRICS_URL,
-        "councilorsUrl": COUNCILORS_URL,
+        "metricsUrl": str(METRICS_URL),
+        "councilorsUrl": str(COUNCILORS_URL),
         "canControl": user.has_perm(CONTROL_PERMISSION),
         "username": user.get_username(),
         "councilors": dashboard_councilors_list(),
