@@ -13,6 +13,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import reverse  # noqa: E402
 
 from gamification.fastpath import report as report_fast_paths  # noqa: E402
 from gamification.middleware import OriginMiddleware, TokenAuthMiddleware  # noqa: E402
@@ -21,7 +22,7 @@ from infrastructure.streaming import SharedSyncThread  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": SharedSyncThread(django_asgi_app),
+        "http": SharedSyncThread(django_asgi_app, paths=[reverse("api:execution_stream")]),
         # OriginMiddleware, not channels' AllowedHostsOriginValidator: that one refuses every client
         # without an Origin header, and programs send none (they must then bring a token).
         "websocket": OriginMiddleware(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),

@@ -1,5 +1,7 @@
 """Admin for agents, councilors and their execution history. Actions only parse and call services."""
 
+from datetime import datetime
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -12,6 +14,7 @@ from django.utils.safestring import SafeString
 from councilors import selectors, services
 from councilors.forms import AgentForm, CouncilorForm
 from councilors.models import Agent, Councilor, Execution, SkippedRun
+from councilors.scheduling import councilor_next_run
 
 RECENT_EXECUTIONS = 10
 SEVERITY_BADGES = {
@@ -53,6 +56,9 @@ class AgentAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
         return super().get_queryset(request).select_related("councilor")
+
+    def save_model(self, request: HttpRequest, obj: Agent, form: AgentForm, change: bool) -> None:
+        services.agent_save(agent=obj)
 
     @admin.display(description="Agent", ordering="name")
     def label_with_emoji(self, agent: Agent) -> SafeString:
@@ -148,11 +154,11 @@ class CouncilorAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Councilor]:
-        return selectors.councilors_with_last_run().select_related("q_schedule")
+        return selectors.councilors_overview()
 
     @admin.display(description="Next run", ordering="q_schedule__next_run")
-    def next_run(self, councilor: Councilor):
-        return councilor.q_schedule.next_run if councilor.q_schedule else "paused"
+    def next_run(self, councilor: Councilor) -> datetime | str:
+        return councilor_next_run(councilor=councilor, last_started=councilor.last_started_at) or "paused"
 
     @admin.display(description="Agent", ordering="agent__name")
     def agent_link(self, councilor: Councilor) -> SafeString:
@@ -161,26 +167,21 @@ class CouncilorAdmin(admin.ModelAdmin):
 
     @admin.display(description="Schedule", ordering="schedule_value")
     def schedule(self, councilor: Councilor) -> str:
-        if councilor.schedule_type == Councilor.ScheduleType.INTERVAL:
-            return f"every {councilor.schedule_value}"
-        return f"cron {councilor.schedule_value}"
+        return councilor.schedule_label
 
-    @admin.display(description="Last run", ordering="last_run_at")
-    def last_run(self, councilor: Councilor):
-        return councilor.last_run_at or "never"
+    @admin.display(description="Last run", ordering="last_started_at")
+    def last_run(self, councilor: Councilor) -> datetime | str:
+        return councilor.last_started_at or "never"
 
     @admin.display(description="Last severity")
     def last_severity_display(self, councilor: Councilor) -> SafeString | str:
         return severity_badge(councilor.last_severity, councilor.last_status)
 
-    def save_model(self, request: HttpRequest, obj: Councilor, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        # Ticking `enabled` in the form is a pause/resume too: everyone watching should hear of it.
-        if change and "enabled" in form.changed_data:
-            toggle = services.councilor_resume if obj.enabled else services.councilor_pause
-            toggle(councilor=obj, by=request.user.get_username())
-        # The django-q2 schedule follows whatever the form changed (type, value, enabled).
-        services.councilor_schedule_sync(councilor=obj)
+    def save_model(self, request: HttpRequest, obj: Councilor, form: CouncilorForm, change: bool) -> None:
+        # The form has validated its values and put them on `obj`. The service saves it and moves
+        # its django-q2 schedule along in one transaction; ticking or unticking `enabled` is a
+        # resume or pause like the actions below, announced by this admin once it commits.
+        services.councilor_save(councilor=obj, by=request.user.get_username())
 
     @admin.action(description="Run now", permissions=["change"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:

@@ -4,12 +4,12 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
-from django.utils import timezone
 from ninja import Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from councilors import schedule_times, selectors, services
+from councilors import selectors, services
 from councilors.models import Councilor, Execution
+from councilors.scheduling import councilor_next_run
 from councilors.schemas import (
     AgentMetricsOut,
     CouncilorOut,
@@ -87,17 +87,20 @@ def agents_metrics(request: HttpRequest):
     ]
 
 
-def _councilor_out(councilor: Councilor, last: Execution | None, next_run) -> dict:
-    last_run = None
-    if last is not None:
-        last_run = {
-            "execution_id": last.execution_id,
-            "status": last.status,
-            "severity": last.severity or None,
-            "started_at": last.started_at,
-            "completed_at": last.completed_at,
-            "duration_ms": last.duration_ms,
-        }
+def _last_run_out(councilor: Councilor) -> dict | None:
+    if councilor.last_execution_id is None:
+        return None
+    return {
+        "execution_id": councilor.last_execution_id,
+        "status": councilor.last_status,
+        "severity": councilor.last_severity or None,
+        "started_at": councilor.last_started_at,
+        "completed_at": councilor.last_completed_at,
+        "duration_ms": councilor.last_duration_ms,
+    }
+
+
+def _councilor_out(councilor: Councilor) -> dict:
     return {
         "councilor_id": councilor.councilor_id,
         "title": councilor.title,
@@ -105,26 +108,15 @@ def _councilor_out(councilor: Councilor, last: Execution | None, next_run) -> di
         "task_name": councilor.task_name,
         "schedule": {"type": councilor.schedule_type, "value": councilor.schedule_value},
         "enabled": councilor.enabled,
-        "last_run": last_run,
-        "next_run": next_run,
+        "last_run": _last_run_out(councilor),
+        "next_run": councilor_next_run(councilor=councilor, last_started=councilor.last_started_at),
     }
 
 
 @router.get("/councilors", response={200: list[CouncilorOut], **ERRORS}, url_name="councilors_list")
 def councilors_list(request: HttpRequest):
     """Every councilor with its schedule, whether it is enabled, its last run and its next run."""
-    rows = selectors.councilors_with_last_execution()
-    scheduled = schedule_times.schedule_next_runs(councilors=[councilor for councilor, _ in rows])
-    now = timezone.now()
-    answer = []
-    for councilor, last in rows:
-        next_run = None
-        if councilor.enabled:
-            next_run = scheduled.get(councilor.councilor_id) or schedule_times.computed_next_run(
-                councilor=councilor, last_started=last.started_at if last else None, now=now
-            )
-        answer.append(_councilor_out(councilor, last, next_run))
-    return answer
+    return [_councilor_out(councilor) for councilor in selectors.councilors_overview()]
 
 
 class StreamQuery(Schema):

@@ -189,6 +189,13 @@ class Councilor(ValidatedWhenEmpty):
     def councilor_id(self) -> str:
         return self.agent.agent_id
 
+    @property
+    def schedule_label(self) -> str:
+        """The schedule as people read it: `every 30m` or `cron 0 6 * * 1`."""
+        if self.schedule_type == self.ScheduleType.INTERVAL:
+            return f"every {self.schedule_value}"
+        return f"cron {self.schedule_value}"
+
     def clean(self) -> None:
         validate = (
             validators.validate_interval

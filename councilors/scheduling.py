@@ -85,10 +85,35 @@ def councilor_schedule_delete(*, councilor: Councilor) -> None:
         councilor.q_schedule = None
 
 
-def councilor_next_run(*, councilor: Councilor) -> datetime | None:
-    """When the councilor runs next; None while it is paused."""
-    schedule = Schedule.objects.filter(pk=councilor.q_schedule_id).first() if councilor.q_schedule_id else None
-    return schedule.next_run if schedule else None
+def councilor_next_run(
+    *, councilor: Councilor, last_started: datetime | None = None, now: datetime | None = None
+) -> datetime | None:
+    """When the councilor runs next: its django-q2 schedule's next_run; None while it is paused.
+
+    The API, the dashboard and the admin all answer with this. Pass `last_started` (the latest
+    run's start, as `councilors_overview` annotates it) for the estimate below.
+    """
+    if not councilor.enabled:
+        return None
+    schedule = _linked_schedule(councilor)
+    if schedule is not None and schedule.next_run is not None:
+        return schedule.next_run
+    # Enabled but without a schedule: its row was deleted behind the services' back, and the
+    # reaper's repair (councilor_schedules_repair, every qcluster) gives it a new one within a
+    # tick. Until then this estimates from the schedule value (the cron's next time, or one
+    # interval after the last run) rather than answer None, which everywhere means "paused".
+    spec = schedule_spec(councilor=councilor)
+    now = now or timezone.now()
+    if spec["schedule_type"] == Schedule.CRON or last_started is None:
+        return first_run(spec=spec, now=now)
+    return max(first_run(spec=spec, now=last_started), now)
+
+
+def _linked_schedule(councilor: Councilor) -> Schedule | None:
+    try:
+        return councilor.q_schedule  # selected with the councilor by councilors_overview
+    except Schedule.DoesNotExist:  # a copy read before a pause names a schedule gone since
+        return None
 
 
 def due_schedules_exist(*, now: datetime | None = None) -> bool:

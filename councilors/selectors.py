@@ -69,10 +69,6 @@ def councilor_get(*, councilor_id: str) -> Councilor:
     return Councilor.objects.select_related("agent").get(agent__agent_id=councilor_id)
 
 
-def councilor_last_execution(*, councilor: Councilor) -> Execution | None:
-    return councilor.executions.order_by("-started_at").first()
-
-
 def worker_clusters_alive() -> int:
     """How many django-q2 clusters have reported a heartbeat recently (0 when none, or unknown)."""
     from django_q.status import Stat
@@ -146,14 +142,6 @@ def agents_with_metrics() -> list[tuple[Agent, AgentMetrics]]:
     return [(agent, metrics[agent.agent_id]) for agent in Agent.objects.all()]
 
 
-def councilors_with_last_execution() -> list[tuple[Councilor, Execution | None]]:
-    """Every councilor with its latest execution (None if it never ran), in two queries."""
-    last_pk = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk").values("pk")[:1]
-    councilors = list(Councilor.objects.select_related("agent").annotate(last_pk=Subquery(last_pk)))
-    latest = Execution.objects.in_bulk([councilor.last_pk for councilor in councilors if councilor.last_pk])
-    return [(councilor, latest.get(councilor.last_pk)) for councilor in councilors]
-
-
 def councilor_failure_streak(*, councilor: Councilor, limit: int) -> int:
     """How many of the councilor's latest finished runs failed in a row (counted up to `limit`)."""
     latest = councilor.executions.filter(FINISHED).order_by("-started_at", "-pk").values_list("status", flat=True)
@@ -165,13 +153,17 @@ def councilor_failure_streak(*, councilor: Councilor, limit: int) -> int:
     return streak
 
 
-def councilors_with_last_run() -> QuerySet[Councilor]:
-    """Councilors with their agent and their latest run's start, status and severity (one query)."""
+def councilors_overview() -> QuerySet[Councilor]:
+    """Councilors with their agent, django-q2 schedule and latest run (`last_*`, None if it never ran)."""
+    # The one way to read councilors for a list: the API, the dashboard, the admin and list_councilors.
     latest = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk")
-    return Councilor.objects.select_related("agent").annotate(
-        last_run_at=Subquery(latest.values("started_at")[:1]),
+    return Councilor.objects.select_related("agent", "q_schedule").annotate(
+        last_execution_id=Subquery(latest.values("execution_id")[:1]),
         last_status=Subquery(latest.values("status")[:1]),
         last_severity=Subquery(latest.values("severity")[:1]),
+        last_started_at=Subquery(latest.values("started_at")[:1]),
+        last_completed_at=Subquery(latest.values("completed_at")[:1]),
+        last_duration_ms=Subquery(latest.values("duration_ms")[:1]),
     )
 
 

@@ -37,33 +37,64 @@ def new_execution_id(*, agent_id: str) -> str:
     return f"exec_{agent_id}_{int(time.time() * 1000)}_{secrets.token_hex(3)}"
 
 
-def agent_create(**fields: Any) -> Agent:
-    """Create an agent after full validation (ValidationError names the bad field)."""
-    agent = Agent(**fields)
+def agent_save(*, agent: Agent) -> Agent:
+    """Write a new or edited agent after full validation (ValidationError names the bad field)."""
     agent.full_clean()
     agent.save()
     return agent
 
 
+def agent_create(**fields: Any) -> Agent:
+    """Create an agent after full validation (ValidationError names the bad field)."""
+    return agent_save(agent=Agent(**fields))
+
+
+def councilor_save(*, councilor: Councilor, by: str = "") -> Councilor:
+    """Write a new or edited councilor after full validation; its schedule follows, in one transaction.
+
+    Turning `enabled` off or on here is a pause or resume like any other: announced (after commit)
+    as done `by` that user. The admin's forms hand their edited instance straight to this.
+    """
+    councilor.full_clean(exclude=SYNCED_FIELDS)
+    return _councilor_write(councilor=councilor, by=by)
+
+
 def councilor_create(*, agent: Agent, **fields: Any) -> Councilor:
     """Promote `agent` to a councilor after full validation; an enabled one gets its schedule."""
-    councilor = Councilor(agent=agent, **fields)
-    councilor.full_clean(exclude=SYNCED_FIELDS)
-    with transaction.atomic():
-        councilor.save()
-        councilor_schedule_sync(councilor=councilor)
-    return councilor
+    return councilor_save(councilor=Councilor(agent=agent, **fields))
 
 
-def councilor_update(*, councilor: Councilor, **fields: Any) -> Councilor:
-    """Change a councilor's fields after full validation; its schedule follows."""
+def councilor_update(*, councilor: Councilor, by: str = "", **fields: Any) -> Councilor:
+    """Change a councilor's fields after full validation; its schedule follows, a pause or resume is announced."""
     for name, value in fields.items():
         setattr(councilor, name, value)
-    councilor.full_clean(exclude=SYNCED_FIELDS)
+    return councilor_save(councilor=councilor, by=by)
+
+
+def _councilor_write(
+    *, councilor: Councilor, by: str, update_fields: list[str] | None = None, announce: bool = False
+) -> Councilor:
+    """Save, bring the schedule in step and announce a pause or resume: all or nothing.
+
+    Whether `enabled` changed is read from the stored row (locked), not from the instance: a form
+    has already put its new values on it. `announce` forces the announcement (an explicit pause
+    or resume is news even when the councilor already was paused or running).
+    """
     with transaction.atomic():
-        councilor.save()
+        was_enabled = _stored_enabled(councilor)
+        councilor.save(update_fields=update_fields)
         councilor_schedule_sync(councilor=councilor)
+        if announce or (was_enabled is not None and was_enabled != councilor.enabled):
+            toggled = payloads.councilor_resumed if councilor.enabled else payloads.councilor_paused
+            emit(*toggled(councilor_id=councilor.councilor_id, by=by))  # published once the transaction commits
     return councilor
+
+
+def _stored_enabled(councilor: Councilor) -> bool | None:
+    """`enabled` as stored (None for a new councilor); the row stays locked until the transaction ends."""
+    if councilor.pk is None:
+        return None
+    return Councilor.objects.select_for_update().filter(pk=councilor.pk).values_list("enabled", flat=True).first()
 
 
 def councilor_delete(*, councilor: Councilor) -> None:
@@ -87,13 +118,9 @@ def agent_promote(*, agent: Agent) -> Councilor:
 
 
 def _set_enabled(*, councilor: Councilor, enabled: bool, by: str) -> Councilor:
+    # Only `enabled` is written: a copy read a while ago must not put back fields changed since.
     councilor.enabled = enabled
-    with transaction.atomic():
-        councilor.save(update_fields=["enabled", "updated_at"])
-        councilor_schedule_sync(councilor=councilor)
-    announce = payloads.councilor_resumed if enabled else payloads.councilor_paused
-    emit(*announce(councilor_id=councilor.councilor_id, by=by))
-    return councilor
+    return _councilor_write(councilor=councilor, by=by, update_fields=["enabled", "updated_at"], announce=True)
 
 
 def councilor_pause(*, councilor: Councilor, by: str) -> Councilor:

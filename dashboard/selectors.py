@@ -1,18 +1,21 @@
 """Reads for the dashboard page: the first picture of councilors and agents, before live events."""
 
+from datetime import datetime
 from typing import TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import OuterRef, Subquery
+from django.urls import reverse_lazy
 
 from councilors.models import Agent, Councilor, Execution
-from councilors.selectors import AgentMetrics, agents_metrics_list
+from councilors.scheduling import councilor_next_run
+from councilors.selectors import AgentMetrics, agents_metrics_list, councilors_overview
 from dashboard.app_settings import app_settings
 
 CONTROL_PERMISSION = "councilors.change_councilor"
 TOAST_CHANNEL = "toast"
-METRICS_URL = "/api/agents/metrics"
-COUNCILORS_URL = "/api/councilors"
+# The API's routes are named in councilors/api.py (url_name=), under the "api" namespace.
+METRICS_URL = reverse_lazy("api:agents_metrics")
+COUNCILORS_URL = reverse_lazy("api:councilors_list")
 
 
 class ToastRule(TypedDict):
@@ -47,12 +50,6 @@ class AgentCard(TypedDict):
     metrics: AgentMetrics
 
 
-def _schedule_label(councilor: Councilor) -> str:
-    if councilor.schedule_type == Councilor.ScheduleType.INTERVAL:
-        return f"every {councilor.schedule_value}"
-    return f"cron {councilor.schedule_value}"
-
-
 def _toast_rule(councilor: Councilor) -> ToastRule | None:
     """Which severities pop a toast: those the councilor notifies on, when `toast` is a channel."""
     if TOAST_CHANNEL not in (councilor.notification_channels or []):
@@ -62,43 +59,32 @@ def _toast_rule(councilor: Councilor) -> ToastRule | None:
     )
 
 
-def _next_run(councilor: Councilor) -> str | None:
-    """When django-q2 will run it next (its schedule is the scheduler of record); None when paused."""
-    if not councilor.enabled or councilor.q_schedule is None or councilor.q_schedule.next_run is None:
-        return None
-    return councilor.q_schedule.next_run.isoformat()
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def dashboard_councilors_list() -> list[CouncilorRow]:
     """Every councilor with its last and next run, in one query."""
-    last = Execution.objects.filter(councilor=OuterRef("pk")).order_by("-started_at", "-pk")
-    councilors = Councilor.objects.select_related("agent", "q_schedule").annotate(
-        last_execution_id=Subquery(last.values("execution_id")[:1]),
-        last_status=Subquery(last.values("status")[:1]),
-        last_severity=Subquery(last.values("severity")[:1]),
-        last_duration_ms=Subquery(last.values("duration_ms")[:1]),
-        last_started_at=Subquery(last.values("started_at")[:1]),
-    )
     rows = []
-    for councilor in councilors:
+    for councilor in councilors_overview():
         running = councilor.last_status == Execution.Status.RUNNING
         rows.append(
             CouncilorRow(
-                councilor_id=councilor.agent.agent_id,
+                councilor_id=councilor.councilor_id,
                 title=councilor.title,
                 task_name=councilor.task_name,
                 emoji=councilor.agent.emoji,
                 color=councilor.agent.color,
                 enabled=councilor.enabled,
-                schedule=_schedule_label(councilor),
+                schedule=councilor.schedule_label,
                 toast=_toast_rule(councilor),
                 status="running" if running else "idle",
                 running_execution_id=councilor.last_execution_id if running else None,
                 last_execution_id=councilor.last_execution_id,
                 last_severity=councilor.last_severity or None,
                 last_duration_ms=councilor.last_duration_ms,
-                last_run=councilor.last_started_at.isoformat() if councilor.last_started_at else None,
-                next_run=_next_run(councilor),
+                last_run=_iso(councilor.last_started_at),
+                next_run=_iso(councilor_next_run(councilor=councilor, last_started=councilor.last_started_at)),
             )
         )
     return rows
@@ -125,8 +111,8 @@ def dashboard_config_get(*, user: AbstractBaseUser) -> dict:
         "socketUrl": app_settings.SOCKET_URL,
         "pollIntervalMs": int(app_settings.POLL_INTERVAL_S * 1000),
         "tickerSize": app_settings.TICKER_SIZE,
-        "metricsUrl": METRICS_URL,
-        "councilorsUrl": COUNCILORS_URL,
+        "metricsUrl": str(METRICS_URL),
+        "councilorsUrl": str(COUNCILORS_URL),
         "canControl": user.has_perm(CONTROL_PERMISSION),
         "username": user.get_username(),
         "councilors": dashboard_councilors_list(),

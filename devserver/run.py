@@ -143,10 +143,11 @@ def main() -> int:
         return 1
     login = prepare()
     from django.conf import settings
+    from django.urls import reverse
 
     log_dir = Path(settings.VAR_DIR) / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
-    url = f"http://{host}:{port}/admin/"
+    url = f"http://{host}:{port}{reverse('admin:index')}"
     banner = [
         "",
         "=" * 72,

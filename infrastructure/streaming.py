@@ -2,7 +2,7 @@
 
 Django's ASGI handler gives every request a ThreadSensitiveContext: the first sync call in the
 request (its sync middleware does one) starts a one-thread executor that lives until the response
-ends. For a stream open for minutes that is an idle thread per client. Requests to the paths below
+ends. For a stream open for minutes that is an idle thread per client. Requests to the paths given
 share one such context instead, so their short sync steps (middleware, authentication) take turns
 on one thread, and the streams themselves wait in the event loop.
 """
@@ -12,13 +12,11 @@ from collections.abc import Iterable
 from asgiref.sync import SyncToAsync, ThreadSensitiveContext
 from asgiref.typing import ASGIApplication
 
-STREAM_PATHS = ("/api/v1/stream",)
-
 
 class SharedSyncThread:
-    """ASGI wrapper: HTTP requests to `paths` run their sync code on one shared thread."""
+    """ASGI wrapper: HTTP requests to `paths` (the streams' URLs) run their sync code on one shared thread."""
 
-    def __init__(self, app: ASGIApplication, *, paths: Iterable[str] = STREAM_PATHS) -> None:
+    def __init__(self, app: ASGIApplication, *, paths: Iterable[str]) -> None:
         self.app = app
         self.paths = frozenset(paths)
         self.context = ThreadSensitiveContext()

@@ -145,7 +145,7 @@ WHITENOISE_USE_FINDERS = True
 # ...so STATIC_ROOT need not exist: silence WhiteNoise's startup warning about it.
 warnings.filterwarnings("ignore", message="No directory at: .*static")
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "admin:login"  # a URL name: login_required reverses it
 
 # Tokens for programs (`manage.py ws_token`, `?token=`, `Authorization: Bearer`).
 JWT_SECRET = env("JWT_SECRET", default=SECRET_KEY)

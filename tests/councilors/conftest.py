@@ -1,6 +1,10 @@
 import pytest
+from django.db import DatabaseError
 
+from councilors import services
 from tests.councilors.layer import LayerListener
+
+SCHEDULE_SYNC_FAILED = "schedule write failed: injected fault"
 
 
 @pytest.fixture
@@ -8,3 +12,19 @@ def listener():
     listening = LayerListener()
     yield listening
     listening.close()
+
+
+@pytest.fixture
+def break_schedule_sync(monkeypatch):
+    """Call it to make the services' schedule sync fail from then on, after it has written the schedule."""
+
+    def arm() -> None:
+        real_sync = services.councilor_schedule_sync
+
+        def sync_then_fail(*, councilor):
+            real_sync(councilor=councilor)
+            raise DatabaseError(SCHEDULE_SYNC_FAILED)
+
+        monkeypatch.setattr(services, "councilor_schedule_sync", sync_then_fail)
+
+    return arm

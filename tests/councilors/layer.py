@@ -9,7 +9,9 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
+from gamification import payloads
 from gamification.app_settings import app_settings
+from gamification.events import emit
 
 Envelope = dict[str, Any]
 
@@ -65,6 +67,13 @@ class LayerListener:
             self.seen.append(envelope)
             extra.append(envelope)
 
+    def so_far(self) -> list[Envelope]:
+        """Every event published until now: a marker sent last arrives after all of them (one publisher)."""
+        marker = f"exec_marker_{len(self.seen)}"
+        emit(*payloads.councilor_run_queued(councilor_id="marker", execution_id=marker))
+        self.wait_for(lambda envelope: envelope["data"].get("execution_id") == marker, timeout=10)
+        return [envelope for envelope in self.seen if envelope["data"].get("execution_id") != marker]
+
     def close(self) -> None:
         self._task.cancel()
         try:
@@ -78,3 +87,8 @@ def of_type(event_type: str, **data: Any) -> Callable[[Envelope], bool]:
     return lambda envelope: (
         envelope["type"] == event_type and all(envelope["data"].get(name) == value for name, value in data.items())
     )
+
+
+def toggles(envelopes: list[Envelope]) -> list[tuple[str, dict[str, Any]]]:
+    """The pauses and resumes among `envelopes`, as (type, data)."""
+    return [(e["type"], e["data"]) for e in envelopes if e["type"] in ("councilor_paused", "councilor_resumed")]

@@ -17,6 +17,7 @@ from councilors.forms import COLOR_REQUIRED, RUNNER_CONFIG_NOT_JSON, SCHEDULE_RE
 from councilors.models import RUNNER_CONFIG_NOT_OBJECT, Agent, Councilor, Execution
 from councilors.runners.command import ARGV_INVALID
 from gamification.app_settings import app_settings
+from tests.councilors.layer import toggles
 from tests.factories import make_agent, make_councilor
 
 PY = sys.executable
@@ -358,3 +359,48 @@ async def test_unticking_enabled_in_the_form_is_a_pause_everyone_hears_of(admin_
     message = await asyncio.wait_for(layer.receive(channel), timeout=5)
     assert message["envelope"]["type"] == "councilor_paused"
     assert message["envelope"]["data"]["by"] == "admin"
+
+
+# --- saving goes through the services: one transaction, one announcement -------------------------
+
+
+def post_change_form(client, councilor: Councilor, **overrides):
+    data = posted_change_form(client, councilor, **overrides)
+    url = reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    return client.post(url, {key: value for key, value in data.items() if value is not None})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unticking_enabled_in_the_form_announces_exactly_one_pause_by_the_admin(admin_client, listener):
+    councilor = make_councilor(enabled=True)
+    assert post_change_form(admin_client, councilor, enabled=None).status_code == 302
+    expected = {"councilor_id": councilor.councilor_id, "success": True, "by": "admin"}
+    assert toggles(listener.so_far()) == [("councilor_paused", expected)]
+    councilor.refresh_from_db()
+    assert (councilor.enabled, councilor.q_schedule_id) == (False, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ticking_enabled_in_the_form_announces_exactly_one_resume_by_the_admin(admin_client, listener):
+    councilor = make_councilor(enabled=False)
+    assert post_change_form(admin_client, councilor, enabled="on").status_code == 302
+    expected = {"councilor_id": councilor.councilor_id, "success": True, "by": "admin"}
+    assert toggles(listener.so_far()) == [("councilor_resumed", expected)]
+    councilor.refresh_from_db()
+    assert councilor.enabled is True and councilor.q_schedule_id is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_the_form_without_touching_enabled_announces_nothing(admin_client, listener):
+    councilor = make_councilor(enabled=True)
+    assert post_change_form(admin_client, councilor, title="Renamed").status_code == 302
+    assert toggles(listener.so_far()) == []
+    assert Councilor.objects.get(pk=councilor.pk).title == "Renamed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_adding_a_councilor_in_the_form_is_no_resume(admin_client, listener):
+    agent = make_agent()
+    assert admin_client.post(reverse("admin:councilors_councilor_add"), councilor_post(agent)).status_code == 302
+    assert toggles(listener.so_far()) == []
+    assert Councilor.objects.get(agent=agent).q_schedule_id is not None

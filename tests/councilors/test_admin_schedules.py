@@ -1,12 +1,15 @@
 """The admin edits councilors through forms; their django-q2 schedule follows, and skipped runs are shown."""
 
 import pytest
+from django.db import DatabaseError
 from django.urls import reverse
 from django.utils import formats, timezone
 from django_q.models import Schedule
 
 from councilors.models import Councilor, SkippedRun
 from councilors.services import councilor_run_guarded, execution_start
+from tests.councilors.conftest import SCHEDULE_SYNC_FAILED
+from tests.councilors.layer import toggles
 from tests.councilors.test_admin import councilor_post, posted_change_form
 from tests.factories import make_agent, make_councilor
 
@@ -73,3 +76,19 @@ def test_skipped_runs_are_listed_read_only(admin_client):
     assert change.status_code in (200, 403)
     skipped.refresh_from_db()
     assert skipped.reason == SkippedRun.Reason.OVERLAP
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_schedule_sync_rolls_back_the_whole_admin_save(admin_client, listener, break_schedule_sync):
+    councilor = make_councilor(title="Watcher", schedule_value="30m")
+    before = _schedule(councilor)
+    data = posted_change_form(admin_client, councilor, title="Renamed", schedule_value="1h")
+    del data["enabled"]  # a pause too: it must not be announced either
+    break_schedule_sync()
+    with pytest.raises(DatabaseError, match=SCHEDULE_SYNC_FAILED):
+        admin_client.post(reverse("admin:councilors_councilor_change", args=[councilor.pk]), data)
+    councilor.refresh_from_db()
+    assert (councilor.title, councilor.schedule_value, councilor.enabled) == ("Watcher", "30m", True)
+    after = Schedule.objects.get()
+    assert (after.pk, after.minutes, after.next_run) == (before.pk, 30, before.next_run)
+    assert toggles(listener.so_far()) == []

@@ -4,7 +4,9 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
@@ -292,6 +294,21 @@ def test_a_paused_councilor_has_no_next_run(client, councilor):
     assert item["enabled"] is False
     assert item["next_run"] is None
     assert item["last_run"] is None
+
+
+def test_councilors_are_read_in_as_many_queries_however_many_there_are(client):
+    headers = bearer(make_user())
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/councilors", **headers).status_code == 200
+        return len(captured)
+
+    councilor_run(councilor=make_councilor())
+    few = queries()
+    for _ in range(3):
+        councilor_run(councilor=make_councilor())
+    assert queries() == few
 
 
 def test_councilors_needs_authentication(client, councilor):

@@ -165,3 +165,24 @@ def test_a_schedule_deleted_behind_the_services_back_is_recreated():
     paused.refresh_from_db()
     assert paused.q_schedule_id is None
     assert councilor_schedules_repair() == 0
+
+
+def test_the_next_run_of_a_councilor_whose_schedule_is_gone_is_estimated_until_the_repair():
+    councilor = make_councilor(schedule_value="30m")
+    stale = Councilor.objects.get(pk=councilor.pk)  # still names the schedule deleted below
+    Schedule.objects.all().delete()
+    now = timezone.now()
+    ran = now - timedelta(minutes=10)
+    assert councilor_next_run(councilor=stale, last_started=ran, now=now) == ran + timedelta(minutes=30)
+    assert councilor_next_run(councilor=stale, now=now) == now + timedelta(minutes=30)
+    assert councilor_next_run(councilor=stale, last_started=now - timedelta(hours=2), now=now) == now, "overdue"
+    cron = make_councilor(schedule_type="cron", schedule_value="15 3 * * *")
+    Schedule.objects.all().delete()
+    cron.refresh_from_db()
+    expected = croniter("15 3 * * *", timezone.localtime(now)).get_next(datetime)
+    assert councilor_next_run(councilor=cron, last_started=ran, now=now) == expected
+
+
+def test_a_paused_councilor_has_no_next_run_whatever_its_history():
+    councilor = make_councilor(enabled=False)
+    assert councilor_next_run(councilor=councilor, last_started=timezone.now()) is None

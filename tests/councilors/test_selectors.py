@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from councilors.models import Execution
-from councilors.selectors import agent_metrics_get, agents_metrics_list, councilors_with_last_run
+from councilors.selectors import agent_metrics_get, agents_metrics_list, councilors_overview
 from tests.factories import make_agent, make_councilor
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +102,7 @@ def test_councilors_carry_their_latest_run():
     councilor, idle = make_councilor(), make_councilor()
     add_run(councilor.agent, minute=0, severity="error", status="error", kind="councilor", councilor=councilor)
     add_run(councilor.agent, minute=9, severity="warning", kind="councilor", councilor=councilor)
-    rows = {c.pk: c for c in councilors_with_last_run()}
-    assert (rows[councilor.pk].last_run_at, rows[councilor.pk].last_severity) == (T0 + timedelta(minutes=9), "warning")
-    assert (rows[idle.pk].last_run_at, rows[idle.pk].last_severity) == (None, None)
+    rows = {c.pk: c for c in councilors_overview()}
+    latest, never = rows[councilor.pk], rows[idle.pk]
+    assert (latest.last_started_at, latest.last_severity) == (T0 + timedelta(minutes=9), "warning")
+    assert (never.last_started_at, never.last_severity) == (None, None)

@@ -7,13 +7,23 @@ import sys
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import override_settings
+from django_q.models import Schedule
 
-from councilors.models import Execution
-from councilors.services import agent_run, councilor_pause, councilor_resume, councilor_run, councilor_run_now
+from councilors.models import Councilor, Execution
+from councilors.services import (
+    agent_run,
+    councilor_pause,
+    councilor_resume,
+    councilor_run,
+    councilor_run_now,
+    councilor_update,
+)
 from gamification.app_settings import app_settings
 from gamification.catalogue import validate_event
+from tests.councilors.conftest import SCHEDULE_SYNC_FAILED
+from tests.councilors.layer import toggles
 from tests.factories import make_agent, make_councilor
 from tests.processes import free_port
 
@@ -190,3 +200,30 @@ def test_run_now_without_a_worker_runs_here():
     assert not result.queued
     assert result.execution.status == "completed"
     assert Execution.objects.get(execution_id=result.execution_id).severity == "success"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_councilor_update_whose_schedule_sync_fails_leaves_nothing_behind(listener, break_schedule_sync):
+    councilor = make_councilor(title="Watcher", schedule_value="30m")
+    schedule = Schedule.objects.get()
+    break_schedule_sync()
+    with pytest.raises(DatabaseError, match=SCHEDULE_SYNC_FAILED):
+        councilor_update(councilor=councilor, title="Renamed", schedule_value="1h", enabled=False, by="alice")
+    stored = Councilor.objects.get(pk=councilor.pk)
+    assert (stored.title, stored.schedule_value, stored.enabled, stored.q_schedule_id) == (
+        "Watcher",
+        "30m",
+        True,
+        schedule.pk,
+    )
+    assert Schedule.objects.get().minutes == 30
+    assert toggles(listener.so_far()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_turning_enabled_off_in_an_update_is_a_pause_announced_once(listener):
+    councilor = make_councilor(enabled=True)
+    councilor_update(councilor=councilor, enabled=False, by="alice")
+    councilor_update(councilor=councilor, title="Still paused", enabled=False, by="alice")
+    expected = {"councilor_id": councilor.councilor_id, "success": True, "by": "alice"}
+    assert toggles(listener.so_far()) == [("councilor_paused", expected)]

@@ -1,9 +1,11 @@
 import json
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django_q.models import Schedule
 
 from councilors.services import councilor_run, execution_start
 from dashboard.selectors import COUNCILORS_URL, METRICS_URL
@@ -119,3 +121,22 @@ def test_rows_carry_the_next_run_of_the_django_q2_schedule(client, viewer):
     active.refresh_from_db()
     assert rows[active.councilor_id]["next_run"] == active.q_schedule.next_run.isoformat()
     assert rows[paused.councilor_id]["next_run"] is None
+
+
+def test_rows_estimate_the_next_run_as_the_api_does_while_the_schedule_is_gone(client, viewer):
+    councilor = make_councilor(schedule_value="30m")
+    execution = councilor_run(councilor=councilor)
+    Schedule.objects.all().delete()  # until the reaper gives it a new one
+    client.force_login(viewer)
+    (row,) = _config(client.get("/"))["councilors"]
+    assert row["enabled"] is True
+    assert datetime.fromisoformat(row["next_run"]) == execution.started_at + timedelta(minutes=30)
+
+
+def test_rows_carry_the_schedule_as_people_read_it(client, viewer):
+    interval = make_councilor(schedule_value="45m")
+    cron = make_councilor(schedule_type="cron", schedule_value="0 6 * * 1")
+    client.force_login(viewer)
+    rows = {row["councilor_id"]: row for row in _config(client.get("/"))["councilors"]}
+    assert rows[interval.councilor_id]["schedule"] == "every 45m"
+    assert rows[cron.councilor_id]["schedule"] == "cron 0 6 * * 1"

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from councilors.selectors import councilors_with_last_run
+from councilors.selectors import councilors_overview
 
 HEADERS = ("id", "title", "schedule", "enabled", "last run", "severity")
 NO_COUNCILORS = "No councilors yet (`manage.py seed_demo` creates demo ones)."
@@ -18,10 +18,10 @@ class Command(BaseCommand):
                 councilor.title,
                 f"{councilor.schedule_type} {councilor.schedule_value}",
                 "yes" if councilor.enabled else "paused",
-                councilor.last_run_at.strftime("%Y-%m-%d %H:%M:%S") if councilor.last_run_at else "never",
+                councilor.last_started_at.strftime("%Y-%m-%d %H:%M:%S") if councilor.last_started_at else "never",
                 councilor.last_status if councilor.last_status == "running" else (councilor.last_severity or "-"),
             )
-            for councilor in councilors_with_last_run().order_by("agent__agent_id")
+            for councilor in councilors_overview().order_by("agent__agent_id")
         ]
         if not rows:
             self.stdout.write(NO_COUNCILORS)
