@@ -1,4 +1,7 @@
-"""HTTP endpoints for agents, executions and councilors (docs/http-api.md, "HTTP API"): parse, call a service, answer."""
+"""HTTP endpoints for agents, executions and councilors (docs/http-api.md, "HTTP API").
+
+Each one parses, calls a service or selector, and answers.
+"""
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections

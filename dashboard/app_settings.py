@@ -16,7 +16,7 @@ class AppSettings:
 
     @property
     def POLL_INTERVAL_S(self) -> float:
-        """How often the page polls /api/agents/metrics while its socket is down (docs/dashboard.md, "The live dashboard")."""
+        """How often the page polls the metrics while its socket is down (docs/dashboard.md, "The live dashboard")."""
         return float(_setting("POLL_INTERVAL_S", 30.0))
 
     @property

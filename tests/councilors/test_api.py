@@ -1,4 +1,7 @@
-"""The JSON endpoints (docs/http-api.md, "HTTP API") in-process: success and every error path (the SSE stream: test_sse.py)."""
+"""The JSON endpoints (docs/http-api.md, "HTTP API") in-process: success and every error path.
+
+The SSE stream has test_sse.py.
+"""
 
 import json
 from datetime import datetime, timedelta

@@ -1,4 +1,7 @@
-"""The dashboard in headless Chromium against real daphne, django-q2 and Redis (docs/dashboard.md, "The live dashboard")."""
+"""The dashboard in headless Chromium against real daphne, django-q2 and Redis.
+
+What it shows: docs/dashboard.md, "The live dashboard".
+"""
 
 import math
 import sys
@@ -28,7 +31,8 @@ from tests.factories import make_agent, make_councilor
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery staple"
-LIVE_WITHIN_S = 1.0  # an event is on the page within a second of its emission (docs/dashboard.md, "The JavaScript client")
+# An event is on the page within a second of its emission (docs/dashboard.md, "The JavaScript client").
+LIVE_WITHIN_S = 1.0
 RESUMED_WITHIN_S = 6.0  # missed events are on the page within 6 s of the gateway's restart
 BACKOFF_CAP_S = 5.0
 

@@ -1,4 +1,6 @@
-"""Fuzzed HTTP bodies and parameters for the HTTP API (docs/http-api.md, "HTTP API"), through Django's full request stack.
+"""Fuzzed HTTP bodies and parameters for the HTTP API (docs/http-api.md, "HTTP API").
+
+They go through Django's full request stack.
 
 Every request gets a JSON answer with a status the API documents — never a 500 (the test client
 re-raises any exception a view lets escape) — and nothing is queued for a bad body.
