@@ -13,7 +13,7 @@ from councilors.models import Councilor
 from councilors.selectors import councilor_get
 from councilors.services import councilor_enqueue, councilor_pause, councilor_resume
 from gamification import payloads
-from gamification.commands import register_command
+from gamification.commands import Caller, register_command
 from gamification.protocol import (
     COMMAND_FIELD,
     CONTROL_COMMANDS,
@@ -49,11 +49,11 @@ def councilor_control(*, user: Any, command: str, councilor_id: str) -> tuple[st
     return payloads.councilor_run_queued(councilor_id=councilor_id, execution_id=execution_id)
 
 
-async def handle_control(user: Any, content: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+async def handle_control(caller: Caller, content: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The gateway's handler for the three control commands."""
     councilor_id = required_field(content, "councilor_id", str, COUNCILOR_ID_EXPECTED)
     return await database_sync_to_async(councilor_control)(
-        user=user, command=content[COMMAND_FIELD], councilor_id=councilor_id
+        user=caller.user, command=content[COMMAND_FIELD], councilor_id=councilor_id
     )
 
 

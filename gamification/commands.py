@@ -6,11 +6,22 @@ gateway never imports the domain and the domain only imports the gateway's vocab
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 Reply = tuple[str, dict[str, Any]] | None
-# handler(user, content) -> the reply for the caller, or None when it replied itself.
-CommandHandler = Callable[[Any, dict[str, Any]], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a command: the connection's user and where the connection comes from."""
+
+    user: Any  # the Django user (AnonymousUser when the gateway allows anonymous connections)
+    address: str  # the client's IP address as the server saw it ("" when unknown)
+
+
+# handler(caller, content) -> the reply for the caller, or None when it replied itself.
+CommandHandler = Callable[[Caller, dict[str, Any]], Awaitable[Reply]]
 
 _handlers: dict[str, CommandHandler] = {}
 

@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from gamification import history, metrics
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, TOPICS
-from gamification.commands import extra_command, extra_command_names
+from gamification.commands import Caller, extra_command, extra_command_names
 from gamification.fastpath import daphne
 from gamification.hub import Hub, get_hub
 from gamification.middleware import SCOPE_AUTH, SCOPE_DAPHNE_PROTOCOL, SCOPE_SERVER_SEND
@@ -192,6 +192,11 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             data = {**data, REQUEST_ID: request_id}
         self.outbox.put(Frame(json.dumps({"type": event_type, "data": data, "timestamp": time.time(), "id": None})))
 
+    def caller(self) -> Caller:
+        """This connection as the sender of a command (for handlers other apps register)."""
+        client = self.scope.get("client") or ("", 0)
+        return Caller(user=self.user, address=client[0] or "")
+
     def describe(self) -> dict[str, Any]:
         user = self.user.get_username() if self.user is not None and self.user.is_authenticated else None
         return {
@@ -264,7 +269,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         if extra is None:
             known = ", ".join(sorted(self.commands.keys() | extra_command_names()))
             raise CommandRejected(UNKNOWN_COMMAND, MSG_UNKNOWN_COMMAND.format(command=command, known=known))
-        return partial(extra, self.user)
+        return partial(extra, self.caller())
 
     # Command handlers -------------------------------------------------------------------------
 
