@@ -201,11 +201,13 @@ def scheduled_by_django_q(*, councilors: int) -> bool:
 
 
 def run_councilors_now(*, councilors: int) -> None:
+    from councilors.audit import Actor
     from councilors.selectors import councilor_get
     from councilors.services import councilor_enqueue
 
+    actor = Actor.of_command("soak")
     for number in range(councilors):
-        councilor_enqueue(councilor=councilor_get(councilor_id=f"{COUNCILOR_PREFIX}{number}"))
+        councilor_enqueue(councilor=councilor_get(councilor_id=f"{COUNCILOR_PREFIX}{number}"), actor=actor)
 
 
 def execution_counts() -> dict[str, int]:

@@ -12,8 +12,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from councilors import selectors, services
+from councilors.audit import Actor, request_address
 from councilors.forms import AgentForm, CouncilorForm
-from councilors.models import Agent, Councilor, Execution, SkippedRun
+from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.scheduling import councilor_next_run
 
 RECENT_EXECUTIONS = 10
@@ -40,17 +41,23 @@ def _duration(duration_ms: int | None) -> str:
     return "—" if duration_ms is None else f"{duration_ms / 1000:.1f}s"
 
 
+def admin_actor(request: HttpRequest) -> Actor:
+    """The admin user acting in this request, as the action record names them."""
+    return Actor.of_user(request.user, source=ActionRecord.Source.ADMIN, address=request_address(request))
+
+
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
     form = AgentForm
-    list_display = ("label_with_emoji", "agent_id", "runner", "is_councilor", "updated_at")
-    list_filter = ("runner",)
+    list_display = ("label_with_emoji", "agent_id", "runner", "api_enabled", "is_councilor", "updated_at")
+    list_filter = ("runner", "api_enabled")
     search_fields = ("agent_id", "name", "display_name", "description")
     prepopulated_fields = {"agent_id": ("name",)}
     actions = ["promote_to_councilor"]
     fieldsets = (
         (None, {"fields": ("agent_id", "name", "emoji", "description")}),
         ("Runner", {"fields": ("runner", "runner_config")}),
+        ("Access", {"fields": ("api_enabled",)}),
         ("Customization", {"fields": ("display_name", "avatar_url", "color")}),
     )
 
@@ -181,12 +188,12 @@ class CouncilorAdmin(admin.ModelAdmin):
         # The form has validated its values and put them on `obj`. The service saves it and moves
         # its django-q2 schedule along in one transaction; ticking or unticking `enabled` is a
         # resume or pause like the actions below, announced by this admin once it commits.
-        services.councilor_save(councilor=obj, by=request.user.get_username())
+        services.councilor_save(councilor=obj, actor=admin_actor(request))
 
     @admin.action(description="Run now", permissions=["change"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
         for councilor in queryset:
-            result = services.councilor_run_now(councilor=councilor)
+            result = services.councilor_run_now(councilor=councilor, actor=admin_actor(request))
             if result.queued:
                 self.message_user(request, f"{councilor.title}: queued for a worker as {result.execution_id}.")
                 continue
@@ -207,13 +214,13 @@ class CouncilorAdmin(admin.ModelAdmin):
     @admin.action(description="Pause", permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
         for councilor in queryset:
-            services.councilor_pause(councilor=councilor, by=request.user.get_username())
+            services.councilor_pause(councilor=councilor, actor=admin_actor(request))
         self.message_user(request, f"Paused {len(queryset)} councilor(s).", messages.SUCCESS)
 
     @admin.action(description="Resume", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
         for councilor in queryset:
-            services.councilor_resume(councilor=councilor, by=request.user.get_username())
+            services.councilor_resume(councilor=councilor, actor=admin_actor(request))
         self.message_user(request, f"Resumed {len(queryset)} councilor(s).", messages.SUCCESS)
 
 
@@ -230,11 +237,12 @@ class ExecutionAdmin(admin.ModelAdmin):
         "severity_display",
         "started_at",
         "duration",
+        "requested_by",
     )
     list_filter = ("status", "severity", "kind", "councilor")
     date_hierarchy = "started_at"
     search_fields = ("execution_id", "agent__agent_id", "agent__name", "output", "error")
-    list_select_related = ("agent", "councilor")
+    list_select_related = ("agent", "councilor", "requested_by")
     readonly_fields = [field.name for field in Execution._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -267,4 +275,24 @@ class SkippedRunAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: SkippedRun | None = None) -> bool:
+        return False
+
+
+@admin.register(ActionRecord)
+class ActionRecordAdmin(admin.ModelAdmin):
+    """Who paused, resumed, ran or executed what, from where: read-only (rows are written only by the services)."""
+
+    list_display = ("created_at", "actor_name", "action", "target", "execution_id", "source", "address")
+    list_filter = ("action", "source")
+    date_hierarchy = "created_at"
+    search_fields = ("actor_name", "target", "execution_id", "address")
+    readonly_fields = [field.name for field in ActionRecord._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ActionRecord | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ActionRecord | None = None) -> bool:
         return False

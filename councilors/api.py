@@ -3,6 +3,8 @@
 Each one parses, calls a service or selector, and answers.
 """
 
+from typing import Any
+
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 from django.http import Http404, HttpRequest, StreamingHttpResponse
@@ -11,7 +13,8 @@ from ninja import Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from councilors import selectors, services
-from councilors.models import Councilor, Execution
+from councilors.audit import Actor, request_address
+from councilors.models import ActionRecord, Councilor, Execution
 from councilors.scheduling import councilor_next_run
 from councilors.schemas import (
     AgentMetricsOut,
@@ -42,10 +45,14 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
 )
 def agent_execute(request: HttpRequest, agent_id: str, body: ExecuteIn):
     """Queue one run of the agent on a worker; follow it at `status_url` or stream its output."""
-    agent = selectors.agent_find(agent_id=agent_id)
+    # An agent not available through the API answers exactly as one that does not exist.
+    agent = selectors.agent_find_for_api(agent_id=agent_id)
     if agent is None:
         raise Http404(UNKNOWN_AGENT % {"agent_id": agent_id})
-    execution_id = services.agent_enqueue(agent=agent, prompt=body.prompt, instance_id=body.instance_id or "")
+    actor = Actor.of_user(request.auth, source=ActionRecord.Source.API, address=request_address(request))
+    execution_id = services.agent_enqueue(
+        agent=agent, prompt=body.prompt, instance_id=body.instance_id or "", actor=actor
+    )
     status_url = reverse("api:execution_get", kwargs={"execution_id": execution_id})
     return Status(202, {"execution_id": execution_id, "status_url": status_url})
 
@@ -70,15 +77,16 @@ def _execution_out(execution: Execution) -> dict:
 
 @router.get("/executions/{execution_id}", response={200: ExecutionOut, **ERRORS}, url_name="execution_get")
 def execution_get(request: HttpRequest, execution_id: str):
-    """One execution; `status` is `queued` while its task waits for a worker."""
-    try:
-        return _execution_out(selectors.execution_get(execution_id=execution_id))
-    except Execution.DoesNotExist:
-        pass
-    agent_id = selectors.execution_queued_agent(execution_id=execution_id)
-    if agent_id is None:
+    """One execution, to its requester or a holder of `councilors.view_execution` (404 to anyone else).
+
+    `status` is `queued` while its task waits for a worker.
+    """
+    found = selectors.execution_find_visible(execution_id=execution_id, user=request.auth)
+    if found is None:
         raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})
-    return {"execution_id": execution_id, "agent_id": agent_id, "status": "queued"}
+    if isinstance(found, selectors.QueuedRun):
+        return {"execution_id": execution_id, "agent_id": found.agent_id, "status": "queued"}
+    return _execution_out(found)
 
 
 @router.get("/agents/metrics", response={200: list[AgentMetricsOut], **ERRORS}, url_name="agents_metrics")
@@ -144,14 +152,14 @@ async def execution_stream(
     query: Query[StreamQuery],
     last_event_id: str | None = Header(None, alias="Last-Event-ID"),
 ):
-    """Server-Sent Events: the run's output lines as they are produced, then `end`."""
+    """Server-Sent Events: the run's output lines as they are produced, then `end` (visible as its detail is)."""
     execution_id = query.execution_id
     after = 0
     if last_event_id:
         if not (last_event_id.strip().isascii() and last_event_id.strip().isdigit() and len(last_event_id) <= 18):
             raise HttpError(400, LAST_EVENT_ID_INVALID)
         after = int(last_event_id)
-    if not await _known(execution_id):
+    if not await _visible(execution_id, request.auth):
         raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})
     response = StreamingHttpResponse(
         execution_output_events(execution_id=execution_id, after=after), content_type="text/event-stream"
@@ -162,14 +170,14 @@ async def execution_stream(
     return response
 
 
-def _known_sync(execution_id: str) -> bool:
+def _visible_sync(execution_id: str, user: Any) -> bool:
     close_old_connections()
     try:
-        return selectors.execution_known(execution_id=execution_id)
+        return selectors.execution_find_visible(execution_id=execution_id, user=user) is not None
     finally:
         close_old_connections()
 
 
-async def _known(execution_id: str) -> bool:
+async def _visible(execution_id: str, user: Any) -> bool:
     # A pool thread, not the request's own (thread-sensitive) one, which would live as long as the stream.
-    return await sync_to_async(_known_sync, thread_sensitive=False)(execution_id)
+    return await sync_to_async(_visible_sync, thread_sensitive=False)(execution_id, user)

@@ -1,15 +1,16 @@
 """Control commands from the WebSocket (pause, resume, run a councilor): permission check + service call.
 
 The gateway (gamification) parses the command; this module, registered in CouncilorsConfig.ready(),
-decides and acts. The services emit the broadcast events (`councilor_paused` /
-`councilor_resumed`) themselves; this returns the reply for the caller only.
+decides and acts. The services record the action (who, from which address) and emit the broadcast
+events (`councilor_paused` / `councilor_resumed`) themselves; this returns the reply for the caller only.
 """
 
 from typing import Any
 
 from channels.db import database_sync_to_async
 
-from councilors.models import Councilor
+from councilors.audit import Actor
+from councilors.models import ActionRecord, Councilor
 from councilors.selectors import councilor_get
 from councilors.services import councilor_enqueue, councilor_pause, councilor_resume
 from gamification import payloads
@@ -30,22 +31,23 @@ from gamification.protocol import (
 )
 
 
-def councilor_control(*, user: Any, command: str, councilor_id: str) -> tuple[str, dict[str, Any]]:
-    """Run one control command for `user`; returns the caller's reply (type, data) or raises CommandRejected."""
+def councilor_control(*, caller: Caller, command: str, councilor_id: str) -> tuple[str, dict[str, Any]]:
+    """Run one control command for `caller`; returns the caller's reply (type, data) or raises CommandRejected."""
+    user = caller.user
     if not (user.is_authenticated and user.has_perm(CONTROL_PERMISSION)):
         raise CommandRejected(FORBIDDEN, MSG_FORBIDDEN.format(command=command))
     try:
         councilor = councilor_get(councilor_id=councilor_id)
     except Councilor.DoesNotExist:
         raise CommandRejected(NOT_FOUND, MSG_NOT_FOUND.format(councilor_id=councilor_id)) from None
-    by = user.get_username()
+    actor = Actor.of_user(user, source=ActionRecord.Source.WEBSOCKET, address=caller.address)
     if command == PAUSE_COUNCILOR:
-        councilor_pause(councilor=councilor, by=by)
-        return payloads.councilor_paused(councilor_id=councilor_id, by=by)
+        councilor_pause(councilor=councilor, actor=actor)
+        return payloads.councilor_paused(councilor_id=councilor_id, by=actor.name)
     if command == RESUME_COUNCILOR:
-        councilor_resume(councilor=councilor, by=by)
-        return payloads.councilor_resumed(councilor_id=councilor_id, by=by)
-    execution_id = councilor_enqueue(councilor=councilor)
+        councilor_resume(councilor=councilor, actor=actor)
+        return payloads.councilor_resumed(councilor_id=councilor_id, by=actor.name)
+    execution_id = councilor_enqueue(councilor=councilor, actor=actor)
     return payloads.councilor_run_queued(councilor_id=councilor_id, execution_id=execution_id)
 
 
@@ -53,7 +55,7 @@ async def handle_control(caller: Caller, content: dict[str, Any]) -> tuple[str, 
     """The gateway's handler for the three control commands."""
     councilor_id = required_field(content, "councilor_id", str, COUNCILOR_ID_EXPECTED)
     return await database_sync_to_async(councilor_control)(
-        user=caller.user, command=content[COMMAND_FIELD], councilor_id=councilor_id
+        caller=caller, command=content[COMMAND_FIELD], councilor_id=councilor_id
     )
 
 

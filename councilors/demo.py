@@ -113,7 +113,8 @@ def demo_seed() -> list[tuple[str, bool]]:
         agent = Agent.objects.filter(agent_id=demo.agent["agent_id"]).first()
         created = agent is None
         if created:
-            agent = agent_create(**demo.agent)
+            # The tour runs them over HTTP (README), so the demo agents are available through the API.
+            agent = agent_create(**demo.agent, api_enabled=True)
         if demo.councilor is not None and not hasattr(agent, "councilor"):
             councilor_create(agent=agent, **demo.councilor)
             created = True

@@ -1,5 +1,6 @@
 """Agents, the councilors promoted from them, and the execution history of every run (README, "Architecture")."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Length
@@ -75,6 +76,14 @@ class Agent(ValidatedWhenEmpty):
     display_name = models.CharField(max_length=120, blank=True)
     avatar_url = models.URLField(blank=True)
     color = models.CharField(max_length=7, default="#4f46e5", validators=[validators.validate_color])
+    # Off by default: an agent runs whatever its runner does, so exposing it to every holder of
+    # `councilors.run_agent` is a choice an admin makes per agent, not something a new agent inherits.
+    api_enabled = models.BooleanField(
+        "Available through the API",
+        default=False,
+        help_text="Whether users with the run permission may run this agent with "
+        "POST /api/agents/<agent_id>/execute. Off: the API answers as if the agent did not exist.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -244,6 +253,11 @@ class Execution(models.Model):
     scheduled_for = models.DateTimeField(null=True, blank=True)
     # `host:pid` of the django-q2 worker running it, so a dead worker's run can be found and closed.
     worker = models.CharField(max_length=255, blank=True)
+    # Who asked for the run (API execute, run now from the admin or the WebSocket): they may read its
+    # prompt and output. Null for scheduled runs, runs from a command line, and deleted users.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -311,3 +325,50 @@ class SkippedRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.councilor} skipped ({self.get_reason_display()})"
+
+
+class ActionRecord(models.Model):
+    """One pause, resume, run now or execute: who did it, from where, to what (read-only history)."""
+
+    class Action(models.TextChoices):
+        PAUSE = "pause", "Pause"
+        RESUME = "resume", "Resume"
+        RUN_NOW = "run_now", "Run now"
+        EXECUTE = "execute", "Execute (API)"
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        WEBSOCKET = "websocket", "WebSocket"
+        API = "api", "HTTP API"
+        COMMAND = "command", "Management command"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The name as it was, so the record still says who once the account is gone (and for commands,
+    # whose actor is a name given with --by or the OS user, not an account).
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    target = models.CharField(max_length=64, help_text="The agent_id of the councilor or agent acted on.")
+    execution_id = models.CharField(max_length=120, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    address = models.CharField(
+        max_length=255, blank=True, help_text="The client's IP address, or the host name for a command."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action__in=["pause", "resume", "run_now", "execute"]),
+                name="actionrecord_action_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=["admin", "websocket", "api", "command"]),
+                name="actionrecord_source_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target}"

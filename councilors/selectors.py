@@ -1,14 +1,19 @@
 """Reads: agent metrics derived from executions (never a running counter), councilor lists."""
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.validators import slug_re
 from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from councilors.models import Agent, Councilor, Execution, SkippedRun
 from gamification.catalogue import AgentMetrics
 
+# Who may read any execution's prompt and output; its requester may read their own (docs/http-api.md).
+VIEW_EXECUTION_PERMISSION = "councilors.view_execution"
 FINISHED = ~Q(status=Execution.Status.RUNNING)
 # The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
 # a negated condition across a multi-valued relation would turn into a subquery).
@@ -62,6 +67,17 @@ def agent_find(*, agent_id: str) -> Agent | None:
     return Agent.objects.filter(agent_id=agent_id).first() if is_lookup_id(agent_id) else None
 
 
+def agent_find_for_api(*, agent_id: str) -> Agent | None:
+    """The agent with this agent_id if it is available through the API, else None (as if it did not exist)."""
+    agent = agent_find(agent_id=agent_id)
+    return agent if agent is not None and agent.api_enabled else None
+
+
+def user_find(*, user_id: int | None) -> Any:
+    """The user with this pk, or None (none given, or deleted since)."""
+    return get_user_model().objects.filter(pk=user_id).first() if user_id is not None else None
+
+
 def councilor_get(*, councilor_id: str) -> Councilor:
     """The councilor whose agent has this agent_id (Councilor.DoesNotExist otherwise)."""
     if not is_lookup_id(councilor_id):
@@ -104,36 +120,61 @@ def execution_duration_histogram() -> tuple[list[tuple[float, int]], int, float]
 QUEUE_SCAN_LIMIT = 5000
 
 
-def execution_get(*, execution_id: str) -> Execution:
-    """The execution with this id (Execution.DoesNotExist otherwise)."""
-    if not is_lookup_id(execution_id):
-        raise Execution.DoesNotExist(f"No execution {execution_id!r}.")
-    return Execution.objects.select_related("agent", "councilor").get(execution_id=execution_id)
+@dataclass(frozen=True)
+class QueuedRun:
+    """A run still waiting in django-q2's queue: its record is written only when a worker starts it."""
+
+    execution_id: str
+    agent_id: str
+    requested_by_id: int | None
 
 
-def execution_queued_agent(*, execution_id: str) -> str | None:
-    """The agent_id of a run still waiting in django-q2's queue under this execution id, else None.
+def execution_queued(*, execution_id: str) -> QueuedRun | None:
+    """The run waiting in the queue under this execution id, or None.
 
-    `agent_enqueue` names the task after the execution id; the record itself is written only when a
-    worker starts the run, so between the two this is how the API knows the id is real.
+    `agent_enqueue` and `councilor_enqueue` name the task after the execution id and pass who asked
+    for it; between queueing and a worker's start this is how the API knows the id is real, and whose.
     """
     from django_q.models import OrmQ
 
     for queued in OrmQ.objects.order_by("-pk")[:QUEUE_SCAN_LIMIT]:
         if queued.name() == execution_id:
-            args = queued.args() or ()
-            return str(args[0]) if args else ""
+            args, kwargs = queued.args() or (), queued.kwargs() or {}
+            return QueuedRun(
+                execution_id=execution_id,
+                agent_id=str(args[0]) if args else "",
+                requested_by_id=kwargs.get("requested_by_id"),
+            )
     return None
 
 
-def execution_known(*, execution_id: str) -> bool:
-    """Whether the execution exists, or its run waits in the queue."""
-    if not is_lookup_id(execution_id):
+def execution_queued_agent(*, execution_id: str) -> str | None:
+    """The agent_id of a run still waiting in the queue under this execution id, else None."""
+    queued = execution_queued(execution_id=execution_id)
+    return queued.agent_id if queued is not None else None
+
+
+def execution_visible_to(*, execution: Execution | QueuedRun, user: Any) -> bool:
+    """Whether `user` may read the run's prompt and output: they asked for it, or hold the view permission."""
+    if user is None or not user.is_authenticated or not user.is_active:
         return False
-    return (
-        Execution.objects.filter(execution_id=execution_id).exists()
-        or execution_queued_agent(execution_id=execution_id) is not None
-    )
+    requested_by_id = execution.requested_by_id
+    return (requested_by_id is not None and requested_by_id == user.pk) or user.has_perm(VIEW_EXECUTION_PERMISSION)
+
+
+def execution_find_visible(*, execution_id: str, user: Any) -> Execution | QueuedRun | None:
+    """The execution (or its queued run) if it exists and `user` may see it; None otherwise.
+
+    Both cases answer the same: execution ids are public in events, so "not yours" must not be
+    told apart from "no such run".
+    """
+    if not is_lookup_id(execution_id):
+        return None
+    found = Execution.objects.select_related("agent", "councilor").filter(execution_id=execution_id).first()
+    found = found or execution_queued(execution_id=execution_id)
+    if found is None or not execution_visible_to(execution=found, user=user):
+        return None
+    return found
 
 
 def agents_with_metrics() -> list[tuple[Agent, AgentMetrics]]:

@@ -10,7 +10,8 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from councilors.models import Agent, Councilor, Execution, SkippedRun
+from councilors.audit import Actor, action_record_create
+from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.notifications import councilor_run_notify
 from councilors.output_stream import OutputPublisher
 from councilors.runners import RunnerError, get_runner
@@ -30,6 +31,7 @@ FINISH_RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 # Kept by councilors.scheduling, not by callers: a copy read before a pause may name a schedule
 # that is gone, and the sync that follows every save puts it right.
 SYNCED_FIELDS = {"q_schedule"}
+TOGGLE_WITHOUT_ACTOR = "Pausing or resuming {councilor_id!r} needs an actor: every pause and resume is recorded."
 
 
 def new_execution_id(*, agent_id: str) -> str:
@@ -49,14 +51,14 @@ def agent_create(**fields: Any) -> Agent:
     return agent_save(agent=Agent(**fields))
 
 
-def councilor_save(*, councilor: Councilor, by: str = "") -> Councilor:
+def councilor_save(*, councilor: Councilor, actor: Actor | None = None) -> Councilor:
     """Write a new or edited councilor after full validation; its schedule follows, in one transaction.
 
-    Turning `enabled` off or on here is a pause or resume like any other: announced (after commit)
-    as done `by` that user. The admin's forms hand their edited instance straight to this.
+    Turning `enabled` off or on here is a pause or resume like any other: recorded as done by
+    `actor` and announced (after commit). The admin's forms hand their edited instance straight to this.
     """
     councilor.full_clean(exclude=SYNCED_FIELDS)
-    return _councilor_write(councilor=councilor, by=by)
+    return _councilor_write(councilor=councilor, actor=actor)
 
 
 def councilor_create(*, agent: Agent, **fields: Any) -> Councilor:
@@ -64,17 +66,17 @@ def councilor_create(*, agent: Agent, **fields: Any) -> Councilor:
     return councilor_save(councilor=Councilor(agent=agent, **fields))
 
 
-def councilor_update(*, councilor: Councilor, by: str = "", **fields: Any) -> Councilor:
+def councilor_update(*, councilor: Councilor, actor: Actor | None = None, **fields: Any) -> Councilor:
     """Change a councilor's fields after full validation; its schedule follows, a pause or resume is announced."""
     for name, value in fields.items():
         setattr(councilor, name, value)
-    return councilor_save(councilor=councilor, by=by)
+    return councilor_save(councilor=councilor, actor=actor)
 
 
 def _councilor_write(
-    *, councilor: Councilor, by: str, update_fields: list[str] | None = None, announce: bool = False
+    *, councilor: Councilor, actor: Actor | None, update_fields: list[str] | None = None, announce: bool = False
 ) -> Councilor:
-    """Save, bring the schedule in step and announce a pause or resume: all or nothing.
+    """Save, bring the schedule in step, record and announce a pause or resume: all or nothing.
 
     Whether `enabled` changed is read from the stored row (locked), not from the instance: a form
     has already put its new values on it. `announce` forces the announcement (an explicit pause
@@ -85,9 +87,18 @@ def _councilor_write(
         councilor.save(update_fields=update_fields)
         councilor_schedule_sync(councilor=councilor)
         if announce or (was_enabled is not None and was_enabled != councilor.enabled):
-            toggled = payloads.councilor_resumed if councilor.enabled else payloads.councilor_paused
-            emit(*toggled(councilor_id=councilor.councilor_id, by=by))  # published once the transaction commits
+            _toggle_record_and_announce(councilor=councilor, actor=actor)
     return councilor
+
+
+def _toggle_record_and_announce(*, councilor: Councilor, actor: Actor | None) -> None:
+    """Record a pause or resume and announce it (once the caller's transaction commits)."""
+    if actor is None:
+        raise ValueError(TOGGLE_WITHOUT_ACTOR.format(councilor_id=councilor.councilor_id))
+    action = ActionRecord.Action.RESUME if councilor.enabled else ActionRecord.Action.PAUSE
+    action_record_create(actor=actor, action=action, target=councilor.councilor_id)
+    toggled = payloads.councilor_resumed if councilor.enabled else payloads.councilor_paused
+    emit(*toggled(councilor_id=councilor.councilor_id, by=actor.name))
 
 
 def _stored_enabled(councilor: Councilor) -> bool | None:
@@ -117,20 +128,20 @@ def agent_promote(*, agent: Agent) -> Councilor:
     )
 
 
-def _set_enabled(*, councilor: Councilor, enabled: bool, by: str) -> Councilor:
+def _set_enabled(*, councilor: Councilor, enabled: bool, actor: Actor) -> Councilor:
     # Only `enabled` is written: a copy read a while ago must not put back fields changed since.
     councilor.enabled = enabled
-    return _councilor_write(councilor=councilor, by=by, update_fields=["enabled", "updated_at"], announce=True)
+    return _councilor_write(councilor=councilor, actor=actor, update_fields=["enabled", "updated_at"], announce=True)
 
 
-def councilor_pause(*, councilor: Councilor, by: str) -> Councilor:
-    """Stop a councilor's scheduled runs (its schedule is removed) and tell everyone."""
-    return _set_enabled(councilor=councilor, enabled=False, by=by)
+def councilor_pause(*, councilor: Councilor, actor: Actor) -> Councilor:
+    """Stop a councilor's scheduled runs (its schedule is removed), record who did it and tell everyone."""
+    return _set_enabled(councilor=councilor, enabled=False, actor=actor)
 
 
-def councilor_resume(*, councilor: Councilor, by: str) -> Councilor:
-    """Restart a councilor's scheduled runs (a fresh schedule, first due one period from now) and tell everyone."""
-    return _set_enabled(councilor=councilor, enabled=True, by=by)
+def councilor_resume(*, councilor: Councilor, actor: Actor) -> Councilor:
+    """Restart a councilor's scheduled runs (first due one period from now), record who did it and tell everyone."""
+    return _set_enabled(councilor=councilor, enabled=True, actor=actor)
 
 
 def _started_event(execution: Execution) -> payloads.Event:
@@ -192,8 +203,9 @@ def execution_start(
     execution_id: str | None = None,
     scheduled_for: datetime | None = None,
     worker: str = "",
+    requested_by: Any = None,
 ) -> Execution:
-    """Write the `running` record and announce it."""
+    """Write the `running` record (with who asked for it, if anyone did) and announce it."""
     execution = Execution(
         execution_id=execution_id or new_execution_id(agent_id=agent.agent_id),
         agent=agent,
@@ -205,6 +217,7 @@ def execution_start(
         started_at=timezone.now(),
         scheduled_for=scheduled_for,
         worker=worker,
+        requested_by=requested_by,
     )
     execution.full_clean()
     execution.save()
@@ -285,11 +298,22 @@ def _finish_recorded(*, execution: Execution, output: str, error: str = "") -> E
 
 
 def agent_run(
-    *, agent: Agent, prompt: str, instance_id: str = "", execution_id: str | None = None, worker: str = ""
+    *,
+    agent: Agent,
+    prompt: str,
+    instance_id: str = "",
+    execution_id: str | None = None,
+    worker: str = "",
+    requested_by: Any = None,
 ) -> Execution:
     """Run an agent once, outside any schedule, and return its finished execution."""
     execution = execution_start(
-        agent=agent, prompt=prompt, instance_id=instance_id, execution_id=execution_id, worker=worker
+        agent=agent,
+        prompt=prompt,
+        instance_id=instance_id,
+        execution_id=execution_id,
+        worker=worker,
+        requested_by=requested_by,
     )
     return execution_run(execution=execution)
 
@@ -340,11 +364,14 @@ def councilor_run_guarded(
     execution_id: str | None = None,
     scheduled_for: datetime | None = None,
     worker: str = "",
+    requested_by: Any = None,
+    actor: Actor | None = None,
 ) -> Execution | SkippedRun | None:
     """A worker's run of a councilor: skipped (and recorded) when it would overlap or repeat a run.
 
     Scheduled runs (with `scheduled_for`) are also skipped when the councilor was paused after the
-    task was queued. Returns the finished execution, the SkippedRun, or None if the councilor is gone.
+    task was queued. `actor`, for a run asked for here and now, is recorded with its start or skip.
+    Returns the finished execution, the SkippedRun, or None if the councilor is gone.
     """
     with transaction.atomic():
         # The councilor's row lock makes "is one running?" and "start mine" one step across clusters.
@@ -354,6 +381,11 @@ def councilor_run_guarded(
         if councilor is None:
             logger.warning("councilor #%s no longer exists; run due %s dropped", councilor_pk, scheduled_for)
             return None
+        if actor is not None:
+            run_now = ActionRecord.Action.RUN_NOW
+            action_record_create(
+                actor=actor, action=run_now, target=councilor.councilor_id, execution_id=execution_id or ""
+            )
         if scheduled_for is not None and not councilor.enabled:
             return _skip(councilor, SkippedRun.Reason.PAUSED, scheduled_for=scheduled_for, execution_id=execution_id)
         running = councilor.executions.filter(status=Execution.Status.RUNNING).order_by("started_at").first()
@@ -377,27 +409,54 @@ def councilor_run_guarded(
             execution_id=execution_id,
             scheduled_for=scheduled_for,
             worker=worker,
+            requested_by=requested_by,
         )
     return councilor_execution_run(execution=execution)
 
 
-def councilor_enqueue(*, councilor: Councilor) -> str:
-    """Queue one run of `councilor` for a worker; returns the execution id it will record."""
+# The django-q2 task argument naming who asked for a run (a user's pk, or None): the worker records
+# it on the execution, and the API reads it from the queue to show a queued run to its requester only.
+REQUESTED_BY_ARG = "requested_by_id"
+
+
+def councilor_enqueue(*, councilor: Councilor, actor: Actor) -> str:
+    """Queue one run of `councilor` for a worker, recorded as asked for by `actor`; returns its execution id."""
     from django_q.tasks import async_task
 
     execution_id = new_execution_id(agent_id=councilor.councilor_id)
-    async_task("councilors.tasks.run_councilor_task", councilor.councilor_id, execution_id, task_name=execution_id)
+    # The ORM broker's queue is a table: the record and the queued task commit together.
+    with transaction.atomic():
+        action_record_create(
+            actor=actor, action=ActionRecord.Action.RUN_NOW, target=councilor.councilor_id, execution_id=execution_id
+        )
+        async_task(
+            "councilors.tasks.run_councilor_task",
+            councilor.councilor_id,
+            execution_id,
+            task_name=execution_id,
+            **{REQUESTED_BY_ARG: actor.user_id},
+        )
     return execution_id
 
 
-def agent_enqueue(*, agent: Agent, prompt: str, instance_id: str = "") -> str:
-    """Queue one run of `agent` for a worker; returns the execution id it will record."""
+def agent_enqueue(*, agent: Agent, prompt: str, actor: Actor, instance_id: str = "") -> str:
+    """Queue one run of `agent` for a worker, recorded as asked for by `actor`; returns its execution id."""
     from django_q.tasks import async_task
 
     execution_id = new_execution_id(agent_id=agent.agent_id)
-    async_task(
-        "councilors.tasks.run_agent_task", agent.agent_id, prompt, instance_id, execution_id, task_name=execution_id
-    )
+    with transaction.atomic():
+        action_record_create(
+            actor=actor, action=ActionRecord.Action.EXECUTE, target=agent.agent_id, execution_id=execution_id
+        )
+        async_task(
+            "councilors.tasks.run_agent_task",
+            agent.agent_id,
+            prompt,
+            instance_id,
+            execution_id,
+            task_name=execution_id,
+            **{REQUESTED_BY_ARG: actor.user_id},
+        )
     return execution_id
 
 
@@ -414,16 +473,18 @@ class RunNow:
         return self.execution is None and self.skipped is None
 
 
-def councilor_run_now(*, councilor: Councilor) -> RunNow:
+def councilor_run_now(*, councilor: Councilor, actor: Actor) -> RunNow:
     """Queue a run for a live worker cluster; with none alive, run it in this process and now.
 
     Either way the run goes through the same overlap guard as a worker's, so a run by hand never
-    overlaps a scheduled one.
+    overlaps a scheduled one, and it is recorded as asked for by `actor`.
     """
     if worker_clusters_alive():
-        return RunNow(execution_id=councilor_enqueue(councilor=councilor))
+        return RunNow(execution_id=councilor_enqueue(councilor=councilor, actor=actor))
     execution_id = new_execution_id(agent_id=councilor.councilor_id)
-    outcome = councilor_run_guarded(councilor_pk=councilor.pk, execution_id=execution_id)
+    outcome = councilor_run_guarded(
+        councilor_pk=councilor.pk, execution_id=execution_id, requested_by=actor.user, actor=actor
+    )
     if isinstance(outcome, SkippedRun):
         return RunNow(execution_id=execution_id, skipped=outcome)
     return RunNow(execution_id=execution_id, execution=outcome)

@@ -4,7 +4,8 @@ import itertools
 import sys
 from typing import Any
 
-from councilors.models import Agent, Councilor
+from councilors.audit import Actor
+from councilors.models import ActionRecord, Agent, Councilor
 from councilors.services import agent_create, councilor_create
 
 _sequence = itertools.count(1)
@@ -47,3 +48,8 @@ def make_user(*, username: str | None = None, permissions: tuple[str, ...] = (),
         app_label, codename = permission.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
     return user
+
+
+def make_actor(name: str = "tests", *, user: Any = None, source: str = ActionRecord.Source.COMMAND) -> Actor:
+    """Who a test's pause, resume or run is recorded as done by (an operator at a shell by default)."""
+    return Actor(user=user, name=user.get_username() if user is not None else name, source=source, address="test")

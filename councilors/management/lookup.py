@@ -1,11 +1,28 @@
-"""Shared by the management commands: find a councilor by id or fail with a clear error."""
+"""Shared by the management commands: find a councilor by id, name who acts, or fail with a clear error."""
 
-from django.core.management.base import CommandError
+import getpass
 
-from councilors.models import Councilor
+from django.core.management.base import CommandError, CommandParser
+
+from councilors.audit import Actor
+from councilors.models import ActionRecord, Councilor
 from councilors.selectors import councilor_get
 
 UNKNOWN_COUNCILOR = "No councilor with id {councilor_id!r}. Known ids: {known} (see `manage.py list_councilors`)."
+ACTOR_NAME_MAX = ActionRecord._meta.get_field("actor_name").max_length
+BAD_ACTOR = f"--by must name who acts: 1 to {ACTOR_NAME_MAX} characters."
+
+
+def add_by_argument(parser: CommandParser, *, verb: str) -> None:
+    """The `--by` option: who the action record and the event name (default: the OS user)."""
+    parser.add_argument("--by", default=getpass.getuser(), help=f"who {verb} it (default: your user name)")
+
+
+def command_actor(by: str) -> Actor:
+    """The operator at this shell, as the action record names them (CommandError for an empty or long name)."""
+    if not by.strip() or len(by) > ACTOR_NAME_MAX:
+        raise CommandError(BAD_ACTOR)
+    return Actor.of_command(by)
 
 
 def councilor_or_error(councilor_id: str) -> Councilor:

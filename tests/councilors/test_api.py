@@ -20,7 +20,7 @@ from councilors.tasks import run_agent_task
 from councilors.validators import PROMPT_EMPTY, PROMPT_MAX_LENGTH
 from infrastructure.api_auth import FORBIDDEN
 from infrastructure.tokens import token_mint
-from tests.factories import make_agent, make_councilor, make_user
+from tests.factories import make_actor, make_agent, make_councilor, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +31,19 @@ def own_redis_keys(private_channel_prefix):
 
 
 @pytest.fixture
+def agent(db):
+    """An agent the API may run (new agents are not available through it)."""
+    return make_agent(api_enabled=True)
+
+
+@pytest.fixture
 def runner(db):
     return make_user(permissions=("councilors.run_agent",))
+
+
+@pytest.fixture
+def viewer(db):
+    return make_user(permissions=("councilors.view_execution",))
 
 
 def bearer(user, **kwargs) -> dict[str, str]:
@@ -72,7 +83,7 @@ def test_execute_queues_the_run_and_answers_202_with_its_id_and_status_url(clien
     assert queued["status"] == "queued"
     assert queued["agent_id"] == agent.agent_id
 
-    run_agent_task(*task["args"])  # what the worker does with it (the real worker: test_api_e2e.py)
+    run_agent_task(*task["args"], **task["kwargs"])  # what the worker does with it (the real one: test_api_e2e.py)
     finished = client.get(body["status_url"], **bearer(runner)).json()
     assert finished["status"] == "completed"
     assert finished["severity"] == "success"
@@ -175,7 +186,7 @@ def test_execute_with_a_session_needs_the_csrf_token(agent, runner):
 
 
 def test_execution_get_returns_the_record(client, agent, runner):
-    execution = agent_run(agent=agent, prompt="look", instance_id="i-1")
+    execution = agent_run(agent=agent, prompt="look", instance_id="i-1", requested_by=runner)
 
     response = client.get(f"/api/executions/{execution.execution_id}", **bearer(runner))
 
@@ -193,9 +204,9 @@ def test_execution_get_returns_the_record(client, agent, runner):
     assert same_moment(body["started_at"], execution.started_at)
 
 
-def test_execution_get_of_a_councilor_run_names_the_councilor(client, councilor):
+def test_execution_get_of_a_councilor_run_names_the_councilor(client, councilor, viewer):
     execution = councilor_run(councilor=councilor)
-    body = client.get(f"/api/executions/{execution.execution_id}", **bearer(make_user())).json()
+    body = client.get(f"/api/executions/{execution.execution_id}", **bearer(viewer)).json()
     assert body["kind"] == "councilor"
     assert body["councilor_id"] == councilor.councilor_id
 
@@ -292,7 +303,7 @@ def test_councilors_next_run_of_a_cron_councilor_follows_the_expression(client):
 
 
 def test_a_paused_councilor_has_no_next_run(client, councilor):
-    councilor_pause(councilor=councilor, by="admin")
+    councilor_pause(councilor=councilor, actor=make_actor("admin"))
     item = councilors_by_id(client)[councilor.councilor_id]
     assert item["enabled"] is False
     assert item["next_run"] is None

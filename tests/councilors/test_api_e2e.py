@@ -79,7 +79,7 @@ def gateway(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @sync_to_async
 def runner_with_token(*, lines: int = 0, argv: list[str] | None = None) -> tuple[str, dict[str, str]]:
-    agent = make_agent(runner_config={"argv": argv or slow_printer(lines), "timeout": 60})
+    agent = make_agent(runner_config={"argv": argv or slow_printer(lines), "timeout": 60}, api_enabled=True)
     user = make_user(permissions=("councilors.run_agent",))
     return agent.agent_id, {"Authorization": f"Bearer {token_mint(user=user)}"}
 
@@ -201,7 +201,7 @@ async def test_healthz_is_200_with_a_live_worker_cluster(gateway):
 
 def test_the_execute_rate_limit_is_shared_between_processes(gateway, settings):
     settings.API_EXECUTE_RATE_LIMIT = RATE_LIMIT
-    agent = make_agent()
+    agent = make_agent(api_enabled=True)
     user = make_user(permissions=("councilors.run_agent",))
     auth = {"Authorization": f"Bearer {token_mint(user=user)}"}
     here = Client()

@@ -18,7 +18,7 @@ from councilors.scheduling import DUE_TIME_KWARG, RUN_TASK
 from councilors.services import councilor_pause, councilor_resume
 from tests.councilors.cluster import eventually, make_due, qclusters
 from tests.councilors.layer import of_type
-from tests.factories import make_agent, make_councilor
+from tests.factories import make_actor, make_agent, make_councilor
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -50,14 +50,14 @@ def test_pause_stops_runs_and_resume_restarts_them(tmp_path):
     with qclusters(log_dir=tmp_path):
         first_due = make_due(councilor)
         eventually(lambda: _execution(councilor, first_due), what="first run")
-        councilor_pause(councilor=councilor, by="alice")
+        councilor_pause(councilor=councilor, actor=make_actor("alice"))
         assert not Schedule.objects.exists()  # nothing left for any cluster to find due
         # A run django-q2 queued just before the pause does not start either.
         async_task(RUN_TASK, councilor.pk, **{DUE_TIME_KWARG: timezone.now().isoformat()})
         skipped = eventually(lambda: SkippedRun.objects.filter(councilor=councilor).first(), what="skip recorded")
         assert skipped.reason == SkippedRun.Reason.PAUSED
         assert Execution.objects.filter(councilor=councilor).count() == 1
-        councilor_resume(councilor=councilor, by="alice")
+        councilor_resume(councilor=councilor, actor=make_actor("alice"))
         second_due = make_due(councilor)
         eventually(lambda: _execution(councilor, second_due), what="run after resume")
     assert Execution.objects.filter(councilor=councilor).count() == 2

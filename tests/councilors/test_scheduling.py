@@ -24,7 +24,7 @@ from councilors.services import (
     execution_start,
 )
 from councilors.validators import INTERVAL_MAX_MINUTES, INTERVAL_TOO_LONG
-from tests.factories import make_councilor
+from tests.factories import make_actor, make_councilor
 
 pytestmark = pytest.mark.django_db
 
@@ -82,11 +82,11 @@ def test_syncing_twice_keeps_one_schedule():
 
 def test_pause_removes_the_schedule_and_resume_brings_a_fresh_one():
     councilor = make_councilor(schedule_value="1h")
-    councilor_pause(councilor=councilor, by="alice")
+    councilor_pause(councilor=councilor, actor=make_actor("alice"))
     councilor.refresh_from_db()
     assert councilor.q_schedule_id is None and not Schedule.objects.exists()
     assert councilor_next_run(councilor=councilor) is None
-    councilor_resume(councilor=councilor, by="alice")
+    councilor_resume(councilor=councilor, actor=make_actor("alice"))
     schedule = _schedule(councilor)
     assert schedule.next_run > timezone.now() + timedelta(minutes=59)
     assert councilor_next_run(councilor=councilor) == schedule.next_run
@@ -128,7 +128,7 @@ def test_one_execution_per_due_time():
 
 def test_a_scheduled_run_of_a_paused_councilor_is_skipped():
     councilor = make_councilor()
-    councilor_pause(councilor=councilor, by="alice")
+    councilor_pause(councilor=councilor, actor=make_actor("alice"))
     outcome = councilor_run_guarded(councilor_pk=councilor.pk, scheduled_for=timezone.now())
     assert isinstance(outcome, SkippedRun) and outcome.reason == SkippedRun.Reason.PAUSED
     assert not Execution.objects.exists()
@@ -149,8 +149,8 @@ def test_longer_intervals_are_refused_with_a_clear_message(value):
 def test_saving_a_stale_copy_after_a_pause_leaves_a_consistent_schedule(enabled):
     councilor = make_councilor()
     stale = Councilor.objects.get(pk=councilor.pk)  # still points at the schedule
-    councilor_pause(councilor=councilor, by="alice")
-    councilor_update(councilor=stale, enabled=enabled)
+    councilor_pause(councilor=councilor, actor=make_actor("alice"))
+    councilor_update(councilor=stale, enabled=enabled, actor=make_actor("alice"))
     stale.refresh_from_db()
     assert Schedule.objects.count() == (1 if enabled else 0)
     assert stale.q_schedule_id == (Schedule.objects.get().pk if enabled else None)

@@ -24,7 +24,7 @@ from gamification.app_settings import app_settings
 from gamification.catalogue import validate_event
 from tests.councilors.conftest import SCHEDULE_SYNC_FAILED
 from tests.councilors.layer import toggles
-from tests.factories import make_agent, make_councilor
+from tests.factories import make_actor, make_agent, make_councilor
 from tests.processes import free_port
 
 PY = sys.executable
@@ -161,8 +161,8 @@ async def test_an_agent_run_emits_agent_events():
 async def test_pause_and_resume_are_broadcast_with_who_did_it():
     layer, channel = await listen()
     councilor = await sync_to_async(make_councilor)(enabled=True)
-    await sync_to_async(councilor_pause)(councilor=councilor, by="alice")
-    await sync_to_async(councilor_resume)(councilor=councilor, by="bob")
+    await sync_to_async(councilor_pause)(councilor=councilor, actor=make_actor("alice"))
+    await sync_to_async(councilor_resume)(councilor=councilor, actor=make_actor("bob"))
     paused, resumed = await receive_types(layer, channel, 2)
     assert paused == {**paused, "type": "councilor_paused"}
     assert paused["data"] == {"councilor_id": councilor.councilor_id, "success": True, "by": "alice"}
@@ -196,7 +196,7 @@ def test_redis_down_still_saves_the_execution_with_its_status(caplog, argv, stat
 
 @pytest.mark.django_db
 def test_run_now_without_a_worker_runs_here():
-    result = councilor_run_now(councilor=make_councilor())
+    result = councilor_run_now(councilor=make_councilor(), actor=make_actor())
     assert not result.queued
     assert result.execution.status == "completed"
     assert Execution.objects.get(execution_id=result.execution_id).severity == "success"
@@ -208,7 +208,9 @@ def test_a_councilor_update_whose_schedule_sync_fails_leaves_nothing_behind(list
     schedule = Schedule.objects.get()
     break_schedule_sync()
     with pytest.raises(DatabaseError, match=SCHEDULE_SYNC_FAILED):
-        councilor_update(councilor=councilor, title="Renamed", schedule_value="1h", enabled=False, by="alice")
+        councilor_update(
+            councilor=councilor, title="Renamed", schedule_value="1h", enabled=False, actor=make_actor("alice")
+        )
     stored = Councilor.objects.get(pk=councilor.pk)
     assert (stored.title, stored.schedule_value, stored.enabled, stored.q_schedule_id) == (
         "Watcher",
@@ -223,7 +225,7 @@ def test_a_councilor_update_whose_schedule_sync_fails_leaves_nothing_behind(list
 @pytest.mark.django_db(transaction=True)
 def test_turning_enabled_off_in_an_update_is_a_pause_announced_once(listener):
     councilor = make_councilor(enabled=True)
-    councilor_update(councilor=councilor, enabled=False, by="alice")
-    councilor_update(councilor=councilor, title="Still paused", enabled=False, by="alice")
+    councilor_update(councilor=councilor, enabled=False, actor=make_actor("alice"))
+    councilor_update(councilor=councilor, title="Still paused", enabled=False, actor=make_actor("alice"))
     expected = {"councilor_id": councilor.councilor_id, "success": True, "by": "alice"}
     assert toggles(listener.so_far()) == [("councilor_paused", expected)]

@@ -13,10 +13,11 @@ from conductor.api import UNAUTHORIZED
 from councilors import output_stream
 from councilors import sse as councilors_sse
 from councilors.api import LAST_EVENT_ID_INVALID, UNKNOWN_EXECUTION
+from councilors.selectors import VIEW_EXECUTION_PERMISSION
 from councilors.services import agent_enqueue, agent_run, execution_start
 from councilors.sse import NEVER_STARTED
 from infrastructure.tokens import token_mint
-from tests.factories import make_agent, make_user
+from tests.factories import make_actor, make_agent, make_user
 from tests.processes import free_port
 from tests.sse import SSEParser
 
@@ -34,7 +35,8 @@ def run_agent(code: str = THREE_LINES):
 
 @sync_to_async
 def auth_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {token_mint(user=make_user())}"}
+    """A user who may read every run's output."""
+    return {"Authorization": f"Bearer {token_mint(user=make_user(permissions=(VIEW_EXECUTION_PERMISSION,)))}"}
 
 
 async def stream(async_client, execution_id: str, **headers) -> list:
@@ -144,7 +146,7 @@ async def test_a_running_run_keeps_the_stream_open_with_keepalives(async_client,
 async def test_a_queued_run_whose_task_leaves_the_queue_without_a_record_ends_as_an_error(async_client, settings):
     settings.API_STREAM_POLL_S = 0.2
     agent = await sync_to_async(make_agent)()
-    execution_id = await sync_to_async(agent_enqueue)(agent=agent, prompt="x")
+    execution_id = await sync_to_async(agent_enqueue)(agent=agent, prompt="x", actor=make_actor())
     response = await async_client.get("/api/v1/stream", {"execution_id": execution_id}, headers=await auth_headers())
     assert response.status_code == 200
     parser = SSEParser()

@@ -26,7 +26,7 @@ from tests.dashboard.browser import (
     wait_for_state,
     wait_for_ticker_title,
 )
-from tests.factories import make_agent, make_councilor
+from tests.factories import make_actor, make_agent, make_councilor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -109,7 +109,7 @@ def _run_and_pause_backup(councilors: list[Councilor]) -> None:
     """A run of each (in this process, through the run service), then the failing one paused."""
     for councilor in councilors:
         councilor_run(councilor=councilor)
-    councilor_pause(councilor=councilors[-1], by="ops")
+    councilor_pause(councilor=councilors[-1], actor=make_actor("ops"))
 
 
 def test_after_login_the_indicator_shows_connected(stack, browser, staff):

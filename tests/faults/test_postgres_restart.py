@@ -22,7 +22,7 @@ from councilors.models import Execution
 from councilors.services import DATABASE_LOST, councilor_enqueue
 from gamification.events import aemit
 from infrastructure.tokens import token_mint
-from tests.factories import make_agent, make_councilor
+from tests.factories import make_actor, make_agent, make_councilor
 from tests.processes import daphne, manage
 
 pytestmark = [
@@ -89,7 +89,7 @@ async def test_postgres_restart_errors_runs_in_flight_and_the_gateway_keeps_serv
     councilors = [await make(), await make()]
     mint = sync_to_async(lambda name: token_mint(user=User.objects.create_user(name)))
     token, late_token = await mint("watcher"), await mint("late-comer")
-    enqueue = sync_to_async(lambda: [councilor_enqueue(councilor=c) for c in councilors])
+    enqueue = sync_to_async(lambda: [councilor_enqueue(councilor=c, actor=make_actor()) for c in councilors])
 
     with (
         daphne(log_path=tmp_path / "daphne.log") as (_, port),

@@ -20,7 +20,7 @@ from gamification.catalogue import ALL_TOPICS
 from gamification.events import aemit
 from gamification.history import history_since
 from infrastructure.tokens import token_mint
-from tests.factories import make_agent, make_councilor
+from tests.factories import make_actor, make_agent, make_councilor
 from tests.faults.fleet import close_fleet, open_fleet
 from tests.faults.servers import RestartableRedis
 from tests.processes import daphne, manage
@@ -60,7 +60,7 @@ def setup_councilors(count: int) -> list:
 
 @sync_to_async
 def enqueue(councilors: list) -> list[str]:
-    return [councilor_enqueue(councilor=councilor) for councilor in councilors]
+    return [councilor_enqueue(councilor=councilor, actor=make_actor()) for councilor in councilors]
 
 
 @sync_to_async

@@ -12,6 +12,7 @@ from councilors.services import councilor_enqueue
 from gamification import history
 from gamification.events import emit
 from gamification.protocol import CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON
+from tests.factories import make_actor
 from tests.gamification.live import TIMEOUT, receive, request, staff_token, ws_url
 from tests.processes import SERVERS, daphne, manage
 
@@ -69,7 +70,7 @@ async def test_two_gateways_and_a_worker_share_one_redis(councilor):
         ):
             await receive(ws_a, "connected")
             await receive(ws_b, "connected")
-            execution_id = await sync_to_async(councilor_enqueue)(councilor=councilor)
+            execution_id = await sync_to_async(councilor_enqueue)(councilor=councilor, actor=make_actor())
             for ws in (ws_a, ws_b):
                 started = await receive(ws, "councilor_started")
                 assert started["data"]["execution_id"] == execution_id

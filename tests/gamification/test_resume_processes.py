@@ -14,6 +14,7 @@ from django.contrib.auth.models import Permission, User
 
 from councilors.services import councilor_enqueue
 from infrastructure.tokens import token_mint
+from tests.factories import make_actor
 from tests.processes import daphne, manage, python_module
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -197,14 +198,14 @@ async def test_events_a_worker_emitted_while_the_client_was_away_are_replayed_th
             async with websockets.connect(_url(port, token), compression=None) as ws:
                 since = (await _until(ws, lambda f: f["type"] == "connected"))[-1]["data"]["last_id"]
             # Away: a real worker cluster runs the councilor.
-            missed_run = await sync_to_async(councilor_enqueue)(councilor=councilor)
+            missed_run = await sync_to_async(councilor_enqueue)(councilor=councilor, actor=make_actor())
             await _until(witness, lambda f: f["type"] == "councilor_completed")
             async with websockets.connect(_url(port, token), compression=None) as ws:
                 await _until(ws, lambda f: f["type"] == "connected")
                 await ws.send(json.dumps({"command": "subscribe", "topics": topics}))
                 await ws.send(json.dumps({"command": "resume", "since": since}))
                 frames = await _until(ws, lambda f: f["type"] == "resumed")
-                live_run = await sync_to_async(councilor_enqueue)(councilor=councilor)
+                live_run = await sync_to_async(councilor_enqueue)(councilor=councilor, actor=make_actor())
                 live = await _until(ws, lambda f: f["type"] == "councilor_completed")
     replayed = [f for f in frames[:-1] if f["type"] in topics]
     assert [(f["type"], f["data"]["execution_id"]) for f in replayed] == [

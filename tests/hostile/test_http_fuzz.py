@@ -44,7 +44,7 @@ path_ids = st.one_of(st.just(AGENT_ID), st.text(min_size=1, max_size=80)).filter
 def api_client(settings) -> Client:
     # The per-user execute throttle has its own test; here it would turn every request into a 429.
     settings.API_EXECUTE_RATE_LIMIT = 1_000_000
-    make_agent(agent_id=AGENT_ID)
+    make_agent(agent_id=AGENT_ID, api_enabled=True)
     user = User.objects.create_user("api-fuzzer")
     user.user_permissions.add(*Permission.objects.filter(codename__in=["run_agent", "change_councilor"]))
     return Client(headers={"authorization": f"Bearer {token_mint(user=user)}"})

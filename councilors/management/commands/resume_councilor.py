@@ -1,10 +1,8 @@
 """`manage.py resume_councilor <id>`: restart a councilor's scheduled runs and tell everyone watching."""
 
-import getpass
-
 from django.core.management.base import BaseCommand
 
-from councilors.management.lookup import councilor_or_error
+from councilors.management.lookup import add_by_argument, command_actor, councilor_or_error
 from councilors.services import councilor_resume
 
 
@@ -13,8 +11,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("councilor_id", help="the councilor's id (its agent's agent_id)")
-        parser.add_argument("--by", default=getpass.getuser(), help="who resumed it (default: your user name)")
+        add_by_argument(parser, verb="resumed")
 
     def handle(self, *args, councilor_id: str, by: str, **options) -> None:
-        councilor = councilor_resume(councilor=councilor_or_error(councilor_id), by=by)
+        actor = command_actor(by)
+        councilor = councilor_resume(councilor=councilor_or_error(councilor_id), actor=actor)
         self.stdout.write(self.style.SUCCESS(f"Resumed {councilor.councilor_id} ({councilor.title})."))

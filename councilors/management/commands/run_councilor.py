@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from councilors import selectors, services
-from councilors.management.lookup import councilor_or_error
+from councilors.management.lookup import add_by_argument, command_actor, councilor_or_error
 from councilors.models import Execution, SkippedRun
 
 DEFAULT_WAIT_S = 300.0
@@ -25,12 +25,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout", type=float, default=DEFAULT_WAIT_S, help="seconds --wait waits (default %(default)s)"
         )
+        add_by_argument(parser, verb="ran")
 
-    def handle(self, *args, councilor_id: str, wait: bool, timeout: float, **options) -> None:
+    def handle(self, *args, councilor_id: str, wait: bool, timeout: float, by: str, **options) -> None:
         if timeout <= 0:
             raise CommandError("--timeout must be a positive number of seconds.")
+        actor = command_actor(by)
         councilor = councilor_or_error(councilor_id)
-        result = services.councilor_run_now(councilor=councilor)
+        result = services.councilor_run_now(councilor=councilor, actor=actor)
         if result.queued:
             self.stdout.write(f"Queued {councilor_id} for a worker cluster as {result.execution_id}.")
             if not wait:
