@@ -81,8 +81,9 @@ class Agent(ValidatedWhenEmpty):
     api_enabled = models.BooleanField(
         "Available through the API",
         default=False,
-        help_text="Whether users with the run permission may run this agent with "
-        "POST /api/agents/<agent_id>/execute. Off: the API answers as if the agent did not exist.",
+        # The admin shows help text unescaped: no angle brackets here.
+        help_text="Whether users with the run permission may run this agent with the API's execute "
+        "endpoint. Off: the API answers as if the agent did not exist.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='agent',
             name='api_enabled',
-            field=models.BooleanField(default=False, help_text='Whether users with the run permission may run this agent with POST /api/agents/<agent_id>/execute. Off: the API answers as if the agent did not exist.', verbose_name='Available through the API'),
+            field=models.BooleanField(default=False, help_text="Whether users with the run permission may run this agent with the API's execute endpoint. Off: the API answers as if the agent did not exist.", verbose_name='Available through the API'),
         ),
         migrations.AddField(
             model_name='execution',

@@ -14,7 +14,7 @@ from django.utils.html import escape
 from councilors import validators
 from councilors.admin import RECENT_EXECUTIONS
 from councilors.forms import COLOR_REQUIRED, RUNNER_CONFIG_NOT_JSON, SCHEDULE_REQUIRED
-from councilors.models import RUNNER_CONFIG_NOT_OBJECT, Agent, Councilor, Execution
+from councilors.models import RUNNER_CONFIG_NOT_OBJECT, ActionRecord, Agent, Councilor, Execution
 from councilors.runners.command import ARGV_INVALID
 from gamification.app_settings import app_settings
 from tests.councilors.layer import toggles
@@ -404,3 +404,83 @@ def test_adding_a_councilor_in_the_form_is_no_resume(admin_client, listener):
     assert admin_client.post(reverse("admin:councilors_councilor_add"), councilor_post(agent)).status_code == 302
     assert toggles(listener.so_far()) == []
     assert Councilor.objects.get(agent=agent).q_schedule_id is not None
+
+
+# --- agents available through the API --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_api_flag_is_shown_in_the_agent_list_and_set_in_the_form(admin_client):
+    assert admin_client.post(reverse("admin:councilors_agent_add"), agent_post(agent_id="hidden")).status_code == 302
+    assert admin_client.post(reverse("admin:councilors_agent_add"), agent_post(agent_id="shown", api_enabled="on"))
+    assert Agent.objects.get(agent_id="hidden").api_enabled is False  # off unless ticked
+    assert Agent.objects.get(agent_id="shown").api_enabled is True
+
+    changelist = admin_client.get(reverse("admin:councilors_agent_changelist"))
+    assert "api_enabled" in changelist.context["cl"].list_display
+    assert "Available through the API" in changelist.content.decode()
+    form = admin_client.get(reverse("admin:councilors_agent_add")).content.decode()
+    assert 'name="api_enabled"' in form
+    assert Agent._meta.get_field("api_enabled").help_text in form  # the admin renders help text as HTML
+
+
+# --- every action on record ----------------------------------------------------------------------
+
+
+def admin_records() -> list[tuple]:
+    fields = ("actor__username", "actor_name", "action", "target", "execution_id", "source", "address")
+    return list(ActionRecord.objects.order_by("pk").values_list(*fields))
+
+
+@pytest.mark.django_db
+def test_pause_resume_and_run_now_actions_are_recorded_as_the_admins(admin_client, admin_user):
+    councilor = make_councilor(enabled=True)
+    cid = councilor.councilor_id
+    run_action(admin_client, "councilor", "pause", [councilor.pk])
+    run_action(admin_client, "councilor", "resume", [councilor.pk])
+    run_action(admin_client, "councilor", "run_now", [councilor.pk])
+
+    execution = Execution.objects.get(councilor=councilor)  # no worker cluster: it ran here
+    assert admin_records() == [
+        ("admin", "admin", "pause", cid, "", "admin", "127.0.0.1"),
+        ("admin", "admin", "resume", cid, "", "admin", "127.0.0.1"),
+        ("admin", "admin", "run_now", cid, execution.execution_id, "admin", "127.0.0.1"),
+    ]
+    assert execution.requested_by == admin_user
+
+
+@pytest.mark.django_db
+def test_toggling_enabled_in_the_form_is_recorded_and_other_edits_are_not(admin_client):
+    councilor = make_councilor(enabled=True)
+    assert post_change_form(admin_client, councilor, title="Renamed").status_code == 302
+    assert admin_records() == []
+    assert post_change_form(admin_client, councilor, enabled=None).status_code == 302
+    assert admin_records() == [("admin", "admin", "pause", councilor.councilor_id, "", "admin", "127.0.0.1")]
+
+
+@pytest.mark.django_db
+def test_the_action_record_is_read_only_in_the_admin(admin_client):
+    councilor = make_councilor(enabled=True)
+    run_action(admin_client, "councilor", "pause", [councilor.pk])
+    record = ActionRecord.objects.get()
+
+    changelist = admin_client.get(reverse("admin:councilors_actionrecord_changelist"), {"source__exact": "admin"})
+    assert list(changelist.context["cl"].result_list) == [record]
+    assert admin_client.get(reverse("admin:councilors_actionrecord_add")).status_code == 403
+    detail = admin_client.get(reverse("admin:councilors_actionrecord_change", args=[record.pk]))
+    assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
+    edit = admin_client.post(reverse("admin:councilors_actionrecord_change", args=[record.pk]), {"actor_name": "x"})
+    assert edit.status_code == 403
+    assert admin_client.post(reverse("admin:councilors_actionrecord_delete", args=[record.pk])).status_code == 403
+    record.refresh_from_db()
+    assert record.actor_name == "admin"
+
+
+@pytest.mark.django_db
+def test_staff_need_the_view_permission_to_read_the_action_record(client):
+    from tests.factories import make_user
+
+    client.force_login(make_user(is_staff=True))
+    assert client.get(reverse("admin:councilors_actionrecord_changelist")).status_code == 403
+    client.force_login(make_user(is_staff=True, permissions=("councilors.view_actionrecord",)))
+    assert client.get(reverse("admin:councilors_actionrecord_changelist")).status_code == 200

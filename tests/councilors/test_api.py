@@ -15,6 +15,7 @@ from django_q.models import OrmQ, Schedule
 
 from conductor.api import UNAUTHORIZED
 from councilors.api import UNKNOWN_AGENT, UNKNOWN_EXECUTION
+from councilors.models import ActionRecord, Agent, Execution
 from councilors.services import agent_run, councilor_pause, councilor_run
 from councilors.tasks import run_agent_task
 from councilors.validators import PROMPT_EMPTY, PROMPT_MAX_LENGTH
@@ -220,6 +221,118 @@ def test_execution_get_of_an_unknown_id_is_404(client, runner):
 def test_execution_get_needs_authentication(client, agent):
     execution = agent_run(agent=agent, prompt="look")
     assert client.get(f"/api/executions/{execution.execution_id}").status_code == 401
+
+
+# Each user sees what they may: the requester and holders of councilors.view_execution; others get
+# the very 404 of an unknown id, since execution ids are public in events.
+
+
+def executed_by(client: Client, user, agent) -> str:
+    """What `user` gets back from execute: the id of a queued run of `agent`."""
+    response = execute(client, agent.agent_id, {"prompt": "the secret plan"}, **bearer(user))
+    assert response.status_code == 202
+    return response.json()["execution_id"]
+
+
+def run_queued_tasks() -> None:
+    """What a worker does with each queued task (the real one: test_api_e2e.py)."""
+    for queued in OrmQ.objects.all():
+        task = queued.task
+        run_agent_task(*task["args"], **task["kwargs"])
+        queued.delete()
+
+
+def assert_same_404_as_an_unknown_id(client: Client, execution_id: str, user) -> None:
+    hidden = client.get(f"/api/executions/{execution_id}", **bearer(user))
+    ghost_id = "exec_ghost_1"
+    ghost = client.get(f"/api/executions/{ghost_id}", **bearer(user))
+    assert (hidden.status_code, ghost.status_code) == (404, 404)
+    assert hidden.json() == {"detail": UNKNOWN_EXECUTION % {"execution_id": execution_id}, "code": "not_found"}
+    assert hidden.content.replace(execution_id.encode(), ghost_id.encode()) == ghost.content
+    assert hidden["Content-Type"] == ghost["Content-Type"]
+
+
+def test_another_user_cannot_read_my_execution_queued_or_finished(client, agent, runner):
+    other = make_user(permissions=("councilors.run_agent",))
+    execution_id = executed_by(client, runner, agent)
+
+    assert_same_404_as_an_unknown_id(client, execution_id, other)  # while it waits in the queue
+    run_queued_tasks()
+    assert_same_404_as_an_unknown_id(client, execution_id, other)  # and once it ran
+    assert "the secret plan" not in client.get(f"/api/executions/{execution_id}", **bearer(other)).content.decode()
+
+
+def test_the_requester_reads_their_execution_queued_and_finished(client, agent, runner):
+    execution_id = executed_by(client, runner, agent)
+    queued = client.get(f"/api/executions/{execution_id}", **bearer(runner))
+    assert (queued.status_code, queued.json()["status"]) == (200, "queued")
+
+    run_queued_tasks()
+
+    finished = client.get(f"/api/executions/{execution_id}", **bearer(runner))
+    assert finished.status_code == 200
+    assert (finished.json()["prompt"], finished.json()["output"]) == ("the secret plan", "all good\n")
+    assert Execution.objects.get(execution_id=execution_id).requested_by == runner
+
+
+@pytest.mark.parametrize("who", ["viewer", "superuser"])
+def test_a_user_with_the_view_permission_reads_anyones_execution(client, agent, runner, viewer, who):
+    reader = viewer if who == "viewer" else make_user(is_staff=True, is_superuser=True)
+    execution_id = executed_by(client, runner, agent)
+    assert client.get(f"/api/executions/{execution_id}", **bearer(reader)).json()["status"] == "queued"
+    run_queued_tasks()
+    response = client.get(f"/api/executions/{execution_id}", **bearer(reader))
+    assert response.status_code == 200
+    assert response.json()["prompt"] == "the secret plan"
+
+
+def test_staff_without_the_view_permission_cannot_read_others_executions(client, agent, runner):
+    execution_id = executed_by(client, runner, agent)
+    run_queued_tasks()
+    assert_same_404_as_an_unknown_id(client, execution_id, make_user(is_staff=True))
+
+
+def test_scheduled_and_command_line_runs_are_visible_only_with_the_view_permission(client, councilor, runner, viewer):
+    execution = councilor_run(councilor=councilor)  # nobody asked: requested_by is null
+    assert_same_404_as_an_unknown_id(client, execution.execution_id, runner)
+    assert client.get(f"/api/executions/{execution.execution_id}", **bearer(viewer)).status_code == 200
+
+
+# Agents available through the API
+
+
+def test_execute_on_an_agent_not_available_through_the_api_is_404_like_an_unknown_agent(client, runner):
+    hidden = make_agent(api_enabled=False)
+    response = execute(client, hidden.agent_id, {"prompt": "check"}, **bearer(runner))
+    assert response.status_code == 404
+    assert response.json() == {"detail": UNKNOWN_AGENT % {"agent_id": hidden.agent_id}, "code": "not_found"}
+    assert queued_tasks() == []
+    assert not ActionRecord.objects.exists()
+
+
+def test_new_agents_are_not_available_through_the_api():
+    assert Agent().api_enabled is False
+    assert Agent._meta.get_field("api_enabled").verbose_name == "Available through the API"
+
+
+# Every action on record: execute
+
+
+def test_execute_is_recorded_with_who_from_where_and_the_execution_id(client, agent, runner):
+    execution_id = executed_by(client, runner, agent)
+    [record] = ActionRecord.objects.all()
+    assert (record.actor, record.actor_name, record.action, record.source) == (
+        runner,
+        runner.username,
+        ActionRecord.Action.EXECUTE,
+        ActionRecord.Source.API,
+    )
+    assert (record.target, record.execution_id, record.address) == (agent.agent_id, execution_id, "127.0.0.1")
+
+
+def test_an_execute_refused_by_validation_records_nothing(client, agent, runner):
+    assert execute(client, agent.agent_id, {"prompt": " "}, **bearer(runner)).status_code == 400
+    assert not ActionRecord.objects.exists()
 
 
 # GET /api/agents/metrics

@@ -1,5 +1,8 @@
 """Management commands (README, "Management commands"): success paths, and a clear CommandError on bad input."""
 
+import getpass
+import re
+import socket
 import sys
 from io import StringIO
 
@@ -9,7 +12,8 @@ from django.core.management.base import CommandError
 
 from councilors.demo import demo_definitions
 from councilors.management.commands.list_councilors import NO_COUNCILORS
-from councilors.models import Agent, Councilor, Execution, SkippedRun
+from councilors.management.lookup import ACTOR_NAME_MAX, BAD_ACTOR
+from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.services import execution_start
 from tests.factories import make_agent, make_councilor
 
@@ -128,6 +132,42 @@ def test_pause_and_resume_refuse_unknown_ids(command):
     assert Councilor.objects.get(pk=councilor.pk).enabled is True
 
 
+# --- every action from a shell on record ----------------------------------------------------------
+
+
+def command_records() -> list[tuple]:
+    fields = ("actor", "actor_name", "action", "target", "execution_id", "source", "address")
+    return list(ActionRecord.objects.order_by("pk").values_list(*fields))
+
+
+@pytest.mark.django_db
+def test_pause_resume_and_run_councilor_are_recorded_with_the_name_and_host():
+    councilor = make_councilor(enabled=True)
+    cid, host = councilor.councilor_id, socket.gethostname()
+    run("pause_councilor", cid, "--by", "ops")
+    run("resume_councilor", cid)
+    run("run_councilor", cid, "--by", "night-shift")
+
+    execution = Execution.objects.get(councilor=councilor)
+    assert command_records() == [
+        (None, "ops", "pause", cid, "", "command", host),
+        (None, getpass.getuser(), "resume", cid, "", "command", host),
+        (None, "night-shift", "run_now", cid, execution.execution_id, "command", host),
+    ]
+    assert execution.requested_by is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("by", ["", "   ", "x" * (ACTOR_NAME_MAX + 1)])
+@pytest.mark.parametrize("command", ["pause_councilor", "resume_councilor", "run_councilor"])
+def test_a_blank_or_overlong_by_is_refused_and_changes_nothing(command, by):
+    councilor = make_councilor(enabled=True)
+    with pytest.raises(CommandError, match=re.escape(BAD_ACTOR)):
+        run(command, councilor.councilor_id, "--by", by)
+    assert Councilor.objects.get(pk=councilor.pk).enabled is True
+    assert not ActionRecord.objects.exists() and not Execution.objects.exists()
+
+
 # --- seed_demo ------------------------------------------------------------------------------------
 
 
@@ -140,6 +180,14 @@ def test_seed_demo_is_idempotent():
     second = run("seed_demo")
     assert "created" not in second and second.count("exists") == 4
     assert (Agent.objects.count(), Councilor.objects.count()) == (4, 3)
+
+
+@pytest.mark.django_db
+def test_seed_demo_agents_are_available_through_the_api():
+    run("seed_demo")
+    assert set(Agent.objects.filter(api_enabled=True).values_list("agent_id", flat=True)) == {
+        demo.agent["agent_id"] for demo in demo_definitions()
+    }
 
 
 @pytest.mark.django_db

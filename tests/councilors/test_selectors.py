@@ -3,10 +3,21 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 
 from councilors.models import Execution
-from councilors.selectors import agent_metrics_get, agents_metrics_list, councilors_overview
-from tests.factories import make_agent, make_councilor
+from councilors.selectors import (
+    VIEW_EXECUTION_PERMISSION,
+    QueuedRun,
+    agent_find_for_api,
+    agent_metrics_get,
+    agents_metrics_list,
+    councilors_overview,
+    execution_find_visible,
+    execution_visible_to,
+)
+from councilors.services import agent_enqueue
+from tests.factories import make_actor, make_agent, make_councilor, make_user
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -106,3 +117,65 @@ def test_councilors_carry_their_latest_run():
     latest, never = rows[councilor.pk], rows[idle.pk]
     assert (latest.last_started_at, latest.last_severity) == (T0 + timedelta(minutes=9), "warning")
     assert (never.last_started_at, never.last_severity) == (None, None)
+
+
+# Who may read an execution's prompt and output
+
+
+@pytest.fixture
+def asked(db):
+    """An execution someone asked for, and that someone."""
+    owner = make_user()
+    return add_run(make_agent(), minute=1, severity="success", requested_by=owner), owner
+
+
+@pytest.mark.parametrize(
+    ("who", "visible"),
+    [
+        ("requester", True),
+        ("someone else", False),
+        ("someone else with run_agent", False),
+        ("staff without the permission", False),
+        ("viewer", True),
+        ("superuser", True),
+        ("inactive viewer", False),
+        ("anonymous", False),
+    ],
+)
+def test_an_execution_is_visible_to_its_requester_and_viewers_only(asked, who, visible):
+    execution, owner = asked
+    users = {
+        "requester": lambda: owner,
+        "someone else": make_user,
+        "someone else with run_agent": lambda: make_user(permissions=("councilors.run_agent",)),
+        "staff without the permission": lambda: make_user(is_staff=True),
+        "viewer": lambda: make_user(permissions=(VIEW_EXECUTION_PERMISSION,)),
+        "superuser": lambda: make_user(is_staff=True, is_superuser=True),
+        "inactive viewer": lambda: make_user(permissions=(VIEW_EXECUTION_PERMISSION,), is_active=False),
+        "anonymous": AnonymousUser,
+    }
+    user = users[who]()
+    assert execution_visible_to(execution=execution, user=user) is visible
+    found = execution_find_visible(execution_id=execution.execution_id, user=user)
+    assert found == (execution if visible else None)
+
+
+def test_a_queued_run_is_visible_to_whoever_asked_for_it(agent):
+    owner, other = make_user(), make_user()
+    execution_id = agent_enqueue(agent=agent, prompt="x", actor=make_actor(user=owner))
+    queued = execution_find_visible(execution_id=execution_id, user=owner)
+    assert queued == QueuedRun(execution_id=execution_id, agent_id=agent.agent_id, requested_by_id=owner.pk)
+    assert execution_find_visible(execution_id=execution_id, user=other) is None
+
+
+def test_an_id_that_names_nothing_is_visible_to_nobody():
+    viewer = make_user(permissions=(VIEW_EXECUTION_PERMISSION,))
+    assert execution_find_visible(execution_id="exec_ghost_1", user=viewer) is None
+    assert execution_find_visible(execution_id="not a slug\x00", user=viewer) is None
+
+
+def test_only_agents_available_through_the_api_are_found_for_it():
+    hidden, shown = make_agent(), make_agent(api_enabled=True)
+    assert agent_find_for_api(agent_id=hidden.agent_id) is None
+    assert agent_find_for_api(agent_id=shown.agent_id) == shown
+    assert agent_find_for_api(agent_id="ghost") is None

@@ -9,22 +9,26 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import DatabaseError, connection
 from django.test import override_settings
-from django_q.models import Schedule
+from django_q.models import OrmQ, Schedule
 
-from councilors.models import Councilor, Execution
+from councilors.models import ActionRecord, Councilor, Execution
 from councilors.services import (
+    REQUESTED_BY_ARG,
+    agent_enqueue,
     agent_run,
+    councilor_enqueue,
     councilor_pause,
     councilor_resume,
     councilor_run,
     councilor_run_now,
     councilor_update,
+    execution_start,
 )
 from gamification.app_settings import app_settings
 from gamification.catalogue import validate_event
 from tests.councilors.conftest import SCHEDULE_SYNC_FAILED
 from tests.councilors.layer import toggles
-from tests.factories import make_actor, make_agent, make_councilor
+from tests.factories import make_actor, make_agent, make_councilor, make_user
 from tests.processes import free_port
 
 PY = sys.executable
@@ -229,3 +233,85 @@ def test_turning_enabled_off_in_an_update_is_a_pause_announced_once(listener):
     councilor_update(councilor=councilor, title="Still paused", enabled=False, actor=make_actor("alice"))
     expected = {"councilor_id": councilor.councilor_id, "success": True, "by": "alice"}
     assert toggles(listener.so_far()) == [("councilor_paused", expected)]
+
+
+# Every pause, resume and run now is on record, in the transaction of the change
+
+
+def records() -> list[tuple]:
+    return list(ActionRecord.objects.order_by("pk").values_list("actor_name", "action", "target", "execution_id"))
+
+
+@pytest.mark.django_db
+def test_pause_and_resume_are_recorded_with_the_actor():
+    councilor = make_councilor(enabled=True)
+    councilor_pause(councilor=councilor, actor=make_actor("alice"))
+    councilor_resume(councilor=councilor, actor=make_actor("bob"))
+    cid = councilor.councilor_id
+    assert records() == [("alice", "pause", cid, ""), ("bob", "resume", cid, "")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pause_that_fails_leaves_no_record(break_schedule_sync):
+    councilor = make_councilor(enabled=True)
+    break_schedule_sync()
+    with pytest.raises(DatabaseError, match=SCHEDULE_SYNC_FAILED):
+        councilor_pause(councilor=councilor, actor=make_actor("alice"))
+    assert Councilor.objects.get(pk=councilor.pk).enabled is True
+    assert records() == []
+
+
+@pytest.mark.django_db
+def test_a_pause_or_resume_without_an_actor_is_refused_and_changes_nothing():
+    councilor = make_councilor(enabled=True)
+    with pytest.raises(ValueError, match="needs an actor"):
+        councilor_update(councilor=councilor, enabled=False)
+    assert Councilor.objects.get(pk=councilor.pk).enabled is True
+    assert records() == []
+
+
+@pytest.mark.django_db
+def test_an_update_that_does_not_toggle_enabled_records_nothing():
+    councilor = make_councilor(enabled=True)
+    councilor_update(councilor=councilor, title="Renamed")
+    assert records() == []
+
+
+@pytest.mark.django_db
+def test_run_now_here_records_the_run_and_who_asked_for_it():
+    user = make_user()
+    result = councilor_run_now(councilor=make_councilor(), actor=make_actor(user=user))
+    assert records() == [(user.username, "run_now", result.execution.agent.agent_id, result.execution_id)]
+    assert Execution.objects.get(execution_id=result.execution_id).requested_by == user
+
+
+@pytest.mark.django_db
+def test_a_run_now_that_is_skipped_is_still_recorded():
+    councilor = make_councilor()
+    execution_start(agent=councilor.agent, councilor=councilor, prompt="busy")  # still running
+    result = councilor_run_now(councilor=councilor, actor=make_actor("ops"))
+    assert result.skipped is not None
+    assert records() == [("ops", "run_now", councilor.councilor_id, result.execution_id)]
+
+
+@pytest.mark.django_db
+def test_queueing_a_run_records_it_and_passes_the_requester_to_the_worker():
+    user = make_user()
+    councilor = make_councilor()
+    execution_id = councilor_enqueue(councilor=councilor, actor=make_actor(user=user))
+    [queued] = OrmQ.objects.all()
+    assert queued.kwargs() == {REQUESTED_BY_ARG: user.pk}
+    assert records() == [(user.username, "run_now", councilor.councilor_id, execution_id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_the_queue_refuses_leaves_no_record(monkeypatch):
+    import django_q.tasks
+
+    def broken_queue(*args, **kwargs):
+        raise DatabaseError("queue table unwritable")
+
+    monkeypatch.setattr(django_q.tasks, "async_task", broken_queue)
+    with pytest.raises(DatabaseError):
+        agent_enqueue(agent=make_agent(), prompt="x", actor=make_actor())
+    assert records() == []

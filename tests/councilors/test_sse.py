@@ -128,6 +128,46 @@ async def test_an_unknown_execution_is_404(async_client):
     assert response.json()["detail"] == UNKNOWN_EXECUTION % {"execution_id": "exec_ghost_1"}
 
 
+@sync_to_async
+def bearer_of(user) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_mint(user=user)}"}
+
+
+@sync_to_async
+def run_asked_for_by(user, code: str = THREE_LINES):
+    agent = make_agent(runner_config={"argv": [sys.executable, "-c", code], "timeout": 20})
+    return agent_run(agent=agent, prompt="x", requested_by=user)
+
+
+async def test_another_users_stream_is_404_exactly_like_an_unknown_one(async_client):
+    owner, other = await sync_to_async(make_user)(), await sync_to_async(make_user)()
+    execution = await run_asked_for_by(owner)
+    queued_id = await sync_to_async(agent_enqueue)(
+        agent=execution.agent, prompt="x", actor=make_actor(user=owner, source="api")
+    )
+
+    for execution_id in (execution.execution_id, queued_id):
+        hidden = await async_client.get(
+            "/api/v1/stream", {"execution_id": execution_id}, headers=await bearer_of(other)
+        )
+        ghost = await async_client.get(
+            "/api/v1/stream", {"execution_id": "exec_ghost_1"}, headers=await bearer_of(other)
+        )
+        assert (hidden.status_code, ghost.status_code) == (404, 404)
+        assert hidden.json()["detail"] == UNKNOWN_EXECUTION % {"execution_id": execution_id}
+        assert hidden.content.replace(execution_id.encode(), b"exec_ghost_1") == ghost.content
+
+
+async def test_the_requester_and_a_viewer_stream_the_output(async_client):
+    owner = await sync_to_async(make_user)()
+    viewer = await sync_to_async(make_user)(permissions=(VIEW_EXECUTION_PERMISSION,))
+    execution = await run_asked_for_by(owner)
+    for reader in (owner, viewer):
+        events = await stream(async_client, execution.execution_id, **await bearer_of(reader))
+        assert [event.data for event in events[:3]] == ["one", "two", "three"]
+        assert events[-1].event == "end"
+
+
 async def test_a_running_run_keeps_the_stream_open_with_keepalives(async_client, settings):
     settings.API_STREAM_POLL_S = 0.2
     agent = await sync_to_async(make_agent)()

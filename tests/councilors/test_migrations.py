@@ -1,0 +1,35 @@
+"""Data migrations of councilors: existing agents start unavailable through the API, the demo agents not."""
+
+import importlib
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from councilors.demo import demo_definitions
+
+BEFORE = [("councilors", "0005_skippedrun_execution_id")]
+AFTER = [("councilors", "0006_audit_and_api_access")]
+api_access = importlib.import_module("councilors.migrations.0006_audit_and_api_access")
+
+
+def test_the_migration_names_every_demo_agent():
+    assert set(api_access.DEMO_AGENT_IDS) == {demo.agent["agent_id"] for demo in demo_definitions()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_agents_become_unavailable_through_the_api_except_the_demo_ones():
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    try:
+        OldAgent = executor.loader.project_state(BEFORE).apps.get_model("councilors", "Agent")
+        for agent_id in ("dependency-audit", "summarizer", "payroll-export"):
+            OldAgent.objects.create(agent_id=agent_id, name=agent_id, runner="command", runner_config={})
+        executor = MigrationExecutor(connection)
+        executor.migrate(AFTER)
+        NewAgent = executor.loader.project_state(AFTER).apps.get_model("councilors", "Agent")
+        flags = dict(NewAgent.objects.values_list("agent_id", "api_enabled"))
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert flags == {"dependency-audit": True, "summarizer": True, "payroll-export": False}
