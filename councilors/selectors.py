@@ -1,4 +1,4 @@
-"""Reads: agent metrics derived from executions (never a running counter), councilor lists."""
+"""Reads: agent metrics derived from executions (never a running counter), councilor lists, who sees a run."""
 
 import time
 from dataclasses import dataclass
@@ -118,6 +118,9 @@ def execution_duration_histogram() -> tuple[list[tuple[float, int]], int, float]
 
 
 QUEUE_SCAN_LIMIT = 5000
+# The django-q2 task keyword naming who asked for a run (a user's pk, or None): the worker records it
+# on the execution, and the API reads it from the queue to show a queued run to its requester only.
+REQUESTED_BY_ARG = "requested_by_id"
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def execution_queued(*, execution_id: str) -> QueuedRun | None:
             return QueuedRun(
                 execution_id=execution_id,
                 agent_id=str(args[0]) if args else "",
-                requested_by_id=kwargs.get("requested_by_id"),
+                requested_by_id=kwargs.get(REQUESTED_BY_ARG),
             )
     return None
 

@@ -17,7 +17,7 @@ from councilors.output_stream import OutputPublisher
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback
 from councilors.scheduling import councilor_schedule_delete, councilor_schedule_sync
-from councilors.selectors import agent_metrics_get, worker_clusters_alive
+from councilors.selectors import REQUESTED_BY_ARG, agent_metrics_get, worker_clusters_alive
 from councilors.severity import analyze_severity
 from gamification import payloads
 from gamification.events import emit
@@ -412,11 +412,6 @@ def councilor_run_guarded(
             requested_by=requested_by,
         )
     return councilor_execution_run(execution=execution)
-
-
-# The django-q2 task argument naming who asked for a run (a user's pk, or None): the worker records
-# it on the execution, and the API reads it from the queue to show a queued run to its requester only.
-REQUESTED_BY_ARG = "requested_by_id"
 
 
 def councilor_enqueue(*, councilor: Councilor, actor: Actor) -> str:

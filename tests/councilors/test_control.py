@@ -10,7 +10,7 @@ from django_q.models import OrmQ
 
 from conductor.asgi import application
 from councilors.models import ActionRecord, Councilor
-from councilors.services import REQUESTED_BY_ARG
+from councilors.selectors import REQUESTED_BY_ARG
 from gamification import protocol
 from infrastructure.tokens import token_mint
 from tests.factories import make_user

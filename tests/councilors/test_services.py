@@ -12,8 +12,8 @@ from django.test import override_settings
 from django_q.models import OrmQ, Schedule
 
 from councilors.models import ActionRecord, Councilor, Execution
+from councilors.selectors import REQUESTED_BY_ARG
 from councilors.services import (
-    REQUESTED_BY_ARG,
     agent_enqueue,
     agent_run,
     councilor_enqueue,
