@@ -19,6 +19,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import honcho.manager
@@ -146,17 +147,18 @@ def var_dir() -> Path:
     return Path(os.environ.get("CONDUCTOR_VAR_DIR") or PROJECT_DIR / "var")
 
 
-def provide_secret_key(folder: Path) -> Path | None:
-    """Unless the environment names a key, the one kept in `folder`/secret-key (made on first run) for every process.
+def provide_secret_key(folder: Path, environ: MutableMapping[str, str]) -> Path | None:
+    """Unless `environ` names a key, the one kept in `folder`/secret-key (made on first run), set as SECRET_KEY_FILE.
 
-    Returns the key file's path when it is the one in use; it is handed on as SECRET_KEY_FILE.
+    Returns the key file's path when it is the one in use. main() passes os.environ: this process's
+    own settings and every process it starts read the key from there.
     """
-    if os.environ.get("SECRET_KEY") or os.environ.get("SECRET_KEY_FILE"):
+    if environ.get("SECRET_KEY") or environ.get("SECRET_KEY_FILE"):
         return None
     private_directory(folder)
     path = folder / SECRET_KEY_FILE_NAME
     create_private_file(path, secrets.token_urlsafe(50) + "\n")  # kept if it is already there
-    os.environ["SECRET_KEY_FILE"] = str(path)
+    environ["SECRET_KEY_FILE"] = str(path)
     return path
 
 
@@ -169,7 +171,7 @@ def _shown_path(path: Path) -> str:
 def main() -> int:
     os.umask(PRIVATE_UMASK)
     _settings_module()
-    key_file = provide_secret_key(var_dir())
+    key_file = provide_secret_key(var_dir(), os.environ)
     host = os.environ.get("HOST", DEFAULT_HOST)
     port = int(os.environ.get("PORT", DEFAULT_PORT))
     if not port_is_free(host, port):

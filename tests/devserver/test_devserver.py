@@ -56,29 +56,26 @@ def test_each_log_is_created_0600(tmp_path):
     assert stat.S_IMODE((tmp_path / "web.log").stat().st_mode) == 0o600
 
 
-def test_a_key_is_generated_once_kept_0600_in_var_and_handed_on(tmp_path, monkeypatch):
-    monkeypatch.delenv("SECRET_KEY", raising=False)
-    monkeypatch.delenv("SECRET_KEY_FILE", raising=False)
-    var = tmp_path / "var"
+def test_a_key_is_generated_once_kept_0600_in_var_and_handed_on(tmp_path):
+    var, environ = tmp_path / "var", {"PATH": "/bin"}
 
-    path = devserver.provide_secret_key(var)
+    path = devserver.provide_secret_key(var, environ)
 
     assert path == var / "secret-key"
-    assert os.environ["SECRET_KEY_FILE"] == str(path)
+    assert environ == {"PATH": "/bin", "SECRET_KEY_FILE": str(path)}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(var.stat().st_mode) == 0o700
     key = path.read_text().strip()
     assert len(key) >= 50
-    monkeypatch.delenv("SECRET_KEY_FILE")
-    assert devserver.provide_secret_key(var) == path
+    assert devserver.provide_secret_key(var, {}) == path
     assert path.read_text().strip() == key  # the next start keeps it: sessions survive a restart
 
 
-def test_a_key_named_by_the_environment_is_used_as_it_is(tmp_path, monkeypatch):
-    monkeypatch.setenv("SECRET_KEY", "x" * 50)
-    monkeypatch.delenv("SECRET_KEY_FILE", raising=False)
-    assert devserver.provide_secret_key(tmp_path / "var") is None
-    assert "SECRET_KEY_FILE" not in os.environ and not (tmp_path / "var").exists()
+def test_a_key_named_by_the_environment_is_used_as_it_is(tmp_path):
+    for environ in ({"SECRET_KEY": "k" * 50}, {"SECRET_KEY_FILE": "/run/secrets/key"}):
+        assert devserver.provide_secret_key(tmp_path / "var", environ) is None
+        assert len(environ) == 1
+    assert not (tmp_path / "var").exists()
 
 
 def test_procgroup_signals_the_command_alone_then_clears_its_group(tmp_path):
