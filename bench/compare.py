@@ -10,6 +10,7 @@ scenario against each server back to back (same clients, same events) and prints
 import argparse
 import os
 import resource
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -45,9 +46,13 @@ def server(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterat
 
 def bench_environment(workdir: Path) -> dict[str, str]:
     """Private Redis, a migrated SQLite database with a `bench` user; the environment for every process."""
+    # A throwaway stack: a key of its own (DEBUG off refuses to start without one), given as SECRET_KEY
+    # to every process, this one included (its emitter), so no SECRET_KEY_FILE may linger beside it.
+    os.environ.pop("SECRET_KEY_FILE", None)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "REDIS_URL": start_private_server(),
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
@@ -83,7 +88,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="conductor-bench-"))
     env = bench_environment(workdir)
     os.environ.update(
-        {key: env[key] for key in ("DJANGO_SETTINGS_MODULE", "REDIS_URL", "DATABASE_URL", "CHANNEL_PREFIX")}
+        {
+            key: env[key]
+            for key in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "REDIS_URL", "DATABASE_URL", "CHANNEL_PREFIX")
+        }
     )
     token = bench_token(env)
 

@@ -92,7 +92,10 @@ def main() -> None:
                 for label, (pid, port) in order:
                     # The emitter is a child of this process: it reads the setting from our environment.
                     os.environ.update(
-                        {key: env[key] for key in ("DJANGO_SETTINGS_MODULE", "REDIS_URL", "CHANNEL_PREFIX")}
+                        {
+                            key: env[key]
+                            for key in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "REDIS_URL", "CHANNEL_PREFIX")
+                        }
                     )
                     os.environ["GAMIFICATION_HISTORY_ENABLED"] = SETTINGS[label]
                     try:

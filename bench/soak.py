@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import subprocess
@@ -107,10 +108,13 @@ class Stack:
                 "REDIS_URL": f"unix://{socket_path}",
                 "CHANNEL_PREFIX": "conductor-soak",
                 "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
+                # A throwaway stack: a key of its own (DEBUG off refuses to start without one).
+                "SECRET_KEY": secrets.token_urlsafe(50),
                 "ALLOWED_HOSTS": "127.0.0.1,localhost",
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        os.environ.pop("SECRET_KEY_FILE", None)
         subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=PROJECT_DIR, check=True)
         subprocess.run([PYTHON, "manage.py", "createcachetable"], cwd=PROJECT_DIR, check=True)
         port = free_port()
@@ -159,6 +163,7 @@ def setup_django() -> None:
 
 def prepare_data(*, councilors: int) -> str:
     """The soak user's token, and councilors that run every minute (on the real schedule)."""
+    from django.conf import settings
     from django.contrib.auth import get_user_model
 
     from councilors.models import Agent, Councilor
@@ -186,7 +191,8 @@ def prepare_data(*, councilors: int) -> str:
             task_prompt="Check.",
             notification_channels=["panel"],
         )
-    return token_mint(user=user, ttl_seconds=7 * 24 * 3600)
+    # The longest a token may live (JWT_MAX_TTL_SECONDS); the gateway closes its sockets at expiry.
+    return token_mint(user=user, ttl_seconds=settings.JWT_MAX_TTL_SECONDS)
 
 
 def scheduled_by_django_q(*, councilors: int) -> bool:

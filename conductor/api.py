@@ -1,13 +1,14 @@
 """The JSON HTTP API (docs/http-api.md, "HTTP API"), served with its OpenAPI schema by django-ninja.
 
-Schema: /api/openapi.json, interactive docs: /api/docs. Every error is a JSON object
+Schema: /api/openapi.json (open), interactive docs: /api/docs (staff). Every error is a JSON object
 `{"detail": <human text>, "code": <machine code>}` (400s add `errors`, one per bad field).
 """
 
 from typing import Any
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from councilors.api import router as councilors_router
@@ -18,11 +19,23 @@ UNAUTHORIZED = "Authentication required: log in, or send Authorization: Bearer <
 INVALID = "Invalid request: %(fields)s."
 CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
 
+
+class StaffSwagger(Swagger):
+    """Swagger UI for staff only, from django-ninja's bundled static files (`ninja` in INSTALLED_APPS), not a CDN."""
+
+    # Not NinjaAPI(docs_decorator=...): django-ninja wraps the schema view in it too, and the schema stays open.
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        if not (request.user.is_active and request.user.is_staff):
+            return redirect_to_login(request.get_full_path())
+        return super().render_page(request, api, **kwargs)
+
+
 api = NinjaAPI(
     title="Conductor gamification gateway",
     version="1.0",
     urls_namespace="api",
     auth=api_auth(),
+    docs=StaffSwagger(),
     description="Run agents, read their executions, metrics and councilors, stream run output (SSE).",
 )
 

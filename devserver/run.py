@@ -7,7 +7,9 @@ prefixed with the process name on the console and appended to var/log/<name>.log
 SIGTERM) stops every process it started.
 
 Environment: HOST / PORT (default 127.0.0.1:5006), REDIS_URL (unset: the embedded Redis is started
-on var/run/redis.sock), DATABASE_URL (unset: SQLite under var/).
+on var/run/redis.sock), DATABASE_URL (unset: SQLite under var/), SECRET_KEY / SECRET_KEY_FILE (unset:
+a random key generated on first run and kept in var/secret-key, given to every process).
+Everything under var/ is this user's alone: the folder is 0700 and every file is created 0600.
 """
 
 import os
@@ -17,6 +19,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import honcho.manager
@@ -24,12 +27,17 @@ from honcho.manager import Manager
 from honcho.printer import Message, Printer
 
 from devserver import procgroup
+from infrastructure.private_files import create_private_file, open_private_log, private_directory, replace_private_file
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5006
 ADMIN_USERNAME = "admin"
 READY_TIMEOUT_S = 120.0
 STOPPED_BY_SIGNAL = (130, 143)  # honcho's return codes after SIGINT / SIGTERM
+SECRET_KEY_FILE_NAME = "secret-key"
+# Files this process and its children create (the SQLite database, Redis's, logs) are theirs alone.
+PRIVATE_UMASK = 0o077
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def _settings_module() -> str:
@@ -48,7 +56,7 @@ class TeePrinter(Printer):
         super().write(message)
         name = message.name or "system"
         if name not in self._files:
-            self._files[name] = open(self.log_dir / f"{name}.log", "a", encoding="utf-8")  # noqa: SIM115
+            self._files[name] = open_private_log(self.log_dir / f"{name}.log")
         data = message.data.decode("utf-8", "replace") if isinstance(message.data, bytes) else message.data
         stamp = message.time.strftime("%Y-%m-%d %H:%M:%S")
         log = self._files[name]
@@ -95,8 +103,7 @@ def _admin_login(user_model) -> list[str]:
     if not user_model.objects.filter(is_superuser=True).exists():
         password = secrets.token_urlsafe(12)
         user_model.objects.create_superuser(ADMIN_USERNAME, email="", password=password)
-        password_file.write_text(password + "\n")
-        password_file.chmod(0o600)
+        replace_private_file(password_file, password + "\n")
     admin = user_model.objects.filter(username=ADMIN_USERNAME, is_superuser=True).first()
     if admin is not None and password_file.exists():
         password = password_file.read_text().strip()
@@ -134,8 +141,37 @@ def _announce_when_ready(*, host: str, port: int, banner: list[str]) -> None:
     print("\n".join(banner), flush=True)
 
 
+def var_dir() -> Path:
+    """The settings' VAR_DIR, found before the settings are read (they need the key kept there)."""
+    # The same rule as conductor/settings/base.py, which devserver may not import (`make lint`).
+    return Path(os.environ.get("CONDUCTOR_VAR_DIR") or PROJECT_DIR / "var")
+
+
+def provide_secret_key(folder: Path, environ: MutableMapping[str, str]) -> Path | None:
+    """Unless `environ` names a key, the one kept in `folder`/secret-key (made on first run), set as SECRET_KEY_FILE.
+
+    Returns the key file's path when it is the one in use. main() passes os.environ: this process's
+    own settings and every process it starts read the key from there.
+    """
+    if environ.get("SECRET_KEY") or environ.get("SECRET_KEY_FILE"):
+        return None
+    private_directory(folder)
+    path = folder / SECRET_KEY_FILE_NAME
+    create_private_file(path, secrets.token_urlsafe(50) + "\n")  # kept if it is already there
+    environ["SECRET_KEY_FILE"] = str(path)
+    return path
+
+
+def _shown_path(path: Path) -> str:
+    # var/secret-key when run from the checkout (as the README's commands are), the full path otherwise.
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
 def main() -> int:
+    os.umask(PRIVATE_UMASK)
     _settings_module()
+    key_file = provide_secret_key(var_dir(), os.environ)
     host = os.environ.get("HOST", DEFAULT_HOST)
     port = int(os.environ.get("PORT", DEFAULT_PORT))
     if not port_is_free(host, port):
@@ -154,6 +190,11 @@ def main() -> int:
         f"  Conductor admin: {url}",
         *[f"  {line}" for line in login],
         f"  logs: {log_dir}/<name>.log",
+        *(
+            [f"  manage.py beside it, with the same key: export SECRET_KEY_FILE={_shown_path(key_file)}"]
+            if key_file
+            else []
+        ),
         "  Ctrl+C stops everything.",
         "=" * 72,
         "",

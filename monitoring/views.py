@@ -13,7 +13,7 @@ UNAUTHORIZED = "Authentication required: log in, or send Authorization: Bearer <
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 when the database, Redis and a worker cluster answer; 503 naming the failing parts otherwise.
 
-    Open to anyone: load balancers carry no credentials, and it tells only what is up.
+    Open to anyone: load balancers carry no credentials, so it tells only what is up, never why not.
     """
     checks = health_checks()
     failing = [name for name, state in checks.items() if not state["ok"]]

@@ -39,10 +39,13 @@ def process_env(**extra: str) -> dict[str, str]:
     """Environment for a child process that shares this test's database, Redis and channel prefix."""
     # A browser test may set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright's loop in the test process;
     # the servers it starts must keep Django's async-safety checks.
-    inherited = {name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    # The key goes as SECRET_KEY (the test settings' own, or the content of the SECRET_KEY_FILE they read).
+    dropped = ("DJANGO_ALLOW_ASYNC_UNSAFE", "SECRET_KEY_FILE")
+    inherited = {name: value for name, value in os.environ.items() if name not in dropped}
     return {
         **inherited,
         "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
+        "SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],

@@ -10,19 +10,38 @@ from pathlib import Path
 
 import environ
 
+from conductor.settings import guards
+from infrastructure.private_files import private_directory, private_file
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 
-# SQLite database, embedded Redis socket, logs and the first admin password (elsewhere for tests).
+# SQLite database, embedded Redis socket, logs, the first admin password and `make run`'s key (elsewhere
+# for tests). A fresh clone has no var/ yet; it is created 0700 (the database holds password hashes).
 VAR_DIR = Path(env("CONDUCTOR_VAR_DIR", default=str(BASE_DIR / "var")))
 EMBEDDED_REDIS_SOCKET = VAR_DIR / "run" / "redis.sock"
-# A fresh clone has no var/ yet.
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+private_directory(VAR_DIR)
 
-SECRET_KEY = env("SECRET_KEY", default="dev-insecure-conductor-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=False)
+# SECRET_KEY or SECRET_KEY_FILE (a mounted secret); with DEBUG off an unset or published key stops
+# the process here (conductor/settings/guards.py). `make run` generates one under var/.
+SECRET_KEY = guards.secret_key(debug=DEBUG)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS behind a proxy (deploy/production.env sets them): each off by default so `make run` works over plain HTTP.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Load balancers probe /healthz over plain HTTP inside the network; a redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Only behind a proxy that sets these headers itself (and drops a client's): otherwise a client could
+# claim https or any host. The WebSocket origin check reads the same two settings.
+SECURE_PROXY_SSL_HEADER = guards.proxy_ssl_header(env.list("SECURE_PROXY_SSL_HEADER", default=[]))
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
 
 INSTALLED_APPS = [
     "daphne",
@@ -33,6 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # For its templates and static files: /api/docs serves Swagger UI from here, not from a CDN.
+    "ninja",
     "infrastructure",
     "gamification",
     # Before django_q: its `qcluster` command adds the scheduler tick to django-q2's (councilors/cluster_loop.py).
@@ -73,9 +94,21 @@ TEMPLATES = [
 ]
 
 
+def _private_sqlite_file(path: Path) -> None:
+    # sqlite3 creates the file with the process umask (0644) on first connect; made 0600 beforehand,
+    # it stays so (SQLite gives its -wal and -shm files the database file's mode).
+    if str(path) == ":memory:" or not path.parent.is_dir():
+        return
+    private_file(path)
+    for journal in (path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if journal.exists():
+            private_file(journal)  # left 0644 by an older version
+
+
 def _database_from_env() -> dict:
     config = env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        _private_sqlite_file(Path(config["NAME"]))
         # WAL lets daphne, the worker cluster and commands read while one of them writes;
         # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
         config["OPTIONS"] = {
@@ -147,10 +180,16 @@ warnings.filterwarnings("ignore", message="No directory at: .*static")
 
 LOGIN_URL = "admin:login"  # a URL name: login_required reverses it
 
-# Tokens for programs (`manage.py ws_token`, `?token=`, `Authorization: Bearer`).
-JWT_SECRET = env("JWT_SECRET", default=SECRET_KEY)
-JWT_ALGORITHM = env("JWT_ALGORITHM", default="HS256")
-JWT_TTL_SECONDS = env.int("JWT_TTL_SECONDS", default=3600)
+# Tokens for programs (`manage.py ws_token`, `?token=`, `Authorization: Bearer`; infrastructure/tokens.py).
+# JWT_SECRET empty: the token key is derived from SECRET_KEY, never SECRET_KEY itself. Set it (32+
+# bytes) when another service mints tokens too.
+JWT_SECRET = guards.jwt_secret(env("JWT_SECRET", default=""), secret_key=SECRET_KEY)
+JWT_ALGORITHM = guards.jwt_algorithm(env("JWT_ALGORITHM", default="HS256"))
+JWT_ISSUER = env("JWT_ISSUER", default="conductor")
+JWT_AUDIENCE = env("JWT_AUDIENCE", default="conductor-gateway")
+# No token is accepted whose lifetime (exp - iat) is longer, whoever minted it.
+JWT_MAX_TTL_SECONDS = env.int("JWT_MAX_TTL_SECONDS", default=86400)
+JWT_TTL_SECONDS = guards.jwt_ttl(env.int("JWT_TTL_SECONDS", default=3600), maximum=JWT_MAX_TTL_SECONDS)
 
 # HTTP API knobs (conductor/app_settings.py says what each does).
 API_EXECUTE_RATE_LIMIT = env.int("API_EXECUTE_RATE_LIMIT", default=10)

@@ -6,6 +6,7 @@ session starts the server there (tests/conftest.py, `pytest_configure`). Process
 """
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -15,6 +16,10 @@ if not os.environ.get("REDIS_URL"):
     TEST_EMBEDDED_REDIS_SOCKET = Path(tempfile.gettempdir()) / f"conductor-test-redis-{os.getpid()}" / "redis.sock"
     os.environ["REDIS_URL"] = f"unix://{TEST_EMBEDDED_REDIS_SOCKET}"
 os.environ.setdefault("CHANNEL_PREFIX", f"conductor-test-{os.getpid()}")
+# A key of this test session's own (tests run with DEBUG off, so the base settings demand one); the
+# processes the tests start get it too (tests/processes.py). Never written down, so never published.
+if not os.environ.get("SECRET_KEY") and not os.environ.get("SECRET_KEY_FILE"):
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)
 
 from conductor.settings.base import *  # noqa: E402,F403
 from conductor.settings.base import DATABASES, Q_CLUSTER, VAR_DIR  # noqa: E402

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,41 @@ def test_each_process_has_its_own_log_with_its_name(tmp_path):
     assert "03:04:05 web | listening" in printer.output.getvalue()
 
 
+def test_each_log_is_created_0600(tmp_path):
+    import datetime
+    import io
+
+    previous = os.umask(0)  # the mode comes from the printer itself, whatever the umask
+    try:
+        printer = devserver.TeePrinter(io.StringIO(), log_dir=tmp_path)
+        printer.write(Message(type="line", data="x\n", time=datetime.datetime.now(), name="web", colour=None))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "web.log").stat().st_mode) == 0o600
+
+
+def test_a_key_is_generated_once_kept_0600_in_var_and_handed_on(tmp_path):
+    var, environ = tmp_path / "var", {"PATH": "/bin"}
+
+    path = devserver.provide_secret_key(var, environ)
+
+    assert path == var / "secret-key"
+    assert environ == {"PATH": "/bin", "SECRET_KEY_FILE": str(path)}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    key = path.read_text().strip()
+    assert len(key) >= 50
+    assert devserver.provide_secret_key(var, {}) == path
+    assert path.read_text().strip() == key  # the next start keeps it: sessions survive a restart
+
+
+def test_a_key_named_by_the_environment_is_used_as_it_is(tmp_path):
+    for environ in ({"SECRET_KEY": "k" * 50}, {"SECRET_KEY_FILE": "/run/secrets/key"}):
+        assert devserver.provide_secret_key(tmp_path / "var", environ) is None
+        assert len(environ) == 1
+    assert not (tmp_path / "var").exists()
+
+
 def test_procgroup_signals_the_command_alone_then_clears_its_group(tmp_path):
     pids = tmp_path / "pids"
     # The command's child would die on a group-wide SIGTERM; the command records that it got one itself.
@@ -80,7 +116,9 @@ def _descendants(pid: int) -> list[psutil.Process]:
 def test_make_run_serves_the_admin_runs_the_demo_and_stops_on_ctrl_c(tmp_path):
     var = tmp_path / "var"
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    # A fresh clone with nothing set: no database, Redis or key of the tests'.
+    unset = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SECRET_KEY_FILE")
+    env = {key: value for key, value in os.environ.items() if key not in unset}
     env.update(
         DJANGO_SETTINGS_MODULE="conductor.settings.base",
         CONDUCTOR_VAR_DIR=str(var),
@@ -104,7 +142,9 @@ def test_make_run_serves_the_admin_runs_the_demo_and_stops_on_ctrl_c(tmp_path):
         assert f"Conductor admin: http://127.0.0.1:{port}/admin/" in text
         assert f"log in as 'admin' with password {password!r}" in text
 
-        command_env = {**env, "DJANGO_SETTINGS_MODULE": "conductor.settings.base"}
+        key_file = var / "secret-key"
+        assert f"export SECRET_KEY_FILE={key_file}" in text  # how to run manage.py beside it
+        command_env = {**env, "DJANGO_SETTINGS_MODULE": "conductor.settings.base", "SECRET_KEY_FILE": str(key_file)}
         expected = {"python-version": "severity success", "dependency-audit": "severity warning"}
         for councilor_id, severity in {**expected, "backup-check": "severity error"}.items():
             result = subprocess.run(
@@ -135,3 +175,14 @@ def test_make_run_serves_the_admin_runs_the_demo_and_stops_on_ctrl_c(tmp_path):
     assert leftovers == []
     assert "Processed 'councilors.tasks.run_councilor_task'" in (var / "log" / "worker.log").read_text()
     assert Path(var / "db.sqlite3").exists()
+    # Password hashes, sessions, the key, the admin password, logs: nothing under var/ is open to others.
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    # (var/static/ excepted: collectstatic's files are served to anyone anyway.)
+    open_to_others = {
+        str(path.relative_to(var))
+        for path in var.rglob("*")
+        if path.stat().st_mode & 0o077 and path.relative_to(var).parts[0] != "static"
+    }
+    assert open_to_others == set()
+    for private in ("secret-key", "db.sqlite3", "admin-password.txt", "log/web.log", "log/worker.log"):
+        assert stat.S_IMODE((var / private).stat().st_mode) == 0o600, private

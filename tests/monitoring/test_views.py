@@ -1,5 +1,6 @@
 """/healthz and /metrics in-process (a healthy deployment with a real worker: tests/councilors/test_api_e2e.py)."""
 
+import logging
 import re
 import sys
 
@@ -13,7 +14,7 @@ from councilors.services import agent_run
 from gamification import metrics
 from infrastructure.tokens import token_mint
 from monitoring import health as monitoring
-from monitoring.health import NO_WORKERS
+from monitoring.health import CHECK_FAILED, NO_WORKERS
 from tests.factories import make_agent, make_user
 from tests.processes import daphne, free_port
 
@@ -31,16 +32,32 @@ def test_healthz_without_a_worker_cluster_is_503_naming_workers(client, db):
     assert body["checks"]["workers"] == {"ok": False, "clusters": 0, "error": NO_WORKERS}
 
 
-def test_healthz_with_redis_down_names_redis(client, db, monkeypatch):
+def test_healthz_with_redis_down_names_redis_and_logs_why(client, db, monkeypatch, caplog):
     dead = redis.Redis(port=free_port(), socket_connect_timeout=0.5, socket_timeout=0.5)
     monkeypatch.setattr(monitoring, "redis_sync", lambda: dead)
 
-    body = client.get("/healthz").json()
+    with caplog.at_level(logging.WARNING, logger="monitoring.health"):
+        body = client.get("/healthz").json()
 
     assert "redis" in body["failing"]
-    assert body["checks"]["redis"]["ok"] is False
-    assert "ConnectionError" in body["checks"]["redis"]["error"]
+    assert body["checks"]["redis"] == {"ok": False, "error": CHECK_FAILED}
+    assert "ConnectionError" in caplog.text  # the details go to the log only
     assert body["checks"]["database"] == {"ok": True}
+
+
+def test_healthz_shows_no_exception_text(client, db, monkeypatch):
+    # An exception's text can name hosts, users and paths: /healthz is open to anyone.
+    def leaky() -> None:
+        raise RuntimeError("connect to postgres://admin:hunter2@db.internal:5432 failed")
+
+    monkeypatch.setitem(monitoring.CHECKS, "database", leaky)
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == {"ok": False, "error": CHECK_FAILED}
+    for secret in ("hunter2", "db.internal", "RuntimeError", "postgres://"):
+        assert secret not in response.content.decode()
 
 
 def test_metrics_needs_authentication(client, db):
@@ -101,14 +118,16 @@ def test_gateway_helpers_move_the_delivery_and_connection_metrics():
 
 
 @pytest.mark.slow
-def test_healthz_on_a_gateway_whose_database_is_down_is_503_naming_it():
+def test_healthz_on_a_gateway_whose_database_is_down_is_503_naming_it(tmp_path):
     # A real daphne pointed at a PostgreSQL port where nothing listens.
-    with daphne(DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/nothing") as (_, port):
+    log = tmp_path / "daphne.log"
+    with daphne(DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/nothing", log_path=log) as (_, port):
         response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
 
     assert response.status_code == 503
     body = response.json()
     assert "database" in body["failing"]
-    assert body["checks"]["database"]["ok"] is False
-    assert "OperationalError" in body["checks"]["database"]["error"]
+    assert body["checks"]["database"] == {"ok": False, "error": CHECK_FAILED}
+    assert "OperationalError" not in response.text
+    assert "OperationalError" in log.read_text()  # the details are in the gateway's log
     assert body["checks"]["redis"] == {"ok": True}
