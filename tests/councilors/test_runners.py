@@ -42,12 +42,14 @@ def test_command_output_is_stdout_and_stderr_in_order():
 
 def test_command_gets_the_prompt_cwd_and_env(tmp_path):
     script = "import os; print(os.getcwd()); print(os.environ['CONDUCTOR_PROMPT']); print(os.environ['EXTRA'])"
-    config = {"argv": [PY, "-c", script, "{prompt}"], "cwd": str(tmp_path), "env": {"EXTRA": "yes"}}
+    config = {"argv": [PY, "-c", script], "cwd": str(tmp_path), "env": {"EXTRA": "yes"}}
     assert run("command", config, prompt="audit now").splitlines() == [str(tmp_path), "audit now", "yes"]
 
 
-def test_command_prompt_placeholder_is_an_argument_never_a_shell_string():
-    config = {"argv": [PY, "-c", "import sys; print(sys.argv[1])", "{prompt}"]}
+def test_command_prompt_placeholder_is_an_argument_never_a_shell_string(tmp_path):
+    script = tmp_path / "last_argument.py"
+    script.write_text("import sys; print(sys.argv[-1])")
+    config = {"argv": [PY, str(script), "--", "{prompt}"]}
     assert run("command", config, prompt="$(echo hacked); rm -rf /") == "$(echo hacked); rm -rf /\n"
 
 
@@ -202,20 +204,24 @@ def slow(prompt: str, context: dict) -> str:
     return "late"
 
 
+@pytest.mark.usefixtures("allow_test_callables")
 def test_python_callable_result_is_the_output():
     assert run("python", {"callable": "tests.councilors.test_runners.echo"}, prompt="hi") == "hi for tester"
 
 
+@pytest.mark.usefixtures("allow_test_callables")
 def test_python_non_string_result_is_turned_into_text():
     assert run("python", {"callable": "tests.councilors.test_runners.count"}, prompt="four") == "4"
 
 
+@pytest.mark.usefixtures("allow_test_callables")
 def test_python_exception_is_an_error_naming_it():
     with pytest.raises(RunnerError) as excinfo:
         run("python", {"callable": "tests.councilors.test_runners.explode"})
     assert excinfo.value.reason == "ValueError: the model refused"
 
 
+@pytest.mark.usefixtures("allow_test_callables")
 def test_python_timeout_is_an_error():
     release_slow.clear()
     started = time.monotonic()

@@ -54,6 +54,7 @@ async def receive_types(layer, channel, count: int) -> list[dict]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("allow_test_callables")
 def test_the_record_is_running_while_the_agent_runs_then_finished():
     agent = make_agent(
         runner="python", runner_config={"callable": "tests.councilors.test_services.status_seen_by_the_runner"}
