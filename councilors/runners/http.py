@@ -29,6 +29,7 @@ READ_CHUNK_BYTES = 65_536
 REDACTED = "[redacted]"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECT_REFUSED = "redirect from %(origin)s to another origin (%(target)s) refused"
+TOO_MANY_REDIRECTS = "more than %(limit)d redirects from %(url)s"
 RESPONSE_TOO_LARGE = "response from %(url)s is larger than %(limit)d bytes (COUNCILORS_HTTP_MAX_RESPONSE_BYTES)"
 
 
@@ -129,6 +130,8 @@ class HttpRunner(Runner):
             with opener.open(request, timeout=self.timeout) as response:
                 body = _read_capped(response, app_settings.HTTP_MAX_RESPONSE_BYTES)
         except urllib.error.HTTPError as exc:
+            if str(exc.msg or "").startswith(urllib.request.HTTPRedirectHandler.inf_msg):
+                raise RunnerError(TOO_MANY_REDIRECTS % {"limit": MAX_REDIRECTS, "url": shown}) from exc
             detail = exc.read(ERROR_BODY_LIMIT).decode("utf-8", errors="replace")
             raise RunnerError(f"HTTP {exc.code} from {shown}", output=detail) from exc
         except TimeoutError as exc:

@@ -11,18 +11,25 @@ from django.db import DatabaseError, connection
 from django.test import override_settings
 from django_q.models import Schedule
 
+from councilors.app_settings import app_settings as output_app_settings
 from councilors.models import Councilor, Execution
+from councilors.runners.bounded import TRUNCATION_SLACK
 from councilors.services import (
+    ERROR_MAX_CHARS,
+    ERROR_TRUNCATED,
     agent_run,
     councilor_pause,
     councilor_resume,
     councilor_run,
     councilor_run_now,
     councilor_update,
+    execution_finish,
+    execution_start,
 )
 from gamification.app_settings import app_settings
 from gamification.catalogue import validate_event
 from tests.councilors.conftest import SCHEDULE_SYNC_FAILED
+from tests.councilors.flood import OUTPUT_TRUNCATED_LINE
 from tests.councilors.layer import toggles
 from tests.factories import make_agent, make_councilor
 from tests.processes import free_port
@@ -228,3 +235,26 @@ def test_turning_enabled_off_in_an_update_is_a_pause_announced_once(listener):
     councilor_update(councilor=councilor, title="Still paused", enabled=False, by="alice")
     expected = {"councilor_id": councilor.councilor_id, "success": True, "by": "alice"}
     assert toggles(listener.so_far()) == [("councilor_paused", expected)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_http_agents_error_stored_and_broadcast_never_carries_the_urls_credentials_or_token(listener):
+    url = f"http://admin:hunter2@127.0.0.1:{free_port()}/run?token=s3cr3t-t0ken"
+    agent = make_agent(runner="http", runner_config={"url": url, "timeout": 5})
+    execution = councilor_run(councilor=make_councilor(agent=agent))
+
+    failed = listener.wait_for(lambda envelope: envelope["type"] == "councilor_error")
+
+    for error in (failed["data"]["error"], Execution.objects.get(pk=execution.pk).error):
+        assert error.startswith(f"request to http://[redacted]@127.0.0.1:{url.rsplit(':', 1)[1].split('/')[0]}/run")
+        assert "hunter2" not in error and "s3cr3t-t0ken" not in error and "admin" not in error
+
+
+@pytest.mark.django_db
+def test_the_stored_output_and_error_are_bounded_whoever_finishes_the_run():
+    execution = execution_start(agent=make_agent(), prompt="x")
+    finished = execution_finish(execution=execution, output="a line\n" * 500_000, error="E" * 100_000)
+    stored = Execution.objects.get(pk=finished.pk)
+    assert len(stored.output.encode()) <= output_app_settings.OUTPUT_MAX_BYTES + TRUNCATION_SLACK
+    assert stored.output.endswith(f"\n{OUTPUT_TRUNCATED_LINE}\n")
+    assert stored.error == "E" * ERROR_MAX_CHARS + ERROR_TRUNCATED
