@@ -13,6 +13,7 @@ from councilors.runners.base import OutputCallback
 
 OUTPUT_TRUNCATED = "[output truncated: more than %(limit)d bytes]"
 LINE_TRUNCATED = " [line truncated: more than %(limit)d bytes]"
+NUL_REPLACEMENT = "\ufffd"
 # What the total marker may add past the limit: a line end before it, its digits, its own line end.
 TRUNCATION_SLACK = len(OUTPUT_TRUNCATED % {"limit": 10**20}) + 2
 
@@ -53,6 +54,8 @@ class BoundedOutput:
 
     def feed(self, text: str) -> None:
         """Add the next piece of output; lines it completes are kept (as far as they fit) and passed on."""
+        # PostgreSQL text cannot hold NUL: a command printing one must not make its run unrecordable.
+        text = text.replace("\x00", NUL_REPLACEMENT)
         start = 0
         while not self.full:
             end = text.find("\n", start)

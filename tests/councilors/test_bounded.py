@@ -10,6 +10,7 @@ from councilors.app_settings import app_settings
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.bounded import (
     LINE_TRUNCATED,
+    NUL_REPLACEMENT,
     TRUNCATION_SLACK,
     BoundedOutput,
     bound_text,
@@ -51,6 +52,11 @@ def test_a_long_line_is_cut_and_marked_and_the_next_line_is_kept():
 def test_a_cut_never_splits_a_character():
     text, _ = collected(["é" * 10 + "\n"], max_bytes=100, max_line_bytes=5)
     assert text == "éé" + LINE_TRUNCATED % {"limit": 5} + "\n"
+
+
+def test_nul_characters_are_replaced_since_postgresql_text_cannot_hold_them():
+    text, _ = collected(["a\x00b\n"], max_bytes=100, max_line_bytes=10)
+    assert text == f"a{NUL_REPLACEMENT}b\n"
 
 
 def test_chunking_does_not_change_what_is_kept():

@@ -258,3 +258,11 @@ def test_the_stored_output_and_error_are_bounded_whoever_finishes_the_run():
     assert len(stored.output.encode()) <= output_app_settings.OUTPUT_MAX_BYTES + TRUNCATION_SLACK
     assert stored.output.endswith(f"\n{OUTPUT_TRUNCATED_LINE}\n")
     assert stored.error == "E" * ERROR_MAX_CHARS + ERROR_TRUNCATED
+
+
+@pytest.mark.django_db
+def test_a_command_printing_nul_characters_is_still_recorded():
+    agent = make_agent(runner_config={"argv": [PY, "-c", "print('a\\x00b')"], "timeout": 10})
+    execution = agent_run(agent=agent, prompt="x")
+    stored = Execution.objects.get(pk=execution.pk)
+    assert (stored.status, stored.output) == ("completed", "a\ufffdb\n")
