@@ -39,5 +39,25 @@ class AppSettings:
         """No worker-cluster heartbeat for this long raises a critical `system_alert` (once per outage)."""
         return float(_setting("WORKER_ALERT_AFTER_S", 60.0))
 
+    @property
+    def OUTPUT_MAX_BYTES(self) -> int:
+        """Bytes of a run's output kept (database, live stream, API); the rest is dropped after one marker line."""
+        return int(_setting("OUTPUT_MAX_BYTES", 1_048_576))
+
+    @property
+    def OUTPUT_MAX_LINE_BYTES(self) -> int:
+        """Bytes kept of one output line; a longer line is cut and marked (no line is ever held whole)."""
+        return int(_setting("OUTPUT_MAX_LINE_BYTES", 16_384))
+
+    @property
+    def PYTHON_RUNNER_MODULES(self) -> list[str]:
+        """Modules (or packages, with their submodules) whose callables `python` agents may name."""
+        return list(_setting("PYTHON_RUNNER_MODULES", ["councilors.demo"]))
+
+    @property
+    def HTTP_MAX_RESPONSE_BYTES(self) -> int:
+        """Largest response body an `http` agent reads; a longer one fails the run."""
+        return int(_setting("HTTP_MAX_RESPONSE_BYTES", 1_048_576))
+
 
 app_settings = AppSettings()

@@ -5,6 +5,8 @@ number), then an `end` entry; the gateway reads them with XREAD BLOCK from any p
 number doubles as the SSE event id, so `Last-Event-ID: n` resumes at line n + 1 with no repeat.
 Streams are trimmed (MAXLEN) and expire (TTL). Redis failing never fails the run: the publisher
 logs once and stops, and the reader falls back to the output kept in the database.
+The lines arrive already bounded (`councilors.runners.bounded`: COUNCILORS_OUTPUT_MAX_BYTES in all,
+then one marker line), so a stream never holds more than the stored output does.
 """
 
 import json

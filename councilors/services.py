@@ -10,12 +10,14 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from councilors.app_settings import app_settings
 from councilors.audit import Actor, action_record_create
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.notifications import councilor_run_notify
 from councilors.output_stream import OutputPublisher
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback
+from councilors.runners.bounded import TRUNCATION_SLACK, bound_text
 from councilors.scheduling import councilor_schedule_delete, councilor_schedule_sync
 from councilors.selectors import REQUESTED_BY_ARG, agent_metrics_get, worker_clusters_alive
 from councilors.severity import analyze_severity
@@ -32,6 +34,10 @@ FINISH_RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 # that is gone, and the sync that follows every save puts it right.
 SYNCED_FIELDS = {"q_schedule"}
 TOGGLE_WITHOUT_ACTOR = "Pausing or resuming {councilor_id!r} needs an actor: every pause and resume is recorded."
+# An error is a reason, not output: a runner's (an exception's text) is cut to this, since it is
+# stored and broadcast in `councilor_error` to every client.
+ERROR_MAX_CHARS = 4000
+ERROR_TRUNCATED = " [error truncated]"
 
 
 def new_execution_id(*, agent_id: str) -> str:
@@ -229,8 +235,8 @@ def execution_finish(*, execution: Execution, output: str, error: str = "") -> E
     """Record how a run ended (status, severity, timings) and announce it with fresh metrics."""
     execution.completed_at = timezone.now()
     execution.duration_ms = max(0, int((execution.completed_at - execution.started_at).total_seconds() * 1000))
-    execution.output = output
-    execution.error = error
+    execution.output = _output_bounded(output)
+    execution.error = error if len(error) <= ERROR_MAX_CHARS else error[:ERROR_MAX_CHARS] + ERROR_TRUNCATED
     execution.status = Execution.Status.ERROR if error else Execution.Status.COMPLETED
     execution.severity = analyze_severity(output=output, failed=bool(error))
     execution.full_clean()
@@ -243,6 +249,19 @@ def execution_finish(*, execution: Execution, output: str, error: str = "") -> E
             )
         )
     return execution
+
+
+def _output_bounded(output: str) -> str:
+    """The output as stored: bounded whoever produced it.
+
+    Runners bound their output as it comes (for memory and the live stream); what they return is
+    within the limit plus the marker and is left as it is (bounding it twice could move the marker).
+    """
+    if len(output) <= app_settings.OUTPUT_MAX_BYTES // 4:  # 4 bytes at most per character: surely within
+        return output
+    if len(output.encode("utf-8", "surrogatepass")) <= app_settings.OUTPUT_MAX_BYTES + TRUNCATION_SLACK:
+        return output
+    return bound_text(output)
 
 
 def execution_run(*, execution: Execution, on_output: OutputCallback | None = None) -> Execution:

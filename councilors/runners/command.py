@@ -1,18 +1,28 @@
-"""Runs an argv list (never through a shell) and returns what it printed."""
+"""Runs an argv list (never through a shell) and returns what it printed, bounded.
 
+The prompt goes to the command's stdin (written, then closed) and to $CONDUCTOR_PROMPT; `{prompt}`
+in argv is replaced only where `argv_policy` allows it (a whole argument after `--`). The child
+gets an allowlisted environment (`environment`), never the server's.
+"""
+
+import codecs
+import io
 import os
 import subprocess
 import threading
-from typing import Any
+from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 
+from councilors.runners.argv_policy import PROMPT_PLACEHOLDER, argv_problem
 from councilors.runners.base import OutputCallback, Runner, RunnerError
+from councilors.runners.bounded import BoundedOutput
+from councilors.runners.environment import ENV_SECRET_NAME, child_environment, env_secret_names
 
 ARGV_INVALID = 'argv must be a non-empty list of strings, e.g. ["python", "--version"].'
 ENV_INVALID = "env must be an object of string names to string values."
 CWD_INVALID = "cwd must be a path string."
-PROMPT_PLACEHOLDER = "{prompt}"
+READ_CHUNK_BYTES = 65_536
 
 
 class CommandRunner(Runner):
@@ -29,48 +39,77 @@ class CommandRunner(Runner):
         env = config.get("env", {})
         if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
             raise ValidationError({"runner_config": ENV_INVALID})
+        if secrets := env_secret_names(env):
+            raise ValidationError({"runner_config": ENV_SECRET_NAME % {"names": ", ".join(secrets)}})
         if not isinstance(config.get("cwd", ""), str):
             raise ValidationError({"runner_config": CWD_INVALID})
+        problem = argv_problem(argv)
+        if problem is not None:
+            raise ValidationError({"runner_config": problem})
 
     def run(self, prompt: str, context: dict[str, Any], on_output: OutputCallback | None = None) -> str:
-        argv = [arg.replace(PROMPT_PLACEHOLDER, prompt) for arg in self.config["argv"]]
-        env = {**os.environ, **self.config.get("env", {}), "CONDUCTOR_PROMPT": prompt}
+        # Checked again here: the agent may have been saved before these rules existed.
+        problem = argv_problem(self.config["argv"])
+        if problem is not None:
+            raise RunnerError(problem)
+        argv = [prompt if arg == PROMPT_PLACEHOLDER else arg for arg in self.config["argv"]]
+        run_vars = {"prompt": prompt, **{name: context.get(name, "") for name in ("agent_id", "execution_id")}}
         try:
             process = subprocess.Popen(
                 argv,
                 cwd=self.config.get("cwd") or None,
-                env=env,
-                stdin=subprocess.DEVNULL,
+                env=child_environment(agent_env=self.config.get("env", {}), run_vars=run_vars),
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
                 start_new_session=True,
             )
         except OSError as exc:
             raise RunnerError(f"could not start {argv[0]!r}: {exc.strerror or exc}") from exc
-        lines: list[str] = []
-        reader = threading.Thread(target=_collect_lines, args=(process, lines, on_output), daemon=True)
+        output = BoundedOutput(on_output=on_output)
+        threading.Thread(target=_feed_stdin, args=(process.stdin, prompt), daemon=True).start()
+        reader = threading.Thread(target=_drain, args=(process.stdout, output), daemon=True)
         reader.start()
         try:
             returncode = process.wait(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill_group(process)
             reader.join(timeout=2)
-            raise RunnerError(f"timed out after {self.timeout:g}s", output="".join(lines)) from None
+            raise RunnerError(f"timed out after {self.timeout:g}s", output=output.text()) from None
         reader.join()
-        output = "".join(lines)
         if returncode != 0:
-            raise RunnerError(f"exited with status {returncode}", output=output)
-        return output
+            raise RunnerError(f"exited with status {returncode}", output=output.text())
+        return output.text()
 
 
-def _collect_lines(process: subprocess.Popen, lines: list[str], on_output: OutputCallback | None) -> None:
-    for line in process.stdout:
-        lines.append(line)
-        if on_output is not None:
-            on_output(line)
-    process.stdout.close()
+def _feed_stdin(stdin: IO[bytes], prompt: str) -> None:
+    """Write the prompt and close stdin (from a thread: a child that never reads must not block the run)."""
+    try:
+        stdin.write(prompt.encode("utf-8", "replace"))
+    except (BrokenPipeError, ValueError):
+        pass  # the child exited or closed stdin without reading it: its business
+    finally:
+        try:
+            stdin.close()
+        except BrokenPipeError:
+            pass
+
+
+def _drain(stdout: IO[bytes], output: BoundedOutput) -> None:
+    """Read the pipe in chunks until the child closes it, keeping what `output` allows.
+
+    Past the limit the pipe is still read and the bytes dropped, rather than the child killed:
+    a command that prints too much is not failed for it, and its own exit status decides the run.
+    Universal newlines as in text mode: \\r\\n and \\r end a line.
+    """
+    decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8")(errors="replace"), translate=True)
+    while chunk := stdout.read1(READ_CHUNK_BYTES):
+        if not output.full:
+            output.feed(decoder.decode(chunk))
+    if not output.full:
+        output.feed(decoder.decode(b"", final=True))
+        output.close()
+    stdout.close()
 
 
 def _kill_group(process: subprocess.Popen) -> None:

@@ -1,17 +1,94 @@
-"""POSTs the prompt to an AI-agent service and returns its `result` (or the whole body)."""
+"""POSTs the prompt to an AI-agent service and returns its `result` (or the whole body), bounded.
 
+The service is trusted with the prompt, not with anything else: redirects are followed only within
+the configured URL's origin (scheme, host, port; a few at most), at most
+COUNCILORS_HTTP_MAX_RESPONSE_BYTES of the answer are read, and the URL appears in errors (which are
+stored and broadcast in events) without its credentials and query string. Credentials in the URL
+(`https://user:pass@host/…`) are sent as HTTP Basic authentication.
+"""
+
+import base64
 import json
 import urllib.error
 import urllib.request
+from http.client import HTTPResponse
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 
+from councilors.app_settings import app_settings
 from councilors.runners.base import OutputCallback, Runner, RunnerError
+from councilors.runners.bounded import BoundedOutput
 
 URL_INVALID = "url must be an http:// or https:// address."
+HEADERS_INVALID = "headers must be an object of string names to string values."
 ERROR_BODY_LIMIT = 500
+MAX_REDIRECTS = 3
+READ_CHUNK_BYTES = 65_536
+REDACTED = "[redacted]"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+REDIRECT_REFUSED = "redirect from %(origin)s to another origin (%(target)s) refused"
+TOO_MANY_REDIRECTS = "more than %(limit)d redirects from %(url)s"
+RESPONSE_TOO_LARGE = "response from %(url)s is larger than %(limit)d bytes (COUNCILORS_HTTP_MAX_RESPONSE_BYTES)"
+
+
+def redact_url(url: str) -> str:
+    """`url` without secrets: credentials and the query string are replaced, the fragment dropped."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{REDACTED}@{host}" if "@" in parts.netloc else host
+    return urlunsplit((parts.scheme, netloc, parts.path, REDACTED if parts.query else "", ""))
+
+
+def url_origin(url: str) -> str:
+    """scheme://host:port of `url`, the port made explicit, so that two spellings of one origin compare equal."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or DEFAULT_PORTS.get(scheme)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+class RedirectRefused(urllib.error.URLError):
+    """The service answered with a redirect the runner does not follow."""
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a few redirects within the request's origin, re-sending the POST on 307/308; refuses the rest."""
+
+    max_redirections = MAX_REDIRECTS
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 - urllib's signature
+        if url_origin(newurl) != url_origin(req.full_url):
+            fp.close()
+            origins = {"origin": url_origin(req.full_url), "target": url_origin(newurl)}
+            raise RedirectRefused(REDIRECT_REFUSED % origins)
+        if code in (307, 308):
+            return urllib.request.Request(
+                newurl, data=req.data, headers=dict(req.headers), method=req.get_method(), unverifiable=True
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _without_credentials(url: str, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The URL without user:pass@, which goes into an Authorization header instead (unless one is set)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, headers
+    host = parts.netloc.rpartition("@")[2]
+    if not any(name.lower() == "authorization" for name in headers):
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers = {**headers, "Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), headers
+
+
+def _read_capped(response: HTTPResponse, limit: int) -> bytes | None:
+    """The body, or None when it is longer than `limit` (never more than limit + one chunk is read)."""
+    chunks, size = [], 0
+    while size <= limit and (chunk := response.read(min(READ_CHUNK_BYTES, limit + 1 - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
 
 
 class HttpRunner(Runner):
@@ -23,8 +100,11 @@ class HttpRunner(Runner):
     def validate_config(cls, config: dict[str, Any]) -> None:
         super().validate_config(config)
         url = config.get("url")
-        if not isinstance(url, str) or urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
             raise ValidationError({"runner_config": URL_INVALID})
+        headers = config.get("headers", {})
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise ValidationError({"runner_config": HEADERS_INVALID})
 
     def run(self, prompt: str, context: dict[str, Any], on_output: OutputCallback | None = None) -> str:
         body = {
@@ -33,29 +113,46 @@ class HttpRunner(Runner):
             "instance_id": context.get("instance_id"),
             "context_files": context.get("context_files", []),
         }
+        url, headers = _without_credentials(self.config["url"], self.config.get("headers", {}))
         request = urllib.request.Request(
-            self.config["url"],
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", **self.config.get("headers", {})},
-            method="POST",
+            url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers}, method="POST"
         )
+        output = BoundedOutput(on_output=on_output)
+        output.feed(_result_field(self._send(request)))
+        output.close()
+        return output.text()
+
+    def _send(self, request: urllib.request.Request) -> str:
+        """The response body as text; RunnerError (with the URL redacted) when the request fails."""
+        shown = redact_url(self.config["url"])
+        opener = urllib.request.build_opener(_SameOriginRedirects)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                text = response.read().decode("utf-8", errors="replace")
+            with opener.open(request, timeout=self.timeout) as response:
+                body = _read_capped(response, app_settings.HTTP_MAX_RESPONSE_BYTES)
         except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", errors="replace")[:ERROR_BODY_LIMIT]
-            raise RunnerError(f"HTTP {exc.code} from {self.config['url']}", output=detail) from exc
+            if str(exc.msg or "").startswith(urllib.request.HTTPRedirectHandler.inf_msg):
+                raise RunnerError(TOO_MANY_REDIRECTS % {"limit": MAX_REDIRECTS, "url": shown}) from exc
+            detail = exc.read(ERROR_BODY_LIMIT).decode("utf-8", errors="replace")
+            raise RunnerError(f"HTTP {exc.code} from {shown}", output=detail) from exc
         except TimeoutError as exc:
             raise RunnerError(f"timed out after {self.timeout:g}s") from exc
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, TimeoutError):
                 raise RunnerError(f"timed out after {self.timeout:g}s") from exc
-            raise RunnerError(f"request to {self.config['url']} failed: {reason}") from exc
-        output = _result_field(text)
-        if on_output is not None:
-            on_output(output)
-        return output
+            raise RunnerError(self._scrubbed(f"request to {shown} failed: {reason}")) from exc
+        if body is None:
+            limit = app_settings.HTTP_MAX_RESPONSE_BYTES
+            raise RunnerError(RESPONSE_TOO_LARGE % {"url": shown, "limit": limit})
+        return body.decode("utf-8", errors="replace")
+
+    def _scrubbed(self, text: str) -> str:
+        """`text` with the URL's credentials and query replaced, wherever a library quoted them."""
+        parts = urlsplit(self.config["url"])
+        for secret in (parts.netloc.rpartition("@")[0], parts.query):
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return text
 
 
 def _result_field(text: str) -> str:

@@ -1,4 +1,9 @@
-"""Calls a Python callable `f(prompt: str, context: dict) -> str` by its dotted path."""
+"""Calls a Python callable `f(prompt: str, context: dict) -> str` by its dotted path.
+
+Only callables of the modules listed in COUNCILORS_PYTHON_RUNNER_MODULES: importing a module runs
+its code, and a dotted path such as `builtins.eval` or `os.system` would run the prompt. The list is
+checked before anything is imported, when the agent is saved and again at each run (it may change).
+"""
 
 import concurrent.futures
 from typing import Any
@@ -6,10 +11,39 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
+from councilors.app_settings import app_settings
 from councilors.runners.base import OutputCallback, Runner, RunnerError
+from councilors.runners.bounded import BoundedOutput
 
 CALLABLE_INVALID = 'callable must be a dotted path to a function, e.g. "myapp.agents.review".'
 CALLABLE_NOT_FOUND = "callable %(path)r cannot be imported: %(reason)s"
+CALLABLE_NOT_ALLOWED = (
+    "callable %(path)r is not in a module listed in COUNCILORS_PYTHON_RUNNER_MODULES (now: %(allowed)s); "
+    "an admin of the server adds the module (or its package) to that setting."
+)
+
+
+def module_allowed(module: str, allowed: list[str]) -> bool:
+    """Whether `module` is one of `allowed` or inside one of them (a package, at a dot boundary)."""
+    return any(module == entry or module.startswith(f"{entry}.") for entry in allowed)
+
+
+def _allowed_target(path: str) -> Any:
+    """The callable at `path`, imported only when its module is allowed and checked to be defined there.
+
+    Raises ValueError (not allowed, not callable) or ImportError with the message to show.
+    """
+    allowed = app_settings.PYTHON_RUNNER_MODULES
+    refusal = CALLABLE_NOT_ALLOWED % {"path": path, "allowed": ", ".join(allowed) or "none"}
+    if not module_allowed(path.rsplit(".", 1)[0], allowed):
+        raise ValueError(refusal)
+    target = import_string(path)
+    if not callable(target):
+        raise ValueError(CALLABLE_INVALID)
+    # A name an allowed module merely imported (`from os import system`) is not its code.
+    if not module_allowed(getattr(target, "__module__", None) or "", allowed):
+        raise ValueError(refusal)
+    return target
 
 
 class PythonRunner(Runner):
@@ -24,15 +58,17 @@ class PythonRunner(Runner):
         if not isinstance(path, str) or "." not in path:
             raise ValidationError({"runner_config": CALLABLE_INVALID})
         try:
-            target = import_string(path)
+            _allowed_target(path)
+        except ValueError as exc:
+            raise ValidationError({"runner_config": str(exc)}) from exc
         except ImportError as exc:
             raise ValidationError({"runner_config": CALLABLE_NOT_FOUND % {"path": path, "reason": exc}}) from exc
-        if not callable(target):
-            raise ValidationError({"runner_config": CALLABLE_INVALID})
 
     def run(self, prompt: str, context: dict[str, Any], on_output: OutputCallback | None = None) -> str:
         try:
-            target = import_string(self.config["callable"])
+            target = _allowed_target(self.config["callable"])
+        except ValueError as exc:
+            raise RunnerError(str(exc)) from exc
         except ImportError as exc:
             raise RunnerError(f"cannot import {self.config['callable']!r}: {exc}") from exc
         # A thread cannot be killed: on timeout the run is reported failed and the thread is
@@ -46,7 +82,7 @@ class PythonRunner(Runner):
             raise RunnerError(f"timed out after {self.timeout:g}s") from None
         except Exception as exc:  # noqa: BLE001 - any exception of the callable is the run's failure
             raise RunnerError(f"{type(exc).__name__}: {exc}") from exc
-        output = result if isinstance(result, str) else str(result)
-        if on_output is not None:
-            on_output(output)
-        return output
+        output = BoundedOutput(on_output=on_output)
+        output.feed(result if isinstance(result, str) else str(result))
+        output.close()
+        return output.text()

@@ -15,6 +15,12 @@ def listener():
 
 
 @pytest.fixture
+def allow_test_callables(settings):
+    """Let `python` agents name callables of the test modules (the default allows only the demo's)."""
+    settings.COUNCILORS_PYTHON_RUNNER_MODULES = ["councilors.demo", "tests.councilors"]
+
+
+@pytest.fixture
 def break_schedule_sync(monkeypatch):
     """Call it to make the services' schedule sync fail from then on, after it has written the schedule."""
 

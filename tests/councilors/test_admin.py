@@ -15,7 +15,9 @@ from councilors import validators
 from councilors.admin import RECENT_EXECUTIONS
 from councilors.forms import COLOR_REQUIRED, RUNNER_CONFIG_NOT_JSON, SCHEDULE_REQUIRED
 from councilors.models import RUNNER_CONFIG_NOT_OBJECT, ActionRecord, Agent, Councilor, Execution
+from councilors.runners.argv_policy import PROMPT_BEFORE_END_OF_OPTIONS, PROMPT_INSIDE_ARGUMENT
 from councilors.runners.command import ARGV_INVALID
+from councilors.runners.python import CALLABLE_NOT_ALLOWED
 from gamification.app_settings import app_settings
 from tests.councilors.layer import toggles
 from tests.factories import make_agent, make_councilor
@@ -103,10 +105,21 @@ def test_agent_form_explains_broken_json(admin_client):
         ({"argv": "python --version"}, ARGV_INVALID),
         ({"argv": [PY], "timeout": 0}, "timeout must be a positive number of seconds; got 0."),
         ([1, 2], RUNNER_CONFIG_NOT_OBJECT),
+        ({"argv": ["sh", "-c", "echo {prompt}"]}, PROMPT_INSIDE_ARGUMENT % {"arg": "echo {prompt}"}),
+        ({"argv": ["python3", "{prompt}"]}, PROMPT_BEFORE_END_OF_OPTIONS),
     ],
 )
 def test_agent_form_shows_runner_config_errors(admin_client, config, message):
     response = admin_client.post(reverse("admin:councilors_agent_add"), agent_post(runner_config=json.dumps(config)))
+    assert_refused(response, "runner_config", message)
+    assert not Agent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_agent_form_refuses_a_python_callable_outside_the_allowed_modules(admin_client):
+    post = agent_post(runner="python", runner_config=json.dumps({"callable": "builtins.eval"}))
+    response = admin_client.post(reverse("admin:councilors_agent_add"), post)
+    message = CALLABLE_NOT_ALLOWED % {"path": "builtins.eval", "allowed": "councilors.demo"}
     assert_refused(response, "runner_config", message)
     assert not Agent.objects.exists()
 

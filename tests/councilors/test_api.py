@@ -15,12 +15,15 @@ from django_q.models import OrmQ, Schedule
 
 from conductor.api import UNAUTHORIZED
 from councilors.api import UNKNOWN_AGENT, UNKNOWN_EXECUTION
+from councilors.app_settings import app_settings
 from councilors.models import ActionRecord, Agent, Execution
+from councilors.runners.bounded import TRUNCATION_SLACK
 from councilors.services import agent_run, councilor_pause, councilor_run
 from councilors.tasks import run_agent_task
 from councilors.validators import PROMPT_EMPTY, PROMPT_MAX_LENGTH
 from infrastructure.api_auth import FORBIDDEN
 from infrastructure.tokens import token_mint
+from tests.councilors.flood import OUTPUT_TRUNCATED_LINE, flood_config
 from tests.factories import make_actor, make_agent, make_councilor, make_user
 
 pytestmark = pytest.mark.django_db
@@ -203,6 +206,18 @@ def test_execution_get_returns_the_record(client, agent, runner):
     assert body["output"] == "all good\n"
     assert body["duration_ms"] == execution.duration_ms
     assert same_moment(body["started_at"], execution.started_at)
+
+
+def test_execution_get_of_a_fifty_megabyte_run_is_bounded_and_ends_with_the_marker(client):
+    execution = agent_run(agent=make_agent(runner_config=flood_config()), prompt="flood")
+    reader = make_user(permissions=("councilors.view_execution",))
+
+    response = client.get(f"/api/executions/{execution.execution_id}", **bearer(reader))
+
+    output = response.json()["output"]
+    assert len(output.encode()) <= app_settings.OUTPUT_MAX_BYTES + TRUNCATION_SLACK
+    assert output.endswith(f"\n{OUTPUT_TRUNCATED_LINE}\n")
+    assert len(response.content) < 2 * app_settings.OUTPUT_MAX_BYTES  # JSON writes each line end as \n
 
 
 def test_execution_get_of_a_councilor_run_names_the_councilor(client, councilor, viewer):

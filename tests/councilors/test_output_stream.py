@@ -8,10 +8,13 @@ import pytest
 import redis
 
 from councilors import output_stream
+from councilors.app_settings import app_settings as app_settings_councilors
 from councilors.models import Execution
-from councilors.output_stream import OutputPublisher, stream_key
+from councilors.output_stream import OutputPublisher, split_lines, stream_key
+from councilors.runners.bounded import TRUNCATION_SLACK
 from councilors.services import agent_run
 from infrastructure.app_settings import app_settings
+from tests.councilors.flood import OUTPUT_TRUNCATED_LINE, flood_config
 from tests.factories import make_agent
 from tests.processes import free_port
 
@@ -70,3 +73,18 @@ def test_a_failing_redis_does_not_fail_the_run_and_is_logged_once(dead_redis, ca
     warnings = [record for record in caplog.records if record.name == "councilors.output_stream"]
     assert len(warnings) == 1
     assert execution.execution_id in warnings[0].getMessage()
+
+
+@pytest.mark.django_db
+def test_fifty_megabytes_of_output_are_stored_and_streamed_bounded_ending_with_the_marker(redis_client):
+    execution = agent_run(agent=make_agent(runner_config=flood_config()), prompt="x")
+
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.COMPLETED
+    assert len(execution.output.encode()) <= app_settings_councilors.OUTPUT_MAX_BYTES + TRUNCATION_SLACK
+    assert execution.output.endswith(f"\n{OUTPUT_TRUNCATED_LINE}\n")
+    *_, (last_line_id, last_line), (end_id, end) = redis_client.xrange(stream_key(execution.execution_id))
+    assert last_line[b"line"] == OUTPUT_TRUNCATED_LINE.encode()
+    # The stream numbers lines as the stored output does: the marker is its last line.
+    assert int(last_line_id.split(b"-")[0]) == len(split_lines(execution.output))
+    assert json.loads(end[b"end"]) == {"status": "completed", "severity": "success"}

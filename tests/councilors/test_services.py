@@ -11,9 +11,13 @@ from django.db import DatabaseError, connection
 from django.test import override_settings
 from django_q.models import OrmQ, Schedule
 
+from councilors.app_settings import app_settings as output_app_settings
 from councilors.models import ActionRecord, Councilor, Execution
+from councilors.runners.bounded import TRUNCATION_SLACK
 from councilors.selectors import REQUESTED_BY_ARG
 from councilors.services import (
+    ERROR_MAX_CHARS,
+    ERROR_TRUNCATED,
     agent_enqueue,
     agent_run,
     councilor_enqueue,
@@ -22,11 +26,13 @@ from councilors.services import (
     councilor_run,
     councilor_run_now,
     councilor_update,
+    execution_finish,
     execution_start,
 )
 from gamification.app_settings import app_settings
 from gamification.catalogue import validate_event
 from tests.councilors.conftest import SCHEDULE_SYNC_FAILED
+from tests.councilors.flood import OUTPUT_TRUNCATED_LINE
 from tests.councilors.layer import toggles
 from tests.factories import make_actor, make_agent, make_councilor, make_user
 from tests.processes import free_port
@@ -58,6 +64,7 @@ async def receive_types(layer, channel, count: int) -> list[dict]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("allow_test_callables")
 def test_the_record_is_running_while_the_agent_runs_then_finished():
     agent = make_agent(
         runner="python", runner_config={"callable": "tests.councilors.test_services.status_seen_by_the_runner"}
@@ -315,3 +322,34 @@ def test_a_run_the_queue_refuses_leaves_no_record(monkeypatch):
     with pytest.raises(DatabaseError):
         agent_enqueue(agent=make_agent(), prompt="x", actor=make_actor())
     assert records() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_http_agents_error_stored_and_broadcast_never_carries_the_urls_credentials_or_token(listener):
+    url = f"http://admin:hunter2@127.0.0.1:{free_port()}/run?token=s3cr3t-t0ken"
+    agent = make_agent(runner="http", runner_config={"url": url, "timeout": 5})
+    execution = councilor_run(councilor=make_councilor(agent=agent))
+
+    failed = listener.wait_for(lambda envelope: envelope["type"] == "councilor_error")
+
+    for error in (failed["data"]["error"], Execution.objects.get(pk=execution.pk).error):
+        assert error.startswith(f"request to http://[redacted]@127.0.0.1:{url.rsplit(':', 1)[1].split('/')[0]}/run")
+        assert "hunter2" not in error and "s3cr3t-t0ken" not in error and "admin" not in error
+
+
+@pytest.mark.django_db
+def test_the_stored_output_and_error_are_bounded_whoever_finishes_the_run():
+    execution = execution_start(agent=make_agent(), prompt="x")
+    finished = execution_finish(execution=execution, output="a line\n" * 500_000, error="E" * 100_000)
+    stored = Execution.objects.get(pk=finished.pk)
+    assert len(stored.output.encode()) <= output_app_settings.OUTPUT_MAX_BYTES + TRUNCATION_SLACK
+    assert stored.output.endswith(f"\n{OUTPUT_TRUNCATED_LINE}\n")
+    assert stored.error == "E" * ERROR_MAX_CHARS + ERROR_TRUNCATED
+
+
+@pytest.mark.django_db
+def test_a_command_printing_nul_characters_is_still_recorded():
+    agent = make_agent(runner_config={"argv": [PY, "-c", "print('a\\x00b')"], "timeout": 10})
+    execution = agent_run(agent=agent, prompt="x")
+    stored = Execution.objects.get(pk=execution.pk)
+    assert (stored.status, stored.output) == ("completed", "a\ufffdb\n")

@@ -13,10 +13,13 @@ from conductor.api import UNAUTHORIZED
 from councilors import output_stream
 from councilors import sse as councilors_sse
 from councilors.api import LAST_EVENT_ID_INVALID, UNKNOWN_EXECUTION
+from councilors.app_settings import app_settings
+from councilors.runners.bounded import TRUNCATION_SLACK
 from councilors.selectors import VIEW_EXECUTION_PERMISSION
 from councilors.services import agent_enqueue, agent_run, execution_start
 from councilors.sse import NEVER_STARTED
 from infrastructure.tokens import token_mint
+from tests.councilors.flood import FIFTY_MB_OF_LINES, OUTPUT_TRUNCATED_LINE
 from tests.factories import make_actor, make_agent, make_user
 from tests.processes import free_port
 from tests.sse import SSEParser
@@ -224,3 +227,24 @@ async def test_the_stream_needs_authentication(async_client):
     response = await async_client.get("/api/v1/stream", {"execution_id": execution.execution_id})
     assert response.status_code == 401
     assert response.json()["detail"] == UNAUTHORIZED
+
+
+@pytest.mark.parametrize("redis_for_the_worker", ["up", "down"])
+async def test_a_fifty_megabyte_run_streams_bounded_and_ends_with_the_truncation_marker(
+    async_client, monkeypatch, settings, redis_for_the_worker
+):
+    settings.API_STREAM_POLL_S = 0.2
+    if redis_for_the_worker == "down":  # then every line comes from the stored output
+        dead = redis.Redis(port=free_port(), socket_connect_timeout=0.5, socket_timeout=0.5)
+        monkeypatch.setattr(output_stream, "redis_sync", lambda: dead)
+    execution = await run_agent(FIFTY_MB_OF_LINES)
+    reader = await sync_to_async(make_user)(permissions=("councilors.view_execution",))
+    headers = {"Authorization": f"Bearer {await sync_to_async(token_mint)(user=reader)}"}
+
+    events = await stream(async_client, execution.execution_id, **headers)
+
+    output = [event for event in events if event.event == "output"]
+    assert output[-1].data == OUTPUT_TRUNCATED_LINE
+    assert sum(event.data == OUTPUT_TRUNCATED_LINE for event in output) == 1
+    assert sum(len(event.data) + 1 for event in output) <= app_settings.OUTPUT_MAX_BYTES + TRUNCATION_SLACK
+    assert events[-1].event == "end" and json.loads(events[-1].data)["status"] == "completed"

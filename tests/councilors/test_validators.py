@@ -169,14 +169,17 @@ PY = sys.executable
         ("python", {"callable": "sys.version"}, CALLABLE_INVALID),
     ],
 )
-def test_runner_config_errors_name_the_bad_setting(runner, config, message):
+def test_runner_config_errors_name_the_bad_setting(runner, config, message, settings):
+    # `sys` allowed, so that sys.version is refused for what it is (not callable), not for its module.
+    settings.COUNCILORS_PYTHON_RUNNER_MODULES = ["councilors.demo", "sys"]
     with pytest.raises(ValidationError) as excinfo:
         agent_create(agent_id="bad", name="Bad", runner=runner, runner_config=config)
     assert errors_of(excinfo)["runner_config"] == [message]
     assert not Agent.objects.filter(agent_id="bad").exists()
 
 
-def test_python_callable_that_cannot_be_imported_is_refused_with_the_reason():
+def test_python_callable_that_cannot_be_imported_is_refused_with_the_reason(settings):
+    settings.COUNCILORS_PYTHON_RUNNER_MODULES = ["no.such"]
     with pytest.raises(ValidationError) as excinfo:
         agent_create(agent_id="bad", name="Bad", runner="python", runner_config={"callable": "no.such.module.f"})
     [message] = errors_of(excinfo)["runner_config"]
