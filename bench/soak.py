@@ -109,6 +109,7 @@ class Stack:
                 "DJANGO_SETTINGS_MODULE": "conductor.settings.base",
                 "ALLOWED_HOSTS": "127.0.0.1,localhost",
                 "PYTHONUNBUFFERED": "1",
+                "GAMIFICATION_WS_MAX_PER_USER": "0",  # every client is the one soak user
             }
         )
         subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=PROJECT_DIR, check=True)
