@@ -1,12 +1,11 @@
 """What a connection's user may do now — active, staff, may control councilors — from a per-process cache.
 
-docs/protocol.md, "A socket's rights follow its user". Each gateway process
-(each event loop) keeps one `Access` per user for GAMIFICATION_ACCESS_TTL_S; an older or missing
-entry is loaded from the database on demand (concurrent misses for one user share one load). Every
-TTL the sweep reloads, in one query, the users with open sockets on this process and revokes the
-sockets of those who are gone or no longer active (close 4401): a deactivation takes effect within
-about one TTL, a revoked permission on the next command after the entry was reloaded, and commands
-in between find a fresh entry without a database round trip.
+docs/protocol.md, "A socket's rights follow its user". Each gateway process (each event loop) keeps
+one `Access` per user for GAMIFICATION_ACCESS_TTL_S; an older or missing entry is loaded from the
+database on demand (concurrent misses for one user share one load). Every TTL the sweep reloads, in
+one query, the users with open sockets on this process and revokes the sockets of those who are
+gone or no longer active (close 4401). So a deactivation or a revoked permission takes effect
+within about one TTL, and commands in between find a fresh entry without a database round trip.
 """
 
 import asyncio
