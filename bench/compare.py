@@ -58,6 +58,7 @@ def bench_environment(workdir: Path) -> dict[str, str]:
         "CHANNEL_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PYTHONUNBUFFERED": "1",
+        "GAMIFICATION_WS_MAX_PER_USER": "0",  # every client is the one `bench` user
     }
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True)

@@ -112,6 +112,7 @@ class Stack:
                 "SECRET_KEY": secrets.token_urlsafe(50),
                 "ALLOWED_HOSTS": "127.0.0.1,localhost",
                 "PYTHONUNBUFFERED": "1",
+                "GAMIFICATION_WS_MAX_PER_USER": "0",  # every client is the one soak user
             }
         )
         os.environ.pop("SECRET_KEY_FILE", None)

@@ -11,7 +11,8 @@ class AppSettings:
     @property
     def SOCKET_URL(self) -> str:
         """Where the page's socket connects: empty for this host's /ws/gamification, or a path or
-        URL of a separate gateway (same site, so the session cookie goes with it)."""
+        URL of a separate gateway (same site, so the session cookie goes with it; on another origin
+        the gateway must list this page's origin in WS_ALLOWED_ORIGINS)."""
         return _setting("SOCKET_URL", "")
 
     @property

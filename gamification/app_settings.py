@@ -74,6 +74,20 @@ class AppSettings:
         return bool(_setting("WS_ALLOW_ANONYMOUS", False))
 
     @property
+    def WS_MAX_PER_USER(self) -> int:
+        """Open sockets one user may have over the whole deployment; the next is closed with 4429 (0: no cap)."""
+        return int(_setting("WS_MAX_PER_USER", 20))
+
+    @property
+    def ACCESS_TTL_S(self) -> float:
+        """How old a gateway's knowledge of a user (active, staff, may control councilors) may get.
+
+        Each gateway process caches it this long and re-reads the users with open sockets this often:
+        a deactivated user's sockets close, and a revoked permission takes effect, within about this.
+        """
+        return float(_setting("ACCESS_TTL_S", 5.0))
+
+    @property
     def STATS_HEARTBEAT_S(self) -> float:
         """How often each gateway process refreshes its connection counts in Redis."""
         return float(_setting("STATS_HEARTBEAT_S", 10.0))

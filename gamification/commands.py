@@ -16,8 +16,9 @@ Reply = tuple[str, dict[str, Any]] | None
 class Caller:
     """Who sent a command: the connection's user and where the connection comes from."""
 
-    user: Any  # the Django user (AnonymousUser when the gateway allows anonymous connections)
+    user: Any  # the Django user as loaded at most GAMIFICATION_ACCESS_TTL_S ago (AnonymousUser when anonymous)
     address: str  # the client's IP address as the server saw it ("" when unknown)
+    may_control: bool = False  # may pause, resume and run councilors (gamification/access.py, as old as `user`)
 
 
 # handler(caller, content) -> the reply for the caller, or None when it replied itself.

@@ -17,12 +17,13 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from gamification import history, metrics
+from gamification.access import access_cache
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, TOPICS
-from gamification.commands import Caller, extra_command, extra_command_names
+from gamification.commands import Caller, CommandHandler, extra_command, extra_command_names
 from gamification.fastpath import daphne
 from gamification.hub import Hub, get_hub
-from gamification.middleware import SCOPE_AUTH, SCOPE_DAPHNE_PROTOCOL, SCOPE_SERVER_SEND
+from gamification.middleware import SCOPE_AUTH, SCOPE_DAPHNE_PROTOCOL, SCOPE_SERVER_SEND, SCOPE_TOKEN_EXPIRES_AT
 from gamification.outbox import AsgiOutbox, Frame, make_outbox
 from gamification.protocol import (
     CLOSE_INTERNAL_ERROR,
@@ -33,6 +34,8 @@ from gamification.protocol import (
     CLOSE_RATE_LIMITED_REASON,
     CLOSE_SLOW_CONSUMER,
     CLOSE_SLOW_CONSUMER_REASON,
+    CLOSE_TOO_MANY_CONNECTIONS,
+    CLOSE_TOO_MANY_CONNECTIONS_REASON,
     CLOSE_UNAUTHORIZED,
     CLOSE_UNAUTHORIZED_REASON,
     COMMAND_EXPECTED,
@@ -106,16 +109,21 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
 
     hub: Hub | None = None
     outbox: AsgiOutbox | None = None
+    user_id: int | None = None  # the authenticated user's pk; None for an anonymous connection
+    leased = False  # holds one of its user's GAMIFICATION_WS_MAX_PER_USER slots
+    revoked = False
+    expiry: asyncio.TimerHandle | None = None  # closes a token's connection when the token expires
 
     async def connect(self) -> None:
-        """Accept, then close with 4401 unless the user (or the anonymous setting) allows it."""
+        """Accept, then close with 4401 (no user) or 4429 (too many sockets), else say `connected`."""
         self.client_id = str(uuid.uuid4())
         self.topics: frozenset[str] = frozenset({ALL_TOPICS})
         self.user = self.scope.get("user")
         self.connected_at = time.time()
         await self.accept()
-        if not (self.scope.get(SCOPE_AUTH) or app_settings.WS_ALLOW_ANONYMOUS):
-            await self.close_with_reason(CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON)
+        refusal = await self._admit()
+        if refusal is not None:
+            await self.close_with_reason(*refusal)
             return
         self.outbox = make_outbox(
             # The server's `send` directly: channels' session wrapper around it has nothing to do
@@ -143,14 +151,39 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         last_id = await self._newest_id()
         self.reply(CONNECTED, Connected(message=CONNECTED_MESSAGE, client_id=self.client_id, last_id=last_id))
         self._put_all(self.seam.release())
+        self._expire_with_token()
+
+    async def _admit(self) -> tuple[int, str] | None:
+        """Why this connection may not stay (close code and reason), or None; takes its user's slot."""
+        if not self.scope.get(SCOPE_AUTH):
+            return None if app_settings.WS_ALLOW_ANONYMOUS else (CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON)
+        access = await access_cache().get(self.user.pk)
+        if access is None or not access.active:  # deactivated since the middleware looked
+            return CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON
+        self.user_id = self.user.pk
+        if not await get_hub().user_sockets.acquire(user_id=self.user_id, client_id=self.client_id):
+            return CLOSE_TOO_MANY_CONNECTIONS, CLOSE_TOO_MANY_CONNECTIONS_REASON
+        self.leased = True
+        return None
+
+    def _expire_with_token(self) -> None:
+        """A connection authenticated by a token ends (4401) the moment the token expires."""
+        expires_at = self.scope.get(SCOPE_TOKEN_EXPIRES_AT)
+        if expires_at is not None:
+            self.expiry = asyncio.get_running_loop().call_later(max(0.0, expires_at - time.time()), self.revoke)
 
     async def disconnect(self, code: int) -> None:
-        """Leave the hub and drop whatever was still queued for this client."""
+        """Leave the hub, drop whatever was still queued for this client and give its user's slot back."""
+        if self.expiry is not None:
+            self.expiry.cancel()
         if self.hub is not None:
             self.hub.remove(self)
             metrics.connection_closed()
         if self.outbox is not None:
             self.outbox.close()
+        if self.leased:
+            self.leased = False
+            await get_hub().user_sockets.release(user_id=self.user_id, client_id=self.client_id)
 
     async def close_with_reason(self, code: int, reason: str) -> None:
         protocol = self.scope.get(SCOPE_DAPHNE_PROTOCOL)
@@ -192,10 +225,21 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             data = {**data, REQUEST_ID: request_id}
         self.outbox.put(Frame(json.dumps({"type": event_type, "data": data, "timestamp": time.time(), "id": None})))
 
-    def caller(self) -> Caller:
-        """This connection as the sender of a command (for handlers other apps register)."""
+    async def caller(self) -> Caller | None:
+        """This connection as the sender of a command (for handlers other apps register).
+
+        Its user as the access cache has them now (at most GAMIFICATION_ACCESS_TTL_S old), so a
+        revoked permission counts; None, after revoking the connection, when the user is gone.
+        """
         client = self.scope.get("client") or ("", 0)
-        return Caller(user=self.user, address=client[0] or "")
+        address = client[0] or ""
+        if self.user_id is None:
+            return Caller(user=self.user, address=address)
+        access = await access_cache().get(self.user_id)
+        if access is None or not access.active:
+            self.revoke()
+            return None
+        return Caller(user=access.user, address=address, may_control=access.may_control)
 
     def describe(self) -> dict[str, Any]:
         user = self.user.get_username() if self.user is not None and self.user.is_authenticated else None
@@ -213,6 +257,17 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             self.close_with_reason(CLOSE_INTERNAL_ERROR, CLOSE_INTERNAL_ERROR_REASON)
         )
 
+    def revoke(self) -> None:
+        """The user's rights ended (the token expired, the user was deactivated): close with 4401."""
+        if self.revoked:
+            return
+        self.revoked = True
+        if self.hub is not None:
+            self.hub.remove(self)
+        if self.outbox is not None:
+            self.outbox.close()
+        asyncio.get_running_loop().create_task(self.close_with_reason(CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON))
+
     def _overflowed(self) -> None:
         self.hub.remove(self)
         asyncio.get_running_loop().create_task(self.close_with_reason(CLOSE_SLOW_CONSUMER, CLOSE_SLOW_CONSUMER_REASON))
@@ -220,7 +275,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
     # Incoming ---------------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
-        if self.outbox is None:  # refused in connect; nothing more to say to it
+        if self.outbox is None or self.revoked:  # refused in connect, or its rights ended: nothing more to say
             return
         if not self.rate.take():
             self.hub.remove(self)
@@ -269,7 +324,13 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         if extra is None:
             known = ", ".join(sorted(self.commands.keys() | extra_command_names()))
             raise CommandRejected(UNKNOWN_COMMAND, MSG_UNKNOWN_COMMAND.format(command=command, known=known))
-        return partial(extra, self.caller())
+        return partial(self._call_extra, extra)
+
+    async def _call_extra(self, handler: CommandHandler, content: dict[str, Any]) -> Reply:
+        caller = await self.caller()
+        if caller is None:  # the user is gone: the connection is closing, no reply
+            return None
+        return await handler(caller, content)
 
     # Command handlers -------------------------------------------------------------------------
 
@@ -289,8 +350,8 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         return SUBSCRIBED, Subscribed(topics=sorted(self.topics))
 
     async def handle_get_stats(self, content: dict[str, Any]) -> Reply:
-        staff = bool(self.user is not None and self.user.is_authenticated and self.user.is_staff)
-        return STATS, await self.hub.stats(include_clients=staff)
+        access = await access_cache().get(self.user_id) if self.user_id is not None else None
+        return STATS, await self.hub.stats(include_clients=bool(access and access.is_staff))
 
     async def handle_resume(self, content: dict[str, Any]) -> Reply:
         """Replay the kept events of this client's topics with id > since, then say `resumed`."""

@@ -23,11 +23,13 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 
 from gamification import history, metrics
+from gamification.access import AccessSweep, access_cache
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
 from gamification.outbox import Frame
 from gamification.presence import Presence
 from gamification.transport import EVENT_MESSAGE_TYPE
+from gamification.user_limit import UserSockets
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ MSG_DELIVERY_FAILED = "delivery to client %s failed; dropping and closing it"
 class Subscriber(Protocol):
     client_id: str
     topics: frozenset[str]
+    user_id: int | None  # None: anonymous
 
     def deliver(self, frame: Frame, event_id: int | None) -> None:
         """Queue one pre-encoded event frame for this client without blocking."""
@@ -51,9 +54,16 @@ class Subscriber(Protocol):
     def abort(self) -> None:
         """The hub dropped this client because a delivery raised: close the connection, without raising."""
 
+    def revoke(self) -> None:
+        """The user's rights are gone (the access sweep): close the connection with 4401, without raising."""
+
 
 class Hub:
-    """The local connections of one process (one event loop) and its single group membership."""
+    """The local connections of one process (one event loop) and its single group membership.
+
+    It also starts what watches those connections: presence (counts in Redis), the access sweep
+    (access.py) and the renewal of the per-user socket leases (user_limit.py).
+    """
 
     def __init__(self) -> None:
         self.connections: set[Subscriber] = set()
@@ -62,11 +72,18 @@ class Hub:
         self.changed = asyncio.Event()  # connections or subscriptions changed: refresh the stats
         self._tasks: list[asyncio.Task] = []
         self.last_id: int | None = None  # the newest event id dispatched (ids arrive in order)
+        self.user_sockets = UserSockets()
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.presence = Presence(local=self)
-        self._tasks = [loop.create_task(self._receive_forever()), loop.create_task(self.presence.run())]
+        self.sweep = AccessSweep(local=self, cache=access_cache())
+        self._tasks = [
+            loop.create_task(self._receive_forever()),
+            loop.create_task(self.presence.run()),
+            loop.create_task(self.sweep.run()),
+            loop.create_task(self.user_sockets.run()),
+        ]
 
     def add(self, subscriber: Subscriber) -> None:
         self.connections.add(subscriber)

@@ -1,19 +1,26 @@
-"""ASGI middleware in front of the consumer: origin check, JWT `?token=`, and daphne's protocol.
+"""ASGI middleware in front of the consumer: same-origin check, JWT `?token=`, and daphne's protocol.
 
 Order (conductor/asgi.py): OriginMiddleware → AuthMiddlewareStack (session) → TokenAuthMiddleware
-→ URLRouter. Channels' `AllowedHostsOriginValidator` refuses every connection without an `Origin`
-header, which would lock out programs (websocat, other services); browsers always send one, so a
-missing Origin is let through here and the token middleware makes sure such a connection can only
-be authenticated by a token, never by a session cookie alone (docs/protocol.md, "Connecting and access").
+→ URLRouter. A browser always sends `Origin`, and a page of another site (or another port of this
+host) must not ride on the user's session cookie, so a browser's `Origin` must be the gateway's own
+origin — scheme, host and port of the handshake request, as Django sees an HTTP request — or an
+entry of WS_ALLOWED_ORIGINS. Channels' `AllowedHostsOriginValidator` compares host names only and
+refuses every connection without an `Origin`, which would lock out programs (websocat, other
+services); a missing Origin is let through here, and the token middleware makes sure such a
+connection can only be authenticated by a token, never by a session cookie alone
+(docs/protocol.md, "Connecting and access").
 """
 
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
+import jwt
 from channels.db import database_sync_to_async
-from channels.security.websocket import OriginValidator
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import DisallowedHost, ImproperlyConfigured
+from django.http import HttpRequest
 
 from gamification.fastpath import daphne
 from infrastructure.tokens import InvalidToken, token_user
@@ -21,44 +28,121 @@ from infrastructure.tokens import InvalidToken, token_user
 # Scope keys this module adds (ASGI allows extension keys; namespaced to avoid clashes).
 SCOPE_HAS_ORIGIN = "gamification.has_origin"
 SCOPE_AUTH = "gamification.auth"  # "session", "token" or None
+SCOPE_TOKEN_EXPIRES_AT = "gamification.token_expires_at"  # Unix seconds, for a connection authenticated by token
 SCOPE_DAPHNE_PROTOCOL = "gamification.daphne_protocol"
 SCOPE_SERVER_SEND = "gamification.server_send"  # the server's own `send`, under the session wrapper
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+MSG_BAD_ALLOWED_ORIGIN = (
+    "WS_ALLOWED_ORIGINS: {entry!r} is not an origin; write scheme://host[:port] with http or https, "
+    "no path (e.g. https://app.example.com)."
+)
 
-def _allowed_origins() -> list[str]:
-    # As channels' AllowedHostsOriginValidator: DEBUG with no ALLOWED_HOSTS means local development.
-    allowed = list(settings.ALLOWED_HOSTS)
-    if settings.DEBUG and not allowed:
-        allowed = ["localhost", "127.0.0.1", "[::1]"]
-    return allowed
+Origin = tuple[str, str, int]  # scheme, host name (lower case), port
 
 
-class OriginMiddleware(OriginValidator):
-    """Refuses (403 before accept) an `Origin` outside ALLOWED_HOSTS; lets a missing one through."""
+def parse_origin(text: str) -> Origin | None:
+    """`scheme://host[:port]` as (scheme, host, port), default ports filled in; None if it is not one."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:  # a port out of range, a malformed IPv6 host
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname or parts.username is not None:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    return scheme, parts.hostname, port or DEFAULT_PORTS[scheme]
+
+
+def allowed_origins() -> frozenset[Origin]:
+    """WS_ALLOWED_ORIGINS, parsed; ImproperlyConfigured for an entry that is not an origin."""
+    parsed = set()
+    for entry in settings.WS_ALLOWED_ORIGINS:
+        origin = parse_origin(entry)
+        if origin is None:
+            raise ImproperlyConfigured(MSG_BAD_ALLOWED_ORIGIN.format(entry=entry))
+        parsed.add(origin)
+    return frozenset(parsed)
+
+
+class HandshakeRequest(HttpRequest):
+    """The WebSocket handshake as a Django request, so that its origin follows Django's own rules.
+
+    `get_host()` honours X-Forwarded-Host only with USE_X_FORWARDED_HOST (X-Forwarded-Port only
+    with USE_X_FORWARDED_PORT) and checks ALLOWED_HOSTS; `scheme` honours the header named by
+    SECURE_PROXY_SSL_HEADER only when that is set, and is otherwise the socket's own (ws → http,
+    wss → https).
+    """
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        super().__init__()
+        self._socket_scheme = "https" if scope.get("scheme") == "wss" else "http"
+        server = scope.get("server") or ("", None)
+        meta = {"SERVER_NAME": server[0] or "", "SERVER_PORT": str(server[1] or DEFAULT_PORTS[self._socket_scheme])}
+        for raw_name, raw_value in scope.get("headers", []):
+            name = raw_name.decode("latin1")
+            if "_" in name:  # X_Forwarded_Host would pass for X-Forwarded-Host below (WSGI servers drop these)
+                continue
+            key = "HTTP_" + name.upper().replace("-", "_")
+            value = raw_value.decode("latin1")
+            meta[key] = f"{meta[key]},{value}" if key in meta else value
+        self.META = meta
+
+    def _get_scheme(self) -> str:
+        return self._socket_scheme
+
+    def own_origin(self) -> Origin | None:
+        """This request's origin; None when its host is not in ALLOWED_HOSTS."""
+        try:
+            return parse_origin(f"{self.scheme}://{self.get_host()}")
+        except DisallowedHost:
+            return None
+
+
+def origin_allowed(scope: dict[str, Any], origins: list[str]) -> bool:
+    """True when the one `Origin` a browser sent is the request's own origin or an allowed one."""
+    if len(origins) != 1:
+        return False
+    origin = parse_origin(origins[0])
+    if origin is None:  # "null" (a sandboxed page, a file), or garbage
+        return False
+    return origin == HandshakeRequest(scope).own_origin() or origin in allowed_origins()
+
+
+class OriginMiddleware:
+    """Refuses (403 before accept) an `Origin` neither the gateway's own nor allowed; lets a missing one through."""
 
     def __init__(self, application: Any) -> None:
-        super().__init__(application, _allowed_origins())
-
-    def valid_origin(self, parsed_origin: Any) -> bool:
-        return parsed_origin is None or self.validate_origin(parsed_origin)
+        self.application = application
+        allowed_origins()  # a bad WS_ALLOWED_ORIGINS stops the process at start-up, not at the first browser
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
-        has_origin = any(name == b"origin" for name, _ in scope.get("headers", []))
-        scope = {**scope, SCOPE_HAS_ORIGIN: has_origin, SCOPE_SERVER_SEND: send}
+        origins = [value.decode("latin1") for name, value in scope.get("headers", []) if name == b"origin"]
+        if origins and not origin_allowed(scope, origins):
+            return await WebsocketDenier()(scope, receive, send)
+        scope = {**scope, SCOPE_HAS_ORIGIN: bool(origins), SCOPE_SERVER_SEND: send}
         # Under daphne, its protocol lets the consumer write frames itself and send a close reason.
         protocol = daphne.protocol_from_send(send)
         if protocol is not None:
             scope[SCOPE_DAPHNE_PROTOCOL] = protocol
             daphne.configure_protocol(protocol)
-        return await super().__call__(scope, receive, send)
+        return await self.application(scope, receive, send)
 
 
 @database_sync_to_async
-def _token_user(token: str) -> Any:
+def _token_identity(token: str) -> tuple[Any, float] | None:
+    """The active user of a valid token and when the token expires (Unix seconds); None otherwise.
+
+    infrastructure.tokens validates the token (signature, expiry, an active user); `exp` is then
+    read from the claims it has just verified. The one place that reads a token's expiry.
+    """
     try:
-        return token_user(token)
+        user = token_user(token)
     except InvalidToken:
         return None
+    return user, float(jwt.decode(token, options={"verify_signature": False})["exp"])
 
 
 class TokenAuthMiddleware:
@@ -71,9 +155,12 @@ class TokenAuthMiddleware:
         tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
         user = scope.get("user") or AnonymousUser()
         auth = "session" if user.is_authenticated else None
+        expires_at = None
         if tokens:
-            token_owner = await _token_user(tokens[0])
-            user, auth = (token_owner, "token") if token_owner else (AnonymousUser(), None)
+            identity = await _token_identity(tokens[0])
+            user, auth = (identity[0], "token") if identity else (AnonymousUser(), None)
+            expires_at = identity[1] if identity else None
         elif not scope.get(SCOPE_HAS_ORIGIN, True):
             user, auth = AnonymousUser(), None  # a cookie without Origin is not a browser on our site
-        return await self.application({**scope, "user": user, SCOPE_AUTH: auth}, receive, send)
+        scope = {**scope, "user": user, SCOPE_AUTH: auth, SCOPE_TOKEN_EXPIRES_AT: expires_at}
+        return await self.application(scope, receive, send)

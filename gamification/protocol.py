@@ -32,6 +32,8 @@ CLOSE_MESSAGE_TOO_BIG = 4009  # a command over GAMIFICATION_WS_MAX_MESSAGE_BYTES
 CLOSE_MESSAGE_TOO_BIG_REASON = "Message too big"
 CLOSE_RATE_LIMITED = 4029  # commands faster than GAMIFICATION_WS_RATE_LIMIT_PER_S / _BURST
 CLOSE_RATE_LIMITED_REASON = "Too many commands"
+CLOSE_TOO_MANY_CONNECTIONS = 4429  # the user already has GAMIFICATION_WS_MAX_PER_USER open sockets
+CLOSE_TOO_MANY_CONNECTIONS_REASON = "Too many connections"
 CLOSE_INTERNAL_ERROR = 4500  # writing to this client raised: the gateway dropped it (reconnect and resume)
 CLOSE_INTERNAL_ERROR_REASON = "Internal error"
 
@@ -44,7 +46,16 @@ class CloseCode:
 
 
 CLOSE_CODES = (
-    CloseCode(CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON, "no valid session or token (accepted, then closed)"),
+    CloseCode(
+        CLOSE_UNAUTHORIZED,
+        CLOSE_UNAUTHORIZED_REASON,
+        "no valid session or token (accepted, then closed); the token expired, or the user was deactivated",
+    ),
+    CloseCode(
+        CLOSE_TOO_MANY_CONNECTIONS,
+        CLOSE_TOO_MANY_CONNECTIONS_REASON,
+        "the user has GAMIFICATION_WS_MAX_PER_USER sockets open already (accepted, then closed)",
+    ),
     CloseCode(CLOSE_SLOW_CONSUMER, CLOSE_SLOW_CONSUMER_REASON, "over GAMIFICATION_WS_OUTBOX_FRAMES frames unread"),
     CloseCode(CLOSE_MESSAGE_TOO_BIG, CLOSE_MESSAGE_TOO_BIG_REASON, "a message over GAMIFICATION_WS_MAX_MESSAGE_BYTES"),
     CloseCode(CLOSE_RATE_LIMITED, CLOSE_RATE_LIMITED_REASON, "commands faster than GAMIFICATION_WS_RATE_LIMIT_*"),

@@ -28,6 +28,9 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = guards.secret_key(debug=DEBUG)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Browser origins (scheme://host[:port]) besides the gateway's own that may open /ws/gamification;
+# none by default (gamification/middleware.py, docs/protocol.md "Connecting and access").
+WS_ALLOWED_ORIGINS = env.list("WS_ALLOWED_ORIGINS", default=[])
 
 # HTTPS behind a proxy (deploy/production.env sets them): each off by default so `make run` works over plain HTTP.
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
@@ -235,6 +238,8 @@ APP_SETTINGS_FROM_ENV = {
     "GAMIFICATION_HISTORY_SIZE": env.int,
     "GAMIFICATION_HISTORY_TTL_S": env.int,
     "GAMIFICATION_WS_ALLOW_ANONYMOUS": env.bool,
+    "GAMIFICATION_WS_MAX_PER_USER": env.int,
+    "GAMIFICATION_ACCESS_TTL_S": env.float,
     "GAMIFICATION_WS_RATE_LIMIT_PER_S": env.float,
     "GAMIFICATION_WS_RATE_LIMIT_BURST": env.int,
     "GAMIFICATION_STATS_HEARTBEAT_S": env.float,

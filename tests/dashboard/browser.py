@@ -48,7 +48,11 @@ class Stack:
         return self
 
     def start_gateway(self) -> None:
-        self.gateway, _ = self.exit.enter_context(daphne(port=self.gateway_port, log_path=self.log_dir / "gateway.log"))
+        # The page comes from the web daphne's origin, another port than the gateway's: the gateway lets
+        # that origin's browsers in only because it is listed (docs/protocol.md, "Connecting and access").
+        log_path = self.log_dir / "gateway.log"
+        gateway = daphne(port=self.gateway_port, log_path=log_path, WS_ALLOWED_ORIGINS=self.base_url)
+        self.gateway, _ = self.exit.enter_context(gateway)
 
     def ensure_gateway(self) -> None:
         if self.gateway is None or self.gateway.poll() is not None:

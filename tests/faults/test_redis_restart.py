@@ -32,6 +32,8 @@ pytestmark = [
 ]
 
 CLIENTS = 200
+# Every client is the one `watcher` user: a fleet, not a person's tabs (no per-user socket limit).
+FLEET = {"GAMIFICATION_WS_MAX_PER_USER": "0"}
 AWAY = 20  # of them, disconnected during the outage and resuming afterwards
 LIVE_AGAIN_WITHIN_S = 10.0
 RUN_SECONDS = 1.0
@@ -83,7 +85,7 @@ async def test_redis_restart_with_200_clients_and_running_councilors(redis_serve
     token = await sync_to_async(lambda: token_mint(user=User.objects.create_user("watcher")))()
     councilors = await setup_councilors(3)
     with (
-        daphne(log_path=tmp_path / "daphne.log") as (_, port),
+        daphne(log_path=tmp_path / "daphne.log", **FLEET) as (_, port),
         manage("qcluster", log_path=tmp_path / "qcluster.log"),
     ):
         clients = await open_fleet([f"ws://127.0.0.1:{port}/ws/gamification?token={token}"], CLIENTS)

@@ -129,6 +129,7 @@ def test_error_codes_and_close_codes_come_from_the_protocol_module(document):
     closes = document["channels"][CHANNEL]["x-close-codes"]
     assert [(close["code"], close["reason"]) for close in closes] == [
         (4401, "Unauthorized"),
+        (4429, "Too many connections"),
         (4008, "Too slow"),
         (4009, "Message too big"),
         (4029, "Too many commands"),

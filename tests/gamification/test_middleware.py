@@ -1,24 +1,29 @@
-"""The WebSocket middleware: Origin check (a missing one let through), `?token=` users, session users."""
+"""The WebSocket middleware: same-origin check (a missing Origin let through), `?token=` users, session users."""
 
 from typing import Any
 
+import jwt
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured
 
 from conductor.asgi import application
 from gamification import protocol
 from gamification.middleware import (
+    MSG_BAD_ALLOWED_ORIGIN,
     SCOPE_AUTH,
     SCOPE_DAPHNE_PROTOCOL,
     SCOPE_HAS_ORIGIN,
     SCOPE_SERVER_SEND,
+    SCOPE_TOKEN_EXPIRES_AT,
     OriginMiddleware,
     TokenAuthMiddleware,
+    parse_origin,
 )
 from infrastructure.tokens import token_mint
-from tests.gamification.ws import ORIGIN, TIMEOUT, authed, make_user, send, session_cookie, socket, token_for
+from tests.gamification.ws import BROWSER, TIMEOUT, authed, make_user, send, session_cookie, socket, token_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_thread_connections")]
 
@@ -63,7 +68,7 @@ async def through_token_auth(*, query: str = "", user: Any = None, has_origin: b
 
 
 async def test_an_allowed_origin_is_let_through_and_marked():
-    accepted, inner = await connect_through_origin_check([ORIGIN])
+    accepted, inner = await connect_through_origin_check(list(BROWSER))
     assert accepted
     (scope,) = inner.scopes
     assert scope[SCOPE_HAS_ORIGIN] is True
@@ -129,7 +134,7 @@ async def test_a_deactivated_user_s_token_is_refused():
 
 async def test_session_user_with_allowed_origin_is_accepted():
     cookie = await session_cookie(await make_user())
-    async with socket(headers=[ORIGIN, (b"cookie", cookie)]) as ws:
+    async with socket(headers=[*BROWSER, (b"cookie", cookie)]) as ws:
         assert (await send(ws, {"command": "ping"}))["type"] == "pong"
 
 
@@ -162,3 +167,115 @@ async def test_no_origin_with_only_a_session_cookie_is_closed_with_4401():
     async with socket(headers=[(b"cookie", cookie)], connected=False) as ws:
         closed = await ws.receive_output(timeout=TIMEOUT)
     assert closed["code"] == protocol.CLOSE_UNAUTHORIZED
+
+
+# Same origin ------------------------------------------------------------------------------------
+
+
+def host_and_origin(host: str, origin: str, *extra: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    return [(b"host", host.encode()), (b"origin", origin.encode()), *extra]
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://127.0.0.1:3000",  # another port of the same host: another site for the browser
+        "https://127.0.0.1:8000",  # another scheme
+        "http://localhost:8000",  # another name of the same machine
+        "http://127.0.0.1",  # the default port, 80
+        "null",  # a sandboxed frame or a file
+        "http://127.0.0.1:8000/path",
+        "http://user@127.0.0.1:8000",
+        "ws://127.0.0.1:8000",
+    ],
+)
+async def test_an_origin_other_than_the_request_s_own_is_refused(origin):
+    accepted, inner = await connect_through_origin_check(host_and_origin("127.0.0.1:8000", origin))
+    assert not accepted and inner.scopes == []
+
+
+async def test_the_request_s_own_origin_is_let_through_with_default_ports_and_case_normalised(settings):
+    settings.ALLOWED_HOSTS = ["app.example.com"]
+    for host, origin in [
+        ("app.example.com", "http://App.Example.com:80"),
+        ("app.example.com:80", "http://app.example.com"),
+    ]:
+        accepted, _ = await connect_through_origin_check(host_and_origin(host, origin))
+        assert accepted, (host, origin)
+
+
+async def test_a_host_outside_allowed_hosts_is_refused_even_when_the_origin_matches_it():
+    accepted, _ = await connect_through_origin_check(host_and_origin("evil.example", "http://evil.example"))
+    assert not accepted
+
+
+async def test_two_origin_headers_are_refused():
+    headers = [*BROWSER, (b"origin", b"http://evil.example")]
+    accepted, _ = await connect_through_origin_check(headers)
+    assert not accepted
+
+
+async def test_an_origin_of_ws_allowed_origins_is_let_through(settings):
+    settings.WS_ALLOWED_ORIGINS = ["https://app.example.com", "http://127.0.0.1:3000"]
+    for origin in ("https://app.example.com", "https://app.example.com:443", "http://127.0.0.1:3000"):
+        accepted, _ = await connect_through_origin_check(host_and_origin("127.0.0.1:8000", origin))
+        assert accepted, origin
+    accepted, _ = await connect_through_origin_check(host_and_origin("127.0.0.1:8000", "http://app.example.com"))
+    assert not accepted  # the scheme is part of the origin
+
+
+@pytest.mark.parametrize("entry", ["app.example.com", "https://app.example.com/path", "ftp://app.example.com", "*"])
+def test_an_entry_of_ws_allowed_origins_that_is_not_an_origin_stops_start_up(settings, entry):
+    settings.WS_ALLOWED_ORIGINS = [entry]
+    with pytest.raises(ImproperlyConfigured) as error:
+        OriginMiddleware(Inner())
+    assert str(error.value) == MSG_BAD_ALLOWED_ORIGIN.format(entry=entry)
+
+
+async def test_forwarded_host_and_proto_are_ignored_unless_the_settings_say_so(settings):
+    behind_proxy = [(b"x-forwarded-host", b"app.example.com"), (b"x-forwarded-proto", b"https")]
+    proxied = host_and_origin("127.0.0.1:8000", "https://app.example.com", *behind_proxy)
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "app.example.com"]
+    assert (await connect_through_origin_check(proxied))[0] is False
+    settings.USE_X_FORWARDED_HOST = True
+    assert (await connect_through_origin_check(proxied))[0] is False  # still http as far as Django knows
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    assert (await connect_through_origin_check(proxied))[0] is True
+    # The proxy's view replaces the socket's: the direct origin no longer matches.
+    direct = host_and_origin("127.0.0.1:8000", "http://127.0.0.1:8000", *behind_proxy)
+    assert (await connect_through_origin_check(direct))[0] is False
+    settings.USE_X_FORWARDED_HOST = False
+    assert (await connect_through_origin_check(proxied))[0] is False
+
+
+async def test_a_forwarded_header_spelt_with_underscores_is_not_a_forwarded_header(settings):
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "app.example.com"]
+    settings.USE_X_FORWARDED_HOST = True
+    smuggled = host_and_origin("127.0.0.1:8000", "http://app.example.com", (b"x_forwarded_host", b"app.example.com"))
+    assert (await connect_through_origin_check(smuggled))[0] is False
+
+
+async def test_a_secure_socket_s_origin_is_https():
+    inner = Inner()
+    communicator = WebsocketCommunicator(
+        OriginMiddleware(inner), "/ws/gamification", headers=host_and_origin("127.0.0.1:8443", "https://127.0.0.1:8443")
+    )
+    communicator.scope["scheme"] = "wss"
+    accepted, _ = await communicator.connect(timeout=TIMEOUT)
+    await communicator.disconnect()
+    assert accepted
+
+
+def test_parse_origin_fills_in_default_ports_and_refuses_what_is_not_an_origin():
+    assert parse_origin("https://App.Example.com") == ("https", "app.example.com", 443)
+    assert parse_origin("http://[::1]:8000") == ("http", "::1", 8000)
+    assert parse_origin("http://example.com:99999") is None
+    assert parse_origin("example.com") is None
+
+
+async def test_a_token_s_expiry_is_in_the_scope():
+    user = await make_user()
+    token = token_mint(user=user, ttl_seconds=120)
+    scope = await through_token_auth(query=f"token={token}", has_origin=False)
+    assert scope[SCOPE_TOKEN_EXPIRES_AT] == jwt.decode(token, options={"verify_signature": False})["exp"]
+    assert (await through_token_auth(user=user))[SCOPE_TOKEN_EXPIRES_AT] is None  # a session has no expiry here

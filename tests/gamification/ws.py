@@ -13,7 +13,10 @@ from django.test import Client
 from conductor.asgi import application
 from infrastructure.tokens import token_mint
 
+# A browser on the gateway's own page: the Origin is the scheme, host and port of the Host it connects to.
+HOST = (b"host", b"127.0.0.1:8000")
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+BROWSER = (HOST, ORIGIN)
 ALERT = {"level": "info", "message": "hello", "source": "tests"}
 TIMEOUT = 5
 
@@ -45,7 +48,7 @@ def session_cookie(user: User) -> bytes:
 
 @asynccontextmanager
 async def socket(
-    path: str = "/ws/gamification", *, headers=(ORIGIN,), connected: bool = True
+    path: str = "/ws/gamification", *, headers=BROWSER, connected: bool = True
 ) -> AsyncIterator[WebsocketCommunicator]:
     """An accepted connection (past its `connected` message unless `connected=False`), always disconnected."""
     communicator = WebsocketCommunicator(application, path, headers=list(headers))

@@ -27,7 +27,7 @@ from tests.hostile.strategies import FUZZ, KNOWN_COUNCILOR, ws_text
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TIMEOUT = 5
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+BROWSER = [(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000")]
 ERROR_CODES = frozenset(protocol.ERROR_CODES)
 DOCUMENTED_CLOSES = {protocol.CLOSE_MESSAGE_TOO_BIG, protocol.CLOSE_RATE_LIMITED, protocol.CLOSE_SLOW_CONSUMER}
 REPLY_TYPES = {
@@ -64,7 +64,7 @@ class Gateway:
         self.closes: list[int] = []
 
     async def open(self) -> WebsocketCommunicator:
-        communicator = WebsocketCommunicator(application, self.path, headers=[ORIGIN])
+        communicator = WebsocketCommunicator(application, self.path, headers=BROWSER)
         accepted, _ = await communicator.connect(timeout=TIMEOUT)
         assert accepted
         assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "connected"

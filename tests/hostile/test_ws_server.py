@@ -36,7 +36,6 @@ pytestmark = [
 ]
 
 TIMEOUT = 10
-ORIGIN = "http://127.0.0.1"
 # daphne refuses an incoming message over --websocket-max-message-size (1 MiB by default) itself,
 # with the standard close code for "message too big", before the consumer sees it.
 CLOSE_DAPHNE_TOO_BIG = 1009
@@ -60,6 +59,11 @@ def session_cookie(username: str) -> str:
     client = Client()
     client.force_login(User.objects.create_user(username))
     return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def same_origin(port: int) -> str:
+    """The Origin of a page served by the gateway itself (scheme, host and port of ws_url)."""
+    return f"http://127.0.0.1:{port}"
 
 
 def ws_url(port: int, token: str | None = None) -> str:
@@ -118,7 +122,9 @@ async def test_foreign_origin_missing_origin_and_bad_tokens_are_refused(gateway)
     cookie = await session_cookie("browser-user")
     async with client(port, additional_headers={"Cookie": cookie}) as ws:  # no Origin: a cookie is not enough
         assert await close_code(ws) == protocol.CLOSE_UNAUTHORIZED
-    async with client(port, additional_headers={"Cookie": cookie}, origin=ORIGIN) as ws:  # the same, from a browser
+    async with client(
+        port, additional_headers={"Cookie": cookie}, origin=same_origin(port)
+    ) as ws:  # the same, from a browser
         assert (await receive(ws))["type"] == "connected"
 
     header, claims, signature = token.split(".")
@@ -135,7 +141,7 @@ async def test_foreign_origin_missing_origin_and_bad_tokens_are_refused(gateway)
     for name, bad in tampered.items():
         async with client(port, bad) as ws:
             assert await close_code(ws) == protocol.CLOSE_UNAUTHORIZED, name
-        async with client(port, bad, origin=ORIGIN) as ws:
+        async with client(port, bad, origin=same_origin(port)) as ws:
             assert await close_code(ws) == protocol.CLOSE_UNAUTHORIZED, name
 
     await still_served(good)

@@ -1,0 +1,159 @@
+"""What a connection's user may do now — active, staff, may control councilors — from a per-process cache.
+
+docs/protocol.md, "A socket's rights follow its user". Each gateway process (each event loop) keeps
+one `Access` per user for GAMIFICATION_ACCESS_TTL_S; an older or missing entry is loaded from the
+database on demand (concurrent misses for one user share one load). Every TTL the sweep reloads, in
+one query, the users with open sockets on this process and revokes the sockets of those who are
+gone or no longer active (close 4401). So a deactivation or a revoked permission takes effect
+within about one TTL, and commands in between find a fresh entry without a database round trip.
+"""
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, OuterRef
+
+from gamification.app_settings import app_settings
+from gamification.protocol import CONTROL_PERMISSION
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Access:
+    """One user as the database had them at `loaded_at`."""
+
+    user: Any  # the user row (a fresh object per load: nothing cached on it outlives the entry)
+    may_control: bool  # active, and a superuser or granted CONTROL_PERMISSION directly or through a group
+    loaded_at: float  # time.monotonic()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.user.is_active)
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.user.is_active and self.user.is_staff)
+
+
+def _load(user_ids: Collection[int]) -> dict[int, Access]:
+    """The users among `user_ids` that still exist, with their control permission: one query."""
+    app_label, codename = CONTROL_PERMISSION.split(".")
+    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    # The rule of Django's ModelBackend.has_perm, as one query for many users.
+    users = (
+        get_user_model()
+        .objects.filter(pk__in=list(user_ids))
+        .annotate(
+            _direct=Exists(permission.filter(user=OuterRef("pk"))),
+            _grouped=Exists(permission.filter(group__user=OuterRef("pk"))),
+        )
+    )
+    now = time.monotonic()
+    return {
+        user.pk: Access(
+            user=user,
+            may_control=bool(user.is_active and (user.is_superuser or user._direct or user._grouped)),
+            loaded_at=now,
+        )
+        for user in users
+    }
+
+
+class AccessCache:
+    """This event loop's users, each entry at most GAMIFICATION_ACCESS_TTL_S old when handed out."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, Access] = {}
+        self._loading: dict[int, asyncio.Future[Access | None]] = {}
+
+    async def get(self, user_id: int) -> Access | None:
+        """The user's access now (None: no such user any more)."""
+        entry = self._entries.get(user_id)
+        if entry is not None and time.monotonic() - entry.loaded_at < app_settings.ACCESS_TTL_S:
+            return entry
+        pending = self._loading.get(user_id)
+        if pending is None:
+            pending = self._loading[user_id] = asyncio.ensure_future(self._load_one(user_id))
+            pending.add_done_callback(lambda _: self._loading.pop(user_id, None))
+        return await asyncio.shield(pending)
+
+    async def refresh(self, user_ids: Iterable[int]) -> dict[int, Access]:
+        """Reload these users (one query); the others' entries are dropped, so memory follows the sockets."""
+        wanted = frozenset(user_ids)
+        loaded = await database_sync_to_async(_load)(wanted) if wanted else {}
+        self._entries = dict(loaded)
+        return loaded
+
+    async def _load_one(self, user_id: int) -> Access | None:
+        entry = (await database_sync_to_async(_load)([user_id])).get(user_id)
+        if entry is None:
+            self._entries.pop(user_id, None)
+        else:
+            self._entries[user_id] = entry
+        return entry
+
+
+_caches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AccessCache]" = weakref.WeakKeyDictionary()
+
+
+def access_cache() -> AccessCache:
+    """The running event loop's cache (one per gateway process)."""
+    loop = asyncio.get_running_loop()
+    cache = _caches.get(loop)
+    if cache is None:
+        cache = _caches[loop] = AccessCache()
+    return cache
+
+
+class Guarded(Protocol):
+    user_id: int | None  # None: an anonymous connection (nothing to revoke)
+
+    def revoke(self) -> None:
+        """The user's rights are gone: close the connection with 4401, without raising."""
+
+
+class LocalConnections(Protocol):
+    connections: Collection[Guarded]
+
+
+class AccessSweep:
+    """Every GAMIFICATION_ACCESS_TTL_S: reload the users with open sockets here, revoke the inactive ones."""
+
+    def __init__(self, *, local: LocalConnections, cache: AccessCache) -> None:
+        self.local = local
+        self.cache = cache
+
+    async def run(self) -> None:
+        """Sweep forever; a database outage only delays the next sweep."""
+        while True:
+            await asyncio.sleep(app_settings.ACCESS_TTL_S)
+            try:
+                await self.sweep()
+            except Exception as exc:  # noqa: BLE001 - the sockets stay as they are until the next sweep
+                logger.warning("access sweep failed (%r); retrying in %ss", exc, app_settings.ACCESS_TTL_S)
+
+    async def sweep(self) -> int:
+        """One pass; returns how many connections it revoked."""
+        by_user: dict[int, list[Guarded]] = defaultdict(list)
+        for connection in tuple(self.local.connections):
+            if connection.user_id is not None:
+                by_user[connection.user_id].append(connection)
+        fresh = await self.cache.refresh(by_user)
+        revoked = 0
+        for user_id, connections in by_user.items():
+            entry = fresh.get(user_id)
+            if entry is None or not entry.active:
+                for connection in connections:
+                    connection.revoke()
+                revoked += len(connections)
+        return revoked
