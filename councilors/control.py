@@ -18,7 +18,6 @@ from gamification.commands import Caller, register_command
 from gamification.protocol import (
     COMMAND_FIELD,
     CONTROL_COMMANDS,
-    CONTROL_PERMISSION,
     COUNCILOR_ID_EXPECTED,
     FORBIDDEN,
     MSG_FORBIDDEN,
@@ -33,9 +32,8 @@ from gamification.protocol import (
 
 def councilor_control(*, caller: Caller, command: str, councilor_id: str) -> tuple[str, dict[str, Any]]:
     """Run one control command for `caller`; returns the caller's reply (type, data) or raises CommandRejected."""
+    _check_may_control(caller, command)
     user = caller.user
-    if not (user.is_authenticated and user.has_perm(CONTROL_PERMISSION)):
-        raise CommandRejected(FORBIDDEN, MSG_FORBIDDEN.format(command=command))
     try:
         councilor = councilor_get(councilor_id=councilor_id)
     except Councilor.DoesNotExist:
@@ -51,9 +49,17 @@ def councilor_control(*, caller: Caller, command: str, councilor_id: str) -> tup
     return payloads.councilor_run_queued(councilor_id=councilor_id, execution_id=execution_id)
 
 
+def _check_may_control(caller: Caller, command: str) -> None:
+    # The gateway's view of the user (gamification/access.py), at most GAMIFICATION_ACCESS_TTL_S old:
+    # a revoked permission takes effect within that bound, without a query per command.
+    if not caller.may_control:
+        raise CommandRejected(FORBIDDEN, MSG_FORBIDDEN.format(command=command))
+
+
 async def handle_control(caller: Caller, content: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The gateway's handler for the three control commands."""
+    """The gateway's handler for the three control commands (a refused one costs no database access)."""
     councilor_id = required_field(content, "councilor_id", str, COUNCILOR_ID_EXPECTED)
+    _check_may_control(caller, content[COMMAND_FIELD])
     return await database_sync_to_async(councilor_control)(
         caller=caller, command=content[COMMAND_FIELD], councilor_id=councilor_id
     )

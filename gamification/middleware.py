@@ -14,7 +14,6 @@ connection can only be authenticated by a token, never by a session cookie alone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import jwt
 from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
@@ -23,7 +22,7 @@ from django.core.exceptions import DisallowedHost, ImproperlyConfigured
 from django.http import HttpRequest
 
 from gamification.fastpath import daphne
-from infrastructure.tokens import InvalidToken, token_user
+from infrastructure.tokens import InvalidToken, token_identity
 
 # Scope keys this module adds (ASGI allows extension keys; namespaced to avoid clashes).
 SCOPE_HAS_ORIGIN = "gamification.has_origin"
@@ -133,16 +132,12 @@ class OriginMiddleware:
 
 @database_sync_to_async
 def _token_identity(token: str) -> tuple[Any, float] | None:
-    """The active user of a valid token and when the token expires (Unix seconds); None otherwise.
-
-    infrastructure.tokens validates the token (signature, expiry, an active user); `exp` is then
-    read from the claims it has just verified. The one place that reads a token's expiry.
-    """
+    """The active user of a valid token and when the token expires (Unix seconds); None otherwise."""
     try:
-        user = token_user(token)
+        identity = token_identity(token)
     except InvalidToken:
         return None
-    return user, float(jwt.decode(token, options={"verify_signature": False})["exp"])
+    return identity.user, identity.expires_at.timestamp()
 
 
 class TokenAuthMiddleware:
