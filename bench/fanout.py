@@ -26,6 +26,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -162,20 +163,31 @@ def _percentile(values: list[float], pct: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(pct * 10) - 1] if len(values) > 1 else values[0]
 
 
-def _cpu(process: psutil.Process | None) -> float:
-    if process is None:
-        return 0.0
-    times = process.cpu_times()
-    return times.user + times.system
+def _processes(pids: int | Sequence[int] | None) -> list[psutil.Process]:
+    if pids is None:
+        return []
+    return [psutil.Process(pid) for pid in ([pids] if isinstance(pids, int) else pids)]
 
 
-def _wait_until_idle(process: psutil.Process | None, *, below: float = 0.05, timeout: float = 120.0) -> None:
-    """Wait until the gateway uses less than `below` of a core over a second."""
+def _cpu(processes: list[psutil.Process]) -> float:
+    """User + system CPU seconds of `processes`, summed."""
+    return sum(times.user + times.system for times in (process.cpu_times() for process in processes))
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, over all cores."""
+    times = psutil.cpu_times()
+    total = sum(times)
+    return total - times.idle - getattr(times, "iowait", 0.0), total
+
+
+def _wait_until_idle(processes: list[psutil.Process], *, below: float = 0.05, timeout: float = 120.0) -> None:
+    """Wait until the gateways use less than `below` of a core over a second."""
     deadline = time.monotonic() + timeout
-    while process is not None and time.monotonic() < deadline:
-        before = _cpu(process)
+    while processes and time.monotonic() < deadline:
+        before = _cpu(processes)
         time.sleep(1.0)
-        if _cpu(process) - before < below:
+        if _cpu(processes) - before < below:
             return
 
 
@@ -187,20 +199,29 @@ def run(
     *,
     url: str,
     token: str | None,
-    gateway_pid: int | None,
+    gateway_pid: int | Sequence[int] | None,
     clients: int,
     events: int,
     rate: float,
     client_procs: int,
     seed_emit: str | None = None,
+    watch: Mapping[str, Sequence[int]] | None = None,
 ) -> dict[str, Any]:
-    """One benchmark run; returns the figures it prints."""
+    """One benchmark run; returns the figures it prints.
+
+    `gateway_pid` may name several gateway processes (behind one load balancer): their CPU is summed.
+    `watch` names other processes (e.g. nginx's workers) whose CPU seconds during the emission are
+    returned under `watched_cpu_s`, with the whole machine's busy share under `machine_busy`.
+    """
     tag = f"bench-{uuid.uuid4().hex[:8]}"
-    gateway = psutil.Process(gateway_pid) if gateway_pid else None
+    gateway = _processes(gateway_pid)
+    watched = {name: _processes(pids) for name, pids in (watch or {}).items()}
     _wait_until_idle(gateway)  # the previous run's disconnects must not count against this one
     workers = _start_clients(_with_token(url, token), clients, client_procs, tag, events)
     _wait_until_idle(gateway)  # nor this run's connect burst
     cpu_before, started = _cpu(gateway), time.time()
+    watched_before = {name: _cpu(processes) for name, processes in watched.items()}
+    machine_before = _machine_busy()
     emitter = subprocess.run(
         [sys.executable, __file__, "emit", "--events", str(events), "--rate", str(rate), "--tag", tag]
         + (["--seed-emit", seed_emit] if seed_emit else []),
@@ -216,6 +237,8 @@ def run(
                 pipe.recv()  # "done"
                 del pending[key]
     cpu_after = _cpu(gateway)
+    watched_cpu = {name: _cpu(processes) - watched_before[name] for name, processes in watched.items()}
+    machine_after = _machine_busy()
     latencies: list[float] = []
     last, first_emitted = started, float("inf")
     for process, pipe in workers:
@@ -240,6 +263,9 @@ def run(
         # From the first event's emission to the last delivery (the emitter's start-up is not counted).
         "deliveries_per_s": delivered / max(last - min(first_emitted, last), 1e-9),
         "cpu_s_per_1000": (cpu_after - cpu_before) / delivered * 1000 if delivered and gateway else float("nan"),
+        "gateway_cpu_s": cpu_after - cpu_before,
+        "watched_cpu_s": watched_cpu,
+        "machine_busy": (machine_after[0] - machine_before[0]) / max(machine_after[1] - machine_before[1], 1e-9),
     }
 
 

@@ -363,7 +363,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         until = self.seam.hold()
         try:
             page = await asyncio.wait_for(
-                history.history_since(since=since, topics=self.topics, until=until),
+                history.history_since(since=since, topics=self.topics, until=until, seen=self.hub.last_id),
                 timeout=app_settings.HISTORY_TIMEOUT_S,
             )
         except Exception as exc:  # noqa: BLE001 - Redis down or slow: say so, lose no live frame

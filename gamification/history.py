@@ -12,6 +12,16 @@ If the counter key is missing (first event ever, or Redis lost its data), it res
 Redis server's Unix time in microseconds, so ids keep increasing across restarts of everything
 as long as the deployment averages fewer than a million events per second (ids stay below 2**53,
 exact in JavaScript, until the year 2255).
+
+A failover (a replica promoted by Sentinel, docs/deployment.md) keeps the counter but may lose the
+last events of the old primary: replication is asynchronous, so ids the old primary assigned (and
+published: clients saw them) after its last replicated write are missing from the new one, which
+would hand them out again. The script notices the new primary by its replication id (INFO
+replication: a promoted replica takes a new one) and skips the counter ahead to the server's
+clock, recording the skipped range as the `gap`. Which ids of the gap were really assigned only
+those who saw them know: a gateway whose hub dispatched such an id says so (`seen`), and the
+highest is kept as `lost`. A `resume` from before it answers `complete: false` (reload state);
+one from at or after it is complete, since nothing it missed was lost.
 """
 
 import json
@@ -23,15 +33,30 @@ from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
 from infrastructure.redis_access import key, redis_async
 
-# KEYS: counter, history, origin. ARGV: JSON head, message head, max events, ttl seconds, channel ('' = no publish).
-# The heads are the envelope's JSON and the layer's msgpack message serialized with `id` last and
-# its value cut off; the script appends the id to both (see `split_heads`).
+# KEYS: counter, history, origin, epoch, gap. ARGV: JSON head, message head, max events, ttl seconds,
+# channel ('' = no publish). The heads are the envelope's JSON and the layer's msgpack message
+# serialized with `id` last and its value cut off; the script appends the id to both (`json_head`, and
+# `message_head` in gamification/fastpath/channels_redis.py).
+# `epoch` is the replication id of the primary that last wrote the counter; INFO is called with
+# pcall so that a Redis that refuses it to scripts still assigns ids (without failover detection).
 _APPEND_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local info = redis.pcall('INFO', 'replication')
+local epoch = type(info) == 'string' and string.match(info, 'master_replid:(%w+)') or ''
+local counter = redis.call('GET', KEYS[1])
+local written_under = redis.call('GET', KEYS[4])
+if not counter then
   local now = redis.call('TIME')
   local origin = string.format('%d', now[1] * 1000000 + now[2])
   redis.call('SET', KEYS[1], origin)
   redis.call('SET', KEYS[3], origin)
+elseif written_under and written_under ~= epoch then
+  local now = redis.call('TIME')
+  local restart = string.format('%d', math.max(tonumber(counter), now[1] * 1000000 + now[2]))
+  redis.call('HSET', KEYS[5], 'from', counter, 'to', restart)
+  redis.call('SET', KEYS[1], restart)
+end
+if written_under ~= epoch then
+  redis.call('SET', KEYS[4], epoch)
 end
 local id = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], id, ARGV[1] .. string.format('%d', id) .. '}')
@@ -41,6 +66,29 @@ if ARGV[5] ~= '' then
   redis.call('PUBLISH', ARGV[5], ARGV[2] .. cmsgpack.pack(id))
 end
 return id
+"""
+
+# KEYS: counter, history, origin, gap, lost. ARGV: since, until ('' = the newest), seen ('0' = none).
+# Returns the newest id, the origin, the highest lost id, the oldest kept id and the rows after
+# `since`. A `seen` id this Redis does not hold (beyond its newest, or inside the failover gap) was
+# assigned by a previous primary and lost: it raises `lost`. Numbers stay strings (Lua's own would
+# print big ids in exponent form).
+_SINCE_LUA = """
+local newest = redis.call('GET', KEYS[1]) or '0'
+local lost = redis.call('GET', KEYS[5]) or '0'
+local seen = tonumber(ARGV[3])
+if seen > tonumber(lost) then
+  local gap = redis.call('HMGET', KEYS[4], 'from', 'to')
+  local in_gap = gap[1] and seen > tonumber(gap[1]) and seen <= tonumber(gap[2])
+  if seen > tonumber(newest) or in_gap then
+    lost = ARGV[3]
+    redis.call('SET', KEYS[5], lost)
+  end
+end
+local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local upper = ARGV[2] == '' and '+inf' or ARGV[2]
+local rows = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], upper)
+return {newest, redis.call('GET', KEYS[3]) or '', lost, oldest[2] or '', rows}
 """
 
 _JSON_ID_TAIL = "null}"
@@ -65,11 +113,21 @@ class Keys(NamedTuple):
     counter: str  # the newest id assigned
     history: str  # the sorted set of kept envelopes
     origin: str  # where the counter (re)started: ids at or below it belong to no kept history
+    epoch: str  # the replication id of the primary that last wrote the counter
+    gap: str  # the ids skipped at the last failover: `from` (exclusive) .. `to`
+    lost: str  # the highest id a gateway saw that this Redis does not hold
 
 
 def keys() -> Keys:
     """The history's Redis keys (under the deployment's prefix)."""
-    return Keys(key("gamification", "event_id"), key("gamification", "history"), key("gamification", "event_id_origin"))
+    return Keys(
+        key("gamification", "event_id"),
+        key("gamification", "history"),
+        key("gamification", "event_id_origin"),
+        key("gamification", "event_id_epoch"),
+        key("gamification", "event_id_gap"),
+        key("gamification", "event_id_lost"),
+    )
 
 
 def json_head(envelope: dict[str, Any]) -> str:
@@ -88,10 +146,15 @@ async def history_append(*, envelope: dict[str, Any], message_head: bytes = b"",
     `message_head` is the channel layer's message for the envelope, cut before the id's value
     (gamification/fastpath/channels_redis.py), so the script publishes exactly what `group_send` would.
     """
+    key = keys()
     event_id = await redis_async().eval(
         _APPEND_LUA,
-        3,
-        *keys(),
+        5,
+        key.counter,
+        key.history,
+        key.origin,
+        key.epoch,
+        key.gap,
         json_head(envelope),
         message_head if channel else b"",
         app_settings.HISTORY_SIZE,
@@ -111,30 +174,40 @@ def _wanted(topics: Collection[str], event_type: str) -> bool:
     return ALL_TOPICS in topics or event_type in topics
 
 
-async def history_since(*, since: int, topics: Collection[str], until: int | None = None) -> HistoryPage:
+async def history_since(
+    *, since: int, topics: Collection[str], until: int | None = None, seen: int | None = None
+) -> HistoryPage:
     """The kept events with since < id <= until (the newest by default) whose type is in `topics`.
 
-    `complete` is False when events after `since` were already trimmed, or when `since` is newer
-    than any id this deployment assigned (an id from a Redis that lost its data). `since` 0 means
-    "from the start" (a client whose `connected.last_id` was 0): complete while the history still
-    holds the counter's first event.
+    `complete` is False when events after `since` were already trimmed, when `since` is newer
+    than any id this deployment assigned (an id from a Redis that lost its data), or when some
+    event after `since` was lost in a failover. `since` 0 means "from the start" (a client whose
+    `connected.last_id` was 0): complete while the history still holds the counter's first event.
+    `seen` is the newest id the calling gateway's hub dispatched (trusted, unlike a client's
+    `since`): if this Redis does not hold it, it is recorded as lost.
     """
     key = keys()
-    async with redis_async().pipeline(transaction=True) as pipe:
-        pipe.get(key.counter)
-        pipe.get(key.origin)
-        pipe.zrange(key.history, 0, 0, withscores=True)
-        pipe.zrangebyscore(key.history, f"({since}", "+inf" if until is None else until)
-        newest_raw, origin_raw, oldest_rows, rows = await pipe.execute()
-    newest = int(newest_raw or 0)
+    newest_raw, origin_raw, lost_raw, oldest_raw, rows = await redis_async().eval(
+        _SINCE_LUA,
+        5,
+        key.counter,
+        key.history,
+        key.origin,
+        key.gap,
+        key.lost,
+        since,
+        "" if until is None else until,
+        seen or 0,
+    )
+    newest, lost = int(newest_raw), int(lost_raw)
     last = newest if until is None else min(until, newest)
-    if since > newest:
+    if since > newest or since < lost:
         complete = False
     elif since >= last:
         complete = True
     else:
-        held_from = since if since or origin_raw is None else int(origin_raw)
-        complete = bool(oldest_rows) and int(oldest_rows[0][1]) <= held_from + 1
+        held_from = since if since or not origin_raw else int(origin_raw)
+        complete = bool(oldest_raw) and int(float(oldest_raw)) <= held_from + 1
     events, frames = [], []
     for row in rows:
         frame = row.decode()

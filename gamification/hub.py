@@ -182,10 +182,10 @@ class Hub:
         """Dispatch a live event, first filling a gap in the ids from the history.
 
         The history gives ids without holes and publishes them in order, so a gap means this hub
-        missed events: its Redis connection dropped (Redis restarted) and was re-subscribed by the
-        layer meanwhile. The missed ones are sent first, from the history, so every client still
-        gets every event once and in order; an id at or below the last dispatched one was already
-        sent that way.
+        missed events: its Redis connection dropped (Redis restarted, or failed over to a replica)
+        and was re-subscribed by the layer meanwhile, or a failover skipped ids (gamification/history.py).
+        The missed ones are sent first, from the history, so every client still gets every event
+        once and in order; an id at or below the last dispatched one was already sent that way.
         """
         event_id = envelope.get("id")
         if event_id is None:  # history off: no ids, nothing to check
@@ -201,7 +201,8 @@ class Hub:
     async def _fill_gap(self, *, since: int, until: int) -> None:
         try:
             page = await asyncio.wait_for(
-                history.history_since(since=since, topics={ALL_TOPICS}, until=until),
+                # `seen`: if a failover lost ids this hub dispatched, every gateway's `resume` must know.
+                history.history_since(since=since, topics={ALL_TOPICS}, until=until, seen=self.last_id),
                 timeout=app_settings.HISTORY_TIMEOUT_S,
             )
         except Exception as exc:  # noqa: BLE001 - Redis gone again: the gap stays a loss, said below

@@ -7,9 +7,15 @@ history, gateway presence, rate limits, run output streams, health — goes thro
 - `redis_sync()`: the process's blocking client (per PID: django-q2 forks its workers);
 - `redis_async()`: the running event loop's shared asyncio client, closed with its loop;
 - `redis_async_dedicated()`: a new asyncio client for one long-lived blocking reader (SSE).
+
+The Redis they reach is the channel layer's host (the settings build it from REDIS_URL,
+infrastructure/redis_url.py): one server, or the primary of a Sentinel group. Through Sentinel a
+client asks the sentinels where the primary is whenever it (re)connects, so after a failover the
+next command — retried once its connection to the old primary fails — reaches the new one.
 """
 
 import asyncio
+import json
 import os
 import threading
 import types
@@ -18,10 +24,14 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 from django.conf import settings
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from infrastructure.redis_url import layer_host
 
 # Short timeouts: a Redis that does not answer must cost a request or a run line little, not stall it.
 CONNECT_TIMEOUT_S = 2.0
@@ -31,12 +41,12 @@ ASYNC_SOCKET_TIMEOUT_S = 5.0
 
 # What channels-redis itself prefixes with when its config names no prefix.
 LAYER_DEFAULT_PREFIX = "asgi"
+# The keys of a channels-redis Sentinel host entry that describe the group, not the connection.
+_SENTINEL_KEYS = ("master_name", "sentinels", "sentinel_kwargs")
 
 _lock = threading.Lock()
-_sync_clients: dict[int, redis.Redis] = {}
-_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, redis.asyncio.Redis]]" = (
-    weakref.WeakKeyDictionary()
-)
+_sync_clients: dict[int, dict[str, redis.Redis]] = {}
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients]" = weakref.WeakKeyDictionary()
 
 
 def _layer_config() -> dict[str, Any]:
@@ -53,24 +63,62 @@ def key(*parts: object) -> str:
     return ":".join([key_prefix(), *(str(part) for part in parts)])
 
 
-def redis_url() -> str:
-    """The deployment's Redis: the channel layer's (the settings build it from REDIS_URL), so event
-    ids, history and presence live on the Redis the events themselves travel through."""
-    hosts = _layer_config().get("hosts") or [settings.REDIS_URL]
+def redis_host() -> dict[str, Any]:
+    """The deployment's Redis as the channel layer's first host names it, so event ids, history and
+    presence live on the Redis the events themselves travel through.
+
+    `{"address": url}`, channels-redis's Sentinel form (`master_name`, `sentinels`, …) or
+    connection keywords (`host`, `port`); a bare string or (host, port) pair is read as channels-redis reads it.
+    """
+    hosts = _layer_config().get("hosts") or [layer_host(settings.REDIS_URL)]
     host = hosts[0]
-    return host["address"] if isinstance(host, dict) else host
+    if isinstance(host, str):
+        return {"address": host}
+    if isinstance(host, tuple | list):
+        return {"host": host[0], "port": host[1]}
+    return dict(host)
+
+
+def _identity(host: dict[str, Any]) -> str:
+    """A stable name for a host entry, to keep one client per Redis (tests switch Redis by settings)."""
+    return json.dumps(host, sort_keys=True, default=str)
+
+
+def _is_sentinel(host: dict[str, Any]) -> bool:
+    return "master_name" in host
+
+
+def _connection_kwargs(host: dict[str, Any]) -> dict[str, Any]:
+    """The host entry's keywords for connections to the Redis server itself."""
+    return {name: value for name, value in host.items() if name not in (*_SENTINEL_KEYS, "address")}
+
+
+def _sync_client(host: dict[str, Any]) -> redis.Redis:
+    options = {
+        **_connection_kwargs(host),
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "socket_timeout": SOCKET_TIMEOUT_S,
+    }
+    if _is_sentinel(host):
+        sentinel = redis.sentinel.Sentinel(host["sentinels"], sentinel_kwargs=host.get("sentinel_kwargs"))
+        return sentinel.master_for(host["master_name"], **options)
+    if "address" in host:
+        return redis.Redis.from_url(host["address"], **options)
+    return redis.Redis(**options)
 
 
 def redis_sync() -> redis.Redis:
     """The process's shared blocking client (per PID: a connection pool must not cross a fork)."""
-    pid = os.getpid()
+    pid, host = os.getpid(), redis_host()
+    identity = _identity(host)
     with _lock:
         if pid not in _sync_clients:
             _sync_clients.clear()
-            _sync_clients[pid] = redis.Redis.from_url(
-                redis_url(), socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S
-            )
-        return _sync_clients[pid]
+            _sync_clients[pid] = {}
+        clients = _sync_clients[pid]
+        if identity not in clients:
+            clients[identity] = _sync_client(host)
+        return clients[identity]
 
 
 def _reconnecting() -> dict[str, Any]:
@@ -79,27 +127,60 @@ def _reconnecting() -> dict[str, Any]:
     After Redis restarts, every pooled connection is stale and fails on first use; without a retry
     the first `resume` answered `history_unavailable` and the first event a worker emitted was lost.
     Only connection errors are retried (the command never reached a live server); a timeout is
-    not, since a script may have run (a retry would give one event two ids).
+    not, since a script may have run (a retry would give one event two ids). Through Sentinel, a
+    fresh connection asks the sentinels for the primary first, so the retry follows a failover.
     """
     return {"retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 3), "retry_on_error": [RedisConnectionError]}
 
 
-def redis_async() -> redis.asyncio.Redis:
-    """The running event loop's shared asyncio client (keyed by URL: tests change settings)."""
+class _LoopClients:
+    """One event loop's shared clients (one per Redis) and the Sentinel managers they ask."""
+
+    def __init__(self) -> None:
+        self.shared: dict[str, redis.asyncio.Redis] = {}
+        self.sentinels: dict[str, redis.asyncio.sentinel.Sentinel] = {}
+
+    def sentinel(self, host: dict[str, Any]) -> redis.asyncio.sentinel.Sentinel:
+        identity = _identity(host)
+        if identity not in self.sentinels:
+            self.sentinels[identity] = redis.asyncio.sentinel.Sentinel(
+                host["sentinels"], sentinel_kwargs=host.get("sentinel_kwargs")
+            )
+        return self.sentinels[identity]
+
+    def client(self, host: dict[str, Any], **options: Any) -> redis.asyncio.Redis:
+        """A new client of `host` with `options` (through this loop's Sentinel manager for a group)."""
+        options = {**_connection_kwargs(host), **options}
+        if _is_sentinel(host):
+            return self.sentinel(host).master_for(host["master_name"], **options)
+        if "address" in host:
+            return redis.asyncio.Redis.from_url(host["address"], **options)
+        return redis.asyncio.Redis(**options)
+
+    async def aclose(self) -> None:
+        for client in self.shared.values():
+            await client.aclose(close_connection_pool=True)
+        for sentinel in self.sentinels.values():
+            await sentinel.aclose()
+
+
+def _loop_clients() -> _LoopClients:
     loop = asyncio.get_running_loop()
     if loop not in _async_clients:
-        _async_clients[loop] = {}
+        _async_clients[loop] = _LoopClients()
         _close_with_loop(loop)
-    clients = _async_clients[loop]
-    url = redis_url()
-    if url not in clients:
-        clients[url] = redis.asyncio.Redis.from_url(
-            url,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            socket_timeout=ASYNC_SOCKET_TIMEOUT_S,
-            **_reconnecting(),
+    return _async_clients[loop]
+
+
+def redis_async() -> redis.asyncio.Redis:
+    """The running event loop's shared asyncio client (one per Redis: tests change settings)."""
+    clients, host = _loop_clients(), redis_host()
+    identity = _identity(host)
+    if identity not in clients.shared:
+        clients.shared[identity] = clients.client(
+            host, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=ASYNC_SOCKET_TIMEOUT_S, **_reconnecting()
         )
-    return clients[url]
+    return clients.shared[identity]
 
 
 def redis_async_dedicated(*, client_name: str | None = None) -> redis.asyncio.Redis:
@@ -108,7 +189,7 @@ def redis_async_dedicated(*, client_name: str | None = None) -> redis.asyncio.Re
     No socket timeout: the reader blocks in XREAD for its own, shorter, BLOCK time. `client_name`
     shows in Redis' CLIENT LIST, so an operator can see what each connection follows.
     """
-    return redis.asyncio.Redis.from_url(redis_url(), socket_connect_timeout=CONNECT_TIMEOUT_S, client_name=client_name)
+    return _loop_clients().client(redis_host(), socket_connect_timeout=CONNECT_TIMEOUT_S, client_name=client_name)
 
 
 def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -120,10 +201,9 @@ def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
     original_close = loop.close
 
     def close(self: asyncio.AbstractEventLoop) -> None:
-        clients = _async_clients.pop(self, {})
-        if not self.is_running():
-            for client in clients.values():
-                self.run_until_complete(client.aclose(close_connection_pool=True))
+        clients = _async_clients.pop(self, None)
+        if clients is not None and not self.is_running():
+            self.run_until_complete(clients.aclose())
         self.close = original_close
         original_close()
 

@@ -8,9 +8,13 @@ cycling through the types, and prints "<id> <type>" for each, so a test knows ex
 import argparse
 import itertools
 import os
+import re
 import time
+from pathlib import Path
 
 import django
+
+EMITTED_LINE = re.compile(r"^(\d+) (\w+)$")
 
 
 def event_data(event_type: str, n: int) -> dict:
@@ -26,6 +30,14 @@ def event_data(event_type: str, n: int) -> dict:
         }
         return {"agent_id": "emitter", "metrics": metrics}
     raise ValueError(f"tests.emitter cannot make data for {event_type!r}")
+
+
+def emitted_ids(log: Path) -> list[int]:
+    """The ids an emitter printed to `log`, in order (a last line cut short by its stop is left out)."""
+    text = log.read_text()
+    lines = text.splitlines()[: text.count("\n")]
+    assert all(EMITTED_LINE.match(line) for line in lines), "the emitter failed: " + text
+    return [int(EMITTED_LINE.match(line)[1]) for line in lines]
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import environ
 
 from conductor.settings import guards
 from infrastructure.private_files import private_directory, private_file
+from infrastructure.redis_url import layer_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -128,6 +129,8 @@ def _database_from_env() -> dict:
 DATABASES = {"default": _database_from_env()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# One server (redis://, rediss://, unix://) or a Sentinel group (redis+sentinel://host:port,.../master[/db]):
+# infrastructure/redis_url.py. Every Redis user reaches it through the channel layer's host below.
 REDIS_URL = env("REDIS_URL", default=f"unix://{EMBEDDED_REDIS_SOCKET}")
 
 # Pub/sub layer, not the core RedisChannelLayer: under redis-py 8 the core layer's blocking read
@@ -135,7 +138,7 @@ REDIS_URL = env("REDIS_URL", default=f"unix://{EMBEDDED_REDIS_SOCKET}")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": env("CHANNEL_PREFIX", default="conductor")},
+        "CONFIG": {"hosts": [layer_host(REDIS_URL)], "prefix": env("CHANNEL_PREFIX", default="conductor")},
     }
 }
 

@@ -8,7 +8,8 @@ not offer publicly:
 - the Redis channel a group is published on (`_get_group_channel_name`);
 - the layer's serialization of a message ending with the envelope's `id` (msgpack nil), so the
   script can splice the id in — proven by splicing a probe message and reading it back;
-- one Redis host (a sharded layer may publish a group on another shard).
+- one Redis host (a sharded layer may publish a group on another shard); a Sentinel group is one
+  host entry, and the layer and the script both talk to its one primary.
 Without them the transport stores the event first and sends it with `group_send` afterwards: still
 never an id that `resume` cannot find, but concurrent emitters' events may arrive out of id order.
 """
@@ -43,7 +44,8 @@ def _probe(layer: Any) -> Capability:
 
     if not isinstance(layer, RedisPubSubChannelLayer):
         return Capability(False, f"the channel layer is {type(layer).__name__}, not RedisPubSubChannelLayer")
-    if len(layer._kwargs.get("hosts") or [None]) != 1:
+    hosts = layer._kwargs.get("hosts") or [None]
+    if len(hosts) != 1:
         return Capability(False, "the channel layer is sharded over several Redis hosts")
     if not callable(getattr(RedisPubSubLoopLayer, "_get_group_channel_name", None)):
         return Capability(False, "channels-redis no longer has _get_group_channel_name")
@@ -54,7 +56,8 @@ def _probe(layer: Any) -> Capability:
         spliced = None
     if not packed.endswith(_MSGPACK_NIL) or spliced != {"type": _PROBE_TYPE, "envelope": {"id": 7}}:
         return Capability(False, "the layer's serializer does not end a message with its last value (encrypted?)")
-    return Capability(True, "single-host pub/sub layer with plain msgpack: the history script publishes")
+    where = "a Sentinel group's primary" if isinstance(hosts[0], dict) and "master_name" in hosts[0] else "one host"
+    return Capability(True, f"pub/sub layer on {where} with plain msgpack: the history script publishes")
 
 
 def check(layer: Any = None) -> Capability:

@@ -24,6 +24,7 @@ class Client:
     arrivals: list[float] = field(default_factory=list)  # monotonic arrival time of each event
     closes: list[int | None] = field(default_factory=list)
     connects: int = 0
+    client_id: str = ""  # the gateway's id for the current connection (its `connected` message)
     ws: ClientConnection | None = None
     reconnect: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -42,6 +43,7 @@ class Client:
         self.connects += 1
         hello = json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
         assert hello["type"] == "connected", hello
+        self.client_id = hello["data"]["client_id"]
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:

@@ -7,7 +7,6 @@ keeps nothing across a restart); every execution reaches the database with its f
 """
 
 import asyncio
-import sys
 import time
 
 import pytest
@@ -15,13 +14,12 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
 from councilors.models import Execution
-from councilors.services import councilor_enqueue
 from gamification.catalogue import ALL_TOPICS
 from gamification.events import aemit
 from gamification.history import history_since
 from infrastructure.tokens import token_mint
-from tests.factories import make_actor, make_agent, make_councilor
 from tests.faults.fleet import close_fleet, open_fleet
+from tests.faults.runs import enqueue, setup_councilors, wait_all_finished
 from tests.faults.servers import RestartableRedis
 from tests.processes import daphne, manage
 
@@ -51,39 +49,9 @@ def redis_server(tmp_path, settings):
     server.stop()
 
 
-@sync_to_async
-def setup_councilors(count: int) -> list:
-    argv = [sys.executable, "-c", f"import time; time.sleep({RUN_SECONDS}); print('all good')"]
-    return [
-        make_councilor(agent=make_agent(runner_config={"argv": argv, "timeout": 30}), schedule_value="1d")
-        for _ in range(count)
-    ]
-
-
-@sync_to_async
-def enqueue(councilors: list) -> list[str]:
-    return [councilor_enqueue(councilor=councilor, actor=make_actor()) for councilor in councilors]
-
-
-@sync_to_async
-def statuses(execution_ids: list[str]) -> dict[str, str]:
-    return dict(Execution.objects.filter(execution_id__in=execution_ids).values_list("execution_id", "status"))
-
-
-async def wait_all_finished(execution_ids: list[str], timeout: float) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await statuses(execution_ids)
-        if len(found) == len(execution_ids) and Execution.Status.RUNNING not in found.values():
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"executions not all finished after {timeout}s: {found}")
-        await asyncio.sleep(0.5)
-
-
 async def test_redis_restart_with_200_clients_and_running_councilors(redis_server, tmp_path):
     token = await sync_to_async(lambda: token_mint(user=User.objects.create_user("watcher")))()
-    councilors = await setup_councilors(3)
+    councilors = await setup_councilors(3, run_seconds=RUN_SECONDS)
     with (
         daphne(log_path=tmp_path / "daphne.log", **FLEET) as (_, port),
         manage("qcluster", log_path=tmp_path / "qcluster.log"),

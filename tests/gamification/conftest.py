@@ -20,3 +20,21 @@ def fresh_history(redis_client):
     redis_client.delete(*history.keys())
     yield
     redis_client.delete(*history.keys())
+
+
+@pytest.fixture
+def promote_replica(redis_client):
+    """Make this Redis look like a replica just promoted after holding the events up to `kept_through`.
+
+    A promoted replica has the counter and history as replicated (the later writes of the old
+    primary are missing) and a new replication id, so the counter's epoch no longer matches. The
+    real failover, with Sentinel and a killed primary, is tests/faults/test_redis_failover.py.
+    """
+
+    def promote(*, kept_through: int) -> None:
+        keys = history.keys()
+        redis_client.set(keys.counter, kept_through)
+        redis_client.zremrangebyscore(keys.history, f"({kept_through}", "+inf")
+        redis_client.set(keys.epoch, "the-old-primary")
+
+    return promote

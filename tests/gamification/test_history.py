@@ -42,6 +42,72 @@ async def test_the_first_id_starts_from_the_redis_clock_so_ids_never_go_backward
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_after_a_failover_ids_skip_past_every_id_the_old_primary_could_have_assigned(
+    fresh_history, promote_replica, redis_client
+):
+    sent = [await aemit("system_alert", alert) for alert in (ALERT,) * 5]
+    promote_replica(kept_through=sent[1]["id"])  # the old primary's last three writes never reached it
+    before_us = int(time.time() * 1_000_000)
+    after = await aemit("system_alert", ALERT)
+    assert after["id"] > sent[4]["id"] and after["id"] > before_us - 5_000_000  # the promoted one's clock
+    gap = redis_client.hgetall(history.keys().gap)
+    assert {name: int(value) for name, value in gap.items()} == {b"from": sent[1]["id"], b"to": after["id"] - 1}
+    following = await aemit("system_alert", ALERT)
+    assert following["id"] == after["id"] + 1  # one skip per failover, then one by one again
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_resume_after_a_failover_is_incomplete_only_from_before_an_id_a_gateway_saw_lost(
+    fresh_history, promote_replica
+):
+    sent = [await aemit("system_alert", {**ALERT, "message": f"m{n}"}) for n in range(5)]
+    promote_replica(kept_through=sent[1]["id"])
+    after = await aemit("system_alert", ALERT)
+    # A gateway that dispatched up to sent[4] (its hub's `seen`) resumes a client that saw them all.
+    up_to_date = await history.history_since(since=sent[4]["id"], topics={"all"}, seen=sent[4]["id"])
+    assert (up_to_date.events, up_to_date.complete) == ([after], True)
+    # Anyone who missed an id the new primary never received must reload, on any gateway.
+    for since in (sent[0]["id"], sent[2]["id"], sent[3]["id"]):
+        page = await history.history_since(since=since, topics={"all"})
+        assert page.complete is False, since
+    from_start = await history.history_since(since=sent[0]["id"], topics={"all"})
+    assert from_start.events == [sent[1], after]  # what is kept still comes, for what it is worth
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_failover_that_lost_nothing_leaves_resumes_complete(fresh_history, promote_replica):
+    sent = [await aemit("system_alert", {**ALERT, "message": f"m{n}"}) for n in range(3)]
+    promote_replica(kept_through=sent[2]["id"])  # the replica had everything
+    after = await aemit("system_alert", ALERT)
+    page = await history.history_since(since=sent[0]["id"], topics={"all"}, seen=sent[2]["id"])
+    assert (page.events, page.complete) == ([sent[1], sent[2], after], True)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_gateway_that_saw_ids_beyond_the_newest_records_them_lost_before_any_new_event(
+    fresh_history, promote_replica
+):
+    sent = [await aemit("system_alert", {**ALERT, "message": f"m{n}"}) for n in range(4)]
+    promote_replica(kept_through=sent[1]["id"])
+    page = await history.history_since(since=sent[0]["id"], topics={"all"}, seen=sent[3]["id"])
+    assert (page.events, page.complete) == ([sent[1]], False)
+    assert await history.newest_id() == sent[1]["id"]
+    after = await aemit("system_alert", ALERT)
+    assert after["id"] > sent[3]["id"]
+    assert (await history.history_since(since=sent[2]["id"], topics={"all"})).complete is False
+    assert (await history.history_since(since=sent[3]["id"], topics={"all"})).events == [after]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_client_s_since_is_no_evidence_of_loss(fresh_history):
+    sent = [await aemit("system_alert", ALERT) for _ in range(2)]
+    forged = await history.history_since(since=2**53, topics={"all"})  # a hostile or stale client
+    assert forged.complete is False
+    page = await history.history_since(since=sent[0]["id"], topics={"all"})
+    assert (page.events, page.complete) == ([sent[1]], True)
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_history_since_returns_the_kept_events_of_the_topics_in_id_order(fresh_history):
     sent = [await aemit("system_alert", {**ALERT, "message": f"m{n}"}) for n in range(3)]
     paused = await aemit("councilor_paused", PAUSED)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from gamification import history
 from gamification.catalogue import ALL_TOPICS
 from gamification.events import aemit
 from gamification.hub import MSG_DELIVERY_FAILED, Hub, get_hub
@@ -230,6 +231,23 @@ async def test_when_the_history_cannot_be_read_the_gap_is_lost_up_to_the_live_ev
     await hub._dispatch_in_order(sent[2])
 
     assert client.events == [sent[2]] and client.lost == [sent[2]["id"]]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_hub_that_dispatched_ids_a_failover_lost_says_so_for_every_gateway(fresh_history, promote_replica):
+    sent = [await aemit("system_alert", alert(n)) for n in range(4)]
+    client = FakeClient("a")
+    hub = hub_with(client)
+    hub.last_id = sent[3]["id"]  # this hub dispatched them all live
+    promote_replica(kept_through=sent[1]["id"])  # the new primary never received the last two
+    after = await aemit("system_alert", alert(4))
+
+    await hub._dispatch_in_order(after)
+
+    assert client.events == [after] and client.lost == []  # its clients have everything
+    # Another gateway, which knows nothing of the lost ids, must not call a resume from before them complete.
+    assert (await history.history_since(since=sent[0]["id"], topics={ALL_TOPICS})).complete is False
+    assert (await history.history_since(since=sent[3]["id"], topics={ALL_TOPICS})).complete is True
 
 
 # The hub as a consumer's connection uses it -----------------------------------------------------
