@@ -19,7 +19,7 @@ from tests.councilors.test_api_e2e import gated_printer, read_events, runner_wit
 from tests.deploy.nginx import nginx
 from tests.emitter import emitted_ids
 from tests.factories import make_user
-from tests.faults.fleet import Client, close_fleet, open_fleet
+from tests.faults.fleet import FLEET_GATEWAY_ENV, Client, close_fleet, open_fleet
 from tests.processes import daphne, manage, python_module
 from tests.sse import SSEEvent, SSEParser
 
@@ -58,8 +58,8 @@ async def test_clients_behind_nginx_fail_over_to_the_other_gateway_and_resume_wi
     url_token = await staff_token()
     emitted_log = tmp_path / "emitted.log"
     with (
-        daphne(log_path=tmp_path / "daphne-a.log") as (gateway_a, port_a),
-        daphne(log_path=tmp_path / "daphne-b.log") as (gateway_b, port_b),
+        daphne(log_path=tmp_path / "daphne-a.log", **FLEET_GATEWAY_ENV) as (gateway_a, port_a),
+        daphne(log_path=tmp_path / "daphne-b.log", **FLEET_GATEWAY_ENV) as (gateway_b, port_b),
         nginx(gateway_ports=[port_a, port_b], workdir=tmp_path / "nginx") as (_, port),
     ):
         clients = await open_fleet([f"ws://127.0.0.1:{port}/ws/gamification?token={url_token}"], CLIENTS)

@@ -15,6 +15,9 @@ from websockets.exceptions import ConnectionClosed
 
 TIMEOUT = 10.0
 
+# Every client of a fleet is the one test user: gateways that serve a fleet lift the per-user cap.
+FLEET_GATEWAY_ENV = {"GAMIFICATION_WS_MAX_PER_USER": "0"}
+
 
 @dataclass
 class Client:

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 
 from gamification.events import aemit
 from infrastructure.tokens import token_mint
-from tests.faults.fleet import close_fleet, open_fleet
+from tests.faults.fleet import FLEET_GATEWAY_ENV, close_fleet, open_fleet
 from tests.processes import daphne
 
 pytestmark = [
@@ -22,15 +22,14 @@ pytestmark = [
 
 CLIENTS = 50
 # Every client is the one `watcher` user: a fleet, not a person's tabs (no per-user socket limit).
-FLEET = {"GAMIFICATION_WS_MAX_PER_USER": "0"}
 EMIT_EVERY_S = 0.02
 
 
 async def test_clients_of_a_killed_gateway_reconnect_to_another_and_resume_without_gap(tmp_path):
     token = await sync_to_async(lambda: token_mint(user=User.objects.create_user("watcher")))()
     with (
-        daphne(log_path=tmp_path / "daphne-a.log", **FLEET) as (gateway_a, port_a),
-        daphne(log_path=tmp_path / "daphne-b.log", **FLEET) as (_, port_b),
+        daphne(log_path=tmp_path / "daphne-a.log", **FLEET_GATEWAY_ENV) as (gateway_a, port_a),
+        daphne(log_path=tmp_path / "daphne-b.log", **FLEET_GATEWAY_ENV) as (_, port_b),
     ):
         urls = [f"ws://127.0.0.1:{port}/ws/gamification?token={token}" for port in (port_a, port_b)]
         clients = await open_fleet(urls, CLIENTS)  # each starts on gateway A, the next URL is B

@@ -24,7 +24,7 @@ from gamification.events import aemit
 from gamification.history import history_since
 from infrastructure.redis_url import layer_host
 from infrastructure.tokens import token_mint
-from tests.faults.fleet import Client, close_fleet, open_fleet
+from tests.faults.fleet import FLEET_GATEWAY_ENV, Client, close_fleet, open_fleet
 from tests.faults.runs import enqueue, setup_councilors, wait_all_finished, wait_all_running
 from tests.faults.servers import SentinelGroup
 from tests.processes import daphne, manage
@@ -101,7 +101,7 @@ async def test_a_primary_killed_under_200_clients_and_running_councilors_fails_o
     token = await sync_to_async(lambda: token_mint(user=User.objects.create_user("watcher")))()
     councilors = await setup_councilors(COUNCILORS, run_seconds=RUN_SECONDS)
     with (
-        daphne(log_path=tmp_path / "daphne.log") as (gateway, port),
+        daphne(log_path=tmp_path / "daphne.log", **FLEET_GATEWAY_ENV) as (gateway, port),
         manage("qcluster", log_path=tmp_path / "qcluster.log", Q_WORKERS=str(COUNCILORS)) as cluster,
     ):
         clients = await open_fleet([f"ws://127.0.0.1:{port}/ws/gamification?token={token}"], CLIENTS)

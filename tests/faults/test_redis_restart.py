@@ -18,7 +18,7 @@ from gamification.catalogue import ALL_TOPICS
 from gamification.events import aemit
 from gamification.history import history_since
 from infrastructure.tokens import token_mint
-from tests.faults.fleet import close_fleet, open_fleet
+from tests.faults.fleet import FLEET_GATEWAY_ENV, close_fleet, open_fleet
 from tests.faults.runs import enqueue, setup_councilors, wait_all_finished
 from tests.faults.servers import RestartableRedis
 from tests.processes import daphne, manage
@@ -31,7 +31,6 @@ pytestmark = [
 
 CLIENTS = 200
 # Every client is the one `watcher` user: a fleet, not a person's tabs (no per-user socket limit).
-FLEET = {"GAMIFICATION_WS_MAX_PER_USER": "0"}
 AWAY = 20  # of them, disconnected during the outage and resuming afterwards
 LIVE_AGAIN_WITHIN_S = 10.0
 RUN_SECONDS = 1.0
@@ -53,7 +52,7 @@ async def test_redis_restart_with_200_clients_and_running_councilors(redis_serve
     token = await sync_to_async(lambda: token_mint(user=User.objects.create_user("watcher")))()
     councilors = await setup_councilors(3, run_seconds=RUN_SECONDS)
     with (
-        daphne(log_path=tmp_path / "daphne.log", **FLEET) as (_, port),
+        daphne(log_path=tmp_path / "daphne.log", **FLEET_GATEWAY_ENV) as (_, port),
         manage("qcluster", log_path=tmp_path / "qcluster.log"),
     ):
         clients = await open_fleet([f"ws://127.0.0.1:{port}/ws/gamification?token={token}"], CLIENTS)
