@@ -1,5 +1,7 @@
 """What a command agent's process sees of the server's environment: the allowlist, never its secrets."""
 
+import secrets
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -7,14 +9,17 @@ from councilors.runners import get_runner
 from councilors.runners.command import CommandRunner
 from councilors.runners.environment import ENV_SECRET_NAME
 
+# Made up per run: a key written down in the repository would be a published key
+# (tests/conductor/test_guards.py refuses any that is not on the published list).
+_RUN = secrets.token_hex(6)
 SERVER_SECRETS = {
-    "SECRET_KEY": "sk-server-secret-0001",
-    "DATABASE_URL": "postgres://conductor:db-password-0002@db.internal:5432/conductor",
-    "REDIS_URL": "redis://:redis-password-0003@cache.internal:6379/0",
-    "JWT_SECRET": "jwt-secret-0004",
-    "EMAIL_HOST_PASSWORD": "mail-password-0005",
-    "SECRET_KEY_FILE": "/run/secrets/key-0006",
-    "AWS_SECRET_ACCESS_KEY": "aws-0007",
+    "SECRET_KEY": f"sk-server-secret-{_RUN}",
+    "DATABASE_URL": f"postgres://conductor:db-password-{_RUN}@db.internal:5432/conductor",
+    "REDIS_URL": f"redis://:redis-password-{_RUN}@cache.internal:6379/0",
+    "JWT_SECRET": f"jwt-secret-{_RUN}",
+    "EMAIL_HOST_PASSWORD": f"mail-password-{_RUN}",
+    "SECRET_KEY_FILE": f"/run/secrets/key-{_RUN}",
+    "AWS_SECRET_ACCESS_KEY": f"aws-{_RUN}",
 }
 # Variables a shell adds to its own environment before `env` prints it.
 SHELL_OWN = {"PWD", "OLDPWD", "SHLVL", "_"}
