@@ -6,6 +6,7 @@ import pytest
 
 from councilors.models import Execution
 from councilors.selectors import agent_metrics_get, agents_metrics_list, councilors_overview
+from infrastructure.timestamps import iso_utc
 from tests.factories import make_agent, make_councilor
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +50,7 @@ def test_metrics_are_derived_from_the_executions():
     assert metrics == {
         "total_executions": 4,
         "success_rate": 75.0,
-        "last_execution": (T0 + timedelta(minutes=3)).isoformat(),
+        "last_execution": "2026-01-01T12:03:00.000Z",
         "last_severity": "success",
         "avg_duration_ms": 3000.0,
     }
@@ -62,7 +63,7 @@ def test_a_running_execution_counts_in_the_total_but_not_the_rates():
     metrics = agent_metrics_get(agent=agent)
     assert metrics["total_executions"] == 2
     assert metrics["success_rate"] == 0.0
-    assert metrics["last_execution"] == (T0 + timedelta(minutes=5)).isoformat()
+    assert metrics["last_execution"] == iso_utc(T0 + timedelta(minutes=5))
     assert metrics["last_severity"] == "error", "the latest *finished* run's severity"
     assert metrics["avg_duration_ms"] == 500.0
 

@@ -15,6 +15,7 @@ from councilors import sse as councilors_sse
 from councilors.api import LAST_EVENT_ID_INVALID, UNKNOWN_EXECUTION
 from councilors.services import agent_enqueue, agent_run, execution_start
 from councilors.sse import NEVER_STARTED
+from infrastructure.timestamps import iso_utc
 from infrastructure.tokens import token_mint
 from tests.factories import make_agent, make_user
 from tests.processes import free_port
@@ -63,6 +64,8 @@ async def test_a_finished_run_streams_its_lines_then_end(async_client):
         "status": "completed",
         "severity": "success",
         "error": "",
+        "started_at": iso_utc(execution.started_at),
+        "completed_at": iso_utc(execution.completed_at),
         "duration_ms": execution.duration_ms,
     }
     assert len(events) == 4
@@ -156,7 +159,9 @@ async def test_a_queued_run_whose_task_leaves_the_queue_without_a_record_ends_as
     events = [event async for chunk in chunks for event in parser.feed(chunk)]
 
     assert [event.event for event in events] == ["end"]
-    assert json.loads(events[0].data)["error"] == NEVER_STARTED
+    end = json.loads(events[0].data)
+    assert end["error"] == NEVER_STARTED
+    assert (end["started_at"], end["completed_at"]) == (None, None)
 
 
 async def test_missing_execution_id_is_400_naming_it(async_client):
