@@ -427,3 +427,15 @@ def councilor_run_now(*, councilor: Councilor) -> RunNow:
     if isinstance(outcome, SkippedRun):
         return RunNow(execution_id=execution_id, skipped=outcome)
     return RunNow(execution_id=execution_id, execution=outcome)
+
+
+def agent_run_now(*, agent: Agent, prompt: str, instance_id: str = "") -> RunNow:
+    """Queue one run of `agent` for a live worker cluster; with none alive, run it in this process and now.
+
+    The admin's "Run now" of an agent (as `councilor_run_now` is a councilor's): a run outside any
+    schedule, so there is no overlap to guard against.
+    """
+    if worker_clusters_alive():
+        return RunNow(execution_id=agent_enqueue(agent=agent, prompt=prompt, instance_id=instance_id))
+    execution = agent_run(agent=agent, prompt=prompt, instance_id=instance_id)
+    return RunNow(execution_id=execution.execution_id, execution=execution)
