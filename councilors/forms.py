@@ -117,11 +117,16 @@ class AgentRunForm(forms.Form):
     """The admin's "Run now" of an agent: the prompt to run it with."""
 
     prompt = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField"}),
         required=False,  # the validator's own message, not "This field is required."
         help_text=RUN_PROMPT_HELP,
     )
-    instance_id = forms.CharField(max_length=INSTANCE_ID_MAX_LENGTH, required=False, help_text=INSTANCE_ID_HELP)
+    instance_id = forms.CharField(
+        max_length=INSTANCE_ID_MAX_LENGTH,
+        required=False,
+        help_text=INSTANCE_ID_HELP,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+    )
 
     def clean_prompt(self) -> str:
         prompt = self.cleaned_data["prompt"]
