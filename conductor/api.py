@@ -2,7 +2,7 @@
 
 Schema: /api/openapi.json, interactive docs: /api/docs. Every error is a JSON object
 `{"detail": <human text>, "code": <machine code>}` (400s add `errors`, one per bad field), on every
-path under /api/, known or not; every time is written by infrastructure.timestamps.iso_utc.
+path under /api/, known or not (docs/http-api.md, "Errors"); times as docs/http-api.md, "Times" says.
 """
 
 from datetime import datetime
