@@ -4,6 +4,7 @@ import asyncio
 import json
 import re
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from councilors import validators
-from councilors.admin import RECENT_EXECUTIONS
+from councilors.admin import RECENT_EXECUTIONS, short_time
 from councilors.forms import (
     AGENT_HELP,
     AGENT_TAKEN,
@@ -452,3 +453,11 @@ def test_adding_a_councilor_in_the_form_is_no_resume(admin_client, listener):
     assert admin_client.post(reverse("admin:councilors_councilor_add"), councilor_post(agent)).status_code == 302
     assert toggles(listener.so_far()) == []
     assert Councilor.objects.get(agent=agent).q_schedule_id is not None
+
+
+def test_list_columns_write_times_short_with_the_year_only_when_it_is_not_this_one(settings):
+    settings.TIME_ZONE = "America/Sao_Paulo"
+    moment = datetime(2026, 12, 1, 7, 8, 30, tzinfo=UTC)
+    assert short_time(moment, now=datetime(2026, 12, 24, tzinfo=UTC)) == "Dec 1, 04:08"
+    assert short_time(moment, now=datetime(2027, 1, 2, tzinfo=UTC)) == "Dec 1 2026, 04:08"
+    assert short_time(None) == "—"
