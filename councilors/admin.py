@@ -6,13 +6,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from councilors import selectors, services
-from councilors.audit import Actor, request_address
+from councilors.admin_run import admin_actor, agent_run_view, councilor_run_view, run_now_message
 from councilors.forms import AgentForm, CouncilorForm
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.scheduling import councilor_next_run
@@ -24,6 +25,10 @@ SEVERITY_BADGES = {
     "error": ("❌", "#b91c1c", "Error"),
 }
 STATUS_RUNNING_BADGE = ("⏳", "#1d4ed8", "Running")
+# List columns show times short (the change pages show them in full), so that the columns that
+# matter fit a 1280 px screen beside the admin's sidebars: "Dec 1, 04:08", a past year added.
+SHORT_TIME = "M j, H:i"
+SHORT_TIME_OTHER_YEAR = "M j Y, H:i"
 
 
 def severity_badge(severity: str | None, status: str | None = None) -> SafeString | str:
@@ -41,9 +46,13 @@ def _duration(duration_ms: int | None) -> str:
     return "—" if duration_ms is None else f"{duration_ms / 1000:.1f}s"
 
 
-def admin_actor(request: HttpRequest) -> Actor:
-    """The admin user acting in this request, as the action record names them."""
-    return Actor.of_user(request.user, source=ActionRecord.Source.ADMIN, address=request_address(request))
+def short_time(moment: datetime | None, *, now: datetime | None = None) -> str:
+    """A list column's time in the current time zone: `Dec 1, 04:08` (with the year when not this one)."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    this_year = timezone.localtime(now).year if now else timezone.localtime().year
+    return dateformat.format(local, SHORT_TIME if local.year == this_year else SHORT_TIME_OTHER_YEAR)
 
 
 @admin.register(Agent)
@@ -63,6 +72,14 @@ class AgentAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
         return super().get_queryset(request).select_related("councilor")
+
+    def get_urls(self) -> list[URLPattern]:
+        run = path("<path:object_id>/run/", self.admin_site.admin_view(self.run_view), name="councilors_agent_run")
+        return [run, *super().get_urls()]
+
+    def run_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The agent change page's "Run now" (admin/councilors/agent/change_form.html)."""
+        return agent_run_view(self, request, object_id)
 
     def save_model(self, request: HttpRequest, obj: Agent, form: AgentForm, change: bool) -> None:
         services.agent_save(agent=obj)
@@ -144,7 +161,10 @@ class RecentExecutionInline(admin.TabularInline):
 @admin.register(Councilor)
 class CouncilorAdmin(admin.ModelAdmin):
     form = CouncilorForm
-    list_display = ("title", "agent_link", "schedule", "enabled", "next_run", "last_run", "last_severity_display")
+    # Narrow columns, the ones people scan first: `paused` in Next run stands for the enabled
+    # flag (still a filter), the title carries the agent's emoji, the agent is on the change page.
+    list_display = ("title_label", "schedule", "last_severity_display", "last_run", "next_run")
+    list_display_links = ("title_label",)
     list_filter = ("enabled", "schedule_type", "output_format")
     search_fields = ("title", "agent__agent_id", "agent__name", "task_name", "task_prompt")
     list_select_related = ("agent",)
@@ -163,22 +183,32 @@ class CouncilorAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Councilor]:
         return selectors.councilors_overview()
 
-    @admin.display(description="Next run", ordering="q_schedule__next_run")
-    def next_run(self, councilor: Councilor) -> datetime | str:
-        return councilor_next_run(councilor=councilor, last_started=councilor.last_started_at) or "paused"
+    def get_urls(self) -> list[URLPattern]:
+        run = path("<path:object_id>/run/", self.admin_site.admin_view(self.run_view), name="councilors_councilor_run")
+        return [run, *super().get_urls()]
 
-    @admin.display(description="Agent", ordering="agent__name")
-    def agent_link(self, councilor: Councilor) -> SafeString:
-        url = reverse("admin:councilors_agent_change", args=[councilor.agent_id])
-        return format_html('<a href="{}">{}</a> <code>{}</code>', url, councilor.agent, councilor.councilor_id)
+    def run_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The councilor change page's "Run now" (admin/councilors/councilor/change_form.html)."""
+        return councilor_run_view(self, request, object_id)
+
+    @admin.display(description="Title", ordering="title")
+    def title_label(self, councilor: Councilor) -> SafeString:
+        return format_html(
+            '<span title="{}">{} {}</span>', councilor.councilor_id, councilor.agent.emoji, councilor.title
+        )
+
+    @admin.display(description="Next run", ordering="q_schedule__next_run")
+    def next_run(self, councilor: Councilor) -> str:
+        moment = councilor_next_run(councilor=councilor, last_started=councilor.last_started_at)
+        return short_time(moment) if moment else "paused"
 
     @admin.display(description="Schedule", ordering="schedule_value")
     def schedule(self, councilor: Councilor) -> str:
         return councilor.schedule_label
 
     @admin.display(description="Last run", ordering="last_started_at")
-    def last_run(self, councilor: Councilor) -> datetime | str:
-        return councilor.last_started_at or "never"
+    def last_run(self, councilor: Councilor) -> str:
+        return short_time(councilor.last_started_at) if councilor.last_started_at else "never"
 
     @admin.display(description="Last severity")
     def last_severity_display(self, councilor: Councilor) -> SafeString | str:
@@ -194,22 +224,7 @@ class CouncilorAdmin(admin.ModelAdmin):
     def run_now(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
         for councilor in queryset:
             result = services.councilor_run_now(councilor=councilor, actor=admin_actor(request))
-            if result.queued:
-                self.message_user(request, f"{councilor.title}: queued for a worker as {result.execution_id}.")
-                continue
-            if result.skipped is not None:
-                reason = result.skipped.get_reason_display().lower()
-                self.message_user(request, f"{councilor.title}: not run — {reason}.", messages.WARNING)
-                continue
-            execution = result.execution
-            level = messages.ERROR if execution.status == Execution.Status.ERROR else messages.SUCCESS
-            detail = f": {execution.error}" if execution.error else ""
-            self.message_user(
-                request,
-                f"{councilor.title}: ran here (no worker cluster is running) as {execution.execution_id} — "
-                f"{execution.status}, severity {execution.severity}{detail}.",
-                level,
-            )
+            self.message_user(request, *run_now_message(label=councilor.title, result=result))
 
     @admin.action(description="Pause", permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
@@ -228,17 +243,10 @@ class CouncilorAdmin(admin.ModelAdmin):
 class ExecutionAdmin(admin.ModelAdmin):
     """The run history: viewable, never edited (rows are written only by the run service)."""
 
-    list_display = (
-        "execution_id",
-        "agent",
-        "councilor",
-        "kind",
-        "status",
-        "severity_display",
-        "started_at",
-        "duration",
-        "requested_by",
-    )
+    # What a run's row must show at 1280 px beside the admin's sidebars: when, how it went, how
+    # long, whose. The id is the link's tooltip and searchable; kind and councilor are filters.
+    list_display = ("started", "status", "severity_display", "duration", "agent_label")
+    list_display_links = ("started",)
     list_filter = ("status", "severity", "kind", "councilor")
     date_hierarchy = "started_at"
     search_fields = ("execution_id", "agent__agent_id", "agent__name", "output", "error")
@@ -251,6 +259,14 @@ class ExecutionAdmin(admin.ModelAdmin):
     # Deleting stays allowed (Django's permission): otherwise an agent with history could not be deleted.
     def has_change_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
         return False
+
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, execution: Execution) -> SafeString:
+        return format_html('<span title="{}">{}</span>', execution.execution_id, short_time(execution.started_at))
+
+    @admin.display(description="Agent", ordering="agent__name")
+    def agent_label(self, execution: Execution) -> str:
+        return str(execution.agent)
 
     @admin.display(description="Severity", ordering="severity")
     def severity_display(self, execution: Execution) -> SafeString | str:

@@ -138,7 +138,8 @@ SSE_DOC = {
     "responses": {
         200: {
             "description": "text/event-stream: `output` events (id = line number, data = the line), then one "
-            "`end` event whose data is JSON {execution_id, status, severity, error, duration_ms}. "
+            "`end` event whose data is JSON {execution_id, status, severity, error, started_at, completed_at, "
+            "duration_ms}. "
             "Reconnect with Last-Event-ID to resume after that line.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         }

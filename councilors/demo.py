@@ -1,7 +1,9 @@
 """Demo agents and councilors for a fresh install (`manage.py seed_demo`, run by `make run` on an empty database).
 
 Each command runner uses this interpreter (sys.executable), so it runs in any virtualenv; together
-they show every severity: a check that passes, one that reports a warning, one that fails.
+they show every severity: a check that passes, one that reports a warning, one that fails. The
+heartbeat runs every minute, from the moment the workers start, so a fresh `make run` shows live
+runs (and a run page that streams) within a minute without anyone touching anything.
 """
 
 import sys
@@ -11,24 +13,58 @@ from typing import Any
 from django.db import transaction
 
 from councilors.models import Agent
+from councilors.scheduling import councilor_schedule_due_now
 from councilors.services import agent_create, councilor_create
 
 WARNING_SCRIPT = (
     "print('Checked 12 packages.'); print('Warning: django-foo 1.2 is deprecated; upgrade before the next release.')"
 )
 FAILING_SCRIPT = "import sys; print('Checking backups in /srv/backups...'); sys.exit(2)"
+# A few lines over about two seconds (flushed, so they stream), and now and then a warning. Its
+# words avoid the error words of councilors/severity.py: only the latency line decides the severity.
+HEARTBEAT_SCRIPT = """import random, time
+for part in ('web server', 'worker queue', 'event history', 'disk space'):
+    time.sleep(0.5)
+    print('checked ' + part + ': ok', flush=True)
+latency = random.randint(40, 260)
+print(f'queue latency {latency} ms', flush=True)
+if latency > 200:
+    print('warning: queue latency above 200 ms', flush=True)
+"""
+HEARTBEAT_ID = "heartbeat"
 
 
 @dataclass(frozen=True)
 class DemoCouncilor:
     agent: dict[str, Any]
     councilor: dict[str, Any] | None
+    # Due as soon as a worker cluster ticks, rather than one period after it is created.
+    due_at_once: bool = False
 
 
 def demo_definitions() -> list[DemoCouncilor]:
     """The demo agents (all but the last promoted to councilors), built for this interpreter."""
     python = sys.executable
     return [
+        DemoCouncilor(
+            agent={
+                "agent_id": HEARTBEAT_ID,
+                "name": "Heartbeat",
+                "emoji": "💓",
+                "description": "Runs every minute for the demo: a few lines over two seconds, sometimes a warning.",
+                "runner_config": {"argv": [python, "-c", HEARTBEAT_SCRIPT], "timeout": 30},
+                "color": "#db2777",
+            },
+            councilor={
+                "title": "Heartbeat",
+                "schedule_type": "interval",
+                "schedule_value": "1m",
+                "task_name": "Heartbeat",
+                "task_prompt": "Check that the web server, the workers and the event history answer.",
+                "notification_channels": ["panel"],
+            },
+            due_at_once=True,
+        ),
         DemoCouncilor(
             agent={
                 "agent_id": "python-version",
@@ -116,7 +152,9 @@ def demo_seed() -> list[tuple[str, bool]]:
             # The tour runs them over HTTP (README), so the demo agents are available through the API.
             agent = agent_create(**demo.agent, api_enabled=True)
         if demo.councilor is not None and not hasattr(agent, "councilor"):
-            councilor_create(agent=agent, **demo.councilor)
+            councilor = councilor_create(agent=agent, **demo.councilor)
+            if demo.due_at_once:
+                councilor_schedule_due_now(councilor=councilor)
             created = True
         results.append((agent.agent_id, created))
     return results

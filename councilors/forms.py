@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from councilors import validators
 from councilors.models import Agent, Councilor
@@ -12,6 +13,25 @@ from councilors.models import Agent, Councilor
 RUNNER_CONFIG_NOT_JSON = 'Runner settings are not valid JSON (%(reason)s); e.g. {"argv": ["python", "--version"]}.'
 COLOR_REQUIRED = "Choose a colour as #rrggbb (six hex digits), e.g. #4f46e5."
 SCHEDULE_REQUIRED = "Enter a schedule: an interval such as 30m, 1h or 2d, or a 5-field cron expression."
+AGENT_HELP = (
+    "Only agents that are not councilors yet are offered (an agent has at most one councilor). "
+    "Create the agent first under Agents, or promote one there."
+)
+AGENT_TAKEN = "That agent is already a councilor (or no longer exists): choose another, or edit its councilor."
+# What the agent does with a prompt, per runner (councilors/runners/).
+PROMPT_USE = (
+    "command: on its stdin and in $CONDUCTOR_PROMPT (or as a whole {prompt} argument); "
+    'http: sent as "prompt" in the JSON body; python: the callable\'s first argument.'
+)
+TASK_PROMPT_HELP = (
+    "What the councilor asks its agent to do on every run. "
+    + PROMPT_USE
+    + f" Required (1 to {validators.PROMPT_MAX_LENGTH:,} characters) even for an agent that ignores it: "
+    "it is kept with each run, so the history says what was asked."
+)
+RUN_PROMPT_HELP = "What this run asks the agent to do. " + PROMPT_USE
+INSTANCE_ID_HELP = "Optional: the instance this run is for, kept with the run and in its events."
+INSTANCE_ID_MAX_LENGTH = 120
 
 
 class ReasonedJSONField(forms.JSONField):
@@ -41,6 +61,7 @@ class LinesField(forms.CharField):
 class AgentForm(forms.ModelForm):
     runner_config = ReasonedJSONField(
         required=False,
+        initial=dict,  # a new agent starts from `{}` (the model's default), not the text `null`
         help_text=Agent._meta.get_field("runner_config").help_text,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
@@ -72,10 +93,42 @@ class CouncilorForm(forms.ModelForm):
         error_messages = {
             "task_prompt": {"required": validators.PROMPT_EMPTY},
             "schedule_value": {"required": SCHEDULE_REQUIRED},
+            "agent": {"invalid_choice": AGENT_TAKEN},
         }
+        help_texts = {"agent": AGENT_HELP, "task_prompt": TASK_PROMPT_HELP}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "agent" in self.fields:
+            # One councilor per agent: offer the free agents, and this councilor's own on a change.
+            free = Q(councilor__isnull=True)
+            if self.instance.pk:
+                free |= Q(pk=self.instance.agent_id)
+            self.fields["agent"].queryset = Agent.objects.filter(free)
 
     def clean_notification_channels(self) -> list[str]:
         # Form fields skip validators on empty values, so run the model's rule here.
         channels = self.cleaned_data["notification_channels"]
         validators.validate_notification_channels(channels)
         return channels
+
+
+class AgentRunForm(forms.Form):
+    """The admin's "Run now" of an agent: the prompt to run it with."""
+
+    prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField"}),
+        required=False,  # the validator's own message, not "This field is required."
+        help_text=RUN_PROMPT_HELP,
+    )
+    instance_id = forms.CharField(
+        max_length=INSTANCE_ID_MAX_LENGTH,
+        required=False,
+        help_text=INSTANCE_ID_HELP,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+    )
+
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data["prompt"]
+        validators.validate_prompt(prompt)
+        return prompt

@@ -78,6 +78,15 @@ def councilor_schedule_sync(*, councilor: Councilor) -> Schedule | None:
         return schedule
 
 
+def councilor_schedule_due_now(*, councilor: Councilor, now: datetime | None = None) -> None:
+    """Make an enabled councilor's schedule due now: its first run comes at the next tick, not a period later.
+
+    The schedule then goes on as usual (django-q2 moves next_run one period on from each run).
+    """
+    if councilor.q_schedule_id is not None:
+        Schedule.objects.filter(pk=councilor.q_schedule_id).update(next_run=now or timezone.now())
+
+
 def councilor_schedule_delete(*, councilor: Councilor) -> None:
     """Remove the councilor's Schedule (the councilor is being deleted or paused)."""
     if councilor.q_schedule_id is not None:

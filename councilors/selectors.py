@@ -2,7 +2,6 @@
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -11,6 +10,7 @@ from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery, S
 
 from councilors.models import Agent, Councilor, Execution, SkippedRun
 from gamification.catalogue import AgentMetrics
+from infrastructure.timestamps import iso_utc_or_none
 
 # Who may read any execution's prompt and output; its requester may read their own (docs/http-api.md).
 VIEW_EXECUTION_PERMISSION = "councilors.view_execution"
@@ -19,10 +19,6 @@ FINISHED = ~Q(status=Execution.Status.RUNNING)
 # a negated condition across a multi-valued relation would turn into a subquery).
 AGENT_FINISHED = Q(executions__status__in=[Execution.Status.COMPLETED, Execution.Status.ERROR])
 AGENT_SUCCEEDED = AGENT_FINISHED & Q(executions__severity__in=[Execution.Severity.SUCCESS, Execution.Severity.WARNING])
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def agent_metrics_get(*, agent: Agent) -> AgentMetrics:
@@ -45,7 +41,7 @@ def agents_metrics_list(*, agents: QuerySet[Agent] | None = None) -> dict[str, A
         agent.agent_id: AgentMetrics(
             total_executions=agent.total,
             success_rate=round(100.0 * agent.succeeded / agent.finished, 1) if agent.finished else 0.0,
-            last_execution=_iso(agent.last_started),
+            last_execution=iso_utc_or_none(agent.last_started),
             last_severity=agent.last_severity,
             avg_duration_ms=round(agent.avg_duration, 1) if agent.avg_duration is not None else None,
         )

@@ -453,15 +453,15 @@ def councilor_enqueue(*, councilor: Councilor, actor: Actor) -> str:
     return execution_id
 
 
-def agent_enqueue(*, agent: Agent, prompt: str, actor: Actor, instance_id: str = "") -> str:
-    """Queue one run of `agent` for a worker, recorded as asked for by `actor`; returns its execution id."""
+def agent_enqueue(
+    *, agent: Agent, prompt: str, actor: Actor, instance_id: str = "", action: str = ActionRecord.Action.EXECUTE
+) -> str:
+    """Queue one run of `agent` for a worker, recorded as `action` by `actor`; returns its execution id."""
     from django_q.tasks import async_task
 
     execution_id = new_execution_id(agent_id=agent.agent_id)
     with transaction.atomic():
-        action_record_create(
-            actor=actor, action=ActionRecord.Action.EXECUTE, target=agent.agent_id, execution_id=execution_id
-        )
+        action_record_create(actor=actor, action=action, target=agent.agent_id, execution_id=execution_id)
         async_task(
             "councilors.tasks.run_agent_task",
             agent.agent_id,
@@ -502,3 +502,21 @@ def councilor_run_now(*, councilor: Councilor, actor: Actor) -> RunNow:
     if isinstance(outcome, SkippedRun):
         return RunNow(execution_id=execution_id, skipped=outcome)
     return RunNow(execution_id=execution_id, execution=outcome)
+
+
+def agent_run_now(*, agent: Agent, prompt: str, actor: Actor, instance_id: str = "") -> RunNow:
+    """Queue one run of `agent` for a live worker cluster; with none alive, run it in this process and now.
+
+    The admin's "Run now" of an agent (as `councilor_run_now` is a councilor's): a run outside any
+    schedule, so there is no overlap to guard against; recorded as asked for by `actor`.
+    """
+    run_now = ActionRecord.Action.RUN_NOW
+    if worker_clusters_alive():
+        execution_id = agent_enqueue(agent=agent, prompt=prompt, actor=actor, instance_id=instance_id, action=run_now)
+        return RunNow(execution_id=execution_id)
+    execution_id = new_execution_id(agent_id=agent.agent_id)
+    action_record_create(actor=actor, action=run_now, target=agent.agent_id, execution_id=execution_id)
+    execution = agent_run(
+        agent=agent, prompt=prompt, instance_id=instance_id, execution_id=execution_id, requested_by=actor.user
+    )
+    return RunNow(execution_id=execution.execution_id, execution=execution)

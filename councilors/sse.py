@@ -23,6 +23,7 @@ from councilors.output_stream import StreamEntry, read_entries, split_lines
 from councilors.selectors import execution_queued_agent
 from infrastructure.app_settings import app_settings
 from infrastructure.redis_access import redis_async_dedicated
+from infrastructure.timestamps import iso_utc_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ END_EVENT = "end"
 RETRY_MS = 2000
 KEEPALIVE = ": keepalive\n\n"
 NEVER_STARTED = "The run left the queue without starting (see the worker's log)."
-FINAL_FIELDS = ("status", "severity", "output", "error", "duration_ms")
+FINAL_FIELDS = ("status", "severity", "output", "error", "started_at", "completed_at", "duration_ms")
+TIME_FIELDS = ("started_at", "completed_at")  # written as everywhere in the API (infrastructure.timestamps)
 
 
 def sse_client_name(execution_id: str) -> str:
@@ -53,7 +55,8 @@ def _final_state_sync(execution_id: str) -> dict[str, Any] | None:
             return None if row["status"] == Execution.Status.RUNNING else row
         if execution_queued_agent(execution_id=execution_id) is not None:
             return None
-        return {"status": "error", "severity": "error", "output": "", "error": NEVER_STARTED, "duration_ms": None}
+        never = {"status": "error", "severity": "error", "output": "", "error": NEVER_STARTED}
+        return {**dict.fromkeys(FINAL_FIELDS), **never}
     finally:
         close_old_connections()
 
@@ -76,6 +79,7 @@ def _closing_events(*, execution_id: str, final: dict[str, Any], sent: int) -> l
         if number > sent
     ]
     end = {"execution_id": execution_id, **{name: final[name] for name in FINAL_FIELDS if name != "output"}}
+    end.update({name: iso_utc_or_none(final[name]) for name in TIME_FIELDS})
     events.append(sse_event(event=END_EVENT, data=json.dumps(end), event_id=max(sent, len(lines)) + 1))
     return events
 

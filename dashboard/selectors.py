@@ -1,6 +1,5 @@
 """Reads for the dashboard page: the first picture of councilors and agents, before live events."""
 
-from datetime import datetime
 from typing import TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -10,6 +9,7 @@ from councilors.models import Agent, Councilor, Execution
 from councilors.scheduling import councilor_next_run
 from councilors.selectors import AgentMetrics, agents_metrics_list, councilors_overview
 from dashboard.app_settings import app_settings
+from infrastructure.timestamps import iso_utc_or_none
 
 CONTROL_PERMISSION = "councilors.change_councilor"
 TOAST_CHANNEL = "toast"
@@ -59,10 +59,6 @@ def _toast_rule(councilor: Councilor) -> ToastRule | None:
     )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 def dashboard_councilors_list() -> list[CouncilorRow]:
     """Every councilor with its last and next run, in one query."""
     rows = []
@@ -83,8 +79,10 @@ def dashboard_councilors_list() -> list[CouncilorRow]:
                 last_execution_id=councilor.last_execution_id,
                 last_severity=councilor.last_severity or None,
                 last_duration_ms=councilor.last_duration_ms,
-                last_run=_iso(councilor.last_started_at),
-                next_run=_iso(councilor_next_run(councilor=councilor, last_started=councilor.last_started_at)),
+                last_run=iso_utc_or_none(councilor.last_started_at),
+                next_run=iso_utc_or_none(
+                    councilor_next_run(councilor=councilor, last_started=councilor.last_started_at)
+                ),
             )
         )
     return rows

@@ -19,11 +19,12 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from pathlib import Path
+from typing import TextIO
 
 import honcho.manager
-from honcho.manager import Manager
+from honcho.manager import SYSTEM_PRINTER_NAME, Manager
 from honcho.printer import Message, Printer
 
 from devserver import procgroup
@@ -47,22 +48,34 @@ def _settings_module() -> str:
 class TeePrinter(Printer):
     """honcho's console printer that also appends each process's lines to var/log/<name>.log."""
 
-    def __init__(self, *args, log_dir: Path, **kwargs) -> None:
+    def __init__(self, *args, log_dir: Path, names: Iterable[str] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.log_dir = log_dir
-        self._files: dict[str, object] = {}
+        self._files: dict[str, TextIO] = {}
+        # Every log the banner lists exists from the start, also for a process that has printed
+        # nothing yet (the watchdog is silent until a worker cluster goes missing).
+        for name in names:
+            self._log(name)
+
+    def _log(self, name: str) -> TextIO:
+        if name not in self._files:
+            self._files[name] = open_private_log(self.log_dir / f"{name}.log")
+        return self._files[name]
 
     def write(self, message: Message) -> None:
         super().write(message)
-        name = message.name or "system"
-        if name not in self._files:
-            self._files[name] = open_private_log(self.log_dir / f"{name}.log")
+        name = message.name or SYSTEM_PRINTER_NAME
         data = message.data.decode("utf-8", "replace") if isinstance(message.data, bytes) else message.data
         stamp = message.time.strftime("%Y-%m-%d %H:%M:%S")
-        log = self._files[name]
+        log = self._log(name)
         for line in data.splitlines():
             log.write(f"{stamp} {name} | {line}\n")
         log.flush()
+
+
+def log_names(table: dict[str, list[str]]) -> list[str]:
+    """The logs under var/log/: one per process, and honcho's own (`system`: starts, stops, signals)."""
+    return [*table, SYSTEM_PRINTER_NAME]
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -126,6 +139,30 @@ def process_table(*, host: str, port: int) -> dict[str, list[str]]:
     return table
 
 
+def banner_lines(
+    *, site: str, login: list[str], log_dir: Path, logs: list[str], key_file: Path | None = None
+) -> list[str]:
+    """What every start prints: where the dashboard and the admin are, how to log in, where the logs go."""
+    from django.urls import reverse
+
+    return [
+        "",
+        "=" * 72,
+        f"  Conductor dashboard: {site}{reverse('dashboard')}",
+        f"  Conductor admin: {site}{reverse('admin:index')}",
+        *[f"  {line}" for line in login],
+        f"  logs: {log_dir}/{{{','.join(logs)}}}.log",
+        *(
+            [f"  manage.py beside it, with the same key: export SECRET_KEY_FILE={_shown_path(key_file)}"]
+            if key_file
+            else []
+        ),
+        "  Ctrl+C stops everything.",
+        "=" * 72,
+        "",
+    ]
+
+
 def _announce_when_ready(*, host: str, port: int, banner: list[str]) -> None:
     # The banner is printed once up front, then again once daphne answers, so it is the last
     # thing on screen after the processes' start-up chatter.
@@ -179,33 +216,20 @@ def main() -> int:
         return 1
     login = prepare()
     from django.conf import settings
-    from django.urls import reverse
 
     log_dir = Path(settings.VAR_DIR) / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
-    url = f"http://{host}:{port}{reverse('admin:index')}"
-    banner = [
-        "",
-        "=" * 72,
-        f"  Conductor admin: {url}",
-        *[f"  {line}" for line in login],
-        f"  logs: {log_dir}/<name>.log",
-        *(
-            [f"  manage.py beside it, with the same key: export SECRET_KEY_FILE={_shown_path(key_file)}"]
-            if key_file
-            else []
-        ),
-        "  Ctrl+C stops everything.",
-        "=" * 72,
-        "",
-    ]
+    table = process_table(host=host, port=port)
+    banner = banner_lines(
+        site=f"http://{host}:{port}", login=login, log_dir=log_dir, logs=log_names(table), key_file=key_file
+    )
     print("\n".join(banner), flush=True)
 
     # honcho SIGKILLs whatever still runs 5 s after Ctrl+C; give the worker its own grace period first.
     honcho.manager.KILL_WAIT = procgroup.GRACE_S + 5
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    manager = Manager(TeePrinter(sys.stdout, log_dir=log_dir))
-    for name, argv in process_table(host=host, port=port).items():
+    manager = Manager(TeePrinter(sys.stdout, log_dir=log_dir, names=log_names(table)))
+    for name, argv in table.items():
         # `exec` so that honcho's signal reaches the process itself, not a shell around it.
         manager.add_process(name, f"exec {shlex.join(argv)}", env=env, cwd=str(settings.BASE_DIR))
     threading.Thread(

@@ -1,7 +1,8 @@
 """Typed builders of event payloads: every emitter builds its events here, so each shape is written once.
 
 Each builder returns an `Event` (type, data) for `emit(*event)` / `aemit(*event)`; the data is the
-catalogue's TypedDict (gamification/catalogue.py), timestamps as ISO 8601 strings.
+catalogue's TypedDict (gamification/catalogue.py), timestamps as ISO 8601 strings
+(infrastructure.timestamps.iso_utc: UTC, milliseconds, `Z`).
 """
 
 from datetime import datetime
@@ -21,6 +22,7 @@ from gamification.catalogue import (
     Severity,
     SystemAlert,
 )
+from infrastructure.timestamps import iso_utc
 
 
 class Event(NamedTuple):
@@ -47,7 +49,7 @@ def councilor_started(
         task_name=task_name,
         display_name=display_name,
         execution_id=execution_id,
-        started_at=started_at.isoformat(),
+        started_at=iso_utc(started_at),
         emoji=emoji,
     )
     return Event("councilor_started", dict(data))
@@ -62,8 +64,8 @@ def councilor_finished(
         "task_name": task_name,
         "display_name": display_name,
         "execution_id": run.execution_id,
-        "started_at": run.started_at.isoformat(),
-        "completed_at": run.completed_at.isoformat(),
+        "started_at": iso_utc(run.started_at),
+        "completed_at": iso_utc(run.completed_at),
         "duration_ms": run.duration_ms,
         "emoji": emoji,
     }
@@ -80,7 +82,7 @@ def agent_execution_started(
         agent_name=agent_name,
         instance_id=instance_id,
         execution_id=execution_id,
-        started_at=started_at.isoformat(),
+        started_at=iso_utc(started_at),
         emoji=emoji,
     )
     return Event("agent_execution_started", dict(data))
@@ -96,8 +98,8 @@ def agent_execution_completed(
         execution_id=run.execution_id,
         status="error" if run.status == "error" else "completed",
         severity=run.severity,
-        started_at=run.started_at.isoformat(),
-        completed_at=run.completed_at.isoformat(),
+        started_at=iso_utc(run.started_at),
+        completed_at=iso_utc(run.completed_at),
         duration_ms=run.duration_ms,
         emoji=emoji,
     )

@@ -5,6 +5,7 @@ import logging
 import time
 from typing import Any
 
+import jwt
 import redis
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
@@ -19,6 +20,12 @@ from infrastructure.tokens import InvalidToken, token_user
 logger = logging.getLogger(__name__)
 
 FORBIDDEN = "You need the %(permission)s permission for this."
+TOKEN_EXPIRED = "The bearer token has expired: mint a new one (manage.py ws_token <username>)."
+TOKEN_INVALID = (
+    "The bearer token is invalid (malformed, not signed with this server's key, or naming an unknown "
+    "or inactive user): mint a new one (manage.py ws_token <username>)."
+)
+BEARER = "bearer"
 
 
 def _checked(user: AbstractBaseUser | None, permission: str | None) -> AbstractBaseUser | None:
@@ -86,12 +93,31 @@ class ExecuteRateThrottle(BaseThrottle):
         return window - (time.time() % window)
 
 
+def _bearer_token(request: HttpRequest) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != BEARER or not token.strip():
+        return None
+    return token.strip()
+
+
+def bearer_token_refusal(request: HttpRequest) -> str | None:
+    """Why the request's bearer token is refused (TOKEN_EXPIRED or TOKEN_INVALID); None when it sent none that fails."""
+    token = _bearer_token(request)
+    if token is None:
+        return None
+    try:
+        token_user(token)
+    except InvalidToken as exc:
+        return TOKEN_EXPIRED if isinstance(exc.__cause__, jwt.ExpiredSignatureError) else TOKEN_INVALID
+    return None
+
+
 def request_user(request: HttpRequest) -> AbstractBaseUser | None:
     """The caller of a plain Django view, by bearer token or session (None when neither)."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
+    token = _bearer_token(request)
+    if token is not None:
         try:
-            return token_user(token.strip())
+            return token_user(token)
         except InvalidToken:
             return None
     return request.user if request.user.is_authenticated else None

@@ -2,7 +2,9 @@
 
 import asyncio
 import json
+import re
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -12,8 +14,15 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from councilors import validators
-from councilors.admin import RECENT_EXECUTIONS
-from councilors.forms import COLOR_REQUIRED, RUNNER_CONFIG_NOT_JSON, SCHEDULE_REQUIRED
+from councilors.admin import RECENT_EXECUTIONS, short_time
+from councilors.forms import (
+    AGENT_HELP,
+    AGENT_TAKEN,
+    COLOR_REQUIRED,
+    RUNNER_CONFIG_NOT_JSON,
+    SCHEDULE_REQUIRED,
+    TASK_PROMPT_HELP,
+)
 from councilors.models import RUNNER_CONFIG_NOT_OBJECT, ActionRecord, Agent, Councilor, Execution
 from councilors.runners.argv_policy import PROMPT_BEFORE_END_OF_OPTIONS, PROMPT_INSIDE_ARGUMENT
 from councilors.runners.command import ARGV_INVALID
@@ -131,6 +140,13 @@ def test_agent_form_with_empty_runner_config_says_what_is_missing(admin_client):
 
 
 @pytest.mark.django_db
+def test_a_new_agents_runner_config_starts_as_an_empty_object(admin_client):
+    response = admin_client.get(reverse("admin:councilors_agent_add"))
+    assert response.context["adminform"].form["runner_config"].value() == "{}"
+    assert re.search(r'<textarea name="runner_config"[^>]*>\s*\{\}</textarea>', response.content.decode())
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "color, message",
     [
@@ -195,6 +211,39 @@ def test_councilor_add_form_shows_each_rule_and_saves_nothing(admin_client, over
     response = admin_client.post(reverse("admin:councilors_councilor_add"), councilor_post(agent, **overrides))
     assert_refused(response, field, message)
     assert not Councilor.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_councilor_add_form_offers_only_agents_that_are_not_councilors(admin_client):
+    free, taken = make_agent(name="Free"), make_councilor().agent
+    form = admin_client.get(reverse("admin:councilors_councilor_add")).context["adminform"].form
+    assert list(form.fields["agent"].queryset) == [free]
+    assert form.fields["agent"].help_text == AGENT_HELP
+    assert AGENT_HELP in admin_client.get(reverse("admin:councilors_councilor_add")).content.decode()
+    response = admin_client.post(reverse("admin:councilors_councilor_add"), councilor_post(taken))
+    assert_refused(response, "agent", AGENT_TAKEN)
+    assert Councilor.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_councilor_change_form_keeps_offering_its_own_agent(admin_client):
+    councilor, other = make_councilor(), make_councilor()
+    url = reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    form = admin_client.get(url).context["adminform"].form
+    assert councilor.agent in form.fields["agent"].queryset
+    assert other.agent not in form.fields["agent"].queryset
+    response = admin_client.post(url, posted_change_form(admin_client, councilor, title="Renamed"))
+    assert response.status_code == 302
+    councilor.refresh_from_db()
+    assert councilor.title == "Renamed"
+
+
+@pytest.mark.django_db
+def test_the_task_prompt_says_what_it_is_for_per_runner(admin_client):
+    page = admin_client.get(reverse("admin:councilors_councilor_add")).content.decode()
+    assert TASK_PROMPT_HELP in page  # the admin shows help texts as written
+    for runner in ("command: on its stdin and in $CONDUCTOR_PROMPT", 'http: sent as "prompt"', "python: the callable"):
+        assert runner in TASK_PROMPT_HELP
 
 
 @pytest.mark.django_db
@@ -497,3 +546,11 @@ def test_staff_need_the_view_permission_to_read_the_action_record(client):
     assert client.get(reverse("admin:councilors_actionrecord_changelist")).status_code == 403
     client.force_login(make_user(is_staff=True, permissions=("councilors.view_actionrecord",)))
     assert client.get(reverse("admin:councilors_actionrecord_changelist")).status_code == 200
+
+
+def test_list_columns_write_times_short_with_the_year_only_when_it_is_not_this_one(settings):
+    settings.TIME_ZONE = "America/Sao_Paulo"
+    moment = datetime(2026, 12, 1, 7, 8, 30, tzinfo=UTC)
+    assert short_time(moment, now=datetime(2026, 12, 24, tzinfo=UTC)) == "Dec 1, 04:08"
+    assert short_time(moment, now=datetime(2027, 1, 2, tzinfo=UTC)) == "Dec 1 2026, 04:08"
+    assert short_time(None) == "—"

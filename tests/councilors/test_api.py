@@ -21,7 +21,7 @@ from councilors.runners.bounded import TRUNCATION_SLACK
 from councilors.services import agent_run, councilor_pause, councilor_run
 from councilors.tasks import run_agent_task
 from councilors.validators import PROMPT_EMPTY, PROMPT_MAX_LENGTH
-from infrastructure.api_auth import FORBIDDEN
+from infrastructure.api_auth import FORBIDDEN, TOKEN_EXPIRED, TOKEN_INVALID
 from infrastructure.tokens import token_mint
 from tests.councilors.flood import OUTPUT_TRUNCATED_LINE, flood_config
 from tests.factories import make_actor, make_agent, make_councilor, make_user
@@ -144,6 +144,8 @@ def test_execute_with_a_bad_or_expired_token_is_401(client, agent, runner, token
     headers = bearer(runner, ttl_seconds=-10) if token == "expired" else {"HTTP_AUTHORIZATION": "Bearer garbage"}
     response = execute(client, agent.agent_id, {"prompt": "check"}, **headers)
     assert response.status_code == 401
+    detail = TOKEN_EXPIRED if token == "expired" else TOKEN_INVALID
+    assert response.json() == {"detail": detail, "code": "unauthorized"}
     assert queued_tasks() == []
 
 

@@ -174,12 +174,13 @@ def test_a_blank_or_overlong_by_is_refused_and_changes_nothing(command, by):
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent():
     first = run("seed_demo")
-    assert Agent.objects.count() == len(demo_definitions()) == 4
-    assert Councilor.objects.count() == 3
-    assert first.count("created") == 4
+    # The heartbeat (every minute), three checks (one per severity) and the summarizer (no councilor).
+    assert Agent.objects.count() == len(demo_definitions()) == 5
+    assert Councilor.objects.count() == 4
+    assert first.count("created") == 5
     second = run("seed_demo")
-    assert "created" not in second and second.count("exists") == 4
-    assert (Agent.objects.count(), Councilor.objects.count()) == (4, 3)
+    assert "created" not in second and second.count("exists") == 5
+    assert (Agent.objects.count(), Councilor.objects.count()) == (5, 4)
 
 
 @pytest.mark.django_db

@@ -17,6 +17,7 @@ from councilors.selectors import (
     execution_visible_to,
 )
 from councilors.services import agent_enqueue
+from infrastructure.timestamps import iso_utc
 from tests.factories import make_actor, make_agent, make_councilor, make_user
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,7 @@ def test_metrics_are_derived_from_the_executions():
     assert metrics == {
         "total_executions": 4,
         "success_rate": 75.0,
-        "last_execution": (T0 + timedelta(minutes=3)).isoformat(),
+        "last_execution": "2026-01-01T12:03:00.000Z",
         "last_severity": "success",
         "avg_duration_ms": 3000.0,
     }
@@ -73,7 +74,7 @@ def test_a_running_execution_counts_in_the_total_but_not_the_rates():
     metrics = agent_metrics_get(agent=agent)
     assert metrics["total_executions"] == 2
     assert metrics["success_rate"] == 0.0
-    assert metrics["last_execution"] == (T0 + timedelta(minutes=5)).isoformat()
+    assert metrics["last_execution"] == iso_utc(T0 + timedelta(minutes=5))
     assert metrics["last_severity"] == "error", "the latest *finished* run's severity"
     assert metrics["avg_duration_ms"] == 500.0
 

@@ -31,6 +31,7 @@ from councilors.services import (
 )
 from gamification.app_settings import app_settings
 from gamification.catalogue import validate_event
+from infrastructure.timestamps import iso_utc
 from tests.councilors.conftest import SCHEDULE_SYNC_FAILED
 from tests.councilors.flood import OUTPUT_TRUNCATED_LINE
 from tests.councilors.layer import toggles
@@ -114,19 +115,19 @@ async def test_councilor_run_emits_started_completed_and_metrics_in_order():
         "task_name": "Dependency audit",
         "display_name": "Deps",
         "execution_id": execution.execution_id,
-        "started_at": execution.started_at.isoformat(),
+        "started_at": iso_utc(execution.started_at),
         "emoji": agent.emoji,
     }
     assert completed["data"]["status"] == "completed"
     assert completed["data"]["severity"] == "warning"
     assert completed["data"]["duration_ms"] == execution.duration_ms
-    assert completed["data"]["completed_at"] == execution.completed_at.isoformat()
+    assert completed["data"]["completed_at"] == iso_utc(execution.completed_at)
     assert metrics["data"] == {
         "agent_id": agent.agent_id,
         "metrics": {
             "total_executions": 1,
             "success_rate": 100.0,
-            "last_execution": execution.started_at.isoformat(),
+            "last_execution": iso_utc(execution.started_at),
             "last_severity": "warning",
             "avg_duration_ms": float(execution.duration_ms),
         },

@@ -18,6 +18,7 @@ from councilors.runners.bounded import TRUNCATION_SLACK
 from councilors.selectors import VIEW_EXECUTION_PERMISSION
 from councilors.services import agent_enqueue, agent_run, execution_start
 from councilors.sse import NEVER_STARTED
+from infrastructure.timestamps import iso_utc
 from infrastructure.tokens import token_mint
 from tests.councilors.flood import FIFTY_MB_OF_LINES, OUTPUT_TRUNCATED_LINE
 from tests.factories import make_actor, make_agent, make_user
@@ -68,6 +69,8 @@ async def test_a_finished_run_streams_its_lines_then_end(async_client):
         "status": "completed",
         "severity": "success",
         "error": "",
+        "started_at": iso_utc(execution.started_at),
+        "completed_at": iso_utc(execution.completed_at),
         "duration_ms": execution.duration_ms,
     }
     assert len(events) == 4
@@ -201,7 +204,9 @@ async def test_a_queued_run_whose_task_leaves_the_queue_without_a_record_ends_as
     events = [event async for chunk in chunks for event in parser.feed(chunk)]
 
     assert [event.event for event in events] == ["end"]
-    assert json.loads(events[0].data)["error"] == NEVER_STARTED
+    end = json.loads(events[0].data)
+    assert end["error"] == NEVER_STARTED
+    assert (end["started_at"], end["completed_at"]) == (None, None)
 
 
 async def test_missing_execution_id_is_400_naming_it(async_client):

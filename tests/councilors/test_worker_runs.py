@@ -1,5 +1,6 @@
 """With a real django-q2 cluster running, "run now" (command and admin) queues the run for it."""
 
+import re
 import sys
 import time
 from io import StringIO
@@ -10,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
+from councilors.admin_run import run_page_url
 from councilors.models import Execution, SkippedRun
 from councilors.selectors import execution_wait_finished, worker_clusters_alive
 from councilors.services import execution_start
@@ -18,6 +20,13 @@ from tests.processes import manage
 
 PY = sys.executable
 CLUSTER_START_TIMEOUT_S = 60
+
+
+def queued_id(message: str) -> str:
+    """The execution id a "queued for a worker as <a href=run page>id</a>." message names, checking its link."""
+    execution_id = re.search(r">(exec_[^<]+)</a>\.$", message).group(1)
+    assert f'href="{run_page_url(execution_id)}"' in message
+    return execution_id
 
 
 def wait_for_cluster() -> None:
@@ -56,8 +65,17 @@ def test_run_now_queues_for_a_live_worker_cluster(admin_client, tmp_path):
         )
         [message] = [str(m) for m in get_messages(response.wsgi_request)]
         assert "queued for a worker as " in message
-        execution_id = message.rsplit(" ", 1)[-1].rstrip(".")
+        execution_id = queued_id(message)
         execution = execution_wait_finished(execution_id=execution_id, timeout=60)
         assert execution is not None, (tmp_path / "qcluster.log").read_text()
         assert (execution.status, execution.severity, execution.error) == ("error", "error", "exited with status 9")
+
+        # An agent's "Run now" (its change page) queues too, with the prompt asked for.
+        plain = make_agent(runner_config={"argv": [PY, "-c", "import os; print(os.environ['CONDUCTOR_PROMPT'])"]})
+        url = reverse("admin:councilors_agent_run", args=[plain.pk])
+        response = admin_client.post(url, {"prompt": "count the sheep", "instance_id": ""}, follow=True)
+        [message] = [str(m) for m in get_messages(response.wsgi_request)]
+        assert f"{plain.label}: queued for a worker as " in message
+        execution = execution_wait_finished(execution_id=queued_id(message), timeout=60)
+        assert (execution.status, execution.output, execution.kind) == ("completed", "count the sheep\n", "agent")
     assert Execution.objects.filter(status="running").count() == 0

@@ -1,6 +1,6 @@
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -9,6 +9,7 @@ from django_q.models import Schedule
 
 from councilors.services import councilor_run, execution_start
 from dashboard.selectors import COUNCILORS_URL, METRICS_URL
+from infrastructure.timestamps import iso_utc
 from tests.factories import make_councilor
 
 CONFIG = re.compile(r'<script id="dashboard-config" type="application/json">(.*?)</script>', re.S)
@@ -119,7 +120,7 @@ def test_rows_carry_the_next_run_of_the_django_q2_schedule(client, viewer):
     client.force_login(viewer)
     rows = {row["councilor_id"]: row for row in _config(client.get("/"))["councilors"]}
     active.refresh_from_db()
-    assert rows[active.councilor_id]["next_run"] == active.q_schedule.next_run.isoformat()
+    assert rows[active.councilor_id]["next_run"] == iso_utc(active.q_schedule.next_run)
     assert rows[paused.councilor_id]["next_run"] is None
 
 
@@ -130,7 +131,7 @@ def test_rows_estimate_the_next_run_as_the_api_does_while_the_schedule_is_gone(c
     client.force_login(viewer)
     (row,) = _config(client.get("/"))["councilors"]
     assert row["enabled"] is True
-    assert datetime.fromisoformat(row["next_run"]) == execution.started_at + timedelta(minutes=30)
+    assert row["next_run"] == iso_utc(execution.started_at + timedelta(minutes=30))
 
 
 def test_rows_carry_the_schedule_as_people_read_it(client, viewer):

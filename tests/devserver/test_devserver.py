@@ -1,21 +1,29 @@
 """`make run` (devserver.run) for real: a fresh var/ folder, embedded Redis, daphne, a worker, Ctrl+C."""
 
+import asyncio
+import json
 import os
 import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 from honcho.printer import Message
+from websockets.asyncio.client import connect
 
+from councilors.demo import HEARTBEAT_ID
 from devserver import run as devserver
 from tests.processes import PROJECT_DIR, free_port, wait_for_port
 
 PY = sys.executable
+# "On a fresh clone, make run, then the dashboard: a demo run appears within 90 s without touching anything."
+DEMO_RUN_WITHIN_S = 90.0
+RUN_ENDED = ("councilor_completed", "councilor_error")
 
 
 def test_process_table_starts_the_embedded_redis_only_without_redis_url(monkeypatch):
@@ -78,6 +86,26 @@ def test_a_key_named_by_the_environment_is_used_as_it_is(tmp_path):
     assert not (tmp_path / "var").exists()
 
 
+def test_every_listed_log_exists_before_its_process_prints_anything(tmp_path):
+    import io
+
+    names = devserver.log_names(devserver.process_table(host="127.0.0.1", port=5006))
+    devserver.TeePrinter(io.StringIO(), log_dir=tmp_path, names=names)
+    assert names[-2:] == ["watchdog", "system"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(f"{name}.log" for name in names)
+    assert (tmp_path / "watchdog.log").read_text() == ""
+
+
+def test_the_banner_names_the_dashboard_the_admin_and_each_log(tmp_path):
+    lines = devserver.banner_lines(
+        site="http://127.0.0.1:5006", login=["log in as 'admin'"], log_dir=tmp_path, logs=["web", "watchdog"]
+    )
+    assert "  Conductor dashboard: http://127.0.0.1:5006/" in lines
+    assert "  Conductor admin: http://127.0.0.1:5006/admin/" in lines
+    assert f"  logs: {tmp_path}/{{web,watchdog}}.log" in lines
+    assert lines.index("  Conductor dashboard: http://127.0.0.1:5006/") < lines.index("  log in as 'admin'")
+
+
 def test_procgroup_signals_the_command_alone_then_clears_its_group(tmp_path):
     pids = tmp_path / "pids"
     # The command's child would die on a group-wide SIGTERM; the command records that it got one itself.
@@ -112,6 +140,15 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+async def _first_heartbeat_end(url: str, *, deadline: float) -> dict:
+    """The envelope of the heartbeat's first finished run: replayed from the history (since=0) or live."""
+    async with connect(url) as ws:
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=max(0.1, deadline - time.monotonic())))
+            if message["type"] in RUN_ENDED and message["data"]["councilor_id"] == HEARTBEAT_ID:
+                return message
+
+
 @pytest.mark.slow
 def test_make_run_serves_the_admin_runs_the_demo_and_stops_on_ctrl_c(tmp_path):
     var = tmp_path / "var"
@@ -127,6 +164,7 @@ def test_make_run_serves_the_admin_runs_the_demo_and_stops_on_ctrl_c(tmp_path):
         CHANNEL_PREFIX=f"conductor-devserver-test-{port}",
     )
     console = tmp_path / "console.log"
+    started_at, started = time.time(), time.monotonic()
     with open(console, "wb") as out:
         server = subprocess.Popen([PY, "-m", "devserver"], cwd=PROJECT_DIR, env=env, stdout=out, stderr=out)
     children: list[psutil.Process] = []
@@ -139,12 +177,25 @@ def test_make_run_serves_the_admin_runs_the_demo_and_stops_on_ctrl_c(tmp_path):
 
         password = (var / "admin-password.txt").read_text().strip()
         text = console.read_text()
+        assert f"Conductor dashboard: http://127.0.0.1:{port}/" in text
         assert f"Conductor admin: http://127.0.0.1:{port}/admin/" in text
         assert f"log in as 'admin' with password {password!r}" in text
+        for name in ("redis", "web", "worker", "watchdog", "system"):
+            assert (var / "log" / f"{name}.log").exists(), f"{name}.log is listed in the banner"
+        assert f"logs: {var / 'log'}/{{redis,web,worker,watchdog,system}}.log" in text
 
         key_file = var / "secret-key"
         assert f"export SECRET_KEY_FILE={key_file}" in text  # how to run manage.py beside it
         command_env = {**env, "DJANGO_SETTINGS_MODULE": "conductor.settings.base", "SECRET_KEY_FILE": str(key_file)}
+        # Nothing touched yet: the demo's heartbeat runs by itself, and the dashboard hears of it.
+        token = subprocess.run(
+            [PY, "manage.py", "ws_token", "admin"], cwd=PROJECT_DIR, env=command_env, capture_output=True, text=True
+        ).stdout.strip()
+        url = f"ws://127.0.0.1:{port}/ws/gamification?token={token}&since=0"
+        ended = asyncio.run(_first_heartbeat_end(url, deadline=started + DEMO_RUN_WITHIN_S))
+        assert ended["type"] == "councilor_completed"
+        assert ended["data"]["severity"] in ("success", "warning")
+        assert ended["timestamp"] - started_at <= DEMO_RUN_WITHIN_S
         expected = {"python-version": "severity success", "dependency-audit": "severity warning"}
         for councilor_id, severity in {**expected, "backup-check": "severity error"}.items():
             result = subprocess.run(

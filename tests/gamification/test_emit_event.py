@@ -1,7 +1,12 @@
 """`manage.py emit_event`: a catalogue event to every client, or a clear error on bad input."""
 
 import asyncio
+import itertools
 import json
+import os
+import re
+import subprocess
+import sys
 from io import StringIO
 
 import pytest
@@ -11,6 +16,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from gamification.app_settings import app_settings
+from gamification.catalogue import CATALOGUE
+from tests.processes import PROJECT_DIR
 
 ALERT = {"level": "warning", "message": "disk almost full", "source": "ops"}
 
@@ -49,3 +56,52 @@ def test_emit_event_bad_input_is_a_clear_error(args, message):
     with pytest.raises(CommandError) as excinfo:
         run("emit_event", *args)
     assert message in str(excinfo.value)
+
+
+# --- --help ---------------------------------------------------------------------------------------
+
+
+def help_text() -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "emit_event", "--help"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "conductor.settings.test"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _names(listed: str) -> list[str]:
+    # Split on the commas between fields, not those inside a nested object's {...}; drop `=values`.
+    return [re.sub(r"=.*", "", field.strip()) for field in re.split(r",\s*(?![^{]*})", listed) if field.strip()]
+
+
+def fields_of(text: str, event_type: str) -> tuple[list[str], list[str]]:
+    """The required and [optional] field names --help gives for a type."""
+    after = text.split(f"\n  {event_type}: ", 1)[1].split("\n")[1:]
+    listed = " ".join(line.strip() for line in itertools.takewhile(lambda line: line.startswith("      "), after))
+    required, _, optional = listed.partition(" [")
+    return _names(required), _names(optional.rstrip("]"))
+
+
+def test_help_lists_each_types_required_and_optional_fields():
+    text = help_text()
+    for event in CATALOGUE.values():
+        if not event.broadcast:
+            assert f"  {event.name}: " not in text  # a reply to one client: cannot be emitted
+            continue
+        required, optional = fields_of(text, event.name)
+        assert set(required) == event.required, event.name
+        assert set(optional) == event.optional, event.name
+        assert f"  {event.name}: {event.summary}" in text
+
+
+def test_help_shows_the_allowed_values_and_an_example():
+    text = help_text()
+    assert "      level=info|warning|critical, message, source [details]\n" in text
+    assert "severity=success|warning|error" in text
+    assert "manage.py emit_event system_alert" in text
+    assert "metrics={total_executions, success_rate, last_execution, last_severity," in text

@@ -6,7 +6,10 @@ from councilors.demo import demo_seed
 
 
 class Command(BaseCommand):
-    help = "Create demo agents and councilors (a passing, a warning and a failing check); idempotent."
+    help = (
+        "Create demo agents and councilors (a heartbeat every minute, a passing, a warning and a failing check); "
+        "idempotent."
+    )
 
     def handle(self, *args, **options) -> None:
         for agent_id, created in demo_seed():

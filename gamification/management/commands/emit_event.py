@@ -1,21 +1,72 @@
 """`manage.py emit_event <type> --data JSON`: send one event to every connected client."""
 
 import json
+import textwrap
+from argparse import RawDescriptionHelpFormatter
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 
-from gamification.catalogue import CATALOGUE, InvalidEvent, validate_event
+from gamification.catalogue import CATALOGUE, EventType, InvalidEvent, validate_event
 from gamification.events import emit
 
 BAD_JSON = '--data is not valid JSON ({reason}); e.g. --data \'{{"level": "info", "message": "hi", "source": "ops"}}\'.'
 NOT_BROADCAST = "{type!r} is a reply to one client and cannot be broadcast."
+HELP_WIDTH = 100
+FIELDS_INDENT = " " * 6
+TYPES_HEADING = "event types and the fields of their --data (required, then [optional]; a|b: one of these values):"
+EXAMPLE = (
+    "example:\n"
+    "  manage.py emit_event system_alert \\\n"
+    '      --data \'{"level": "warning", "message": "disk almost full", "source": "ops"}\''
+)
+
+
+class _HelpFormatter(DjangoHelpFormatter, RawDescriptionHelpFormatter):
+    """Django's order of options, and the epilog's lines kept as written."""
+
+
+def _field_label(name: str, annotation: Any) -> str:
+    """`name`, `name=a|b` for a choice of values, `name={x, y}` for an object with fields."""
+    if get_origin(annotation) is Literal:
+        return f"{name}={'|'.join(str(value) for value in get_args(annotation))}"
+    if hasattr(annotation, "__required_keys__"):  # a TypedDict inside the data
+        return f"{name}={{{', '.join(get_type_hints(annotation))}}}"
+    return name
+
+
+def event_fields_help(event: EventType) -> str:
+    """One event type's fields in declaration order: the required ones, then the optional ones in brackets."""
+    hints = get_type_hints(event.data)
+    required = [_field_label(name, hint) for name, hint in hints.items() if name in event.required]
+    optional = [_field_label(name, hint) for name, hint in hints.items() if name in event.optional]
+    return ", ".join(required) + (f" [{', '.join(optional)}]" if optional else "")
+
+
+def catalogue_help() -> str:
+    """The --help epilog: each type that can be emitted, what it means and its fields (gamification.catalogue)."""
+    lines = [TYPES_HEADING]
+    for event in CATALOGUE.values():
+        if event.broadcast:
+            fields = textwrap.fill(
+                event_fields_help(event), HELP_WIDTH, initial_indent=FIELDS_INDENT, subsequent_indent=FIELDS_INDENT
+            )
+            lines += [f"  {event.name}: {event.summary}", fields]
+    return "\n".join([*lines, "", EXAMPLE])
 
 
 class Command(BaseCommand):
     help = "Emit a catalogue event (e.g. system_alert) to every WebSocket client; the data is validated first."
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.epilog = catalogue_help()
+        parser.formatter_class = _HelpFormatter
+        return parser
+
     def add_arguments(self, parser) -> None:
-        parser.add_argument("event_type", help=f"one of: {', '.join(sorted(CATALOGUE))}")
+        names = [name for name, event in CATALOGUE.items() if event.broadcast]
+        parser.add_argument("event_type", help=f"one of: {', '.join(sorted(names))} (fields below)")
         parser.add_argument("--data", default="{}", help="the event's data as a JSON object")
 
     def handle(self, *args, event_type: str, data: str, **options) -> None:

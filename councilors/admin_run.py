@@ -1,0 +1,110 @@
+"""The admin's "Run now": the change pages' views, and the message that links to the run page.
+
+The list action (councilors/admin.py) and the change pages' buttons say the same thing, here.
+"""
+
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.admin import ModelAdmin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from councilors import services
+from councilors.audit import Actor, request_address
+from councilors.forms import AgentRunForm
+from councilors.models import ActionRecord, Agent, Councilor, Execution
+
+RUN_PERMISSION = "councilors.run_agent"
+# The dashboard's run page (SPEC §7): reversed by name, or its documented path where it is not wired.
+RUN_PAGE_URL_NAME = "run_detail"
+RUN_PAGE_PATH = "/executions/{execution_id}/"
+AGENT_RUN_TEMPLATE = "admin/councilors/agent/run.html"
+
+QUEUED = "{}: queued for a worker as {}."
+SKIPPED = "{}: not run — {}."
+SKIPPED_BEHIND = "{}: not run — {} ({})."
+RAN_HERE = "{}: ran here (no worker cluster is running) as {} — {}, severity {}{}."
+
+
+def admin_actor(request: HttpRequest) -> Actor:
+    """The admin user acting in this request, as the action record names them."""
+    return Actor.of_user(request.user, source=ActionRecord.Source.ADMIN, address=request_address(request))
+
+
+def run_page_url(execution_id: str) -> str:
+    """Where a person follows one run: the dashboard's run page."""
+    try:
+        return reverse(RUN_PAGE_URL_NAME, args=[execution_id])
+    except NoReverseMatch:
+        return RUN_PAGE_PATH.format(execution_id=quote(execution_id, safe=""))
+
+
+def _run_link(execution_id: str) -> SafeString:
+    return format_html('<a href="{}">{}</a>', run_page_url(execution_id), execution_id)
+
+
+def run_now_message(*, label: str, result: services.RunNow) -> tuple[SafeString, int]:
+    """What "Run now" did, for the admin's message (with its level); each run named links to its run page."""
+    if result.queued:
+        return format_html(QUEUED, label, _run_link(result.execution_id)), messages.SUCCESS
+    if result.skipped is not None:
+        reason = result.skipped.get_reason_display().lower()
+        running = result.skipped.running_execution
+        if running is not None:
+            return format_html(SKIPPED_BEHIND, label, reason, _run_link(running.execution_id)), messages.WARNING
+        return format_html(SKIPPED, label, reason), messages.WARNING
+    execution = result.execution
+    level = messages.ERROR if execution.status == Execution.Status.ERROR else messages.SUCCESS
+    detail = f": {execution.error}" if execution.error else ""
+    link = _run_link(execution.execution_id)
+    return format_html(RAN_HERE, label, link, execution.status, execution.severity, detail), level
+
+
+def _object_or_404(model_admin: ModelAdmin, request: HttpRequest, object_id: str):
+    found = model_admin.get_object(request, unquote(object_id))
+    if found is None:
+        raise Http404(f"No {model_admin.opts.verbose_name} with id {object_id!r}.")
+    return found
+
+
+def councilor_run_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """POST from a councilor's change page: run its task now, then back to the page with the message."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    councilor: Councilor = _object_or_404(model_admin, request, object_id)
+    if not model_admin.has_change_permission(request, councilor):
+        raise PermissionDenied
+    result = services.councilor_run_now(councilor=councilor, actor=admin_actor(request))
+    model_admin.message_user(request, *run_now_message(label=councilor.title, result=result))
+    return redirect(reverse("admin:councilors_councilor_change", args=[councilor.pk]))
+
+
+def agent_run_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """An agent's "Run now": a form asking for the prompt (a councilor's task prompt to start from), then the run."""
+    agent: Agent = _object_or_404(model_admin, request, object_id)
+    if not request.user.has_perm(RUN_PERMISSION):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = AgentRunForm(request.POST)
+        if form.is_valid():
+            result = services.agent_run_now(agent=agent, actor=admin_actor(request), **form.cleaned_data)
+            model_admin.message_user(request, *run_now_message(label=agent.label, result=result))
+            return redirect(reverse("admin:councilors_agent_change", args=[agent.pk]))
+    else:
+        councilor = getattr(agent, "councilor", None)
+        form = AgentRunForm(initial={"prompt": councilor.task_prompt} if councilor else {})
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Run {agent.label}",
+        "opts": model_admin.opts,
+        "original": agent,
+        "form": form,
+    }
+    return TemplateResponse(request, AGENT_RUN_TEMPLATE, context)

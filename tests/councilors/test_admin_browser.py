@@ -1,0 +1,131 @@
+"""The admin in headless Chromium at 1280×800 against a real daphne: the columns that matter fit,
+and "Run now" on the change pages runs and links to the run page (in-process tests: test_admin.py).
+"""
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import Page, sync_playwright
+
+from councilors import validators
+from councilors.admin_run import run_page_url
+from councilors.demo import demo_seed
+from councilors.models import Agent, Councilor, Execution
+from councilors.services import execution_finish, execution_start
+from tests.dashboard.browser import context_logged_in, launch_chromium
+from tests.factories import make_user
+from tests.processes import daphne
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+VIEWPORT = {"width": 1280, "height": 800}
+OUTPUTS = {"success": "all good", "warning": "warning: 2 deprecated packages", "error": "fatal: disk full"}
+
+# The cells a run's row must show without scrolling, by the header labels the admin gives them.
+EXECUTION_COLUMNS = ("Status", "Severity", "Started", "Duration")
+COUNCILOR_COLUMNS = ("Last severity", "Last run", "Next run")
+
+# The widths a page lays out: the table's own, and what its scrolling container shows of it.
+TABLE_FIT = """() => {
+    const table = document.querySelector('#result_list');
+    const container = table.closest('.results') || table.parentElement;
+    return {table: table.scrollWidth, container: container.clientWidth, page: document.documentElement.scrollWidth,
+            viewport: window.innerWidth};
+}"""
+HEADER_BOXES = """() => [...document.querySelectorAll('#result_list thead th')].map(th => {
+    const box = th.getBoundingClientRect();
+    return {label: th.textContent.trim(), left: box.left, right: box.right};
+})"""
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, tmp_path_factory):
+    with daphne(log_path=tmp_path_factory.mktemp("admin-logs") / "web.log") as (_, port):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def history(transactional_db) -> None:
+    """The demo agents with runs of every kind: each severity, a failure and one still running."""
+    demo_seed()
+    for agent in Agent.objects.select_related("councilor"):
+        councilor = getattr(agent, "councilor", None)
+        for severity, output in OUTPUTS.items():
+            execution = execution_start(agent=agent, councilor=councilor, prompt="check", instance_id="ops-7")
+            execution_finish(execution=execution, output=output, error="exited with status 2" * (severity == "error"))
+    execution_start(agent=Agent.objects.get(agent_id="dependency-audit"), prompt="still going")
+
+
+def open_page(browser, server: str, path: str) -> Page:
+    context = context_logged_in(browser, server, make_user(is_staff=True, is_superuser=True), viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(server + path)
+    return page
+
+
+def open_changelist(browser, server: str, path: str) -> Page:
+    page = open_page(browser, server, path)
+    page.wait_for_selector("#result_list")
+    return page
+
+
+def assert_fits(page: Page, labels: tuple[str, ...]) -> None:
+    fit = page.evaluate(TABLE_FIT)
+    assert fit["table"] <= fit["container"], fit
+    assert fit["page"] <= fit["viewport"], fit
+    boxes = {box["label"]: box for box in page.evaluate(HEADER_BOXES)}
+    for label in labels:
+        assert label in boxes, sorted(boxes)
+        assert 0 <= boxes[label]["left"] < boxes[label]["right"] <= VIEWPORT["width"], (label, boxes[label])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API keeps an event loop on this thread, which trips Django's async-safety
+    # check for the test's own ORM calls (as in tests/dashboard/conftest.py); the servers keep it.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+def test_the_execution_list_shows_status_severity_started_and_duration_at_1280(server, browser, history):
+    page = open_changelist(browser, server, "/admin/councilors/execution/")
+    assert_fits(page, EXECUTION_COLUMNS)
+    page.context.close()
+
+
+def test_the_councilor_list_shows_the_last_severity_at_1280(server, browser, history):
+    page = open_changelist(browser, server, "/admin/councilors/councilor/")
+    assert_fits(page, COUNCILOR_COLUMNS)
+    assert page.locator("#result_list tbody tr").count() == Councilor.objects.count() == 4
+    page.context.close()
+
+
+def test_run_now_on_the_councilor_page_runs_it_and_links_to_the_run_page(server, browser, history):
+    councilor = Councilor.objects.get(agent__agent_id="python-version")
+    page = open_page(browser, server, reverse("admin:councilors_councilor_change", args=[councilor.pk]))
+    page.get_by_role("button", name="Run now").click()  # no worker cluster here: it runs in the web process
+    link = page.locator("ul.messagelist li a")
+    link.wait_for()
+    execution = Execution.objects.filter(councilor=councilor, prompt=councilor.task_prompt).get()
+    assert link.text_content() == execution.execution_id
+    assert link.get_attribute("href") == run_page_url(execution.execution_id)
+    assert page.url == server + reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    page.context.close()
+
+
+def test_run_now_on_a_plain_agent_asks_for_a_prompt_then_links_to_the_run(server, browser, history):
+    agent = Agent.objects.get(agent_id="summarizer")
+    page = open_page(browser, server, reverse("admin:councilors_agent_change", args=[agent.pk]))
+    page.get_by_role("link", name="Run now…").click()
+    page.get_by_role("button", name="Run now").click()
+    assert validators.PROMPT_EMPTY in page.locator(".errorlist").text_content()
+    page.get_by_label("Prompt").fill("the release notes")
+    page.get_by_role("button", name="Run now").click()
+    link = page.locator("ul.messagelist li a")
+    link.wait_for()
+    execution = Execution.objects.get(agent=agent, prompt="the release notes")
+    assert (execution.status, execution.severity) == ("completed", "success")
+    assert link.get_attribute("href") == run_page_url(execution.execution_id)
+    page.context.close()
