@@ -7,7 +7,7 @@ from django.db import migrations, models
 # The agent_ids of councilors.demo's agents as they were when this migration was written (a
 # migration must not follow later edits of app code). They stay runnable over HTTP, as the README's
 # tour does; every other agent existing today starts as not available through the API.
-DEMO_AGENT_IDS = ("python-version", "dependency-audit", "backup-check", "summarizer")
+DEMO_AGENT_IDS = ("heartbeat", "python-version", "dependency-audit", "backup-check", "summarizer")
 
 
 def enable_demo_agents(apps, schema_editor):
