@@ -2,13 +2,19 @@
 
 import time
 from datetime import datetime
+from typing import Any, TypedDict
 
 from django.core.validators import slug_re
-from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Avg, Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models.functions import RowNumber
 
 from councilors.models import Agent, Councilor, Execution, SkippedRun
 from gamification.catalogue import AgentMetrics
 
+# Who may read any execution's prompt and output; its requester may read their own (docs/http-api.md).
+VIEW_EXECUTION_PERMISSION = "councilors.view_execution"
+# How many of an agent's latest finished runs its trend chart shows (docs/dashboard.md, "Trends").
+TREND_RUNS = 30
 FINISHED = ~Q(status=Execution.Status.RUNNING)
 # The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
 # a negated condition across a multi-valued relation would turn into a subquery).
@@ -181,3 +187,68 @@ def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 
             return None
         # Another process (a worker cluster) finishes the row; the database is the only thing we share with it.
         time.sleep(poll)
+
+
+def execution_visible_to(*, execution: Any, user: Any) -> bool:
+    """Whether `user` may read the run's prompt and output: they asked for it, or hold the view permission.
+
+    The one answer to that question for the API, the stream and the pages; anyone else is told the
+    run does not exist (404), because execution ids are public in events.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    # `requested_by` comes with issue 11; until then only the permission opens a run.
+    requested_by_id = getattr(execution, "requested_by_id", None)
+    return (requested_by_id is not None and requested_by_id == user.pk) or user.has_perm(VIEW_EXECUTION_PERMISSION)
+
+
+def agent_executions_list(*, agent: Agent, severity: str = "", status: str = "") -> QuerySet[Execution]:
+    """The agent's runs, newest first, narrowed to one severity and/or status when given."""
+    runs = Execution.objects.filter(agent=agent).select_related("agent", "councilor").order_by("-started_at", "-pk")
+    if severity:
+        runs = runs.filter(severity=severity)
+    if status:
+        runs = runs.filter(status=status)
+    return runs
+
+
+class TrendPoint(TypedDict):
+    execution_id: str
+    started_at: str
+    duration_ms: int
+    severity: str
+
+
+def _trend_point(execution: Execution) -> TrendPoint:
+    return TrendPoint(
+        execution_id=execution.execution_id,
+        started_at=execution.started_at.isoformat(),
+        duration_ms=execution.duration_ms or 0,
+        severity=execution.severity,
+    )
+
+
+def agents_trends_list(
+    *, agents: QuerySet[Agent] | None = None, limit: int = TREND_RUNS
+) -> dict[str, list[TrendPoint]]:
+    """Each agent's latest `limit` finished runs, oldest first (the trend charts), in one query."""
+    ranked = (
+        Execution.objects.filter(FINISHED)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("agent_id")], order_by=[F("started_at").desc(), F("pk").desc()])
+        )
+        .filter(rank__lte=limit)
+        .select_related("agent")
+        .order_by("started_at", "pk")
+    )
+    if agents is not None:
+        ranked = ranked.filter(agent__in=agents)
+    trends: dict[str, list[TrendPoint]] = {}
+    for execution in ranked:
+        trends.setdefault(execution.agent.agent_id, []).append(_trend_point(execution))
+    return trends
+
+
+def agent_trend_get(*, agent: Agent, limit: int = TREND_RUNS) -> list[TrendPoint]:
+    """The agent's latest `limit` finished runs, oldest first: durations, severities (its trend chart)."""
+    return agents_trends_list(agents=Agent.objects.filter(pk=agent.pk), limit=limit).get(agent.agent_id, [])

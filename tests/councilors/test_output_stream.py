@@ -70,3 +70,22 @@ def test_a_failing_redis_does_not_fail_the_run_and_is_logged_once(dead_redis, ca
     warnings = [record for record in caplog.records if record.name == "councilors.output_stream"]
     assert len(warnings) == 1
     assert execution.execution_id in warnings[0].getMessage()
+
+
+def test_published_lines_are_what_a_reader_has_had_so_far_numbered(redis_client):
+    publisher = OutputPublisher(execution_id="exec_test_published_1")
+    publisher("first\nsecond\n")
+    publisher("third\n")
+    assert output_stream.published_lines(execution_id="exec_test_published_1") == [
+        (1, "first"),
+        (2, "second"),
+        (3, "third"),
+    ]
+    publisher.end(status="completed", severity="success")
+    assert len(output_stream.published_lines(execution_id="exec_test_published_1")) == 3, "the end marker is no line"
+    assert output_stream.published_lines(execution_id="exec_test_published_none") == []
+
+
+def test_published_lines_with_redis_down_is_none(dead_redis, caplog):
+    assert output_stream.published_lines(execution_id="exec_test_published_2") is None
+    assert "unreadable for the run page" in caplog.text
