@@ -40,6 +40,13 @@ def _duration(duration_ms: int | None) -> str:
     return "—" if duration_ms is None else f"{duration_ms / 1000:.1f}s"
 
 
+def _page_link(url_name: str, key: str, value: str | None, text: str = "Open page ↗") -> SafeString | str:
+    """A link to the live run or agent page (docs/dashboard.md, "Run page" and "Agent page")."""
+    if not value:
+        return "—"
+    return format_html('<a href="{}" title="The live page">{}</a>', reverse(url_name, kwargs={key: value}), text)
+
+
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
     form = AgentForm
@@ -48,8 +55,9 @@ class AgentAdmin(admin.ModelAdmin):
     search_fields = ("agent_id", "name", "display_name", "description")
     prepopulated_fields = {"agent_id": ("name",)}
     actions = ["promote_to_councilor"]
+    readonly_fields = ("page_link",)
     fieldsets = (
-        (None, {"fields": ("agent_id", "name", "emoji", "description")}),
+        (None, {"fields": ("agent_id", "name", "emoji", "description", "page_link")}),
         ("Runner", {"fields": ("runner", "runner_config")}),
         ("Customization", {"fields": ("display_name", "avatar_url", "color")}),
     )
@@ -63,6 +71,10 @@ class AgentAdmin(admin.ModelAdmin):
     @admin.display(description="Agent", ordering="name")
     def label_with_emoji(self, agent: Agent) -> SafeString:
         return format_html('<span style="color:{}">{}</span> {}', agent.color, agent.emoji, agent.label)
+
+    @admin.display(description="Live page")
+    def page_link(self, agent: Agent) -> SafeString | str:
+        return _page_link("agent_detail", "agent_id", agent.agent_id)
 
     @admin.display(description="Councilor", boolean=True)
     def is_councilor(self, agent: Agent) -> bool:
@@ -137,14 +149,24 @@ class RecentExecutionInline(admin.TabularInline):
 @admin.register(Councilor)
 class CouncilorAdmin(admin.ModelAdmin):
     form = CouncilorForm
-    list_display = ("title", "agent_link", "schedule", "enabled", "next_run", "last_run", "last_severity_display")
+    list_display = (
+        "title",
+        "agent_link",
+        "schedule",
+        "enabled",
+        "next_run",
+        "last_run",
+        "last_severity_display",
+        "page_link",
+    )
     list_filter = ("enabled", "schedule_type", "output_format")
     search_fields = ("title", "agent__agent_id", "agent__name", "task_name", "task_prompt")
     list_select_related = ("agent",)
     actions = ["run_now", "pause", "resume"]
     inlines = [RecentExecutionInline]
+    readonly_fields = ("page_link",)
     fieldsets = (
-        (None, {"fields": ("agent", "title", "enabled")}),
+        (None, {"fields": ("agent", "title", "enabled", "page_link")}),
         ("Schedule", {"fields": ("schedule_type", "schedule_value")}),
         ("Task", {"fields": ("task_name", "task_prompt", "context_files", "output_format")}),
         (
@@ -155,6 +177,10 @@ class CouncilorAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Councilor]:
         return selectors.councilors_overview()
+
+    @admin.display(description="Live page")
+    def page_link(self, councilor: Councilor) -> SafeString | str:
+        return _page_link("agent_detail", "agent_id", councilor.agent.agent_id if councilor.agent_id else None, "↗")
 
     @admin.display(description="Next run", ordering="q_schedule__next_run")
     def next_run(self, councilor: Councilor) -> datetime | str:
@@ -230,15 +256,20 @@ class ExecutionAdmin(admin.ModelAdmin):
         "severity_display",
         "started_at",
         "duration",
+        "page_link",
     )
     list_filter = ("status", "severity", "kind", "councilor")
     date_hierarchy = "started_at"
     search_fields = ("execution_id", "agent__agent_id", "agent__name", "output", "error")
     list_select_related = ("agent", "councilor")
-    readonly_fields = [field.name for field in Execution._meta.fields]
+    readonly_fields = ["page_link", *[field.name for field in Execution._meta.fields]]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="Live page")
+    def page_link(self, execution: Execution) -> SafeString | str:
+        return _page_link("run_detail", "execution_id", execution.execution_id, "↗")
 
     # Deleting stays allowed (Django's permission): otherwise an agent with history could not be deleted.
     def has_change_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:

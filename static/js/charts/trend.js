@@ -23,11 +23,15 @@ export function successRates(points, window = RATE_WINDOW) {
   });
 }
 
-/** Bars and the rate line in a `width` × `height` box (y grows downwards, as in SVG). */
-export function trendLayout(points, { width = 240, height = 48, gap = 1, window = RATE_WINDOW } = {}) {
+/**
+ * Bars and the rate line in a `width` × `height` box (y grows downwards, as in SVG). The box has
+ * room for `slots` bars (the runs a chart can show), so three runs draw three thin bars, not three
+ * slabs; more runs than slots share the width.
+ */
+export function trendLayout(points, { width = 240, height = 48, gap = 1, window = RATE_WINDOW, slots = 0 } = {}) {
   if (!points.length) return { bars: [], rates: [], ratePath: "", maxMs: 0 };
   const maxMs = Math.max(1, ...points.map((point) => point.duration_ms || 0));
-  const slot = width / points.length;
+  const slot = width / Math.max(points.length, slots);
   const barWidth = Math.max(1, slot - gap);
   const usable = height - 2; // keep 1 px above and below for the line's stroke
   const bars = points.map((point, index) => {
@@ -64,8 +68,8 @@ function svg(tag, attributes = {}, ...children) {
  * Draw `points` into `figure` (replacing what it held): `href(executionId)` links each bar to its
  * run. Every bar is a `.mark` (the browser tests count them).
  */
-export function renderTrend(figure, points, { href = () => null, width = 240, height = 48, gettext = pageGettext } = {}) {
-  const { bars, rates, ratePath } = trendLayout(points, { width, height });
+export function renderTrend(figure, points, { href = () => null, width = 240, height = 48, slots = 30, gettext = pageGettext } = {}) {
+  const { bars, rates, ratePath } = trendLayout(points, { width, height, slots });
   figure.dataset.marks = String(bars.length);
   if (!bars.length) {
     figure.replaceChildren(Object.assign(document.createElement("figcaption"), { textContent: gettext("No finished runs yet.") }));

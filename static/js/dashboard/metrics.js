@@ -22,7 +22,7 @@ export function mountMetrics(list, { socket, agents, metricsUrl, note, config, g
     const m = agent.metrics ?? {};
     const severity = m.last_severity;
     const trend = h("figure", { class: "trend trend-small", dataset: { field: "trend" } });
-    renderTrend(trend, agent.trend ?? [], { href: (id) => runHref(config, id), width: 200, height: 36, gettext });
+    renderTrend(trend, agent.trend ?? [], { href: (id) => runHref(config, id), width: 200, height: 36, slots: config.trendSize ?? 30, gettext });
     return h(
       "li",
       { class: "agent", dataset: { agentId: agent.agent_id }, style: agent.color ? `--agent-color: ${agent.color}` : null },

@@ -6,6 +6,8 @@ import { interpolate, pageNgettext } from "../gamification/i18n.js";
 
 /** How close to the bottom (px) still counts as "at the end": the reader did not scroll up. */
 export const STICK_THRESHOLD_PX = 24;
+/** Lines written per animation frame at most: a burst of thousands is spread over a few frames. */
+export const LINES_PER_FRAME = 1000;
 
 export class OutputView {
   #root;
@@ -15,6 +17,7 @@ export class OutputView {
   #frame = null;
   #ngettext;
   #schedule;
+  #ended = false;
   /** The number of the last line shown (the server rendered lines 1..lastLine). */
   lastLine;
   lines;
@@ -38,24 +41,27 @@ export class OutputView {
     return true;
   }
 
-  /** Write the queued lines now (called once per animation frame). */
+  /** Write up to LINES_PER_FRAME queued lines (called once per animation frame until none is left). */
   flush() {
     this.#frame = null;
-    if (!this.#pending.length) return;
+    if (!this.#pending.length) return this.#settle();
     const follow = this.atEnd();
+    const batch = this.#pending.slice(0, LINES_PER_FRAME);
+    this.#pending = this.#pending.slice(batch.length);
     const fragment = document.createDocumentFragment();
-    for (const text of this.#pending) {
+    for (const text of batch) {
       const line = document.createElement("div");
       line.className = "line";
       line.textContent = text;
       fragment.append(line);
     }
-    this.lines += this.#pending.length;
-    this.#pending = [];
+    this.lines += batch.length;
     this.#root.append(fragment);
-    this.#root.dataset.lastLine = String(this.lastLine);
+    this.#root.dataset.lastLine = String(this.lastLine - this.#pending.length);
     if (follow) this.#root.scrollTop = this.#root.scrollHeight;
     this.#renderCount();
+    if (this.#pending.length) this.#frame = this.#schedule(() => this.flush());
+    else this.#settle();
   }
 
   /** Whether the view shows the end of the output (so new lines keep it there). */
@@ -64,10 +70,14 @@ export class OutputView {
     return root.scrollHeight - root.scrollTop - root.clientHeight <= STICK_THRESHOLD_PX;
   }
 
-  /** The run ended: say so when it printed nothing. */
+  /** The run ended: once every line is written, say so if it printed nothing. */
   finish() {
-    this.flush();
-    if (this.#empty) this.#empty.hidden = this.lines > 0;
+    this.#ended = true;
+    if (this.#frame === null) this.flush();
+  }
+
+  #settle() {
+    if (this.#ended && this.#empty) this.#empty.hidden = this.lines > 0;
   }
 
   #renderCount() {

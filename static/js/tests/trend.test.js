@@ -17,6 +17,11 @@ test("one bar per run, as tall as its duration against the longest, coloured by 
   assert.deepEqual(bars.map((bar) => bar.executionId), ["a", "b", "c"]);
 });
 
+test("a chart with room for more runs keeps its bars thin, on the left", () => {
+  const { bars } = trendLayout([point("a", 1, "success"), point("b", 1, "success")], { width: 300, gap: 0, slots: 30 });
+  assert.deepEqual(bars.map((bar) => [bar.x, bar.width]), [[0, 10], [10, 10]]);
+});
+
 test("a run of 0 ms still shows a sliver; no runs draw nothing", () => {
   const { bars } = trendLayout([point("a", 0, "success"), point("b", 0, "success")], { height: 50 });
   assert.deepEqual(bars.map((bar) => bar.height), [1, 1]);
