@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install install-dev lint
+.PHONY: run test install install-dev lint messages
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,3 +29,8 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+
+# Translations (docs/dashboard.md, "Languages"): extract messages into locale/*.po (needs GNU
+# gettext), then compile the committed .mo files. Translate what it lists, and run it again.
+messages: install-dev
+	$(PY) -m devserver.catalogues

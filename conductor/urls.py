@@ -1,7 +1,8 @@
-"""The project's URLs: the admin, the HTTP API, monitoring and the dashboard."""
+"""The project's URLs: the admin, the HTTP API, monitoring, the pages and their translations."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.i18n import JavaScriptCatalog
 
 from conductor.api import api, api_not_found
 
@@ -13,5 +14,8 @@ urlpatterns = [
     path("api/", api.urls),
     re_path(r"^api/(?P<path>.*)$", api_not_found),
     path("", include("monitoring.urls")),
+    # The scripts' messages in the page's language (docs/dashboard.md, "Languages"), and the switch.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("dashboard.urls")),
 ]

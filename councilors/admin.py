@@ -55,6 +55,13 @@ def short_time(moment: datetime | None, *, now: datetime | None = None) -> str:
     return dateformat.format(local, SHORT_TIME if local.year == this_year else SHORT_TIME_OTHER_YEAR)
 
 
+def _page_link(url_name: str, key: str, value: str | None, text: str = "Open page ↗") -> SafeString | str:
+    """A link to the live run or agent page (docs/dashboard.md, "Run page" and "Agent page")."""
+    if not value:
+        return "—"
+    return format_html('<a href="{}" title="The live page">{}</a>', reverse(url_name, kwargs={key: value}), text)
+
+
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
     form = AgentForm
@@ -63,8 +70,9 @@ class AgentAdmin(admin.ModelAdmin):
     search_fields = ("agent_id", "name", "display_name", "description")
     prepopulated_fields = {"agent_id": ("name",)}
     actions = ["promote_to_councilor"]
+    readonly_fields = ("page_link",)
     fieldsets = (
-        (None, {"fields": ("agent_id", "name", "emoji", "description")}),
+        (None, {"fields": ("agent_id", "name", "emoji", "description", "page_link")}),
         ("Runner", {"fields": ("runner", "runner_config")}),
         ("Access", {"fields": ("api_enabled",)}),
         ("Customization", {"fields": ("display_name", "avatar_url", "color")}),
@@ -87,6 +95,10 @@ class AgentAdmin(admin.ModelAdmin):
     @admin.display(description="Agent", ordering="name")
     def label_with_emoji(self, agent: Agent) -> SafeString:
         return format_html('<span style="color:{}">{}</span> {}', agent.color, agent.emoji, agent.label)
+
+    @admin.display(description="Live page")
+    def page_link(self, agent: Agent) -> SafeString | str:
+        return _page_link("agent_detail", "agent_id", agent.agent_id)
 
     @admin.display(description="Councilor", boolean=True)
     def is_councilor(self, agent: Agent) -> bool:
@@ -170,8 +182,9 @@ class CouncilorAdmin(admin.ModelAdmin):
     list_select_related = ("agent",)
     actions = ["run_now", "pause", "resume"]
     inlines = [RecentExecutionInline]
+    readonly_fields = ("page_link",)
     fieldsets = (
-        (None, {"fields": ("agent", "title", "enabled")}),
+        (None, {"fields": ("agent", "title", "enabled", "page_link")}),
         ("Schedule", {"fields": ("schedule_type", "schedule_value")}),
         ("Task", {"fields": ("task_name", "task_prompt", "context_files", "output_format")}),
         (
@@ -186,6 +199,10 @@ class CouncilorAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         run = path("<path:object_id>/run/", self.admin_site.admin_view(self.run_view), name="councilors_councilor_run")
         return [run, *super().get_urls()]
+
+    @admin.display(description="Live page")
+    def page_link(self, councilor: Councilor) -> SafeString | str:
+        return _page_link("agent_detail", "agent_id", councilor.agent.agent_id if councilor.agent_id else None, "↗")
 
     def run_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The councilor change page's "Run now" (admin/councilors/councilor/change_form.html)."""
@@ -251,10 +268,14 @@ class ExecutionAdmin(admin.ModelAdmin):
     date_hierarchy = "started_at"
     search_fields = ("execution_id", "agent__agent_id", "agent__name", "output", "error")
     list_select_related = ("agent", "councilor", "requested_by")
-    readonly_fields = [field.name for field in Execution._meta.fields]
+    readonly_fields = ["page_link", *[field.name for field in Execution._meta.fields]]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="Live page")
+    def page_link(self, execution: Execution) -> SafeString | str:
+        return _page_link("run_detail", "execution_id", execution.execution_id, "↗")
 
     # Deleting stays allowed (Django's permission): otherwise an agent with history could not be deleted.
     def has_change_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:

@@ -132,6 +132,10 @@ def councilors_list(request: HttpRequest):
 
 class StreamQuery(Schema):
     execution_id: str
+    # For clients that cannot set the header on their first request (a browser's EventSource): a
+    # page that rendered lines 1..n starts its stream with ?last_event_id=n. The header, sent on
+    # every reconnect with the newest id, wins over it.
+    last_event_id: str | None = None
 
 
 SSE_DOC = {
@@ -140,7 +144,7 @@ SSE_DOC = {
             "description": "text/event-stream: `output` events (id = line number, data = the line), then one "
             "`end` event whose data is JSON {execution_id, status, severity, error, started_at, completed_at, "
             "duration_ms}. "
-            "Reconnect with Last-Event-ID to resume after that line.",
+            "Reconnect with Last-Event-ID (or start with ?last_event_id=) to resume after that line.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         }
     }
@@ -156,6 +160,7 @@ async def execution_stream(
     """Server-Sent Events: the run's output lines as they are produced, then `end` (visible as its detail is)."""
     execution_id = query.execution_id
     after = 0
+    last_event_id = last_event_id or query.last_event_id
     if last_event_id:
         if not (last_event_id.strip().isascii() and last_event_id.strip().isdigit() and len(last_event_id) <= 18):
             raise HttpError(400, LAST_EVENT_ID_INVALID)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Length
+from django.utils.translation import gettext
 
 from councilors import validators
 from councilors.runners import RUNNERS
@@ -201,10 +202,10 @@ class Councilor(ValidatedWhenEmpty):
 
     @property
     def schedule_label(self) -> str:
-        """The schedule as people read it: `every 30m` or `cron 0 6 * * 1`."""
+        """The schedule as people read it (in their language): `every 30m` or `cron 0 6 * * 1`."""
         if self.schedule_type == self.ScheduleType.INTERVAL:
-            return f"every {self.schedule_value}"
-        return f"cron {self.schedule_value}"
+            return gettext("every %(interval)s") % {"interval": self.schedule_value}
+        return gettext("cron %(expression)s") % {"expression": self.schedule_value}
 
     def clean(self) -> None:
         validate = (

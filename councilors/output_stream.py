@@ -105,3 +105,21 @@ async def read_entries(
             else:
                 entries.append(StreamEntry(sequence, line=fields.get(LINE_FIELD, b"").decode("utf-8", "replace")))
     return entries
+
+
+def published_lines(*, execution_id: str) -> list[tuple[int, str]] | None:
+    """The lines of a running execution published so far, as (line number, line); None if Redis fails.
+
+    The run page renders these and starts its SSE stream after the last one, so a reload mid-run
+    shows each line once (docs/dashboard.md, "Run page").
+    """
+    try:
+        entries = redis_sync().xrange(stream_key(execution_id), min="1-0", max="+")
+    except redis.RedisError as exc:
+        logger.warning("live output of %s unreadable for the run page: %r", execution_id, exc)
+        return None
+    lines = []
+    for entry_id, fields in entries:
+        if LINE_FIELD in fields:
+            lines.append((int(entry_id.split(b"-")[0]), fields[LINE_FIELD].decode("utf-8", "replace")))
+    return lines

@@ -2,11 +2,12 @@
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.core.validators import slug_re
-from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Avg, Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models.functions import RowNumber
 
 from councilors.models import Agent, Councilor, Execution, SkippedRun
 from gamification.catalogue import AgentMetrics
@@ -14,6 +15,8 @@ from infrastructure.timestamps import iso_utc_or_none
 
 # Who may read any execution's prompt and output; its requester may read their own (docs/http-api.md).
 VIEW_EXECUTION_PERMISSION = "councilors.view_execution"
+# How many of an agent's latest finished runs its trend chart shows (docs/dashboard.md, "Trends").
+TREND_RUNS = 30
 FINISHED = ~Q(status=Execution.Status.RUNNING)
 # The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
 # a negated condition across a multi-valued relation would turn into a subquery).
@@ -221,3 +224,55 @@ def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 
             return None
         # Another process (a worker cluster) finishes the row; the database is the only thing we share with it.
         time.sleep(poll)
+
+
+def agent_executions_list(*, agent: Agent, severity: str = "", status: str = "") -> QuerySet[Execution]:
+    """The agent's runs, newest first, narrowed to one severity and/or status when given."""
+    runs = Execution.objects.filter(agent=agent).select_related("agent", "councilor").order_by("-started_at", "-pk")
+    if severity:
+        runs = runs.filter(severity=severity)
+    if status:
+        runs = runs.filter(status=status)
+    return runs
+
+
+class TrendPoint(TypedDict):
+    execution_id: str
+    started_at: str
+    duration_ms: int
+    severity: str
+
+
+def _trend_point(execution: Execution) -> TrendPoint:
+    return TrendPoint(
+        execution_id=execution.execution_id,
+        started_at=execution.started_at.isoformat(),
+        duration_ms=execution.duration_ms or 0,
+        severity=execution.severity,
+    )
+
+
+def agents_trends_list(
+    *, agents: QuerySet[Agent] | None = None, limit: int = TREND_RUNS
+) -> dict[str, list[TrendPoint]]:
+    """Each agent's latest `limit` finished runs, oldest first (the trend charts), in one query."""
+    ranked = (
+        Execution.objects.filter(FINISHED)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("agent_id")], order_by=[F("started_at").desc(), F("pk").desc()])
+        )
+        .filter(rank__lte=limit)
+        .select_related("agent")
+        .order_by("started_at", "pk")
+    )
+    if agents is not None:
+        ranked = ranked.filter(agent__in=agents)
+    trends: dict[str, list[TrendPoint]] = {}
+    for execution in ranked:
+        trends.setdefault(execution.agent.agent_id, []).append(_trend_point(execution))
+    return trends
+
+
+def agent_trend_get(*, agent: Agent, limit: int = TREND_RUNS) -> list[TrendPoint]:
+    """The agent's latest `limit` finished runs, oldest first: durations, severities (its trend chart)."""
+    return agents_trends_list(agents=Agent.objects.filter(pk=agent.pk), limit=limit).get(agent.agent_id, [])

@@ -25,5 +25,10 @@ class AppSettings:
         """How many events the footer ticker keeps (newest first); older ones drop off."""
         return int(_setting("TICKER_SIZE", 30))
 
+    @property
+    def RUNS_PAGE_SIZE(self) -> int:
+        """How many runs the agent page lists per page (docs/dashboard.md, "Agent page")."""
+        return int(_setting("RUNS_PAGE_SIZE", 20))
+
 
 app_settings = AppSettings()

@@ -3,11 +3,18 @@
 from typing import TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 
 from councilors.models import Agent, Councilor, Execution
 from councilors.scheduling import councilor_next_run
-from councilors.selectors import AgentMetrics, agents_metrics_list, councilors_overview
+from councilors.selectors import (
+    TREND_RUNS,
+    AgentMetrics,
+    TrendPoint,
+    agents_metrics_list,
+    agents_trends_list,
+    councilors_overview,
+)
 from dashboard.app_settings import app_settings
 from infrastructure.timestamps import iso_utc_or_none
 
@@ -16,6 +23,8 @@ TOAST_CHANNEL = "toast"
 # The API's routes are named in councilors/api.py (url_name=), under the "api" namespace.
 METRICS_URL = reverse_lazy("api:agents_metrics")
 COUNCILORS_URL = reverse_lazy("api:councilors_list")
+# Stands for an id in the URL templates the pages' scripts fill in (a slug, as ids are).
+ID_PLACEHOLDER = "__id__"
 
 
 class ToastRule(TypedDict):
@@ -48,6 +57,17 @@ class AgentCard(TypedDict):
     emoji: str
     color: str
     metrics: AgentMetrics
+    trend: list[TrendPoint]
+
+
+def page_links() -> dict[str, str]:
+    """URL templates of the run and agent pages, for scripts that link events to them."""
+    return {
+        "runUrl": reverse("run_detail", kwargs={"execution_id": ID_PLACEHOLDER}),
+        "agentUrl": reverse("agent_detail", kwargs={"agent_id": ID_PLACEHOLDER}),
+        "socketUrl": app_settings.SOCKET_URL,
+        "trendSize": TREND_RUNS,
+    }
 
 
 def _toast_rule(councilor: Councilor) -> ToastRule | None:
@@ -89,8 +109,9 @@ def dashboard_councilors_list() -> list[CouncilorRow]:
 
 
 def dashboard_agents_list() -> list[AgentCard]:
-    """Every agent with its metrics (derived from executions)."""
+    """Every agent with its metrics (derived from executions) and the trend of its latest runs."""
     metrics = agents_metrics_list()
+    trends = agents_trends_list()
     return [
         AgentCard(
             agent_id=agent.agent_id,
@@ -98,6 +119,7 @@ def dashboard_agents_list() -> list[AgentCard]:
             emoji=agent.emoji,
             color=agent.color,
             metrics=metrics[agent.agent_id],
+            trend=trends.get(agent.agent_id, []),
         )
         for agent in Agent.objects.all()
     ]
@@ -106,7 +128,7 @@ def dashboard_agents_list() -> list[AgentCard]:
 def dashboard_config_get(*, user: AbstractBaseUser) -> dict:
     """Everything the page's script starts from (rendered into the page with json_script)."""
     return {
-        "socketUrl": app_settings.SOCKET_URL,
+        **page_links(),
         "pollIntervalMs": int(app_settings.POLL_INTERVAL_S * 1000),
         "tickerSize": app_settings.TICKER_SIZE,
         "metricsUrl": str(METRICS_URL),

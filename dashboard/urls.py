@@ -4,4 +4,6 @@ from dashboard import views
 
 urlpatterns = [
     path("", views.index, name="dashboard"),
+    path("executions/<str:execution_id>/", views.run_detail, name="run_detail"),
+    path("agents/<str:agent_id>/", views.agent_detail, name="agent_detail"),
 ]

@@ -1,13 +1,44 @@
-"""The live dashboard page (docs/dashboard.md, "The live dashboard")."""
+"""The live pages: the dashboard, a run, an agent (docs/dashboard.md). Each parses, reads, renders."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from dashboard.pages import agent_page_get, run_page_get
 from dashboard.selectors import dashboard_config_get
+
+UNKNOWN_RUN = "No execution with execution_id %(execution_id)r."
+UNKNOWN_AGENT = "No agent with agent_id %(agent_id)r."
 
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     """The dashboard: server-rendered first picture, kept live by static/js/dashboard/main.js."""
     return render(request, "dashboard/index.html", {"config": dashboard_config_get(user=request.user)})
+
+
+@login_required
+def run_detail(request: HttpRequest, execution_id: str) -> HttpResponse:
+    """One run: its output so far rendered here, the rest streamed by static/js/run/main.js.
+
+    A run the user may not see answers 404 like an unknown one: execution ids are public in events.
+    """
+    context = run_page_get(execution_id=execution_id, user=request.user)
+    if context is None:
+        raise Http404(UNKNOWN_RUN % {"execution_id": execution_id})
+    return render(request, "dashboard/run.html", context)
+
+
+@login_required
+def agent_detail(request: HttpRequest, agent_id: str) -> HttpResponse:
+    """An agent or councilor: definition, runs (filtered by ?severity= and ?status=, paginated), trend."""
+    context = agent_page_get(
+        agent_id=agent_id,
+        user=request.user,
+        page=request.GET.get("page"),
+        severity=request.GET.get("severity"),
+        status=request.GET.get("status"),
+    )
+    if context is None:
+        raise Http404(UNKNOWN_AGENT % {"agent_id": agent_id})
+    return render(request, "dashboard/agent.html", context)

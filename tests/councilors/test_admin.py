@@ -293,6 +293,28 @@ def test_councilor_change_page_lists_recent_executions_only(admin_client):
 
 
 @pytest.mark.django_db
+def test_lists_and_change_pages_link_to_the_live_run_and_agent_pages(admin_client):
+    from councilors.services import councilor_run
+
+    councilor = make_councilor()
+    execution = councilor_run(councilor=councilor)
+    run_page = f'href="/executions/{execution.execution_id}/"'
+    agent_page = f'href="/agents/{councilor.councilor_id}/"'
+    executions = admin_client.get(reverse("admin:councilors_execution_changelist")).content.decode()
+    assert run_page in executions
+    assert (
+        run_page in admin_client.get(reverse("admin:councilors_execution_change", args=[execution.pk])).content.decode()
+    )
+    assert agent_page in admin_client.get(reverse("admin:councilors_councilor_changelist")).content.decode()
+    assert (
+        agent_page
+        in admin_client.get(reverse("admin:councilors_councilor_change", args=[councilor.pk])).content.decode()
+    )
+    agent_change = reverse("admin:councilors_agent_change", args=[councilor.agent.pk])
+    assert agent_page in admin_client.get(agent_change).content.decode()
+
+
+@pytest.mark.django_db
 def test_executions_are_viewable_but_not_addable_or_editable(admin_client):
     from councilors.services import councilor_run
 

@@ -88,3 +88,22 @@ def test_fifty_megabytes_of_output_are_stored_and_streamed_bounded_ending_with_t
     # The stream numbers lines as the stored output does: the marker is its last line.
     assert int(last_line_id.split(b"-")[0]) == len(split_lines(execution.output))
     assert json.loads(end[b"end"]) == {"status": "completed", "severity": "success"}
+
+
+def test_published_lines_are_what_a_reader_has_had_so_far_numbered(redis_client):
+    publisher = OutputPublisher(execution_id="exec_test_published_1")
+    publisher("first\nsecond\n")
+    publisher("third\n")
+    assert output_stream.published_lines(execution_id="exec_test_published_1") == [
+        (1, "first"),
+        (2, "second"),
+        (3, "third"),
+    ]
+    publisher.end(status="completed", severity="success")
+    assert len(output_stream.published_lines(execution_id="exec_test_published_1")) == 3, "the end marker is no line"
+    assert output_stream.published_lines(execution_id="exec_test_published_none") == []
+
+
+def test_published_lines_with_redis_down_is_none(dead_redis, caplog):
+    assert output_stream.published_lines(execution_id="exec_test_published_2") is None
+    assert "unreadable for the run page" in caplog.text

@@ -9,9 +9,12 @@ from councilors.models import Execution
 from councilors.selectors import (
     VIEW_EXECUTION_PERMISSION,
     QueuedRun,
+    agent_executions_list,
     agent_find_for_api,
     agent_metrics_get,
+    agent_trend_get,
     agents_metrics_list,
+    agents_trends_list,
     councilors_overview,
     execution_find_visible,
     execution_visible_to,
@@ -180,3 +183,58 @@ def test_only_agents_available_through_the_api_are_found_for_it():
     assert agent_find_for_api(agent_id=hidden.agent_id) is None
     assert agent_find_for_api(agent_id=shown.agent_id) == shown
     assert agent_find_for_api(agent_id="ghost") is None
+
+
+def test_runs_of_an_agent_newest_first_filtered_by_severity_and_status():
+    agent, other = make_agent(), make_agent()
+    add_run(agent, minute=1, severity="success")
+    add_run(agent, minute=2, severity="error", status="error")
+    add_run(agent, minute=3, severity="warning")
+    add_run(agent, minute=4, status="running")
+    add_run(other, minute=5, severity="success")
+    ids = lambda runs: [run.execution_id.rsplit("_", 1)[1] for run in runs]  # noqa: E731
+    assert ids(agent_executions_list(agent=agent)) == ["4", "3", "2", "1"]
+    assert ids(agent_executions_list(agent=agent, severity="warning")) == ["3"]
+    assert ids(agent_executions_list(agent=agent, status="running")) == ["4"]
+    assert ids(agent_executions_list(agent=agent, status="completed", severity="success")) == ["1"]
+
+
+def test_the_trend_is_the_latest_finished_runs_oldest_first():
+    agent, other = make_agent(), make_agent()
+    for minute in range(1, 8):
+        add_run(agent, minute=minute, severity="error" if minute == 6 else "success", duration_ms=minute * 100)
+    add_run(agent, minute=9, status="running")
+    add_run(other, minute=2, severity="warning", duration_ms=50)
+    trend = agent_trend_get(agent=agent, limit=3)
+    assert [(point["duration_ms"], point["severity"]) for point in trend] == [
+        (500, "success"),
+        (600, "error"),
+        (700, "success"),
+    ]
+    assert trend[0]["execution_id"] == f"exec_{agent.agent_id}_5"
+    assert trend[0]["started_at"] == (T0 + timedelta(minutes=5)).isoformat()
+    every = agents_trends_list(limit=3)
+    assert every[agent.agent_id] == trend
+    assert [point["severity"] for point in every[other.agent_id]] == ["warning"]
+
+
+def test_a_run_is_visible_to_holders_of_the_view_permission_only_until_it_knows_its_requester():
+    run = add_run(make_agent(), minute=1, severity="success")
+    assert execution_visible_to(execution=run, user=make_user(permissions=("councilors.view_execution",))) is True
+    assert execution_visible_to(execution=run, user=make_user()) is False
+    assert execution_visible_to(execution=run, user=make_user(is_superuser=True)) is True
+    assert (
+        execution_visible_to(execution=run, user=make_user(permissions=("councilors.view_execution",), is_active=False))
+        is False
+    )
+    assert execution_visible_to(execution=run, user=None) is False
+
+
+def test_the_requester_sees_their_own_run():
+    asker, other = make_user(), make_user()
+
+    class Requested:  # an execution that knows who asked (Execution.requested_by, issue 11)
+        requested_by_id = asker.pk
+
+    assert execution_visible_to(execution=Requested(), user=asker) is True
+    assert execution_visible_to(execution=Requested(), user=other) is False

@@ -85,6 +85,48 @@ async def test_last_event_id_resumes_after_that_line(async_client):
     assert [event.event for event in events] == ["output", "end"]
 
 
+async def stream_query(async_client, execution_id: str, last_event_id: str, **headers) -> list:
+    response = await async_client.get(
+        "/api/v1/stream", {"execution_id": execution_id, "last_event_id": last_event_id}, headers=headers
+    )
+    assert response.status_code == 200
+    parser = SSEParser()
+    return [event async for chunk in response.streaming_content for event in parser.feed(chunk)]
+
+
+async def test_a_page_that_has_lines_starts_after_them_with_the_query_parameter(async_client):
+    # EventSource cannot send Last-Event-ID on its first request: the run page passes ?last_event_id=.
+    execution = await run_agent()
+
+    events = await stream_query(async_client, execution.execution_id, "1", **await auth_headers())
+
+    assert [(event.id, event.event, event.data) for event in events[:2]] == [
+        ("2", "output", "two"),
+        ("3", "output", "three"),
+    ]
+    assert [event.event for event in events] == ["output", "output", "end"]
+
+
+async def test_the_header_of_a_reconnect_wins_over_the_query_parameter(async_client):
+    execution = await run_agent()
+
+    events = await stream_query(
+        async_client, execution.execution_id, "1", **await auth_headers(), **{"Last-Event-ID": "2"}
+    )
+
+    assert [(event.id, event.data) for event in events[:1]] == [("3", "three")]
+    assert [event.event for event in events] == ["output", "end"]
+
+
+async def test_a_bad_last_event_id_query_parameter_is_400(async_client):
+    execution = await run_agent()
+    response = await async_client.get(
+        "/api/v1/stream", {"execution_id": execution.execution_id, "last_event_id": "-1"}, headers=await auth_headers()
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == LAST_EVENT_ID_INVALID
+
+
 async def test_a_failed_run_ends_with_status_and_severity_error(async_client):
     execution = await run_agent("print('trying'); raise SystemExit(3)")
 

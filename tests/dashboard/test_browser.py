@@ -3,7 +3,6 @@
 What it shows: docs/dashboard.md, "The live dashboard".
 """
 
-import math
 import sys
 import time
 
@@ -14,6 +13,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from councilors.models import Councilor, Execution
 from councilors.services import councilor_pause, councilor_run
+from dashboard.templatetags.runs import duration
 from gamification.events import emit
 from tests.dashboard.browser import (
     PHONE_SCREENSHOT,
@@ -49,10 +49,7 @@ ROW_STATUS_RECORDER = """councilorId => {
 
 def _seconds(duration_ms: int) -> str:
     """The ticker's duration format (static/js/gamification/titles.js formatSeconds)."""
-    seconds = duration_ms / 1000
-    # Halves round up as JavaScript's Math.round does (Python's round() rounds them to even).
-    rounded = math.floor(seconds + 0.5) if seconds >= 10 else math.floor(seconds * 10 + 0.5) / 10
-    return f"{rounded:g}s"
+    return duration(duration_ms)
 
 
 def _command_agent(agent_id: str, name: str, emoji: str, script: str):
@@ -139,15 +136,15 @@ def test_a_command_line_run_shows_started_then_completed_within_a_second(stack, 
     _run_and_pause_backup(others)
     warned = Execution.objects.get(agent__agent_id="deps")
     wait_for_ticker_title(page, f"⚠️ Dependency advisor - Warning ({_seconds(warned.duration_ms)})")
-    wait_for_ticker_title(page, "❌ Nightly backup - Error: exited with status 3")
-    wait_for_ticker_title(page, "⏸️ backup - paused by ops")
+    wait_for_ticker_title(page, "❌ Backup advisor - Error: exited with status 3")
+    wait_for_ticker_title(page, "⏸️ Backup advisor - paused by ops")
 
     # Every status the row shows, recorded in the page (the run is short: a test that looked for
     # "running" after the fact could miss it on a busy machine).
     page.evaluate(ROW_STATUS_RECORDER, "security")
     run_command("run_councilor", "security")
 
-    started = wait_for_ticker_title(page, "🏛️ Security audit - starting analysis…")
+    started = wait_for_ticker_title(page, "🏛️ Security advisor - started")
     execution = Execution.objects.get(agent__agent_id="security")
     completed_title = f"✅ Security advisor - Success ({_seconds(_wait_finished(execution).duration_ms)})"
     completed = wait_for_ticker_title(page, completed_title)
@@ -210,7 +207,7 @@ def test_gateway_killed_polls_then_replays_missed_events_once_after_restart(stac
         emit("system_alert", {"level": "warning", "message": f"missed {number}", "source": "tests"})
     execution = Execution.objects.get(agent__agent_id="security")
     missed = [
-        "🏛️ Security audit - starting analysis…",
+        "🏛️ Security advisor - started",
         f"✅ Security advisor - Success ({_seconds(execution.duration_ms)})",
         "⚠️ missed 1",
         "⚠️ missed 2",
@@ -279,7 +276,7 @@ def test_staff_pause_from_the_page_is_seen_by_a_second_browser(stack, browser, s
     staff_page.click(f'{row} button[data-action="pause"]')
     viewer_page.wait_for_selector(f'{row}[data-enabled="false"]')
     assert viewer_page.text_content(f'{row} [data-field="status"]') == "Paused"
-    wait_for_ticker_title(viewer_page, "⏸️ security - paused by ada")
+    wait_for_ticker_title(viewer_page, "⏸️ Security advisor - paused by ada")
     assert Councilor.objects.get(pk=audit.pk).enabled is False
     staff_page.wait_for_selector(f'{row} button[data-action="resume"]')
 
@@ -291,7 +288,7 @@ def test_staff_pause_from_the_page_is_seen_by_a_second_browser(stack, browser, s
     staff_page.click(f'{row} button[data-action="run"]')
     staff_page.wait_for_selector("#toasts .toast:has-text('Run queued for Security advisor')")
     for page in (staff_page, viewer_page):
-        wait_for_ticker_title(page, "🏛️ Security audit - starting analysis…")
+        wait_for_ticker_title(page, "🏛️ Security advisor - started")
         page.wait_for_selector(f'{row}[data-status="idle"] [data-field="result"][data-severity="success"]')
     staff_context.close()
     viewer_context.close()

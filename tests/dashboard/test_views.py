@@ -1,16 +1,20 @@
 import json
 import re
+import sys
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 from django_q.models import Schedule
 
-from councilors.services import councilor_run, execution_start
+from councilors.models import Execution
+from councilors.output_stream import OutputPublisher
+from councilors.services import agent_enqueue, agent_run, councilor_run, execution_start
 from dashboard.selectors import COUNCILORS_URL, METRICS_URL
 from infrastructure.timestamps import iso_utc
-from tests.factories import make_councilor
+from tests.factories import make_agent, make_councilor
 
 CONFIG = re.compile(r'<script id="dashboard-config" type="application/json">(.*?)</script>', re.S)
 
@@ -141,3 +145,188 @@ def test_rows_carry_the_schedule_as_people_read_it(client, viewer):
     rows = {row["councilor_id"]: row for row in _config(client.get("/"))["councilors"]}
     assert rows[interval.councilor_id]["schedule"] == "every 45m"
     assert rows[cron.councilor_id]["schedule"] == "cron 0 6 * * 1"
+
+
+# The run page and the agent page (docs/dashboard.md, "Run page" and "Agent page").
+
+RUN_CONFIG = re.compile(r'<script id="run-config" type="application/json">(.*?)</script>', re.S)
+AGENT_CONFIG = re.compile(r'<script id="agent-config" type="application/json">(.*?)</script>', re.S)
+
+
+def _json(pattern: re.Pattern, response) -> dict:
+    return json.loads(pattern.search(response.content.decode()).group(1))
+
+
+@pytest.fixture
+def inspector(db):
+    """May read every run's prompt and output."""
+    user = get_user_model().objects.create_user("ines", password="pw")
+    user.user_permissions.add(Permission.objects.get(codename="view_execution"))
+    return user
+
+
+def _finished_run(**fields):
+    agent = make_agent(runner_config={"argv": [sys.executable, "-c", "print('one'); print('two')"], "timeout": 10})
+    return agent_run(agent=agent, prompt="Check the <open> ports", **fields)
+
+
+def test_a_finished_run_page_shows_its_prompt_output_and_result(client, inspector):
+    execution = _finished_run()
+    client.force_login(inspector)
+    response = client.get(f"/executions/{execution.execution_id}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Check the &lt;open&gt; ports" in html
+    assert '<div class="line">one</div><div class="line">two</div>' in html
+    assert 'id="run-status" data-status="completed"' in html
+    assert 'id="run-severity" data-severity="success"' in html
+    config = _json(RUN_CONFIG, response)
+    assert config["live"] is False
+    assert config["lastLine"] == 2
+    assert config["streamUrl"] == "/api/v1/stream"
+    assert config["agentUrl"] == f"/agents/{execution.agent.agent_id}/"
+
+
+def test_a_running_run_page_renders_the_lines_published_so_far_and_streams_after_them(client, inspector):
+    agent = make_agent()
+    execution = execution_start(agent=agent, prompt="go")
+    publisher = OutputPublisher(execution_id=execution.execution_id)
+    publisher("first\nsecond\nthird\n")
+    client.force_login(inspector)
+    response = client.get(f"/executions/{execution.execution_id}/")
+    html = response.content.decode()
+    assert html.count('<div class="line">') == 3
+    config = _json(RUN_CONFIG, response)
+    assert (config["live"], config["lastLine"], config["status"]) == (True, 3, "running")
+
+
+def test_a_queued_run_page_waits_for_its_output(client, inspector):
+    agent = make_agent()
+    execution_id = agent_enqueue(agent=agent, prompt="later")
+    client.force_login(inspector)
+    response = client.get(f"/executions/{execution_id}/")
+    assert response.status_code == 200
+    config = _json(RUN_CONFIG, response)
+    assert (config["status"], config["live"], config["lastLine"]) == ("queued", True, 0)
+    assert "later" not in response.content.decode(), "the prompt comes from the API once the run started"
+
+
+def test_someone_elses_run_is_404_exactly_like_an_unknown_one(client, viewer):
+    execution = _finished_run()
+    client.force_login(viewer)
+    hidden = client.get(f"/executions/{execution.execution_id}/")
+    unknown = client.get("/executions/exec_nothing_here/")
+    assert hidden.status_code == unknown.status_code == 404
+    assert "Check the" not in hidden.content.decode()
+    assert "one" not in hidden.content.decode()
+
+
+def test_the_run_page_needs_a_login(client):
+    response = client.get("/executions/exec_x/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def _runs(agent, count: int, **fields):
+    now = timezone.now()
+    return [
+        Execution.objects.create(
+            execution_id=f"exec_{agent.agent_id}_{index}",
+            agent=agent,
+            kind="agent",
+            status=fields.get("status", "completed"),
+            severity=fields.get("severity", "success"),
+            started_at=now - timedelta(minutes=count - index),
+            completed_at=now - timedelta(minutes=count - index) + timedelta(seconds=1),
+            duration_ms=1000 + index,
+        )
+        for index in range(count)
+    ]
+
+
+def _row_ids(response) -> list[str]:
+    return re.findall(r'<tr data-execution-id="([^"]+)"', response.content.decode())
+
+
+def test_the_agent_page_lists_runs_newest_first_paginated(client, viewer, settings):
+    settings.DASHBOARD_RUNS_PAGE_SIZE = 5
+    councilor = make_councilor(schedule_value="45m")
+    runs = _runs(councilor.agent, 7)
+    client.force_login(viewer)
+    first = client.get(f"/agents/{councilor.councilor_id}/")
+    assert first.status_code == 200
+    assert _row_ids(first) == [run.execution_id for run in reversed(runs)][:5]
+    html = first.content.decode()
+    assert "every 45m" in html
+    assert f'href="/executions/{runs[-1].execution_id}/"' in html
+    assert 'rel="next" href="?page=2&amp;severity=&amp;status="' in html
+    second = client.get(f"/agents/{councilor.councilor_id}/?page=2")
+    assert _row_ids(second) == [runs[1].execution_id, runs[0].execution_id]
+    config = _json(AGENT_CONFIG, first)
+    assert config["firstPage"] is True
+    assert _json(AGENT_CONFIG, second)["firstPage"] is False
+    assert [point["execution_id"] for point in config["trend"]] == [run.execution_id for run in runs]
+    assert config["runUrl"] == "/executions/__id__/"
+    assert config["executeUrl"] == f"/api/agents/{councilor.councilor_id}/execute"
+
+
+def test_the_agent_page_filters_by_severity_and_status(client, viewer):
+    agent = make_agent()
+    ok = _runs(agent, 2)
+    failed = Execution.objects.create(
+        execution_id=f"exec_{agent.agent_id}_failed",
+        agent=agent,
+        kind="agent",
+        status="error",
+        severity="error",
+        started_at=timezone.now(),
+        completed_at=timezone.now(),
+        duration_ms=5,
+    )
+    client.force_login(viewer)
+    assert _row_ids(client.get(f"/agents/{agent.agent_id}/?severity=error")) == [failed.execution_id]
+    assert _row_ids(client.get(f"/agents/{agent.agent_id}/?status=completed")) == [
+        ok[1].execution_id,
+        ok[0].execution_id,
+    ]
+    assert len(_row_ids(client.get(f"/agents/{agent.agent_id}/?severity=bogus"))) == 3, "an unknown filter is no filter"
+
+
+def test_the_run_form_is_for_users_who_may_run_agents(client, viewer):
+    agent = make_agent()
+    runner = get_user_model().objects.create_user("rita", password="pw")
+    runner.user_permissions.add(Permission.objects.get(codename="run_agent"))
+    client.force_login(viewer)
+    assert 'id="run-form"' not in client.get(f"/agents/{agent.agent_id}/").content.decode()
+    client.force_login(runner)
+    assert 'id="run-form"' in client.get(f"/agents/{agent.agent_id}/").content.decode()
+
+
+def test_the_staff_controls_are_for_councilors_and_those_who_may_change_them(client, controller, viewer):
+    councilor = make_councilor()
+    agent = make_agent()
+    client.force_login(controller)
+    assert _json(AGENT_CONFIG, client.get(f"/agents/{councilor.councilor_id}/"))["canControl"] is True
+    assert _json(AGENT_CONFIG, client.get(f"/agents/{agent.agent_id}/"))["canControl"] is False
+    client.force_login(viewer)
+    assert _json(AGENT_CONFIG, client.get(f"/agents/{councilor.councilor_id}/"))["canControl"] is False
+
+
+def test_an_unknown_agent_is_404(client, viewer):
+    client.force_login(viewer)
+    assert client.get("/agents/nobody/").status_code == 404
+
+
+def test_rows_and_cards_link_to_the_agent_and_run_pages(client, viewer):
+    councilor = make_councilor()
+    execution = councilor_run(councilor=councilor)
+    client.force_login(viewer)
+    response = client.get("/")
+    html = response.content.decode()
+    assert f'href="/agents/{councilor.councilor_id}/"' in html
+    assert f'href="/executions/{execution.execution_id}/"' in html
+    config = _config(response)
+    assert config["runUrl"] == "/executions/__id__/"
+    assert config["agentUrl"] == "/agents/__id__/"
+    (card,) = config["agents"]
+    assert [point["execution_id"] for point in card["trend"]] == [execution.execution_id]

@@ -1,75 +1,83 @@
 // The councilors table: one row per councilor, changed in place by live events; pause / resume /
 // run now buttons (for users allowed to change councilors) send the WebSocket control commands.
+// A row's name opens the councilor's page, its last result the run's page.
 
-import { tickerItem } from "../gamification/titles.js";
+import { pageGettext } from "../gamification/i18n.js";
+import { severityLabel, tickerItem } from "../gamification/titles.js";
+import { controlButtons, sendControl } from "./controls.js";
 import { flash, h } from "./dom.js";
 import { formatSeconds, relativeTime } from "./format.js";
-import { SEVERITY_LABELS, councilorAfter, normalizeCouncilors, rowFromApi, rowFromEvent, statusLabel, wantsToast } from "./model.js";
+import { agentHref, runHref } from "./links.js";
+import { councilorAfter, normalizeCouncilors, rowFromApi, rowFromEvent, statusKey, statusLabel, wantsToast } from "./model.js";
 
-const COMMANDS = { pause: "pause_councilor", resume: "resume_councilor", run: "run_councilor" };
-const DONE = { pause: "Paused", resume: "Resumed", run: "Run queued for" };
 const REFRESH_DELAY_MS = 400;
 const CLOCK_MS = 30000;
 
-export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl, toasts }) {
+export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl, toasts, config, gettext = pageGettext }) {
   const tbody = table.tBodies[0];
   const model = new Map(rows.map((row) => [row.councilor_id, row]));
   const busy = new Set(); // councilor ids with a command in flight
   let refreshTimer = null;
+  const labels = {
+    councilor: gettext("Councilor"),
+    schedule: gettext("Schedule"),
+    status: gettext("Status"),
+    result: gettext("Last result"),
+    lastRun: gettext("Last run"),
+    nextRun: gettext("Next run"),
+    actions: gettext("Actions"),
+  };
 
   function resultCell(row) {
-    if (!row.last_severity) return h("td", { "data-label": "Last result", dataset: { field: "result" } }, "—");
+    if (!row.last_severity) return h("td", { "data-label": labels.result, dataset: { field: "result" } }, "—");
     const duration = row.last_duration_ms === null || row.last_duration_ms === undefined ? "" : ` · ${formatSeconds(row.last_duration_ms)}`;
+    const badge = h("span", { class: `badge severity-${row.last_severity}` }, severityLabel(row.last_severity, gettext));
+    const href = runHref(config, row.last_execution_id);
     return h(
       "td",
-      { "data-label": "Last result", dataset: { field: "result", severity: row.last_severity }, title: row.last_error ?? null },
-      h(
-        "span",
-        { class: "result" },
-        h("span", { class: `badge severity-${row.last_severity}` }, SEVERITY_LABELS[row.last_severity] ?? row.last_severity),
-        duration,
-      ),
+      { "data-label": labels.result, dataset: { field: "result", severity: row.last_severity }, title: row.last_error ?? null },
+      href ? h("a", { class: "result", href }, badge, duration) : h("span", { class: "result" }, badge, duration),
     );
   }
 
   function timeCell(label, field, iso) {
-    return h("td", { "data-label": label, dataset: { field, at: iso ?? "" } }, h("time", { datetime: iso ?? null, title: iso ?? null }, relativeTime(iso)));
+    return h("td", { "data-label": label, dataset: { field, at: iso ?? "" } }, h("time", { datetime: iso ?? null, title: iso ?? null }, relativeTime(iso, Date.now(), gettext)));
   }
 
   function actionsCell(row) {
     const disabled = !socket.isConnected() || busy.has(row.councilor_id);
-    const toggle = row.enabled ? "pause" : "resume";
-    return h(
-      "td",
-      { "data-label": "Actions", dataset: { field: "actions" }, class: "actions" },
-      h("button", { type: "button", class: "button", dataset: { action: toggle }, disabled }, row.enabled ? "Pause" : "Resume"),
-      h("button", { type: "button", class: "button primary", dataset: { action: "run" }, disabled }, "Run now"),
-    );
+    return h("td", { "data-label": labels.actions, dataset: { field: "actions" }, class: "actions" }, ...controlButtons({ enabled: row.enabled, disabled, gettext }));
   }
 
   function renderRow(row) {
-    const status = statusLabel(row);
+    const status = statusLabel(row, gettext);
+    const running = row.status === "running" ? runHref(config, row.running_execution_id) : null;
     return h(
       "tr",
       { dataset: { councilorId: row.councilor_id, status: row.status, enabled: String(row.enabled) } },
       h(
         "th",
-        { scope: "row", "data-label": "Councilor" },
+        { scope: "row", "data-label": labels.councilor },
         h("span", { class: "avatar", "aria-hidden": "true" }, row.emoji || "🏛️"),
-        h("span", { class: "name" }, row.title, h("small", {}, row.task_name)),
+        h("a", { class: "name", href: agentHref(config, row.councilor_id) }, row.title, h("small", {}, row.task_name)),
       ),
-      h("td", { "data-label": "Schedule" }, row.schedule || "—"),
-      h("td", { "data-label": "Status", dataset: { field: "status" } }, h("span", { class: `badge status-${status.replace("…", "").toLowerCase()}` }, status)),
+      h("td", { "data-label": labels.schedule }, row.schedule || "—"),
+      h(
+        "td",
+        { "data-label": labels.status, dataset: { field: "status" } },
+        running ? h("a", { class: `badge status-${statusKey(row)}`, href: running }, status) : h("span", { class: `badge status-${statusKey(row)}` }, status),
+      ),
       resultCell(row),
-      timeCell("Last run", "last-run", row.last_run),
-      timeCell("Next run", "next-run", row.enabled ? row.next_run : null),
+      timeCell(labels.lastRun, "last-run", row.last_run),
+      timeCell(labels.nextRun, "next-run", row.enabled ? row.next_run : null),
       canControl ? actionsCell(row) : null,
     );
   }
 
   function renderAll() {
     const rendered = [...model.values()].map(renderRow);
-    tbody.replaceChildren(...(rendered.length ? rendered : [h("tr", { class: "empty" }, h("td", { colspan: 7 }, "No councilors yet. Promote an agent in the admin."))]));
+    const empty = h("tr", { class: "empty" }, h("td", { colspan: 7 }, gettext("No councilors yet. Promote an agent in the admin.")));
+    tbody.replaceChildren(...(rendered.length ? rendered : [empty]));
   }
 
   function update(id, { highlight = false } = {}) {
@@ -104,6 +112,8 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
     }
   }
 
+  const nameOf = (id) => model.get(id)?.title ?? null;
+
   function onEvent(envelope) {
     const id = envelope.data?.councilor_id;
     if (typeof id !== "string" || !envelope.type.startsWith("councilor_")) return;
@@ -114,8 +124,14 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
     update(id, { highlight: true });
     const finished = envelope.type === "councilor_completed" || envelope.type === "councilor_error";
     if (finished && wantsToast(next, next.last_severity)) {
-      const item = tickerItem(envelope);
-      toasts.show({ title: item.title, tone: item.tone, detail: next.task_name, dataset: { councilorId: id, eventType: envelope.type } });
+      const item = tickerItem(envelope, { gettext, nameOf });
+      toasts.show({
+        title: item.title,
+        tone: item.tone,
+        detail: next.task_name,
+        dataset: { councilorId: id, eventType: envelope.type },
+        href: runHref(config, item.executionId),
+      });
     }
     if (finished || envelope.type === "councilor_paused" || envelope.type === "councilor_resumed") scheduleRefresh();
   }
@@ -124,19 +140,19 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
     const button = event.target.closest("button[data-action]");
     if (!button) return;
     const id = button.closest("tr").dataset.councilorId;
-    const action = button.dataset.action;
     busy.add(id);
     update(id);
-    try {
-      const reply = await socket.request(COMMANDS[action], { councilor_id: id });
-      const what = action === "run" && reply.execution_id ? ` (${reply.execution_id})` : "";
-      toasts.show({ title: `${DONE[action]} ${model.get(id)?.title ?? id}${what}`, tone: "info" });
-    } catch (error) {
-      toasts.show({ title: `Could not ${action === "run" ? "run" : action} ${id}`, detail: error.message, tone: "error" });
-    } finally {
-      busy.delete(id);
-      update(id);
-    }
+    await sendControl({
+      socket,
+      action: button.dataset.action,
+      councilorId: id,
+      name: model.get(id)?.title ?? id,
+      toasts,
+      href: (executionId) => runHref(config, executionId),
+      gettext,
+    });
+    busy.delete(id);
+    update(id);
   }
 
   renderAll();
@@ -145,5 +161,5 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
   if (canControl) tbody.addEventListener("click", onClick);
   setInterval(renderAll, CLOCK_MS); // relative times ("in 4 min") move on
   refresh();
-  return { reload: refresh, get: (id) => model.get(id) };
+  return { reload: refresh, get: (id) => model.get(id), nameOf };
 }

@@ -1,32 +1,34 @@
 // The connection indicator in the top bar, and its Disconnect / Connect button.
 
+import { gettext_noop, pageGettext } from "../gamification/i18n.js";
 import { State } from "../gamification/state.js";
 
 const LABELS = {
-  [State.IDLE]: "Connecting…",
-  [State.CONNECTING]: "Connecting…",
-  [State.OPEN]: "Live",
-  [State.RECONNECTING]: "Disconnected · reconnecting…",
-  [State.CLOSED]: "Offline",
-  [State.UNAUTHORIZED]: "Signed out",
+  [State.IDLE]: gettext_noop("Connecting…"),
+  [State.CONNECTING]: gettext_noop("Connecting…"),
+  [State.OPEN]: gettext_noop("Live"),
+  [State.RECONNECTING]: gettext_noop("Disconnected · reconnecting…"),
+  [State.CLOSED]: gettext_noop("Offline"),
+  [State.UNAUTHORIZED]: gettext_noop("Signed out"),
 };
 
 const HINTS = {
-  [State.OPEN]: "Connected: events arrive as they happen.",
-  [State.RECONNECTING]: "Connection lost: retrying, and polling the metrics meanwhile.",
-  [State.CLOSED]: "Disconnected on purpose: press Connect for live updates.",
-  [State.UNAUTHORIZED]: "The server no longer knows this session: log in again.",
+  [State.OPEN]: gettext_noop("Connected: events arrive as they happen."),
+  [State.RECONNECTING]: gettext_noop("Connection lost: retrying, and polling the metrics meanwhile."),
+  [State.CLOSED]: gettext_noop("Disconnected on purpose: press Connect for live updates."),
+  [State.UNAUTHORIZED]: gettext_noop("The server no longer knows this session: log in again."),
 };
 
-export function mountIndicator(root, { socket }) {
+export function mountIndicator(root, { socket, gettext = pageGettext }) {
   const label = root.querySelector(".connection-label");
   const toggle = root.querySelector(".connection-toggle");
 
   const render = (state) => {
     root.dataset.state = state;
-    label.textContent = LABELS[state] ?? state;
-    root.title = HINTS[state] ?? "";
-    toggle.textContent = state === State.UNAUTHORIZED ? "Log in" : state === State.CLOSED ? "Connect" : "Disconnect";
+    label.textContent = LABELS[state] ? gettext(LABELS[state]) : state;
+    root.title = HINTS[state] ? gettext(HINTS[state]) : "";
+    toggle.textContent =
+      state === State.UNAUTHORIZED ? gettext("Log in") : state === State.CLOSED ? gettext("Connect") : gettext("Disconnect");
   };
 
   toggle.addEventListener("click", () => {

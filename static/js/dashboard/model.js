@@ -1,6 +1,6 @@
 // The dashboard's state and how each event changes it. Pure (no DOM), unit-tested in node.
 
-export const SEVERITY_LABELS = Object.freeze({ success: "Success", warning: "Warning", error: "Error" });
+import { pageGettext } from "../gamification/i18n.js";
 
 /** The row after `envelope`, or null when the event does not concern councilor rows. */
 export function councilorAfter(row, envelope) {
@@ -53,10 +53,41 @@ export function rowFromEvent(envelope) {
   };
 }
 
-/** What the status cell says: running beats paused beats active. */
-export function statusLabel(row) {
-  if (row.status === "running") return "Running…";
-  return row.enabled ? "Active" : "Paused";
+/** Which status a row shows: running beats paused beats active. */
+export function statusKey(row) {
+  if (row.status === "running") return "running";
+  return row.enabled ? "active" : "paused";
+}
+
+/** What the status cell says, in the page's language. */
+export function statusLabel(row, gettext = pageGettext) {
+  const key = statusKey(row);
+  if (key === "running") return gettext("Running…");
+  return key === "active" ? gettext("Active") : gettext("Paused");
+}
+
+/** A trend point (docs/dashboard.md, "Trends") for a finished run's event, or null for other events. */
+export function trendPointOf(envelope) {
+  const d = envelope.data ?? {};
+  const finished = ["councilor_completed", "councilor_error", "agent_execution_completed"];
+  if (!finished.includes(envelope.type) || !d.execution_id) return null;
+  return {
+    execution_id: d.execution_id,
+    started_at: d.started_at ?? null,
+    duration_ms: d.duration_ms ?? 0,
+    severity: envelope.type === "councilor_error" ? "error" : d.severity,
+  };
+}
+
+/** The agent a run event is about (a councilor's id is its agent's id). */
+export function agentIdOf(envelope) {
+  return envelope.data?.councilor_id ?? envelope.data?.agent_id ?? null;
+}
+
+/** `points` with `point` added (once) at the end, keeping the newest `limit`. */
+export function trendWith(points, point, limit) {
+  if (points.some((known) => known.execution_id === point.execution_id)) return points;
+  return [...points, point].slice(-limit);
 }
 
 /** Whether a finished run of this councilor pops a toast (its channels include `toast`). */

@@ -6,7 +6,8 @@ export { Emitter } from "./emitter.js";
 export { FallbackPoller, POLL_INTERVAL_MS } from "./poller.js";
 export { CLOSE_UNAUTHORIZED, CommandError, GamificationSocket, NotConnectedError } from "./socket.js";
 export { State } from "./state.js";
-export { TICKER_TYPES, formatSeconds, tickerItem } from "./titles.js";
+export { TICKER_TYPES, formatSeconds, severityLabel, tickerItem } from "./titles.js";
+export { gettext_noop, identity, interpolate, pageGettext, pageNgettext } from "./i18n.js";
 export { buildSocketUrl } from "./url.js";
 
 import { GamificationSocket } from "./socket.js";

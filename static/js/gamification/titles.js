@@ -1,78 +1,115 @@
 // The events layer: turns event envelopes (docs/protocol.md, "Events") into ticker items with the
-// titles of docs/dashboard.md, "The live dashboard".
-// Pure functions, shared by the dashboard and the unit tests.
+// titles of docs/dashboard.md, "The live dashboard", in the page's language.
+// Pure functions, shared by the dashboard and the unit tests: `gettext` is injectable.
+
+import { interpolate, pageGettext } from "./i18n.js";
 
 export const STARTED_ICON = "🏛️";
 export const AGENT_STARTED_ICON = "🤖";
-export const SEVERITY = Object.freeze({
-  success: { icon: "✅", label: "Success" },
-  warning: { icon: "⚠️", label: "Warning" },
-  error: { icon: "❌", label: "Error" },
-});
+export const SEVERITY_ICONS = Object.freeze({ success: "✅", warning: "⚠️", error: "❌" });
 export const ALERT_ICONS = Object.freeze({ info: "ℹ️", warning: "⚠️", critical: "🚨" });
 export const PAUSED_ICON = "⏸️";
 export const RESUMED_ICON = "▶️";
 
-/** "15s", "1.2s", "0.3s": whole seconds from 10 s up, one decimal below (no trailing ".0"). */
+// Below a tenth of a second one decimal would read "0s" or "0.1s" for a 23 ms run: use milliseconds.
+const MILLISECONDS_BELOW_MS = 100;
+const WHOLE_SECONDS_FROM_MS = 9950; // 9.95 s and up round to whole seconds (10s, 11s, ...)
+
+/** "15s", "1.2s", "0.3s", "23ms": whole seconds from 10 s up, one decimal down to 0.1 s, milliseconds below. */
 export function formatSeconds(durationMs) {
-  const seconds = Math.max(0, Number(durationMs) || 0) / 1000;
-  const rounded = seconds >= 10 ? Math.round(seconds) : Math.round(seconds * 10) / 10;
+  const ms = Math.max(0, Number(durationMs) || 0);
+  if (Math.round(ms) < MILLISECONDS_BELOW_MS) return `${Math.round(ms)}ms`;
+  const seconds = ms / 1000;
+  const rounded = ms >= WHOLE_SECONDS_FROM_MS ? Math.round(seconds) : Math.round(seconds * 10) / 10;
   return `${rounded}s`;
 }
 
+/** A severity's label in the page's language: Success / Warning / Error (Sucesso / Aviso / Erro). */
+export function severityLabel(severity, gettext = pageGettext) {
+  if (severity === "success") return gettext("Success");
+  if (severity === "warning") return gettext("Warning");
+  if (severity === "error") return gettext("Error");
+  return severity ?? "";
+}
+
 function severityOf(value) {
-  return SEVERITY[value] ? value : "error";
+  return SEVERITY_ICONS[value] ? value : "error";
 }
 
-function completedTitle(name, severity, durationMs) {
-  const { icon, label } = SEVERITY[severity];
-  return `${icon} ${name} - ${label} (${formatSeconds(durationMs)})`;
+/**
+ * The one name a councilor goes by in titles: its display name (the councilor's title) when the
+ * event carries it, else what the page knows of it (`nameOf`), else its id.
+ */
+function councilorName(data, nameOf) {
+  return data.display_name || nameOf(data.councilor_id) || data.councilor_id;
 }
 
-function errorTitle(name, message) {
-  return `${SEVERITY.error.icon} ${name} - Error: ${message}`;
+function completed(name, severity, durationMs, gettext) {
+  const title = interpolate(gettext("%(name)s - %(label)s (%(duration)s)"), {
+    name,
+    label: severityLabel(severity, gettext),
+    duration: formatSeconds(durationMs),
+  });
+  return { title: `${SEVERITY_ICONS[severity]} ${title}`, tone: severity };
+}
+
+function failed(name, message, gettext) {
+  const title = interpolate(gettext("%(name)s - Error: %(message)s"), { name, message });
+  return { title: `${SEVERITY_ICONS.error} ${title}`, tone: "error" };
 }
 
 const BUILDERS = {
-  councilor_started: (d) => ({ title: `${STARTED_ICON} ${d.task_name} - starting analysis…`, tone: "running" }),
-  councilor_completed: (d) => {
-    const severity = severityOf(d.severity);
-    return { title: completedTitle(d.display_name || d.task_name, severity, d.duration_ms), tone: severity };
-  },
-  councilor_error: (d) => ({ title: errorTitle(d.task_name, d.error), tone: "error" }),
-  agent_execution_started: (d) => ({
-    title: `${AGENT_STARTED_ICON} ${d.agent_name} - starting…`,
+  councilor_started: (d, { gettext, nameOf }) => ({
+    // In Portuguese "Iniciando análise...", as the original client; in English a neutral "started".
+    title: `${STARTED_ICON} ${interpolate(gettext("%(name)s - started"), { name: councilorName(d, nameOf) })}`,
     tone: "running",
   }),
-  agent_execution_completed: (d) => {
-    if (d.status === "error" && d.error) return { title: errorTitle(d.agent_name, d.error), tone: "error" };
-    const severity = severityOf(d.severity);
-    return { title: completedTitle(d.agent_name, severity, d.duration_ms), tone: severity };
+  councilor_completed: (d, { gettext, nameOf }) =>
+    completed(councilorName(d, nameOf), severityOf(d.severity), d.duration_ms, gettext),
+  councilor_error: (d, { gettext, nameOf }) => failed(councilorName(d, nameOf), d.error, gettext),
+  agent_execution_started: (d, { gettext }) => ({
+    title: `${AGENT_STARTED_ICON} ${interpolate(gettext("%(name)s - run started"), { name: d.agent_name })}`,
+    tone: "running",
+  }),
+  agent_execution_completed: (d, { gettext }) => {
+    if (d.status === "error" && d.error) return failed(d.agent_name, d.error, gettext);
+    return completed(d.agent_name, severityOf(d.severity), d.duration_ms, gettext);
   },
   system_alert: (d) => ({
     title: `${ALERT_ICONS[d.level] ?? ALERT_ICONS.info} ${d.message}`,
     tone: d.level === "critical" ? "critical" : d.level === "warning" ? "warning" : "info",
   }),
-  councilor_paused: (d) => ({ title: `${PAUSED_ICON} ${d.councilor_id} - paused by ${d.by}`, tone: "info" }),
-  councilor_resumed: (d) => ({ title: `${RESUMED_ICON} ${d.councilor_id} - resumed by ${d.by}`, tone: "info" }),
+  councilor_paused: (d, { gettext, nameOf }) => ({
+    title: `${PAUSED_ICON} ${interpolate(gettext("%(name)s - paused by %(user)s"), { name: councilorName(d, nameOf), user: d.by })}`,
+    tone: "info",
+  }),
+  councilor_resumed: (d, { gettext, nameOf }) => ({
+    title: `${RESUMED_ICON} ${interpolate(gettext("%(name)s - resumed by %(user)s"), { name: councilorName(d, nameOf), user: d.by })}`,
+    tone: "info",
+  }),
 };
 
 /**
  * The ticker item for an envelope, or null for events the ticker does not show (metrics,
- * replies). `avatar` is the agent's own emoji when the event carries one.
+ * replies). `avatar` is the agent's own emoji when the event carries one; `executionId` and
+ * `agentId` say which run or agent page the item opens. Options: `gettext` (the page's catalogue
+ * by default) and `nameOf(councilorId)` (the name the page knows a councilor by).
  */
-export function tickerItem(envelope) {
+export function tickerItem(envelope, { gettext = pageGettext, nameOf = () => null } = {}) {
   const build = BUILDERS[envelope?.type];
   if (!build || !envelope.data) return null;
-  const { title, tone } = build(envelope.data);
+  const data = envelope.data;
+  const { title, tone } = build(data, { gettext, nameOf });
   return {
     title,
     tone,
     type: envelope.type,
     id: envelope.id ?? null,
     timestamp: envelope.timestamp ?? null,
-    avatar: envelope.data.emoji || null,
-    source: envelope.type === "system_alert" ? envelope.data.source : null,
+    avatar: data.emoji || null,
+    source: envelope.type === "system_alert" ? data.source : null,
+    executionId: data.execution_id ?? null,
+    agentId: data.councilor_id ?? data.agent_id ?? null,
   };
 }
 

@@ -86,3 +86,43 @@ export const LOCATION = { href: "http://127.0.0.1:5006/", protocol: "http:", hos
 export function envelope(type, data = {}, id = null) {
   return { type, data, timestamp: 1700000000.5, id };
 }
+
+/**
+ * A gettext over a real catalogue file (locale/<lang>/LC_MESSAGES/djangojs.po), as Django's
+ * /jsi18n/ serves it to pages: tests check the Portuguese titles against the very translations.
+ */
+export async function catalogueGettext(poPath) {
+  const { readFile } = await import("node:fs/promises");
+  const text = await readFile(poPath, "utf8");
+  const messages = new Map();
+  let entry = {};
+  let field = null;
+  const unquote = (line) => JSON.parse(line.trim());
+  const flush = () => {
+    if (entry.msgid) messages.set(entry.msgid, entry);
+    entry = {};
+  };
+  for (const line of text.split("\n")) {
+    if (line.startsWith("msgid ")) {
+      flush();
+      field = "msgid";
+      entry.msgid = unquote(line.slice(6));
+    } else if (line.startsWith("msgid_plural ")) {
+      field = "msgid_plural";
+      entry.msgid_plural = unquote(line.slice(13));
+    } else if (/^msgstr(\[\d\])? /.test(line)) {
+      field = line.slice(0, line.indexOf(" "));
+      entry[field] = unquote(line.slice(field.length + 1));
+    } else if (line.startsWith('"') && field) {
+      entry[field] += unquote(line);
+    }
+  }
+  flush();
+  const gettext = (message) => messages.get(message)?.msgstr || message;
+  const ngettext = (singular, plural, count) => {
+    const entry = messages.get(singular);
+    const index = count > 1 ? 1 : 0; // pt_BR: nplurals=2; plural=(n > 1)
+    return entry?.[`msgstr[${index}]`] || (count === 1 ? singular : plural);
+  };
+  return { gettext, ngettext, size: messages.size };
+}

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { formatSeconds, tickerItem } from "../gamification/titles.js";
-import { envelope } from "./fakes.js";
+import { formatSeconds, severityLabel, tickerItem } from "../gamification/titles.js";
+import { catalogueGettext, envelope } from "./fakes.js";
+
+const PORTUGUESE_CATALOGUE = new URL("../../../locale/pt_BR/LC_MESSAGES/djangojs.po", import.meta.url);
 
 const councilor = {
   councilor_id: "sec",
@@ -14,12 +16,14 @@ const councilor = {
 };
 const finished = { ...councilor, completed_at: "2026-01-01T00:00:15+00:00", status: "completed" };
 
-test("started: 🏛️ <task> - starting analysis…", () => {
+test("started: 🏛️ <name> - started (a neutral word: a shell loop is no analysis)", () => {
   const item = tickerItem(envelope("councilor_started", councilor, 7));
-  assert.equal(item.title, "🏛️ Security audit - starting analysis…");
+  assert.equal(item.title, "🏛️ Security advisor - started");
   assert.equal(item.avatar, "🛡️");
   assert.equal(item.id, 7);
   assert.equal(item.tone, "running");
+  assert.equal(item.executionId, "exec_sec_1");
+  assert.equal(item.agentId, "sec");
 });
 
 test("completed: <emoji> <name> - <label> (<seconds>s) for each severity", () => {
@@ -27,6 +31,7 @@ test("completed: <emoji> <name> - <label> (<seconds>s) for each severity", () =>
     ["success", 15000, "✅ Security advisor - Success (15s)"],
     ["warning", 1234, "⚠️ Security advisor - Warning (1.2s)"],
     ["error", 300, "❌ Security advisor - Error (0.3s)"],
+    ["success", 23, "✅ Security advisor - Success (23ms)"],
   ];
   for (const [severity, duration_ms, title] of cases) {
     const item = tickerItem(envelope("councilor_completed", { ...finished, severity, duration_ms }));
@@ -35,18 +40,30 @@ test("completed: <emoji> <name> - <label> (<seconds>s) for each severity", () =>
   }
 });
 
-test("error: ❌ <task> - Error: <message>", () => {
+test("error: ❌ <name> - Error: <message>", () => {
   const data = { ...finished, status: "error", severity: "error", error: "exit status 2" };
-  assert.equal(tickerItem(envelope("councilor_error", data)).title, "❌ Security audit - Error: exit status 2");
+  assert.equal(tickerItem(envelope("councilor_error", data)).title, "❌ Security advisor - Error: exit status 2");
+});
+
+test("one name per councilor: start, end, error and pause all use its display name", () => {
+  const nameOf = (id) => ({ sec: "Security advisor" })[id] ?? null;
+  const titles = [
+    tickerItem(envelope("councilor_started", councilor), { nameOf }).title,
+    tickerItem(envelope("councilor_completed", { ...finished, severity: "success", duration_ms: 1000 }), { nameOf }).title,
+    tickerItem(envelope("councilor_paused", { councilor_id: "sec", success: true, by: "ada" }), { nameOf }).title,
+    tickerItem(envelope("councilor_resumed", { councilor_id: "sec", success: true, by: "ada" }), { nameOf }).title,
+  ];
+  assert.ok(titles.every((title) => title.includes(" Security advisor - ")), titles.join(" | "));
 });
 
 test("agent runs read like councilor runs", () => {
   const base = { agent_id: "a", agent_name: "Linter", instance_id: "i1", execution_id: "e", started_at: "x" };
-  assert.equal(tickerItem(envelope("agent_execution_started", base)).title, "🤖 Linter - starting…");
+  assert.equal(tickerItem(envelope("agent_execution_started", base)).title, "🤖 Linter - run started");
   const done = { ...base, status: "completed", severity: "success", completed_at: "y", duration_ms: 2000 };
   assert.equal(tickerItem(envelope("agent_execution_completed", done)).title, "✅ Linter - Success (2s)");
   const failed = { ...done, status: "error", severity: "error", error: "timeout" };
   assert.equal(tickerItem(envelope("agent_execution_completed", failed)).title, "❌ Linter - Error: timeout");
+  assert.equal(tickerItem(envelope("agent_execution_completed", done)).agentId, "a");
 });
 
 test("alerts by level", () => {
@@ -58,9 +75,10 @@ test("alerts by level", () => {
   ]);
   assert.deepEqual([alert("info").tone, alert("warning").tone, alert("critical").tone], ["info", "warning", "critical"]);
   assert.equal(alert("info").source, "ops");
+  assert.equal(alert("info").executionId, null);
 });
 
-test("pause and resume name who did it", () => {
+test("pause and resume name who did it (the id when the page knows no name)", () => {
   const data = { councilor_id: "sec", success: true, by: "ada" };
   assert.equal(tickerItem(envelope("councilor_paused", data)).title, "⏸️ sec - paused by ada");
   assert.equal(tickerItem(envelope("councilor_resumed", data)).title, "▶️ sec - resumed by ada");
@@ -72,9 +90,24 @@ test("metrics and replies are not ticker items", () => {
   assert.equal(tickerItem(null), null);
 });
 
-test("seconds: whole from 10 s, one decimal below, never negative", () => {
+test("durations: whole seconds from 10 s, one decimal down to 0.1 s, milliseconds below, never negative", () => {
   assert.deepEqual(
-    [0, 49, 50, 999, 1000, 9949, 9950, 10400, 15000, 125600, -5].map(formatSeconds),
-    ["0s", "0s", "0.1s", "1s", "1s", "9.9s", "10s", "10s", "15s", "126s", "0s"],
+    [0, 23, 49, 99, 100, 999, 1000, 9949, 9950, 10400, 15000, 125600, -5].map(formatSeconds),
+    ["0ms", "23ms", "49ms", "99ms", "0.1s", "1s", "1s", "9.9s", "10s", "10s", "15s", "126s", "0ms"],
   );
+});
+
+test("in Portuguese the titles read as the original client's (the real djangojs catalogue)", async () => {
+  const { gettext, size } = await catalogueGettext(PORTUGUESE_CATALOGUE);
+  assert.ok(size > 20);
+  const completed = (severity, duration_ms) =>
+    tickerItem(envelope("councilor_completed", { ...finished, display_name: "Auditoria de segurança", severity, duration_ms }), { gettext }).title;
+  assert.equal(completed("success", 15000), "✅ Auditoria de segurança - Sucesso (15s)");
+  assert.equal(completed("warning", 2000), "⚠️ Auditoria de segurança - Aviso (2s)");
+  assert.equal(completed("error", 2000), "❌ Auditoria de segurança - Erro (2s)");
+  const started = tickerItem(envelope("councilor_started", { ...councilor, display_name: "Auditoria de segurança" }), { gettext });
+  assert.equal(started.title, "🏛️ Auditoria de segurança - Iniciando análise...");
+  const error = tickerItem(envelope("councilor_error", { ...finished, status: "error", severity: "error", error: "saiu com 2" }), { gettext });
+  assert.equal(error.title, "❌ Security advisor - Erro: saiu com 2");
+  assert.deepEqual(["success", "warning", "error"].map((severity) => severityLabel(severity, gettext)), ["Sucesso", "Aviso", "Erro"]);
 });

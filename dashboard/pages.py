@@ -1,0 +1,134 @@
+"""Reads for the run page and the agent page (docs/dashboard.md, "Run page" and "Agent page")."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.paginator import Page, Paginator
+from django.urls import reverse, reverse_lazy
+
+from councilors.models import Agent, Councilor, Execution
+from councilors.output_stream import published_lines, split_lines
+from councilors.scheduling import councilor_next_run
+from councilors.selectors import (
+    TREND_RUNS,
+    QueuedRun,
+    agent_executions_list,
+    agent_find,
+    agent_trend_get,
+    execution_find_visible,
+)
+from dashboard.app_settings import app_settings
+from dashboard.selectors import CONTROL_PERMISSION, page_links
+
+RUN_PERMISSION = "councilors.run_agent"
+QUEUED = "queued"
+STREAM_URL = reverse_lazy("api:execution_stream")
+SEVERITY_FILTERS = tuple(Execution.Severity.values)
+STATUS_FILTERS = tuple(Execution.Status.values)
+
+
+def _output_lines(execution: Execution) -> list[tuple[int, str]]:
+    """The lines to render: the stored output of a finished run, the published lines of a running one."""
+    if execution.status != Execution.Status.RUNNING:
+        return list(enumerate(split_lines(execution.output), start=1))
+    return published_lines(execution_id=execution.execution_id) or []
+
+
+def run_page_get(*, execution_id: str, user: AbstractBaseUser) -> dict[str, Any] | None:
+    """What the run page shows, or None when there is no such run or `user` may not see it (a 404 either way)."""
+    run = execution_find_visible(execution_id=execution_id, user=user)
+    if run is None:
+        return None
+    queued = isinstance(run, QueuedRun)
+    agent = agent_find(agent_id=run.agent_id) if queued else run.agent
+    if agent is None:
+        return None
+    lines = [] if queued else _output_lines(run)
+    last_line = lines[-1][0] if lines else 0
+    status = run.status if isinstance(run, Execution) else QUEUED
+    return {
+        "run": run,
+        "queued": queued,
+        "agent": agent,
+        "requested_by": getattr(run, "requested_by", None),
+        "lines": [line for _number, line in lines],
+        "config": {
+            "executionId": execution_id,
+            "status": status,
+            "streamUrl": str(STREAM_URL),
+            "detailUrl": reverse("api:execution_get", kwargs={"execution_id": execution_id}),
+            "lastLine": last_line,
+            "live": status in (QUEUED, Execution.Status.RUNNING),
+            "agentUrl": reverse("agent_detail", kwargs={"agent_id": agent.agent_id}),
+        },
+    }
+
+
+def _filter_value(value: str | None, allowed: tuple[str, ...]) -> str:
+    return value if value in allowed else ""
+
+
+def _councilor(agent: Agent) -> Councilor | None:
+    try:
+        return agent.councilor
+    except Councilor.DoesNotExist:
+        return None
+
+
+def _run_row(execution: Execution) -> dict[str, Any]:
+    return {
+        "execution_id": execution.execution_id,
+        "kind": execution.kind,
+        "status": execution.status,
+        "severity": execution.severity or None,
+        "started_at": execution.started_at,
+        "duration_ms": execution.duration_ms,
+    }
+
+
+def agent_page_get(
+    *,
+    agent_id: str,
+    user: AbstractBaseUser,
+    page: str | None = None,
+    severity: str | None = None,
+    status: str | None = None,
+) -> dict[str, Any] | None:
+    """What the agent page shows (None for an unknown agent): definition, runs (filtered, paginated), trend."""
+    agent = agent_find(agent_id=agent_id)
+    if agent is None:
+        return None
+    councilor = _councilor(agent)
+    filters = {
+        "severity": _filter_value(severity, SEVERITY_FILTERS),
+        "status": _filter_value(status, STATUS_FILTERS),
+    }
+    runs: Page = Paginator(agent_executions_list(agent=agent, **filters), app_settings.RUNS_PAGE_SIZE).get_page(page)
+    last = agent_executions_list(agent=agent).first()
+    can_control = councilor is not None and user.has_perm(CONTROL_PERMISSION)
+    return {
+        "agent": agent,
+        "councilor": councilor,
+        "next_run": councilor_next_run(councilor=councilor, last_started=last.started_at if last else None)
+        if councilor
+        else None,
+        "runs": runs,
+        "filters": filters,
+        "severities": Execution.Severity.choices,
+        "statuses": Execution.Status.choices,
+        "can_run": user.has_perm(RUN_PERMISSION),
+        "config": {
+            "agentId": agent.agent_id,
+            "councilorId": councilor.councilor_id if councilor else None,
+            "enabled": councilor.enabled if councilor else None,
+            "canControl": can_control,
+            "filters": filters,
+            # New runs are added live on the first page only: later pages hold older runs.
+            "firstPage": runs.number == 1,
+            "trend": agent_trend_get(agent=agent),
+            "trendSize": TREND_RUNS,
+            "executeUrl": reverse("api:agent_execute", kwargs={"agent_id": agent.agent_id}),
+            **page_links(),
+        },
+        "rows": [_run_row(execution) for execution in runs.object_list],
+    }
