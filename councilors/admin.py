@@ -224,8 +224,10 @@ class CouncilorAdmin(admin.ModelAdmin):
         return councilor.schedule_label
 
     @admin.display(description="Last run", ordering="last_started_at")
-    def last_run(self, councilor: Councilor) -> str:
-        return short_time(councilor.last_started_at) if councilor.last_started_at else "never"
+    def last_run(self, councilor: Councilor) -> SafeString:
+        # Links to the councilor's live page, where its runs are listed (the list has no room for a column).
+        text = short_time(councilor.last_started_at) if councilor.last_started_at else "never"
+        return _page_link("agent_detail", "agent_id", councilor.councilor_id, text)
 
     @admin.display(description="Last severity")
     def last_severity_display(self, councilor: Councilor) -> SafeString | str:
@@ -263,7 +265,8 @@ class ExecutionAdmin(admin.ModelAdmin):
     # What a run's row must show at 1280 px beside the admin's sidebars: when, how it went, how
     # long, whose. The id is the link's tooltip and searchable; kind and councilor are filters.
     list_display = ("started", "status", "severity_display", "duration", "agent_label")
-    list_display_links = ("started",)
+    # The started time links to the run's live page; the admin's own read-only copy adds nothing to it.
+    list_display_links = None
     list_filter = ("status", "severity", "kind", "councilor")
     date_hierarchy = "started_at"
     search_fields = ("execution_id", "agent__agent_id", "agent__name", "output", "error")
@@ -283,7 +286,11 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Started", ordering="started_at")
     def started(self, execution: Execution) -> SafeString:
-        return format_html('<span title="{}">{}</span>', execution.execution_id, short_time(execution.started_at))
+        """When, linking to the run's live page (the id shows on hover); the row's detail is in the run page."""
+        url = reverse("run_detail", kwargs={"execution_id": execution.execution_id})
+        return format_html(
+            '<a href="{}" title="{}">{}</a>', url, execution.execution_id, short_time(execution.started_at)
+        )
 
     @admin.display(description="Agent", ordering="agent__name")
     def agent_label(self, execution: Execution) -> str:

@@ -14,7 +14,7 @@ from councilors.output_stream import OutputPublisher
 from councilors.services import agent_enqueue, agent_run, councilor_run, execution_start
 from dashboard.selectors import COUNCILORS_URL, METRICS_URL
 from infrastructure.timestamps import iso_utc
-from tests.factories import make_agent, make_councilor
+from tests.factories import make_actor, make_agent, make_councilor
 
 CONFIG = re.compile(r'<script id="dashboard-config" type="application/json">(.*?)</script>', re.S)
 
@@ -202,7 +202,7 @@ def test_a_running_run_page_renders_the_lines_published_so_far_and_streams_after
 
 def test_a_queued_run_page_waits_for_its_output(client, inspector):
     agent = make_agent()
-    execution_id = agent_enqueue(agent=agent, prompt="later")
+    execution_id = agent_enqueue(agent=agent, prompt="later", actor=make_actor())
     client.force_login(inspector)
     response = client.get(f"/executions/{execution_id}/")
     assert response.status_code == 200
