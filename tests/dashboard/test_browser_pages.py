@@ -11,7 +11,7 @@ from councilors.models import Execution
 from councilors.services import agent_enqueue, agent_run, councilor_run
 from dashboard.templatetags.runs import duration
 from tests.dashboard.browser import PROJECT_DIR, context_logged_in, run_command, wait_for_state, wait_for_ticker_title
-from tests.factories import make_agent, make_councilor
+from tests.factories import make_actor, make_agent, make_councilor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -63,6 +63,8 @@ def viewer(transactional_db):
 
 def _script_agent(agent_id: str, script: str, **fields):
     config = {"argv": [sys.executable, "-c", script], "timeout": 60}
+    # Available through the API: the run form posts to `execute`.
+    fields.setdefault("api_enabled", True)
     return make_agent(agent_id=agent_id, name=fields.pop("name", agent_id.title()), runner_config=config, **fields)
 
 
@@ -77,7 +79,7 @@ def _wait_running(execution_id: str, page) -> None:
 
 def test_a_run_page_streams_lines_before_the_end_a_reload_shows_each_once_and_the_badges_change(stack, browser, staff):
     agent = _script_agent("ports", SLOW_SCRIPT, name="Port scan", emoji="🔌")
-    execution_id = agent_enqueue(agent=agent, prompt="Scan the usual ports")
+    execution_id = agent_enqueue(agent=agent, prompt="Scan the usual ports", actor=make_actor())
     context = context_logged_in(browser, stack.base_url, staff, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(f"{stack.base_url}/executions/{execution_id}/")
@@ -111,7 +113,7 @@ def test_a_run_page_streams_lines_before_the_end_a_reload_shows_each_once_and_th
 
 def test_ten_thousand_lines_stream_in_without_freezing_the_page(stack, browser, staff):
     agent = _script_agent("flood", f"for n in range({MANY_LINES}): print(f'line {{n}}')")
-    execution_id = agent_enqueue(agent=agent, prompt="flood")
+    execution_id = agent_enqueue(agent=agent, prompt="flood", actor=make_actor())
     context = context_logged_in(browser, stack.base_url, staff)
     page = context.new_page()
     page.goto(f"{stack.base_url}/executions/{execution_id}/")
