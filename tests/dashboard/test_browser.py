@@ -33,6 +33,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery staple"
 # An event is on the page within a second of its emission (docs/dashboard.md, "The JavaScript client").
 LIVE_WITHIN_S = 1.0
+VIEWPORT = {"width": 1280, "height": 800}
+# The agent cards a toast's box overlaps (their ids), as the page lays them out.
+TOASTS_COVERING_A_CARD = """() => {
+  const boxes = [...document.querySelectorAll('#toasts .toast')].map(toast => toast.getBoundingClientRect());
+  const overlaps = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  return [...document.querySelectorAll('.agent')]
+    .filter(card => boxes.some(box => overlaps(box, card.getBoundingClientRect())))
+    .map(card => card.dataset.agentId);
+}"""
 RESUMED_WITHIN_S = 6.0  # missed events are on the page within 6 s of the gateway's restart
 BACKOFF_CAP_S = 5.0
 
@@ -129,7 +138,7 @@ def test_after_login_the_indicator_shows_connected(stack, browser, staff):
 
 def test_a_command_line_run_shows_started_then_completed_within_a_second(stack, browser, staff, audit):
     others = _more_councilors()
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     login_with_form(page, stack.base_url, "ada", PASSWORD)
     wait_for_state(page, "open")
@@ -159,6 +168,11 @@ def test_a_command_line_run_shows_started_then_completed_within_a_second(stack, 
     assert page.get_attribute('#toasts .toast[data-councilor-id="security"]', "data-event-type") == (
         "councilor_completed"
     )
+    # On a phone, with the cards scrolled to the bottom of the screen, where a corner toast would sit.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.evaluate("document.querySelector('.agent:last-child').scrollIntoView({block: 'end'})")
+    assert page.evaluate(TOASTS_COVERING_A_CARD) == [], "a toast covers an agent card"
+    page.set_viewport_size(VIEWPORT)
     page.wait_for_function(
         """() => document.querySelector('[data-agent-id="security"] [data-field="total"] dd').textContent === '1'"""
     )

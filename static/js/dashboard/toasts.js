@@ -1,4 +1,4 @@
-// Toast notifications: short-lived messages in a corner, at most a few at a time. A toast with an
+// Toast notifications: short-lived messages above the panels, at most a few at a time. A toast with an
 // `href` opens that page (a run, an agent).
 
 import { pageGettext } from "../gamification/i18n.js";
