@@ -6,6 +6,8 @@ import subprocess
 from contextlib import ExitStack
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 from playwright.sync_api import Browser, BrowserContext, Page
 
@@ -16,6 +18,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 POLL_INTERVAL_S = 1.0  # the page's fallback poll in these tests (30 s in production)
 SCREENSHOT = PROJECT_DIR / "docs" / "dashboard.png"
 PHONE_SCREENSHOT = PROJECT_DIR / "docs" / "dashboard-phone.png"
+
+PASSWORD = "correct horse battery staple"
+
+
+def browser_user(username: str, **fields):
+    """A user who can log in through the form: the servers run the base settings, which do not know
+    the test settings' fast MD5 hasher, so the password is hashed with PBKDF2."""
+    password = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
+    return get_user_model().objects.create(username=username, password=password, **fields)
 
 
 class Stack:

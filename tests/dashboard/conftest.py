@@ -5,7 +5,7 @@ import os
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.dashboard.browser import Stack, launch_chromium
+from tests.dashboard.browser import Stack, browser_user, launch_chromium
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +54,13 @@ def browser(allow_async_unsafe):
         browser = launch_chromium(playwright)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def staff(transactional_db):
+    return browser_user("ada", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def viewer(transactional_db):
+    return browser_user("bob")

@@ -7,8 +7,6 @@ import sys
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from councilors.models import Councilor, Execution
@@ -16,6 +14,7 @@ from councilors.services import councilor_pause, councilor_run
 from dashboard.templatetags.runs import duration
 from gamification.events import emit
 from tests.dashboard.browser import (
+    PASSWORD,
     PHONE_SCREENSHOT,
     POLL_INTERVAL_S,
     SCREENSHOT,
@@ -30,7 +29,6 @@ from tests.factories import make_actor, make_agent, make_councilor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery staple"
 # An event is on the page within a second of its emission (docs/dashboard.md, "The JavaScript client").
 LIVE_WITHIN_S = 1.0
 VIEWPORT = {"width": 1280, "height": 800}
@@ -68,22 +66,6 @@ def _command_agent(agent_id: str, name: str, emoji: str, script: str):
         emoji=emoji,
         runner_config={"argv": [sys.executable, "-c", script], "timeout": 30},
     )
-
-
-def _user(username: str, **fields):
-    # The servers run the base settings, which do not know the test settings' fast MD5 hasher.
-    password = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
-    return get_user_model().objects.create(username=username, password=password, **fields)
-
-
-@pytest.fixture
-def staff(transactional_db):
-    return _user("ada", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def viewer(transactional_db):
-    return _user("bob")
 
 
 @pytest.fixture

@@ -4,13 +4,17 @@ django-q2 and Redis (docs/dashboard.md, "Run page", "Agent page", "Trends" and "
 import sys
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from councilors.models import Execution
 from councilors.services import agent_enqueue, agent_run, councilor_run
 from dashboard.templatetags.runs import duration
-from tests.dashboard.browser import PROJECT_DIR, context_logged_in, run_command, wait_for_state, wait_for_ticker_title
+from tests.dashboard.browser import (
+    PROJECT_DIR,
+    context_logged_in,
+    run_command,
+    wait_for_state,
+    wait_for_ticker_title,
+)
 from tests.factories import make_actor, make_agent, make_councilor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -18,7 +22,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 RUN_SCREENSHOT = PROJECT_DIR / "docs" / "run-page.png"
 AGENT_SCREENSHOT = PROJECT_DIR / "docs" / "agent-page.png"
 PORTUGUESE_SCREENSHOT = PROJECT_DIR / "docs" / "dashboard-pt-br.png"
-PASSWORD = "correct horse battery staple"
 SLOW_LINES = 12
 # Prints a line every 0.4 s, so a page sees lines long before the end; the last line warns.
 SLOW_SCRIPT = (
@@ -44,21 +47,6 @@ FRAME_GAP_RECORDER = """() => {
     };
     requestAnimationFrame(tick);
 }"""
-
-
-def _user(username: str, **fields):
-    password = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
-    return get_user_model().objects.create(username=username, password=password, **fields)
-
-
-@pytest.fixture
-def staff(transactional_db):
-    return _user("ada", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def viewer(transactional_db):
-    return _user("bob")
 
 
 def _script_agent(agent_id: str, script: str, **fields):

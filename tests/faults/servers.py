@@ -10,6 +10,7 @@ from pathlib import Path
 import redis
 
 from devserver.embedded_redis import REDIS_SERVER
+from infrastructure.redis_url import layer_host
 from tests.processes import free_port
 
 START_TIMEOUT_S = 10.0
@@ -182,3 +183,10 @@ class SentinelGroup:
             if process.poll() is None:
                 process.send_signal(signal.SIGCONT)  # a paused process would not die of SIGTERM
             _kill(process)
+
+
+def point_settings_at(group: "SentinelGroup", settings) -> None:
+    """Make this process (probe events, history reads) and the processes it starts (REDIS_URL) use `group`."""
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.REDIS_URL = group.url
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [layer_host(group.url)]}}}

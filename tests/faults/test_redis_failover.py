@@ -22,11 +22,10 @@ from councilors.models import Execution
 from gamification.catalogue import ALL_TOPICS
 from gamification.events import aemit
 from gamification.history import history_since
-from infrastructure.redis_url import layer_host
 from infrastructure.tokens import token_mint
 from tests.faults.fleet import FLEET_GATEWAY_ENV, Client, close_fleet, open_fleet
 from tests.faults.runs import enqueue, setup_councilors, wait_all_finished, wait_all_running
-from tests.faults.servers import SentinelGroup
+from tests.faults.servers import SentinelGroup, point_settings_at
 from tests.processes import daphne, manage
 
 pytestmark = [
@@ -52,10 +51,7 @@ def sentinel_group(tmp_path, settings):
         tmp_path, replicas=1, sentinels=3, down_after_ms=DOWN_AFTER_MS, failover_timeout_ms=FAILOVER_TIMEOUT_MS
     )
     group.start()
-    # This process (probe events, the history reads) and the processes it starts (REDIS_URL) all use it.
-    layer = settings.CHANNEL_LAYERS["default"]
-    settings.REDIS_URL = group.url
-    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [layer_host(group.url)]}}}
+    point_settings_at(group, settings)
     yield group
     group.stop()
 

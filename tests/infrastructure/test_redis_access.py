@@ -7,8 +7,7 @@ import pytest
 from gamification.events import aemit
 from gamification.fastpath import channels_redis
 from infrastructure.redis_access import key, redis_async, redis_async_dedicated, redis_host, redis_sync
-from infrastructure.redis_url import layer_host
-from tests.faults.servers import SentinelGroup
+from tests.faults.servers import SentinelGroup, point_settings_at
 from tests.layer import group_listener
 
 
@@ -17,9 +16,7 @@ def sentinel_group(tmp_path, settings):
     """A primary with one sentinel, named by REDIS_URL as the settings would have it."""
     group = SentinelGroup(tmp_path, replicas=0, sentinels=1)
     group.start()
-    layer = settings.CHANNEL_LAYERS["default"]
-    settings.REDIS_URL = group.url
-    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [layer_host(group.url)]}}}
+    point_settings_at(group, settings)
     yield group
     group.stop()
 
