@@ -11,12 +11,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor.settings.base")
 # Django must be set up before anything imports models (the routing does, through the consumer).
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from gamification.fastpath import report as report_fast_paths  # noqa: E402
-from gamification.middleware import OriginMiddleware, TokenAuthMiddleware  # noqa: E402
+from gamification.middleware import ConnectionUserMiddleware, OriginMiddleware  # noqa: E402
 from gamification.routing import websocket_urlpatterns  # noqa: E402
 from infrastructure.streaming import SharedSyncThread  # noqa: E402
 
@@ -25,7 +24,7 @@ application = ProtocolTypeRouter(
         "http": SharedSyncThread(django_asgi_app, paths=[reverse("api:execution_stream")]),
         # OriginMiddleware, not channels' AllowedHostsOriginValidator: that one refuses every client
         # without an Origin header, and programs send none (they must then bring a token).
-        "websocket": OriginMiddleware(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
+        "websocket": OriginMiddleware(ConnectionUserMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
 

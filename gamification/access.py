@@ -13,14 +13,15 @@ import logging
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from gamification.app_settings import app_settings
 from gamification.protocol import CONTROL_PERMISSION
@@ -45,14 +46,14 @@ class Access:
         return bool(self.user.is_active and self.user.is_staff)
 
 
-def _load(user_ids: Collection[int]) -> dict[int, Access]:
-    """The users among `user_ids` that still exist, with their control permission: one query."""
+def _load(users: Q) -> dict[int, Access]:
+    """The users matching `users` that still exist, with their control permission: one query."""
     app_label, codename = CONTROL_PERMISSION.split(".")
     permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
     # The rule of Django's ModelBackend.has_perm, as one query for many users.
-    users = (
+    rows = (
         get_user_model()
-        .objects.filter(pk__in=list(user_ids))
+        .objects.filter(users)
         .annotate(
             _direct=Exists(permission.filter(user=OuterRef("pk"))),
             _grouped=Exists(permission.filter(group__user=OuterRef("pk"))),
@@ -65,41 +66,77 @@ def _load(user_ids: Collection[int]) -> dict[int, Access]:
             may_control=bool(user.is_active and (user.is_superuser or user._direct or user._grouped)),
             loaded_at=now,
         )
-        for user in users
+        for user in rows
     }
 
 
+def _load_ids(user_ids: Collection[int]) -> dict[int, Access]:
+    return _load(Q(pk__in=list(user_ids)))
+
+
+def _load_ids_one(user_id: int) -> Access | None:
+    return _load_ids([user_id]).get(user_id)
+
+
+def _load_username(username: str) -> Access | None:
+    loaded = _load(Q(**{get_user_model().USERNAME_FIELD: username}))
+    return next(iter(loaded.values()), None)
+
+
 class AccessCache:
-    """This event loop's users, each entry at most GAMIFICATION_ACCESS_TTL_S old when handed out."""
+    """This event loop's users, each entry at most GAMIFICATION_ACCESS_TTL_S old when handed out.
+
+    Found by id (a connection's commands, the sweep) or by username (a token names its user by
+    username): a connection storm of one user's clients costs one query, not one per socket.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[int, Access] = {}
-        self._loading: dict[int, asyncio.Future[Access | None]] = {}
+        self._ids_by_name: dict[str, int] = {}
+        # Concurrent misses for one user share one load: keys are ("id", pk) or ("name", username).
+        self._loading: dict[tuple[str, Any], asyncio.Future[Access | None]] = {}
 
     async def get(self, user_id: int) -> Access | None:
         """The user's access now (None: no such user any more)."""
         entry = self._entries.get(user_id)
-        if entry is not None and time.monotonic() - entry.loaded_at < app_settings.ACCESS_TTL_S:
+        if entry is not None and self._fresh(entry):
             return entry
-        pending = self._loading.get(user_id)
-        if pending is None:
-            pending = self._loading[user_id] = asyncio.ensure_future(self._load_one(user_id))
-            pending.add_done_callback(lambda _: self._loading.pop(user_id, None))
-        return await asyncio.shield(pending)
+        return await self._load_shared(("id", user_id), partial(_load_ids_one, user_id))
+
+    async def by_username(self, username: str) -> Access | None:
+        """The access of the user with this username now (None: no such user)."""
+        entry = self._entries.get(self._ids_by_name.get(username, -1))
+        if entry is not None and self._fresh(entry) and entry.user.get_username() == username:
+            return entry
+        return await self._load_shared(("name", username), partial(_load_username, username))
 
     async def refresh(self, user_ids: Iterable[int]) -> dict[int, Access]:
         """Reload these users (one query); the others' entries are dropped, so memory follows the sockets."""
         wanted = frozenset(user_ids)
-        loaded = await database_sync_to_async(_load)(wanted) if wanted else {}
+        loaded = await database_sync_to_async(_load_ids)(wanted) if wanted else {}
         self._entries = dict(loaded)
+        self._ids_by_name = {entry.user.get_username(): user_id for user_id, entry in loaded.items()}
         return loaded
 
-    async def _load_one(self, user_id: int) -> Access | None:
-        entry = (await database_sync_to_async(_load)([user_id])).get(user_id)
+    @staticmethod
+    def _fresh(entry: Access) -> bool:
+        return time.monotonic() - entry.loaded_at < app_settings.ACCESS_TTL_S
+
+    async def _load_shared(self, key: tuple[str, Any], load: Callable[[], Access | None]) -> Access | None:
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = self._loading[key] = asyncio.ensure_future(self._load_into_cache(key, load))
+            pending.add_done_callback(lambda _: self._loading.pop(key, None))
+        return await asyncio.shield(pending)
+
+    async def _load_into_cache(self, key: tuple[str, Any], load: Callable[[], Access | None]) -> Access | None:
+        entry = await database_sync_to_async(load)()
         if entry is None:
-            self._entries.pop(user_id, None)
-        else:
-            self._entries[user_id] = entry
+            if key[0] == "id":
+                self._entries.pop(key[1], None)
+            return None
+        self._entries[entry.user.pk] = entry
+        self._ids_by_name[entry.user.get_username()] = entry.user.pk
         return entry
 
 

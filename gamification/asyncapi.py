@@ -214,15 +214,23 @@ def _channel(message_keys: list[str]) -> dict[str, Any]:
                 "method": "GET",
                 "query": {
                     "type": "object",
-                    "properties": {"token": {"type": "string", "description": "A JWT (manage.py ws_token)."}},
+                    "properties": {
+                        "token": {"type": "string", "description": "A JWT (manage.py ws_token)."},
+                        "since": {
+                            "type": "string",
+                            "pattern": "^[0-9]{1,18}$",
+                            "description": "Resume on connect: the missed events with id > since come right "
+                            "after `connected` (which then says `replayed` and `complete`), before any live one.",
+                        },
+                    },
                 },
                 "headers": {
                     "type": "object",
                     "properties": {
                         "Origin": {
                             "type": "string",
-                            "description": "Browsers: must be in ALLOWED_HOSTS (403 otherwise). Without it, "
-                            "only a token authenticates.",
+                            "description": "Browsers: must be the gateway's own origin or in WS_ALLOWED_ORIGINS "
+                            "(403 otherwise). Without it, only a token authenticates.",
                         }
                     },
                 },

@@ -13,7 +13,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from gamification import history, metrics
@@ -81,6 +83,7 @@ from gamification.resume import ResumeSeam
 
 logger = logging.getLogger(__name__)
 
+MAX_ID_DIGITS = 18  # `?since=`: an event id fits in a signed 64-bit integer (Redis INCR)
 JOIN_WAIT_S = 5.0  # how long a first connection waits for the hub to join the group (Redis may be down)
 # No per-connection channel: a consumer normally subscribes its own channel-layer channel (one Redis
 # subscription and one reader task per socket); the hub makes that unnecessary. An alias that is not
@@ -148,10 +151,62 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         self.seam.hold()
         self.hub.add(self)
         metrics.connection_opened()
-        last_id = await self._newest_id()
-        self.reply(CONNECTED, Connected(message=CONNECTED_MESSAGE, client_id=self.client_id, last_id=last_id))
-        self._put_all(self.seam.release())
+        # The hub's newest id (seeded from Redis when it joined): every later event reaches this
+        # connection live. Only when the hub could not learn it (Redis down at start) ask Redis.
+        last_id = self.hub.last_id if self.hub.last_id is not None else await self._newest_id()
+        hello = Connected(message=CONNECTED_MESSAGE, client_id=self.client_id, last_id=last_id)
+        since = self._since_in_url()
+        if since is None:
+            self.reply(CONNECTED, hello)
+            self._put_all(self.seam.release())
+        elif not await self._resume_on_connect(since, hello):
+            return  # the client went away during the replay
         self._expire_with_token()
+
+    def _since_in_url(self) -> int | CommandRejected | None:
+        """`?since=<id>` (a resume in the handshake): the id, an error to report, or None when absent."""
+        values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("since")
+        if not values:
+            return None
+        text = values[0]
+        if len(values) > 1 or not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
+            return CommandRejected(INVALID_FIELD, MSG_INVALID_FIELD.format(field="since", expected=SINCE_EXPECTED))
+        return int(text)
+
+    async def _resume_on_connect(self, since: int | CommandRejected, hello: Connected) -> bool:
+        """`connected` with `replayed` and `complete`, the missed events, then the live ones held meanwhile.
+
+        The seam has held live frames since the hub added this connection, so none overtakes the
+        replay, and those the replay already covered are dropped. False if the client went away.
+        """
+        page, refusal = None, since if isinstance(since, CommandRejected) else None
+        if refusal is None:
+            try:
+                page = await self._history_after(since, until=None)
+            except CommandRejected as error:
+                refusal = error
+        replayed = len(page.frames) if page else 0
+        self.reply(CONNECTED, Connected(**hello, replayed=replayed, complete=bool(page and page.complete)))
+        if page is not None and not await self._replay(page.frames):
+            self.seam.release()
+            return False
+        if refusal is not None:  # said after `connected`: the connection works, it just was not resumed
+            self.reply(ERROR, Error(code=refusal.code, message=refusal.message))
+        self._put_all(self.seam.release(replayed_through=page.last_id if page else 0))
+        return True
+
+    async def _history_after(self, since: int, *, until: int | None) -> history.HistoryPage:
+        """The kept events of this connection's topics with since < id <= until; CommandRejected when unavailable."""
+        if not app_settings.HISTORY_ENABLED:
+            raise CommandRejected(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE)
+        try:
+            return await asyncio.wait_for(
+                history.history_since(since=since, topics=self.topics, until=until, seen=self.hub.last_id),
+                timeout=app_settings.HISTORY_TIMEOUT_S,
+            )
+        except Exception as exc:  # noqa: BLE001 - Redis down or slow: say so, lose no live frame
+            logger.warning("resume failed: history unavailable (%r)", exc)
+            raise CommandRejected(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE) from exc
 
     async def _admit(self) -> tuple[int, str] | None:
         """Why this connection may not stay (close code and reason), or None; takes its user's slot."""
@@ -274,6 +329,19 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
 
     # Incoming ---------------------------------------------------------------------------------
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `aclose_old_connections()` before every message.
+
+        That call hops to a thread for each message (connect, each command, disconnect) to close
+        stale database connections. Nothing here touches the database on the event loop: what
+        does goes through `database_sync_to_async`, which closes stale connections around each
+        call itself.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if self.outbox is None or self.revoked:  # refused in connect, or its rights ended: nothing more to say
             return
@@ -358,18 +426,12 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         since = required_field(content, "since", int, SINCE_EXPECTED)
         if since < 0:
             raise CommandRejected(INVALID_FIELD, MSG_INVALID_FIELD.format(field="since", expected=SINCE_EXPECTED))
-        if not app_settings.HISTORY_ENABLED:
-            raise CommandRejected(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE)
         until = self.seam.hold()
         try:
-            page = await asyncio.wait_for(
-                history.history_since(since=since, topics=self.topics, until=until, seen=self.hub.last_id),
-                timeout=app_settings.HISTORY_TIMEOUT_S,
-            )
-        except Exception as exc:  # noqa: BLE001 - Redis down or slow: say so, lose no live frame
-            logger.warning("resume failed: history unavailable (%r)", exc)
+            page = await self._history_after(since, until=until)
+        except CommandRejected:
             self._put_all(self.seam.release())
-            raise CommandRejected(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE) from exc
+            raise
         if not await self._replay(page.frames):  # the client went away meanwhile
             self.seam.release()
             return None

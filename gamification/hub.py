@@ -71,7 +71,8 @@ class Hub:
         self.joined = asyncio.get_running_loop().create_future()  # set once the group is joined
         self.changed = asyncio.Event()  # connections or subscriptions changed: refresh the stats
         self._tasks: list[asyncio.Task] = []
-        self.last_id: int | None = None  # the newest event id dispatched (ids arrive in order)
+        # The newest event id dispatched (ids arrive in order), or the newest at joining, if later.
+        self.last_id: int | None = None
         self.user_sockets = UserSockets()
 
     def start(self) -> None:
@@ -163,6 +164,7 @@ class Hub:
                     channel = await layer.new_channel()
                     await layer.group_add(app_settings.GROUP, channel)
                     if not self.joined.done():
+                        await self._learn_newest_id()
                         self.joined.set_result(channel)
                 message = await layer.receive(channel)
             except asyncio.CancelledError:
@@ -177,6 +179,22 @@ class Hub:
                     await self._dispatch_in_order(message["envelope"])
                 except Exception:  # a malformed message must not stop the hub
                     logger.exception("could not fan out %r", message)
+
+    async def _learn_newest_id(self) -> None:
+        """Start `last_id` at the deployment's newest id, read after joining the group.
+
+        So `connected.last_id` comes from here, not from a Redis call per connection, and an event
+        published while the group subscription was on its way shows as a gap the hub fills from the
+        history. Without Redis it stays unknown (None) and connections ask Redis themselves.
+        """
+        if not app_settings.HISTORY_ENABLED:
+            return
+        try:
+            newest = await asyncio.wait_for(history.newest_id(), timeout=app_settings.HISTORY_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - Redis down: connections ask for the newest id themselves
+            logger.warning("gateway hub could not read the newest event id (%r)", exc)
+            return
+        self.last_id = max(self.last_id or 0, newest)
 
     async def _dispatch_in_order(self, envelope: dict[str, Any]) -> None:
         """Dispatch a live event, first filling a gap in the ids from the history.

@@ -1,12 +1,12 @@
-"""ASGI middleware in front of the consumer: same-origin check, JWT `?token=`, and daphne's protocol.
+"""ASGI middleware in front of the consumer: same-origin check, the connection's user, daphne's protocol.
 
-Order (conductor/asgi.py): OriginMiddleware → AuthMiddlewareStack (session) → TokenAuthMiddleware
-→ URLRouter. A browser always sends `Origin`, and a page of another site (or another port of this
+Order (conductor/asgi.py): OriginMiddleware → ConnectionUserMiddleware (token or session) →
+URLRouter. A browser always sends `Origin`, and a page of another site (or another port of this
 host) must not ride on the user's session cookie, so a browser's `Origin` must be the gateway's own
 origin — scheme, host and port of the handshake request, as Django sees an HTTP request — or an
 entry of WS_ALLOWED_ORIGINS. Channels' `AllowedHostsOriginValidator` compares host names only and
 refuses every connection without an `Origin`, which would lock out programs (websocat, other
-services); a missing Origin is let through here, and the token middleware makes sure such a
+services); a missing Origin is let through here, and the user middleware makes sure such a
 connection can only be authenticated by a token, never by a session cookie alone
 (docs/protocol.md, "Connecting and access").
 """
@@ -14,15 +14,16 @@ connection can only be authenticated by a token, never by a session cookie alone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import DisallowedHost, ImproperlyConfigured
-from django.http import HttpRequest
+from django.http import HttpRequest, parse_cookie
 
+from gamification.access import Access, access_cache
 from gamification.fastpath import daphne
-from infrastructure.tokens import InvalidToken, token_identity
+from gamification.session_users import session_users
+from infrastructure.tokens import InvalidToken, token_claims
 
 # Scope keys this module adds (ASGI allows extension keys; namespaced to avoid clashes).
 SCOPE_HAS_ORIGIN = "gamification.has_origin"
@@ -130,32 +131,52 @@ class OriginMiddleware:
         return await self.application(scope, receive, send)
 
 
-@database_sync_to_async
-def _token_identity(token: str) -> tuple[Any, float] | None:
-    """The active user of a valid token and when the token expires (Unix seconds); None otherwise."""
+async def _token_user(token: str) -> tuple[Access, float] | None:
+    """The active user of a valid token and when the token expires (Unix seconds); None otherwise.
+
+    The signature is checked here, on the event loop (an HMAC); the user comes from the access cache.
+    """
     try:
-        identity = token_identity(token)
+        claims = token_claims(token)
     except InvalidToken:
         return None
-    return identity.user, identity.expires_at.timestamp()
+    access = await access_cache().by_username(claims.username)
+    if access is None or not access.active:
+        return None
+    return access, claims.expires_at.timestamp()
 
 
-class TokenAuthMiddleware:
-    """Puts the user of a valid `?token=` in scope["user"]; drops a session user when there is no Origin."""
+def _session_key(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            key = parse_cookie(value.decode("latin1")).get(settings.SESSION_COOKIE_NAME)
+            if key:
+                return key
+    return None
+
+
+class ConnectionUserMiddleware:
+    """Puts the connection's user in scope["user"]: a valid `?token=`'s, else, for a browser, its session's.
+
+    Both come from per-process caches (access.py, session_users.py): no thread hop and no
+    database connection per socket once a user is known. A session cookie counts only with an
+    `Origin` (a cookie without one is not a browser on this site); a token replaces the session,
+    and a bad token leaves the connection anonymous whatever cookie came with it.
+    """
 
     def __init__(self, application: Any) -> None:
         self.application = application
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
         tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
-        user = scope.get("user") or AnonymousUser()
-        auth = "session" if user.is_authenticated else None
-        expires_at = None
+        user, auth, expires_at = AnonymousUser(), None, None
         if tokens:
-            identity = await _token_identity(tokens[0])
-            user, auth = (identity[0], "token") if identity else (AnonymousUser(), None)
-            expires_at = identity[1] if identity else None
-        elif not scope.get(SCOPE_HAS_ORIGIN, True):
-            user, auth = AnonymousUser(), None  # a cookie without Origin is not a browser on our site
+            found = await _token_user(tokens[0])
+            if found is not None:
+                user, auth, expires_at = found[0].user, "token", found[1]
+        elif scope.get(SCOPE_HAS_ORIGIN, True) and (session_key := _session_key(scope)):
+            access = await session_users().access(session_key)
+            if access is not None:
+                user, auth = access.user, "session"
         scope = {**scope, "user": user, SCOPE_AUTH: auth, SCOPE_TOKEN_EXPIRES_AT: expires_at}
         return await self.application(scope, receive, send)

@@ -146,6 +146,9 @@ class Connected(TypedDict):
     message: str  # CONNECTED_MESSAGE
     client_id: str  # a UUID, as get_stats lists it
     last_id: int  # the newest event id when this connection joined (0: none, or the history is off)
+    # Only with `?since=<id>` in the URL (a resume in the handshake): as `resumed` says them.
+    replayed: NotRequired[int]  # how many missed events follow this message, before any live one
+    complete: NotRequired[bool]  # False: events after `since` are no longer kept; reload the state from the REST API
 
 
 class Pong(TypedDict):

@@ -11,7 +11,9 @@ What the gateway relies on, and why:
   nothing unsent, a frame goes straight to the socket, skipping Twisted's buffer and two selector
   updates per frame per client (most of daphne's own cost per frame);
 - autobahn's `failByDrop` / `closeHandshakeTimeout`: a documented close code instead of a dropped
-  TCP connection, and time for a slow client to read its close frame.
+  TCP connection, and time for a slow client to read its close frame;
+- autobahn's module-level `pformat`: it formats every new connection's settings for a debug line
+  that is usually not written (about 8 % of a connection storm's CPU); `check()` makes it lazy.
 
 `check()` proves at start-up that each of these is where this module expects it and logs once which
 path the gateway takes; per connection, `protocol_from_send` finds the protocol or returns None
@@ -21,6 +23,7 @@ path the gateway takes; per connection, `protocol_from_send` finds the protocol 
 import logging
 from dataclasses import dataclass
 from functools import cache, partial
+from pprint import pformat
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ SLOW_PATH = "asgi"
 # Logged once per process by `check()` (the tests read daphne's log for them).
 MSG_AVAILABLE = "WebSocket writes: daphne fast path available (%s)"
 MSG_UNAVAILABLE = "WebSocket writes: daphne fast path unavailable, plain ASGI send (%s)"
+MSG_CONNECTION_LOGGING = "WebSocket connections: autobahn's per-connection debug text %s"
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,36 @@ def check() -> Capability:
         logger.info(MSG_AVAILABLE, capability.reason)
     else:
         logger.warning(MSG_UNAVAILABLE, capability.reason)
+    logger.info(MSG_CONNECTION_LOGGING, _defer_connection_debug_text())
     return capability
+
+
+class LazyPrettyText:
+    """`pformat(value)`, made only when a log line really formats it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return pformat(self.value)
+
+    __repr__ = __str__
+
+
+def _defer_connection_debug_text() -> str:
+    """Make autobahn's per-connection `pformat` lazy; says what was done (for the start-up log)."""
+    try:
+        from autobahn.websocket import protocol as autobahn_protocol
+    except ImportError:
+        return "autobahn is not installed"
+    if autobahn_protocol.__dict__.get("pformat") is LazyPrettyText:
+        return "deferred"
+    if autobahn_protocol.__dict__.get("pformat") is not pformat:
+        return "autobahn no longer formats with pprint.pformat; nothing to defer"
+    autobahn_protocol.pformat = LazyPrettyText
+    return "deferred"
 
 
 def protocol_from_send(send: Any) -> Any | None:

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group, Permission, User
 
-from gamification.access import AccessCache, AccessSweep, _load
+from gamification.access import AccessCache, AccessSweep, _load_ids
 from tests.gamification.ws import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_thread_connections")]
@@ -43,7 +43,7 @@ async def test_may_control_follows_the_permission_direct_through_a_group_or_supe
 def test_many_users_load_in_one_query(django_assert_num_queries):
     users = [User.objects.create_user(f"many{n}") for n in range(5)]
     with django_assert_num_queries(1):
-        loaded = _load([user.pk for user in users])
+        loaded = _load_ids([user.pk for user in users])
     assert sorted(loaded) == sorted(user.pk for user in users)
 
 

@@ -7,6 +7,7 @@ upgrade is noticed, not silently slower.
 
 import logging
 from functools import partial
+from pprint import pformat
 
 import httpx
 import pytest
@@ -36,7 +37,19 @@ def test_the_daphne_check_logs_once_which_path_it_takes(caplog):
     with caplog.at_level(logging.INFO, logger="gamification.fastpath.daphne"):
         first, second = daphne.check(), daphne.check()
     assert first is second
-    assert [record.getMessage() for record in caplog.records] == [daphne.MSG_AVAILABLE % first.reason]
+    assert [record.getMessage() for record in caplog.records] == [
+        daphne.MSG_AVAILABLE % first.reason,
+        daphne.MSG_CONNECTION_LOGGING % "deferred",
+    ]
+
+
+def test_autobahn_s_per_connection_debug_text_is_made_only_when_written():
+    from autobahn.websocket import protocol as autobahn_protocol
+
+    daphne.check()
+    assert autobahn_protocol.pformat is daphne.LazyPrettyText  # nothing formatted per connection
+    settings = [("autoPingInterval", 0, "WebSocketServerFactory")]
+    assert str(autobahn_protocol.pformat(settings)) == pformat(settings)  # the same text when a debug line asks
 
 
 def test_a_send_that_is_not_daphne_s_has_no_protocol():

@@ -1,16 +1,19 @@
 """The WebSocket middleware: same-origin check (a missing Origin let through), `?token=` users, session users."""
 
+import asyncio
 from typing import Any
 
 import jwt
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
 
 from conductor.asgi import application
-from gamification import protocol
+from gamification import access, protocol
+from gamification import session_users as session_users_module
+from gamification.access import access_cache
 from gamification.middleware import (
     MSG_BAD_ALLOWED_ORIGIN,
     SCOPE_AUTH,
@@ -18,8 +21,8 @@ from gamification.middleware import (
     SCOPE_HAS_ORIGIN,
     SCOPE_SERVER_SEND,
     SCOPE_TOKEN_EXPIRES_AT,
+    ConnectionUserMiddleware,
     OriginMiddleware,
-    TokenAuthMiddleware,
     parse_origin,
 )
 from infrastructure.tokens import token_mint
@@ -49,17 +52,19 @@ async def connect_through_origin_check(headers: list[tuple[bytes, bytes]]) -> tu
     return accepted, inner
 
 
-async def through_token_auth(*, query: str = "", user: Any = None, has_origin: bool | None = True) -> dict:
-    """The scope TokenAuthMiddleware hands on, for a connection with this query, session user and Origin."""
+async def through_user_middleware(*, query: str = "", cookie: bytes = b"", has_origin: bool | None = True) -> dict:
+    """The scope ConnectionUserMiddleware hands on, for a connection with this query, cookie and Origin."""
     inner_scopes: list[dict] = []
 
     async def inner(scope: dict, receive: Any, send: Any) -> None:
         inner_scopes.append(scope)
 
-    scope: dict[str, Any] = {"type": "websocket", "query_string": query.encode(), "user": user or AnonymousUser()}
+    scope: dict[str, Any] = {"type": "websocket", "query_string": query.encode(), "headers": []}
+    if cookie:
+        scope["headers"].append((b"cookie", cookie))
     if has_origin is not None:
         scope[SCOPE_HAS_ORIGIN] = has_origin
-    await TokenAuthMiddleware(inner)(scope, None, None)
+    await ConnectionUserMiddleware(inner)(scope, None, None)
     (handed_on,) = inner_scopes
     return handed_on
 
@@ -87,37 +92,39 @@ async def test_a_missing_origin_is_let_through_and_marked_so():
     assert inner.scopes[0][SCOPE_HAS_ORIGIN] is False
 
 
-# TokenAuthMiddleware ----------------------------------------------------------------------------
+# ConnectionUserMiddleware -----------------------------------------------------------------------
 
 
 async def test_a_valid_token_s_user_is_the_connection_s_user():
     user = await make_user()
-    scope = await through_token_auth(query=f"token={token_mint(user=user)}", has_origin=False)
+    scope = await through_user_middleware(query=f"token={token_mint(user=user)}", has_origin=False)
     assert (scope["user"].pk, scope[SCOPE_AUTH]) == (user.pk, "token")
 
 
-async def test_a_bad_token_leaves_the_connection_anonymous_even_with_a_session_user():
+async def test_a_bad_token_leaves_the_connection_anonymous_even_with_a_session_cookie():
     session_user = await make_user()
+    cookie = await session_cookie(session_user)
     expired = token_mint(user=session_user, ttl_seconds=-10)
     for token in ("garbage", expired):
-        scope = await through_token_auth(query=f"token={token}", user=session_user)
+        scope = await through_user_middleware(query=f"token={token}", cookie=cookie)
         assert scope["user"].is_authenticated is False and scope[SCOPE_AUTH] is None
 
 
 async def test_a_session_user_with_an_origin_is_kept():
     user = await make_user()
-    scope = await through_token_auth(user=user, has_origin=True)
-    assert (scope["user"], scope[SCOPE_AUTH]) == (user, "session")
+    scope = await through_user_middleware(cookie=await session_cookie(user), has_origin=True)
+    assert (scope["user"].pk, scope[SCOPE_AUTH]) == (user.pk, "session")
 
 
 async def test_a_session_user_without_an_origin_is_dropped():
-    scope = await through_token_auth(user=await make_user(), has_origin=False)
+    scope = await through_user_middleware(cookie=await session_cookie(await make_user()), has_origin=False)
     assert scope["user"].is_authenticated is False and scope[SCOPE_AUTH] is None
 
 
-async def test_no_credentials_at_all_is_anonymous():
-    scope = await through_token_auth()
-    assert scope["user"].is_authenticated is False and scope[SCOPE_AUTH] is None
+async def test_no_credentials_at_all_or_an_unknown_session_is_anonymous():
+    for cookie in (b"", b"sessionid=made-up", b"other=1"):
+        scope = await through_user_middleware(cookie=cookie)
+        assert scope["user"].is_authenticated is False and scope[SCOPE_AUTH] is None
 
 
 async def test_a_deactivated_user_s_token_is_refused():
@@ -125,8 +132,69 @@ async def test_a_deactivated_user_s_token_is_refused():
     token = token_mint(user=user)
     user.is_active = False
     await sync_to_async(user.save)()
-    scope = await through_token_auth(query=f"token={token}")
+    scope = await through_user_middleware(query=f"token={token}")
     assert scope[SCOPE_AUTH] is None
+
+
+async def test_many_sockets_of_one_token_user_cost_one_database_load(monkeypatch, settings):
+    settings.GAMIFICATION_ACCESS_TTL_S = 60
+    user = await make_user()
+    token = token_mint(user=user)
+    loads = count_calls(monkeypatch, access, "_load")
+    scopes = await asyncio.gather(*(through_user_middleware(query=f"token={token}") for _ in range(20)))
+    assert {scope["user"].pk for scope in scopes} == {user.pk}
+    assert loads == [1]  # one query for twenty concurrent sockets, none for later ones
+    await through_user_middleware(query=f"token={token}")
+    assert loads == [1]
+
+
+async def test_many_sockets_of_one_session_cost_one_session_lookup(monkeypatch, settings):
+    settings.GAMIFICATION_ACCESS_TTL_S = 60
+    user = await make_user()
+    cookie = await session_cookie(user)
+    lookups = count_calls(monkeypatch, session_users_module, "_look_up")
+    scopes = await asyncio.gather(*(through_user_middleware(cookie=cookie) for _ in range(20)))
+    assert {scope["user"].pk for scope in scopes} == {user.pk}
+    assert lookups == [1]
+
+
+async def test_a_logout_or_a_password_change_ends_the_session_for_new_sockets_after_one_ttl(settings):
+    settings.GAMIFICATION_ACCESS_TTL_S = 60
+    user, other = await make_user(), await make_user()
+    cookie, other_cookie = await session_cookie(user), await session_cookie(other)
+    assert (await through_user_middleware(cookie=cookie))[SCOPE_AUTH] == "session"
+    assert (await through_user_middleware(cookie=other_cookie))[SCOPE_AUTH] == "session"
+    await sync_to_async(Session.objects.all().delete)()  # every session logged out (flushed)
+    user.set_password("changed")
+    await sync_to_async(user.save)()
+    # Within the TTL the cached answer stands (as for the rights of open sockets) ...
+    assert (await through_user_middleware(cookie=other_cookie))[SCOPE_AUTH] == "session"
+    settings.GAMIFICATION_ACCESS_TTL_S = 0  # ... and after it, it is looked up again.
+    assert (await through_user_middleware(cookie=cookie))[SCOPE_AUTH] is None
+    assert (await through_user_middleware(cookie=other_cookie))[SCOPE_AUTH] is None
+
+
+async def test_a_password_change_alone_ends_a_cached_session_once_the_user_is_reloaded(settings):
+    settings.GAMIFICATION_ACCESS_TTL_S = 60
+    user = await make_user()
+    cookie = await session_cookie(user)
+    assert (await through_user_middleware(cookie=cookie))[SCOPE_AUTH] == "session"
+    user.set_password("changed")
+    await sync_to_async(user.save)()
+    await access_cache().refresh([user.pk])  # what the sweep does every TTL
+    assert (await through_user_middleware(cookie=cookie))[SCOPE_AUTH] is None
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
+    """Wrap module.name so that it counts its calls; returns the one-element counter."""
+    original, calls = getattr(module, name), [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
 
 
 # Through the whole application ------------------------------------------------------------------
@@ -276,6 +344,7 @@ def test_parse_origin_fills_in_default_ports_and_refuses_what_is_not_an_origin()
 async def test_a_token_s_expiry_is_in_the_scope():
     user = await make_user()
     token = token_mint(user=user, ttl_seconds=120)
-    scope = await through_token_auth(query=f"token={token}", has_origin=False)
+    scope = await through_user_middleware(query=f"token={token}", has_origin=False)
     assert scope[SCOPE_TOKEN_EXPIRES_AT] == jwt.decode(token, options={"verify_signature": False})["exp"]
-    assert (await through_token_auth(user=user))[SCOPE_TOKEN_EXPIRES_AT] is None  # a session has no expiry here
+    session = await through_user_middleware(cookie=await session_cookie(user))
+    assert session[SCOPE_TOKEN_EXPIRES_AT] is None  # a session has no expiry here

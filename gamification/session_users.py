@@ -1,0 +1,97 @@
+"""Which user a browser's session cookie names, without a database round trip per socket.
+
+Channels' `AuthMiddlewareStack` loads the session and then the user through a thread, on a new
+database connection, for every socket: most of what a connection storm of browsers costs. This
+process keeps, per session key, the user id the session named and that user's session auth hash,
+for GAMIFICATION_ACCESS_TTL_S; the user itself comes from the access cache (access.py), which has
+the same lifetime and the same sweep. So a logout, a deactivation or a password change (which
+changes the auth hash) takes effect for new sockets within one TTL — the rule the rights of open
+sockets already follow (docs/protocol.md, "A socket's rights follow its user").
+"""
+
+import asyncio
+import time
+import weakref
+from dataclasses import dataclass
+from importlib import import_module
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib import auth
+from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
+
+from gamification.access import Access, access_cache
+from gamification.app_settings import app_settings
+
+# Entries kept per process: a flood of made-up session keys costs one lookup each, not memory without end.
+MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    """What one session key named when it was looked up (user_id None: nobody logged in)."""
+
+    user_id: int | None
+    auth_hash: str
+    loaded_at: float  # time.monotonic()
+
+
+def _look_up(session_key: str) -> SessionEntry:
+    """Django's own rule (`auth.get_user`: backend, auth hash, fallback keys), in a worker thread."""
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = auth.get_user(request)
+    if not user.is_authenticated:
+        return SessionEntry(user_id=None, auth_hash="", loaded_at=time.monotonic())
+    return SessionEntry(user_id=user.pk, auth_hash=user.get_session_auth_hash(), loaded_at=time.monotonic())
+
+
+class SessionUsers:
+    """This event loop's session keys and the users they name, each at most one TTL old."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, SessionEntry] = {}
+        self._loading: dict[str, asyncio.Future[SessionEntry]] = {}
+
+    async def access(self, session_key: str) -> Access | None:
+        """The active user this session is logged in as, now; None for no one (or someone gone)."""
+        entry = self._entries.get(session_key)
+        if entry is None or time.monotonic() - entry.loaded_at >= app_settings.ACCESS_TTL_S:
+            entry = await self._load_shared(session_key)
+        if entry.user_id is None:
+            return None
+        access = await access_cache().get(entry.user_id)
+        if access is None or not access.active:
+            return None
+        # A password change since the session was looked up ends it, as Django's own check does.
+        if not constant_time_compare(access.user.get_session_auth_hash(), entry.auth_hash):
+            return None
+        return access
+
+    async def _load_shared(self, session_key: str) -> SessionEntry:
+        pending = self._loading.get(session_key)
+        if pending is None:
+            pending = self._loading[session_key] = asyncio.ensure_future(self._load(session_key))
+            pending.add_done_callback(lambda _: self._loading.pop(session_key, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, session_key: str) -> SessionEntry:
+        entry = await database_sync_to_async(_look_up)(session_key)
+        self._entries.pop(session_key, None)
+        while len(self._entries) >= MAX_ENTRIES:  # the oldest first (dicts keep insertion order)
+            del self._entries[next(iter(self._entries))]
+        self._entries[session_key] = entry
+        return entry
+
+
+_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionUsers]" = weakref.WeakKeyDictionary()
+
+
+def session_users() -> SessionUsers:
+    """The running event loop's session cache (one per gateway process)."""
+    loop = asyncio.get_running_loop()
+    cache = _per_loop.get(loop)
+    if cache is None:
+        cache = _per_loop[loop] = SessionUsers()
+    return cache
