@@ -165,7 +165,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
 
     def _since_in_url(self) -> int | CommandRejected | None:
         """`?since=<id>` (a resume in the handshake): the id, an error to report, or None when absent."""
-        values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("since")
+        values = parse_qs(self.scope.get("query_string", b"").decode("latin1"), keep_blank_values=True).get("since")
         if not values:
             return None
         text = values[0]
