@@ -1,9 +1,11 @@
 // GamificationSocket: the browser client of /ws/gamification (docs/protocol.md; docs/dashboard.md, "The JavaScript client").
 //
 // One WebSocket per page (see sharedSocket in index.js). After an unexpected close it retries
-// with exponential backoff and full jitter, at most 5 s apart, and on reconnecting asks the
-// server for what it missed (`resume` from the last event id it saw). Events already seen are
-// dropped by id, so a replay that overlaps live delivery never shows anything twice.
+// with exponential backoff and full jitter, at most 5 s apart, and reconnects with `?since=<the
+// last event id it saw>`: the server replays what was missed before any live event, and
+// `connected` says how many and whether that was all (a gateway that ignores `since` gets the
+// `resume` command instead). Events already seen are dropped by id, so a replay that overlaps
+// live delivery never shows anything twice.
 
 import { backoffDelay } from "./backoff.js";
 import { Emitter } from "./emitter.js";
@@ -46,6 +48,7 @@ export class GamificationSocket {
   #attempt = 0;
   #retryTimer = null;
   #lastId = null;
+  #sentSince = null; // the `since` of the connection being opened (null: none)
   #topics = null;
   #pending = new Map();
   #requestSeq = 0;
@@ -146,7 +149,8 @@ export class GamificationSocket {
 
   #open() {
     const { url, token, location, WebSocketImpl } = this.#options;
-    const ws = new WebSocketImpl(buildSocketUrl({ location, target: url, token }));
+    this.#sentSince = this.#lastId;
+    const ws = new WebSocketImpl(buildSocketUrl({ location, target: url, token, since: this.#sentSince }));
     this.#ws = ws;
     // Events of a socket that was replaced (reconnect()) must not touch the current one.
     ws.onopen = () => this.#ws === ws && this.#change(Input.OPENED);
@@ -219,6 +223,8 @@ export class GamificationSocket {
     if (typeof envelope.id === "number") {
       if (this.#lastId !== null && envelope.id <= this.#lastId) return; // seen already (replay overlap)
       this.#lastId = envelope.id;
+      // A replay in the handshake covers every topic (a new connection's): keep to the chosen ones.
+      if (this.#topics && !this.#topics.includes("all") && !this.#topics.includes(envelope.type)) return;
     }
     if (envelope.type === "connected") this.#connected(envelope.data ?? {});
     if (envelope.type === "resumed" && envelope.data?.complete === false) {
@@ -242,6 +248,11 @@ export class GamificationSocket {
       // Ids went backwards (the history was wiped): nothing to resume from, reload state instead.
       this.#lastId = serverLast;
       this.events.emit("resync", { reason: "reset" });
+      return;
+    }
+    if (Number.isInteger(data.replayed)) {
+      // Resumed in the handshake: the `replayed` missed events follow, then live ones.
+      if (data.complete !== true) this.events.emit("resync", { reason: "gap", since: this.#sentSince });
       return;
     }
     this.request("resume", { since: this.#lastId }).catch((error) => {

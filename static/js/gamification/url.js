@@ -4,9 +4,11 @@ export const DEFAULT_SOCKET_PATH = "/ws/gamification";
 
 /**
  * The WebSocket URL for `target` (a path such as "/ws/gamification", an http(s):// URL or a
- * ws(s):// URL) seen from a page at `location`; `token` (a JWT) is added as `?token=`.
+ * ws(s):// URL) seen from a page at `location`; `token` (a JWT) is added as `?token=`, and
+ * `since` (the last event id seen, on a reconnect) as `?since=`: the server replays what was
+ * missed in the handshake, before any live event.
  */
-export function buildSocketUrl({ location, target = DEFAULT_SOCKET_PATH, token = null }) {
+export function buildSocketUrl({ location, target = DEFAULT_SOCKET_PATH, token = null, since = null }) {
   const url = new URL(target || DEFAULT_SOCKET_PATH, location.href);
   if (url.protocol === "https:") url.protocol = "wss:";
   else if (url.protocol === "http:") url.protocol = "ws:";
@@ -18,5 +20,6 @@ export function buildSocketUrl({ location, target = DEFAULT_SOCKET_PATH, token =
     url.protocol = "wss:";
   }
   if (token) url.searchParams.set("token", token);
+  if (Number.isInteger(since) && since >= 0) url.searchParams.set("since", String(since));
   return url.toString();
 }

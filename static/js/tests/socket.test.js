@@ -265,3 +265,61 @@ test("a listener that throws does not stop the others", () => {
   instances[0].serverSend(envelope("system_alert", {}, 1));
   assert.deepEqual(got, [1]);
 });
+
+// Resume in the handshake (?since=) -------------------------------------------------------------
+
+function reconnectWithSince(setupResult, lastSeen) {
+  const { socket, instances, timers, connectAs } = setupResult;
+  socket.connect();
+  connectAs(instances[0], lastSeen - 1);
+  instances[0].serverSend(envelope("system_alert", {}, lastSeen));
+  instances[0].serverClose(1006);
+  timers.advance(BACKOFF_CAP_MS);
+  return instances[1];
+}
+
+test("the first connection has no since; a reconnect carries the last id seen in the URL", () => {
+  const result = setup();
+  const second = reconnectWithSince(result, 12);
+  assert.equal(result.instances[0].url, "ws://127.0.0.1:5006/ws/gamification");
+  assert.equal(second.url, "ws://127.0.0.1:5006/ws/gamification?since=12");
+});
+
+test("a gateway that resumed in the handshake gets no resume command; its replay is shown once", () => {
+  const result = setup();
+  const seen = [];
+  result.socket.events.on("system_alert", (e) => seen.push(e.id));
+  const second = reconnectWithSince(result, 12);
+  second.serverOpen();
+  second.serverSend(envelope("connected", { client_id: "c2", last_id: 14, replayed: 2, complete: true }));
+  for (const id of [13, 14, 14, 15]) second.serverSend(envelope("system_alert", {}, id)); // 14 twice: overlap
+  assert.deepEqual(second.sent.map((c) => c.command), [], "nothing to ask: the replay came with the handshake");
+  assert.deepEqual(seen, [12, 13, 14, 15]);
+  assert.equal(result.socket.lastEventId, 15);
+});
+
+test("an incomplete resume in the handshake asks for a resync from the since it sent", () => {
+  const result = setup();
+  const resyncs = [];
+  result.socket.events.on("resync", (r) => resyncs.push(r));
+  const second = reconnectWithSince(result, 40);
+  second.serverOpen();
+  second.serverSend(envelope("connected", { client_id: "c2", last_id: 3000, replayed: 0, complete: false }));
+  assert.deepEqual(resyncs, [{ reason: "gap", since: 40 }]);
+});
+
+test("with topics chosen, a handshake replay of other types is not shown but still counts as seen", () => {
+  const result = setup({ topics: ["councilor_started"] });
+  const shown = [];
+  result.socket.events.on("message", (e) => e.id !== null && shown.push(`${e.type}:${e.id}`));
+  const second = reconnectWithSince(result, 5);
+  shown.length = 0;
+  second.serverOpen();
+  second.serverSend(envelope("connected", { client_id: "c2", last_id: 8, replayed: 3, complete: true }));
+  second.serverSend(envelope("system_alert", {}, 6));
+  second.serverSend(envelope("councilor_started", {}, 7));
+  second.serverSend(envelope("system_alert", {}, 8));
+  assert.deepEqual(shown, ["councilor_started:7"]);
+  assert.equal(result.socket.lastEventId, 8);
+  assert.equal(second.sent[0].command, "subscribe");
+});

@@ -36,3 +36,14 @@ test("the token goes in ?token=, encoded", () => {
 test("other schemes are refused", () => {
   assert.throws(() => buildSocketUrl({ location: http, target: "ftp://x/y" }), TypeError);
 });
+
+test("since (the last event id seen) goes in ?since= beside the token; none when unknown", () => {
+  assert.equal(
+    buildSocketUrl({ location: http, token: "t", since: 42 }),
+    "ws://example.org:8000/ws/gamification?token=t&since=42",
+  );
+  assert.equal(buildSocketUrl({ location: http, since: 0 }), "ws://example.org:8000/ws/gamification?since=0");
+  for (const since of [null, undefined, -1, 1.5, "7"]) {
+    assert.equal(buildSocketUrl({ location: http, since }), "ws://example.org:8000/ws/gamification");
+  }
+});
