@@ -99,3 +99,18 @@ async def test_the_sweep_keeps_entries_of_users_with_open_sockets_only(settings)
     sweep = AccessSweep(local=SimpleNamespace(connections=[Connection(present.pk)]), cache=cache)
     await sweep.sweep()
     assert set(cache._entries) == {present.pk}
+
+
+async def test_by_username_finds_the_user_shares_concurrent_loads_and_follows_a_rename(settings):
+    settings.GAMIFICATION_ACCESS_TTL_S = 60
+    user = await make_user(can_change=True)
+    cache = AccessCache()
+    first, second = await asyncio.gather(cache.by_username(user.username), cache.by_username(user.username))
+    assert first is second and first.user.pk == user.pk and first.may_control
+    assert await cache.get(user.pk) is first  # one entry, found by id too
+    old_name, user.username = user.username, "renamed"
+    await sync_to_async(user.save)()
+    settings.GAMIFICATION_ACCESS_TTL_S = 0
+    assert await cache.by_username(old_name) is None  # the old name names nobody now
+    assert (await cache.by_username("renamed")).user.pk == user.pk
+    assert await cache.by_username("nobody-by-this-name") is None
