@@ -17,6 +17,7 @@ from django.urls import reverse  # noqa: E402
 from gamification.fastpath import report as report_fast_paths  # noqa: E402
 from gamification.middleware import ConnectionUserMiddleware, OriginMiddleware  # noqa: E402
 from gamification.routing import websocket_urlpatterns  # noqa: E402
+from infrastructure.gc_tuning import tune_garbage_collector  # noqa: E402
 from infrastructure.streaming import SharedSyncThread  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -30,3 +31,5 @@ application = ProtocolTypeRouter(
 
 # Which fast paths this process can take (logged once, at start-up, by each check).
 report_fast_paths()
+# Everything imported so far lives as long as the process: keep the collector off it (gc_tuning.py).
+tune_garbage_collector()

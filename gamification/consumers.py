@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from gamification import history, metrics
@@ -341,6 +342,14 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        """Channels' handler without its own thread hop (`aclose_old_connections`; see `dispatch`).
+
+        This consumer joins no channel-layer group (the hub fans out), so there is nothing to discard.
+        """
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if self.outbox is None or self.revoked:  # refused in connect, or its rights ended: nothing more to say

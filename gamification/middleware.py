@@ -11,6 +11,8 @@ connection can only be authenticated by a token, never by a session cookie alone
 (docs/protocol.md, "Connecting and access").
 """
 
+import time
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,7 +25,7 @@ from django.http import HttpRequest, parse_cookie
 from gamification.access import Access, access_cache
 from gamification.fastpath import daphne
 from gamification.session_users import session_users
-from infrastructure.tokens import InvalidToken, token_claims
+from infrastructure.tokens import InvalidToken, TokenClaims, token_claims
 
 # Scope keys this module adds (ASGI allows extension keys; namespaced to avoid clashes).
 SCOPE_HAS_ORIGIN = "gamification.has_origin"
@@ -131,14 +133,26 @@ class OriginMiddleware:
         return await self.application(scope, receive, send)
 
 
+# Tokens whose signature and claims were checked: a client that reconnects (a gateway restart, a
+# dropped network) presents the same token again. Only the expiry can change for the same string.
+VERIFIED_TOKENS_KEPT = 4096
+
+
+@lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
+def _verified_claims(token: str) -> TokenClaims:
+    return token_claims(token)  # an invalid token raises, and exceptions are not cached
+
+
 async def _token_user(token: str) -> tuple[Access, float] | None:
     """The active user of a valid token and when the token expires (Unix seconds); None otherwise.
 
     The signature is checked here, on the event loop (an HMAC); the user comes from the access cache.
     """
     try:
-        claims = token_claims(token)
+        claims = _verified_claims(token)
     except InvalidToken:
+        return None
+    if claims.expires_at.timestamp() <= time.time():
         return None
     access = await access_cache().by_username(claims.username)
     if access is None or not access.active:

@@ -10,6 +10,7 @@ refuses a lifetime over JWT_MAX_TTL_SECONDS whoever minted it.
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -55,9 +56,15 @@ class TokenIdentity:
 
 def signing_key() -> str:
     """JWT_SECRET when set, otherwise a key derived from SECRET_KEY (HMAC with a fixed salt)."""
-    if settings.JWT_SECRET:
-        return settings.JWT_SECRET
-    return salted_hmac(JWT_KEY_SALT, "jwt", secret=settings.SECRET_KEY, algorithm="sha256").hexdigest()
+    return _signing_key(settings.JWT_SECRET, settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=4)
+def _signing_key(jwt_secret: str, secret_key: str) -> str:
+    # Derived once per pair of settings, not for every token checked (tests change the settings).
+    if jwt_secret:
+        return jwt_secret
+    return salted_hmac(JWT_KEY_SALT, "jwt", secret=secret_key, algorithm="sha256").hexdigest()
 
 
 def token_mint(*, user: AbstractBaseUser, ttl_seconds: int | None = None) -> str:

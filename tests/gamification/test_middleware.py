@@ -11,7 +11,7 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
 
 from conductor.asgi import application
-from gamification import access, protocol
+from gamification import access, middleware, protocol
 from gamification import session_users as session_users_module
 from gamification.access import access_cache
 from gamification.middleware import (
@@ -348,3 +348,12 @@ async def test_a_token_s_expiry_is_in_the_scope():
     assert scope[SCOPE_TOKEN_EXPIRES_AT] == jwt.decode(token, options={"verify_signature": False})["exp"]
     session = await through_user_middleware(cookie=await session_cookie(user))
     assert session[SCOPE_TOKEN_EXPIRES_AT] is None  # a session has no expiry here
+
+
+async def test_a_token_checked_before_is_refused_once_it_has_expired(monkeypatch):
+    user = await make_user()
+    token = token_mint(user=user, ttl_seconds=60)
+    assert (await through_user_middleware(query=f"token={token}"))[SCOPE_AUTH] == "token"  # checked, remembered
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(middleware.time, "time", lambda: expires + 1)
+    assert (await through_user_middleware(query=f"token={token}"))[SCOPE_AUTH] is None
