@@ -25,7 +25,7 @@ from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, TOPICS
 from gamification.commands import Caller, CommandHandler, extra_command, extra_command_names
 from gamification.fastpath import daphne
-from gamification.hub import Hub, get_hub
+from gamification.hub import Hub, Replay, get_hub
 from gamification.middleware import SCOPE_AUTH, SCOPE_DAPHNE_PROTOCOL, SCOPE_SERVER_SEND, SCOPE_TOKEN_EXPIRES_AT
 from gamification.outbox import AsgiOutbox, Frame, make_outbox
 from gamification.protocol import (
@@ -183,7 +183,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         page, refusal = None, since if isinstance(since, CommandRejected) else None
         if refusal is None:
             try:
-                page = await self._history_after(since, until=None)
+                page = await self._missed_events(since, until=None)
             except CommandRejected as error:
                 refusal = error
         replayed = len(page.frames) if page else 0
@@ -196,18 +196,25 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         self._put_all(self.seam.release(replayed_through=page.last_id if page else 0))
         return True
 
-    async def _history_after(self, since: int, *, until: int | None) -> history.HistoryPage:
-        """The kept events of this connection's topics with since < id <= until; CommandRejected when unavailable."""
+    async def _missed_events(self, since: int, *, until: int | None) -> Replay:
+        """This connection's topics' events with since < id <= until; CommandRejected when unavailable.
+
+        From the hub's memory when it kept them all (no Redis call, frames shared), else the history.
+        """
         if not app_settings.HISTORY_ENABLED:
             raise CommandRejected(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE)
+        replay = self.hub.recent.replay(since=since, topics=self.topics, until=until)
+        if replay is not None:
+            return replay
         try:
-            return await asyncio.wait_for(
+            page = await asyncio.wait_for(
                 history.history_since(since=since, topics=self.topics, until=until, seen=self.hub.last_id),
                 timeout=app_settings.HISTORY_TIMEOUT_S,
             )
         except Exception as exc:  # noqa: BLE001 - Redis down or slow: say so, lose no live frame
             logger.warning("resume failed: history unavailable (%r)", exc)
             raise CommandRejected(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE) from exc
+        return Replay(frames=[Frame(text) for text in page.frames], complete=page.complete, last_id=page.last_id)
 
     async def _admit(self) -> tuple[int, str] | None:
         """Why this connection may not stay (close code and reason), or None; takes its user's slot."""
@@ -437,7 +444,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             raise CommandRejected(INVALID_FIELD, MSG_INVALID_FIELD.format(field="since", expected=SINCE_EXPECTED))
         until = self.seam.hold()
         try:
-            page = await self._history_after(since, until=until)
+            page = await self._missed_events(since, until=until)
         except CommandRejected:
             self._put_all(self.seam.release())
             raise
@@ -452,12 +459,12 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         self._put_all(self.seam.release(replayed_through=page.last_id))
         return None
 
-    async def _replay(self, frames: list[str]) -> bool:
+    async def _replay(self, frames: list[Frame]) -> bool:
         """Queue the frames as fast as the client takes them; False if the connection went away."""
         chunk = max(1, app_settings.WS_OUTBOX_FRAMES // 2)
         for start in range(0, len(frames), chunk):
             batch = frames[start : start + chunk]
             if not await self.outbox.wait_room(len(batch) + 1):  # +1: room for the `resumed` reply
                 return False
-            self._put_all([Frame(text) for text in batch])
+            self._put_all(batch)
         return await self.outbox.wait_room(1)

@@ -17,7 +17,10 @@ import asyncio
 import json
 import logging
 import weakref
+from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -58,6 +61,53 @@ class Subscriber(Protocol):
         """The user's rights are gone (the access sweep): close the connection with 4401, without raising."""
 
 
+@dataclass(frozen=True)
+class Replay:
+    """The events a connection missed, oldest first, ready to send."""
+
+    frames: list[Frame]
+    complete: bool  # False: some events after `since` are no longer kept; reload state instead
+    last_id: int  # the newest id the replay covers (live events up to it are not sent again)
+
+
+class RecentEvents:
+    """The last events this hub dispatched, with no hole in their ids: resumes served from memory.
+
+    After a gateway dies, its clients reconnect to the others with their last id, all at once;
+    the events they missed are the last few every live hub has just dispatched. Serving those from
+    here costs no Redis call per client, and the frames (WebSocket-framed once) are shared. An id
+    outside what is kept — older, newer, or across a loss the hub noticed — goes to the Redis
+    history (gamification/history.py), which knows about trims and failovers.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._events: deque[tuple[int, str, Frame]] = deque(maxlen=max(1, size))
+
+    def add(self, event_id: int, event_type: str, frame: Frame) -> None:
+        if self._events and event_id != self._events[-1][0] + 1:
+            self._events.clear()  # a hole: what is kept must have none
+        self._events.append((event_id, event_type, frame))
+
+    def clear(self) -> None:
+        self._events.clear()
+
+    def replay(self, *, since: int, topics: frozenset[str], until: int | None) -> Replay | None:
+        """The kept events of `topics` with since < id <= until (the newest by default); None if not all kept."""
+        if not self._events:
+            return None
+        first, newest = self._events[0][0], self._events[-1][0]
+        if since + 1 < first or since > newest:
+            return None
+        last = newest if until is None else min(until, newest)
+        everything = ALL_TOPICS in topics
+        frames = [
+            frame
+            for event_id, event_type, frame in islice(self._events, since + 1 - first, None)
+            if event_id <= last and (everything or event_type in topics)
+        ]
+        return Replay(frames=frames, complete=True, last_id=max(last, since))
+
+
 class Hub:
     """The local connections of one process (one event loop) and its single group membership.
 
@@ -74,6 +124,7 @@ class Hub:
         # The newest event id dispatched (ids arrive in order), or the newest at joining, if later.
         self.last_id: int | None = None
         self.user_sockets = UserSockets()
+        self.recent = RecentEvents(app_settings.HISTORY_SIZE)
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -116,6 +167,8 @@ class Hub:
         """Encode the envelope once and deliver it to each subscriber once; returns how many got it."""
         frame = Frame(json.dumps(envelope, ensure_ascii=False, separators=(",", ":")))
         event_id = envelope.get("id")
+        if event_id is not None:
+            self.recent.add(event_id, envelope["type"], frame)
         delivered = 0
         # Snapshots (tuple) because a delivery that overflows a client's outbox removes it from the sets.
         # The try blocks cost nothing while no delivery raises (zero-cost exceptions since Python 3.11).
@@ -233,6 +286,7 @@ class Hub:
             # `resume` from before the gap must answer `complete: false`, so it reloads its state.
             restart = page.events[0]["id"] if page and page.events else until + 1
             logger.warning("gateway hub missed events %s..%s that the history no longer has", since + 1, restart - 1)
+            self.recent.clear()  # a resume from before the loss must ask the history, which knows it
             for subscriber in tuple(self.connections):
                 subscriber.history_lost(restart)
 

@@ -39,6 +39,13 @@ SOCKET_TIMEOUT_S = 2.0
 # The event loop's shared client also serves history reads that may wait a little longer.
 ASYNC_SOCKET_TIMEOUT_S = 5.0
 
+# The shared asyncio client runs at most this many commands at once; the others wait their turn
+# (redis-py's pool raises at once when all its connections are busy: in a storm of thousands of
+# connections, each with a Redis call, that failed hundreds of them). Pipelines take a pool
+# connection without passing the gate, hence the headroom.
+ASYNC_COMMANDS_AT_ONCE = 64
+ASYNC_POOL_CONNECTIONS = ASYNC_COMMANDS_AT_ONCE + 36
+
 # What channels-redis itself prefixes with when its config names no prefix.
 LAYER_DEFAULT_PREFIX = "asgi"
 # The keys of a channels-redis Sentinel host entry that describe the group, not the connection.
@@ -133,6 +140,21 @@ def _reconnecting() -> dict[str, Any]:
     return {"retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 3), "retry_on_error": [RedisConnectionError]}
 
 
+class QueuedRedis(redis.asyncio.Redis):
+    """An asyncio client whose commands wait for one of ASYNC_COMMANDS_AT_ONCE turns, never fail for want of one.
+
+    Callers bound the wait with their own timeouts (`asyncio.wait_for`), as they bound Redis itself.
+    """
+
+    _turns: asyncio.Semaphore | None = None
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if self._turns is None:
+            self._turns = asyncio.Semaphore(ASYNC_COMMANDS_AT_ONCE)
+        async with self._turns:
+            return await super().execute_command(*args, **options)
+
+
 class _LoopClients:
     """One event loop's shared clients (one per Redis) and the Sentinel managers they ask."""
 
@@ -148,14 +170,16 @@ class _LoopClients:
             )
         return self.sentinels[identity]
 
-    def client(self, host: dict[str, Any], **options: Any) -> redis.asyncio.Redis:
+    def client(
+        self, host: dict[str, Any], *, redis_class: type[redis.asyncio.Redis] = redis.asyncio.Redis, **options: Any
+    ) -> redis.asyncio.Redis:
         """A new client of `host` with `options` (through this loop's Sentinel manager for a group)."""
         options = {**_connection_kwargs(host), **options}
         if _is_sentinel(host):
-            return self.sentinel(host).master_for(host["master_name"], **options)
+            return self.sentinel(host).master_for(host["master_name"], redis_class=redis_class, **options)
         if "address" in host:
-            return redis.asyncio.Redis.from_url(host["address"], **options)
-        return redis.asyncio.Redis(**options)
+            return redis_class.from_url(host["address"], **options)
+        return redis_class(**options)
 
     async def aclose(self) -> None:
         for client in self.shared.values():
@@ -178,7 +202,12 @@ def redis_async() -> redis.asyncio.Redis:
     identity = _identity(host)
     if identity not in clients.shared:
         clients.shared[identity] = clients.client(
-            host, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=ASYNC_SOCKET_TIMEOUT_S, **_reconnecting()
+            host,
+            redis_class=QueuedRedis,
+            max_connections=ASYNC_POOL_CONNECTIONS,
+            socket_connect_timeout=CONNECT_TIMEOUT_S,
+            socket_timeout=ASYNC_SOCKET_TIMEOUT_S,
+            **_reconnecting(),
         )
     return clients.shared[identity]
 

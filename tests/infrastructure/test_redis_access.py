@@ -3,10 +3,19 @@
 import asyncio
 
 import pytest
+import redis.asyncio
+import redis.exceptions
 
 from gamification.events import aemit
 from gamification.fastpath import channels_redis
-from infrastructure.redis_access import key, redis_async, redis_async_dedicated, redis_host, redis_sync
+from infrastructure.redis_access import (
+    ASYNC_POOL_CONNECTIONS,
+    key,
+    redis_async,
+    redis_async_dedicated,
+    redis_host,
+    redis_sync,
+)
 from tests.faults.servers import SentinelGroup, point_settings_at
 from tests.layer import group_listener
 
@@ -58,3 +67,27 @@ async def test_events_are_published_by_the_history_script_on_a_sentinel_group_s_
     sent = await aemit("system_alert", {"level": "info", "message": "via sentinel", "source": "tests"})
     received = (await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"]
     assert received == sent and sent["id"] is not None
+
+
+# Many commands at once ----------------------------------------------------------------------------
+
+SLOW_GET = "redis.call('GET', KEYS[1]); return 1"
+
+
+async def _many_at_once(client, count: int) -> list:
+    return await asyncio.gather(*(client.eval(SLOW_GET, 1, key("storm")) for _ in range(count)), return_exceptions=True)
+
+
+async def test_the_shared_client_s_commands_wait_for_a_turn_instead_of_failing_in_a_storm():
+    results = await _many_at_once(redis_async(), ASYNC_POOL_CONNECTIONS * 5)
+    assert results == [1] * (ASYNC_POOL_CONNECTIONS * 5)
+
+
+async def test_without_turns_a_pool_of_that_size_fails_commands_in_a_storm():
+    """What the turns prevent (redis-py raises at once when every pooled connection is busy)."""
+    plain = redis.asyncio.Redis.from_url(redis_host()["address"], max_connections=ASYNC_POOL_CONNECTIONS)
+    try:
+        results = await _many_at_once(plain, ASYNC_POOL_CONNECTIONS * 5)
+    finally:
+        await plain.aclose(close_connection_pool=True)
+    assert any(isinstance(result, redis.exceptions.ConnectionError) for result in results)
