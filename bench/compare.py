@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.fanout import PROJECT_DIR, format_run, hold, run  # noqa: E402
 from devserver.embedded_redis import start_private_server  # noqa: E402
+from devserver.gateway import daphne_argv  # noqa: E402
 from tests.processes import UVICORN_ARGS, free_port, stop, wait_for_port  # noqa: E402
 
 SEED_DIR = PROJECT_DIR.parent / "shared" / "bench"
@@ -101,7 +102,7 @@ def main() -> None:
             [f"{args.seed_venv}/bin/uvicorn", "seed_peer:app", "--port", "{port}", "--no-access-log"],
             SEED_DIR,
         ),
-        "gateway daphne": ([sys.executable, "-m", "daphne", "-p", "{port}", "conductor.asgi:application"], PROJECT_DIR),
+        "gateway daphne": (daphne_argv(sys.executable, host="127.0.0.1", port="{port}"), PROJECT_DIR),
         "gateway uvicorn": (
             [sys.executable, "-m", "uvicorn", "--port", "{port}", *UVICORN_ARGS, "conductor.asgi:application"],
             PROJECT_DIR,

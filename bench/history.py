@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.compare import bench_environment, bench_token, server  # noqa: E402
 from bench.fanout import PROJECT_DIR, format_run, run  # noqa: E402
+from devserver.gateway import daphne_argv  # noqa: E402
 
 FULL = [(1000, 100, 10.0), (5000, 40, 2.0), (10, 200, 10.0)]  # clients, events, events/s
 QUICK = [(200, 20, 10.0), (10, 50, 10.0)]
@@ -72,7 +73,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-history-", dir=PROJECT_DIR / "var"))
     env = bench_environment(workdir)
     token = bench_token(env)
-    daphne = [sys.executable, "-m", "daphne", "-p", "{port}", "conductor.asgi:application"]
+    daphne = daphne_argv(sys.executable, host="127.0.0.1", port="{port}")
     results: dict[tuple, list[dict]] = {}
     with ExitStack() as stack:
         running = {

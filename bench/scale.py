@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.compare import bench_environment, bench_token, server  # noqa: E402
 from bench.fanout import PROJECT_DIR, format_run, hold, run  # noqa: E402
+from devserver.gateway import daphne_argv  # noqa: E402
 from tests.deploy.nginx import nginx  # noqa: E402
 
 FULL = [(1000, 100, 10.0), (2000, 60, 20.0)]  # clients, events, events/s
@@ -105,7 +106,7 @@ def main() -> None:
         {key: env[key] for key in ("DJANGO_SETTINGS_MODULE", "REDIS_URL", "DATABASE_URL", "CHANNEL_PREFIX")}
     )
     token = bench_token(env)
-    daphne = [sys.executable, "-m", "daphne", "-p", "{port}", "conductor.asgi:application"]
+    daphne = daphne_argv(sys.executable, host="127.0.0.1", port="{port}")
     with ExitStack() as stack:
         (pid_a, port_a), (pid_b, port_b) = (
             stack.enter_context(server(daphne, env, PROJECT_DIR, workdir / f"daphne-{name}.log")) for name in "ab"

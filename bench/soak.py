@@ -45,6 +45,9 @@ from websockets.asyncio.client import connect
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 PYTHON = sys.executable
+
+from devserver.gateway import daphne_argv  # noqa: E402 - after the project is on sys.path
+
 USERNAME = "soak"
 COUNCILOR_PREFIX = "soak-councilor-"
 
@@ -119,9 +122,7 @@ class Stack:
         subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=PROJECT_DIR, check=True)
         subprocess.run([PYTHON, "manage.py", "createcachetable"], cwd=PROJECT_DIR, check=True)
         port = free_port()
-        daphne = self._spawn(
-            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "conductor.asgi:application"], "daphne.log"
-        )
+        daphne = self._spawn(daphne_argv(PYTHON, host="127.0.0.1", port=port), "daphne.log")
         self._spawn([PYTHON, "manage.py", "qcluster"], "qcluster.log")
         wait_for_port(port, daphne)
         assert redis_proc.poll() is None, "redis-server died"

@@ -28,6 +28,7 @@ from honcho.manager import SYSTEM_PRINTER_NAME, Manager
 from honcho.printer import Message, Printer
 
 from devserver import procgroup
+from devserver.gateway import daphne_argv
 from infrastructure.private_files import create_private_file, open_private_log, private_directory, replace_private_file
 
 DEFAULT_HOST = "127.0.0.1"
@@ -131,7 +132,7 @@ def process_table(*, host: str, port: int) -> dict[str, list[str]]:
     table: dict[str, list[str]] = {}
     if not os.environ.get("REDIS_URL"):
         table["redis"] = [python, "-m", "devserver.embedded_redis"]
-    table["web"] = [python, "-m", "daphne", "-b", host, "-p", str(port), "conductor.asgi:application"]
+    table["web"] = daphne_argv(python, host=host, port=port)
     # In a process group of its own: see conductor/procgroup.py for why.
     table["worker"] = [python, "-m", "devserver.procgroup", python, "manage.py", "qcluster"]
     # Clusters cannot report their own absence: this raises the "no worker cluster" alert.

@@ -13,6 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from devserver.gateway import daphne_argv
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 START_TIMEOUT_S = 30.0
@@ -103,7 +105,7 @@ def daphne(
 ) -> Iterator[tuple[subprocess.Popen, int]]:
     """A real daphne serving the project's ASGI application on 127.0.0.1:<port>."""
     port = port or free_port()
-    argv = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), ASGI_APP]
+    argv = daphne_argv(PYTHON, host="127.0.0.1", port=port)
     with _server(argv, port=port, log_path=log_path, env=env) as running:
         yield running
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conductor.settings import guards
+from devserver.gateway import daphne_argv
 from tests.processes import PROJECT_DIR, PYTHON, free_port, process_env
 
 PRODUCTION_ENV = PROJECT_DIR / "deploy" / "production.env"
@@ -49,7 +50,7 @@ def without_key(**extra: str) -> dict[str, str]:
 PROCESSES = {
     "manage.py check": [PYTHON, "manage.py", "check"],
     "qcluster": [PYTHON, "manage.py", "qcluster"],
-    "daphne": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "conductor.asgi:application"],
+    "daphne": daphne_argv(PYTHON, host="127.0.0.1", port="{port}"),
 }
 UNSAFE_KEYS = {
     "no SECRET_KEY": ({}, guards.SECRET_KEY_MISSING),

@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 
 from councilors.demo import HEARTBEAT_ID
 from devserver import run as devserver
+from devserver.gateway import daphne_endpoint
 from tests.processes import PROJECT_DIR, free_port, wait_for_port
 
 PY = sys.executable
@@ -32,7 +33,11 @@ def test_process_table_starts_the_embedded_redis_only_without_redis_url(monkeypa
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     table = devserver.process_table(host="127.0.0.1", port=5007)
     assert list(table) == ["web", "worker", "watchdog"]
-    assert table["web"][-5:] == ["-b", "127.0.0.1", "-p", "5007", "conductor.asgi:application"]
+    assert table["web"][-3:] == ["-e", "tcp:port=5007:interface=127.0.0.1:backlog=4096", "conductor.asgi:application"]
+
+
+def test_an_ipv6_host_s_colons_are_escaped_in_the_endpoint():
+    assert daphne_endpoint(host="::1", port=5006) == r"tcp:port=5006:interface=\:\:1:backlog=4096"
 
 
 def test_each_process_has_its_own_log_with_its_name(tmp_path):

@@ -1,0 +1,22 @@
+"""How a daphne gateway is started: by `make run`, the tests and the benchmarks alike.
+
+daphne's `-b/-p` listen with Twisted's default backlog of 50 pending connections. When every
+client comes back at once (a gateway restart, a load balancer failing a node over), the kernel
+drops the connection attempts beyond it and the clients retry 1, 3, 7, 15 s later: a 5,000-client
+storm took a minute instead of seconds (bench/storm.py). A Twisted endpoint string sets the
+backlog; Linux caps it at net.core.somaxconn (4,096 by default since 5.4).
+"""
+
+ASGI_APPLICATION = "conductor.asgi:application"
+LISTEN_BACKLOG = 4096
+
+
+def daphne_endpoint(*, host: str, port: int) -> str:
+    """The Twisted endpoint daphne's `-e` takes: TCP on host:port with LISTEN_BACKLOG."""
+    interface = host.replace(":", r"\:")  # an IPv6 address's colons would end the field
+    return f"tcp:port={port}:interface={interface}:backlog={LISTEN_BACKLOG}"
+
+
+def daphne_argv(python: str, *, host: str, port: int) -> list[str]:
+    """The command line of one daphne gateway serving the project's ASGI application."""
+    return [python, "-m", "daphne", "-e", daphne_endpoint(host=host, port=port), ASGI_APPLICATION]
