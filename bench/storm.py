@@ -4,6 +4,8 @@
     ulimit -n 20000; .venv/bin/python bench/storm.py --clients 1000         # one size
     .venv/bin/python bench/storm.py --quick                                 # 100 clients, one round: checks the harness
     .venv/bin/python bench/storm.py --clients 1000 --resume-command         # also the `resume` command, for comparison
+    .venv/bin/python bench/storm.py --clients 1000 --backlog 4096           # daphne with a longer listen queue than 50
+    .venv/bin/python bench/storm.py --clients 2000 --only reconnect --rounds 1
 
 Starts a private Redis, a throwaway SQLite database with a `bench` user, the baseline under its own
 virtualenv's uvicorn (no auth) and our ASGI application under daphne (as bench/compare.py does; every
@@ -27,6 +29,10 @@ client is the one `bench` user, so the gateways run with GAMIFICATION_WS_MAX_PER
     lost and doubled over the whole run (both must be 0); how many clients got `complete: true`; and
     the ratio of the catch-up time to the baseline's connect time for N clients measured in (a).
     Emission goes on until every client has had a live event after its replay, then stops.
+
+Logs of every server are in the folder printed first. Daphne listens with Twisted's default queue of
+50 pending connections (uvicorn: 2,048): in a storm the kernel drops the SYNs beyond it and clients
+send them again after 1, 3, 7, 15... s, which shows as a long tail; `--backlog` changes it.
 """
 
 import argparse
@@ -67,6 +73,9 @@ OPEN_TIMEOUT_S = 60.0  # one connection: TCP, the handshake and `connected` (SYN
 SETTLE_TIMEOUT_S = 90.0  # from the kill until every client has had a live event after its replay
 RETRY_DELAY_S = 0.2  # a reconnect that fails is tried again after this (a real client would back off)
 WARM_CONCURRENCY = 25  # handshakes in flight per client process before the kill: that connect is not measured
+# ... and is retried: a gateway busy fanning out to thousands drops handshakes it cannot finish within
+# autobahn's 5 s (daphne's --websocket_connect_timeout).
+WARM_ATTEMPTS = 5
 FAILURE_KINDS = ("refused", "closed", "timeout", "other")
 EMITTING = "emitting"  # the emitter's first line, once the deployment has an event id
 WS_PATH = "/ws/gamification"
@@ -184,7 +193,8 @@ class IdWatch:
     settled: bool = False  # a live event arrived after the replay: nothing can fill a gap any more
     replayed: int | None = None
     complete: bool | None = None
-    failures: Counter = field(default_factory=Counter)
+    failures: Counter = field(default_factory=Counter)  # reconnects to B that failed (and were retried)
+    warm_failures: Counter = field(default_factory=Counter)  # connects to A that failed (and were retried)
     errors: Counter = field(default_factory=Counter)  # `error` replies by code (e.g. history_unavailable)
 
     def start(self, last_id: int) -> None:
@@ -231,6 +241,7 @@ class IdWatch:
             "lost": self.lost(),
             "missed": (self.target - self.last_at_kill) if self.target is not None else None,
             "failures": self.failures,
+            "warm_failures": self.warm_failures,
             "errors": self.errors,
         }
 
@@ -270,11 +281,25 @@ async def _reconnect(watch: IdWatch, url_b: str, timeout: float, by_command: boo
     return ws
 
 
+async def _warm_open(
+    watch: IdWatch, url: str, timeout: float, gate: asyncio.Semaphore
+) -> tuple[ClientConnection, dict[str, Any]]:
+    """The connection to gateway A, before the storm: a few attempts, counted."""
+    async with gate:
+        for attempt in range(1, WARM_ATTEMPTS + 1):
+            try:
+                return await _open(url, timeout)
+            except OPEN_ERRORS as exc:
+                watch.warm_failures[_failure_kind(exc)] += 1
+                if attempt == WARM_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.5 * attempt)
+
+
 async def _resuming_client(
     watch: IdWatch, urls: tuple[str, str], timeout: float, by_command: bool, gate: asyncio.Semaphore
 ) -> None:
-    async with gate:
-        ws, hello = await _open(urls[0], timeout)
+    ws, hello = await _warm_open(watch, urls[0], timeout, gate)
     watch.start(hello["data"]["last_id"])
     await _read(ws, watch)
     watch.last_at_kill = watch.last
@@ -489,6 +514,7 @@ def _reconnect_figures(reports: list[dict[str, Any]], *, clients: int, killed: f
         "complete_true": sum(row["complete"] is True for row in rows),
         "no_resume_fields": sum(row["complete"] is None for row in rows),
         "failures": sum((row["failures"] for row in rows), Counter()),
+        "warm_failures": sum((row["warm_failures"] for row in rows), Counter()),
         "error_replies": sum((row["errors"] for row in rows), Counter()),
         "b_cpu_s": cpu_b,
         "errors": [error for report in reports for error in report["errors"]],
@@ -562,6 +588,8 @@ def print_reconnect_run(mode: str, round_: int, figures: dict[str, Any]) -> None
             f"    B's `connected` had no `replayed`/`complete` for {figures['no_resume_fields']} clients:"
             " this gateway ignores ?since= (it predates the resume on connect)"
         )
+    if figures["warm_failures"]:
+        print(f"    connects to A before the kill that failed (retried), by kind: {dict(figures['warm_failures'])}")
     if figures["error_replies"]:
         print(f"    `error` replies by code: {dict(figures['error_replies'])}")
     for error in figures["errors"]:
