@@ -4,7 +4,6 @@
     ulimit -n 20000; .venv/bin/python bench/storm.py --clients 1000         # one size
     .venv/bin/python bench/storm.py --quick                                 # 100 clients, one round: checks the harness
     .venv/bin/python bench/storm.py --clients 1000 --resume-command         # also the `resume` command, for comparison
-    .venv/bin/python bench/storm.py --clients 1000 --backlog 4096           # daphne with a longer listen queue than 50
     .venv/bin/python bench/storm.py --clients 2000 --only reconnect --rounds 1
 
 Starts a private Redis, a throwaway SQLite database with a `bench` user, the baseline under its own
@@ -30,9 +29,9 @@ client is the one `bench` user, so the gateways run with GAMIFICATION_WS_MAX_PER
     the ratio of the catch-up time to the baseline's connect time for N clients measured in (a).
     Emission goes on until every client has had a live event after its replay, then stops.
 
-Logs of every server are in the folder printed first. Daphne listens with Twisted's default queue of
-50 pending connections (uvicorn: 2,048): in a storm the kernel drops the SYNs beyond it and clients
-send them again after 1, 3, 7, 15... s, which shows as a long tail; `--backlog` changes it.
+Logs of every server are in the folder printed first. daphne is started as `make run` and the
+deployment docs start it (devserver/gateway.py), with a listen backlog of 4,096; with Twisted's default
+of 50, the kernel drops a storm's connection attempts beyond it and clients retry after 1, 3, 7... s.
 """
 
 import argparse
@@ -63,7 +62,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.compare import SEED_DIR, bench_environment, bench_token, server  # noqa: E402
 from bench.fanout import PROJECT_DIR, _cpu, _wait_until_idle, _with_token  # noqa: E402
+from devserver.gateway import daphne_argv  # noqa: E402
 from tests.processes import stop  # noqa: E402
+
+GATEWAY_ARGV = daphne_argv(sys.executable, host="127.0.0.1", port="{port}")
 
 FULL_CLIENTS = [1000, 5000]
 QUICK_CLIENTS = [100]
@@ -369,12 +371,6 @@ def _start_emitter(env: dict[str, str], rate: float, log: Path) -> subprocess.Po
 # Orchestration ------------------------------------------------------------------------------------
 
 
-def daphne_argv(backlog: int | None) -> list[str]:
-    """daphne as bench/compare.py starts it; with `backlog`, listening with that queue (Twisted's default: 50)."""
-    listen = ["-p", "{port}"] if backlog is None else ["-e", f"tcp:port={{port}}:interface=127.0.0.1:backlog={backlog}"]
-    return [sys.executable, "-m", "daphne", *listen, "conductor.asgi:application"]
-
-
 Workers = list[tuple[mp.Process, Connection]]
 
 
@@ -471,7 +467,7 @@ def reconnect_storm(
     b_process = psutil.Process(pid_b)
     emitter = _start_emitter(env, EVENT_RATE, workdir / "emitter.log")
     try:
-        with server(daphne_argv(args.backlog), env, PROJECT_DIR, workdir / "daphne-a.log") as (pid_a, port_a):
+        with server(GATEWAY_ARGV, env, PROJECT_DIR, workdir / "daphne-a.log") as (pid_a, port_a):
             urls = (_with_token(f"ws://127.0.0.1:{port_a}{WS_PATH}", token), url_b)
             workers = _start_workers(
                 _reconnect_storm_process, clients, args.client_procs, urls, args.open_timeout, by_command
@@ -688,7 +684,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--settle-timeout", type=float, default=SETTLE_TIMEOUT_S, help="(b) seconds after the kill")
     parser.add_argument("--open-timeout", type=float, default=OPEN_TIMEOUT_S, help="seconds per connection")
     parser.add_argument("--client-procs", type=int, default=4)
-    parser.add_argument("--backlog", type=int, help="the daphne gateways' listen queue (default: daphne's own, 50)")
     parser.add_argument("--seed-venv", default="/work/seedvenv")
     parser.add_argument("--emit", type=float, metavar="RATE", help=argparse.SUPPRESS)  # the emitter process
     args = parser.parse_args()
@@ -715,7 +710,7 @@ def main() -> None:
     with (
         server(seed_argv, env, SEED_DIR, workdir / "seed.log") as seed,
         # Our gateway of (a) is also gateway B of (b): the survivor the clients come back to.
-        server(daphne_argv(args.backlog), env, PROJECT_DIR, workdir / "daphne-b.log") as ours,
+        server(GATEWAY_ARGV, env, PROJECT_DIR, workdir / "daphne-b.log") as ours,
     ):
         print(f"logs in {workdir}; {psutil.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
         for clients in args.clients:
