@@ -12,18 +12,20 @@ What the gateway relies on, and why:
   updates per frame per client (most of daphne's own cost per frame);
 - autobahn's `failByDrop` / `closeHandshakeTimeout`: a documented close code instead of a dropped
   TCP connection, and time for a slow client to read its close frame;
-- autobahn's module-level `pformat`: it formats every new connection's settings for a debug line
-  that is usually not written (about 8 % of a connection storm's CPU); `check()` makes it lazy.
+- autobahn's module-level `pformat`, `hltype` and `hlval`: it formats every new connection's
+  settings, and the reason of every lost connection (a Twisted traceback), for debug lines that
+  are usually not written (about a tenth of a connection storm's CPU); `check()` makes them lazy.
 
 `check()` proves at start-up that each of these is where this module expects it and logs once which
 path the gateway takes; per connection, `protocol_from_send` finds the protocol or returns None
 (then the outbox uses plain ASGI `send`, correct but slower, and says so once in the log).
 """
 
+import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
-from pprint import pformat
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -81,32 +83,55 @@ def check() -> Capability:
     return capability
 
 
-class LazyPrettyText:
-    """`pformat(value)`, made only when a log line really formats it."""
+class LazyText:
+    """`formatter(*args)`, made only when a log line really formats it."""
 
-    __slots__ = ("value",)
+    __slots__ = ("formatter", "args")
 
-    def __init__(self, value: Any) -> None:
-        self.value = value
+    def __init__(self, formatter: Callable[..., str], *args: Any) -> None:
+        self.formatter = formatter
+        self.args = args
 
     def __str__(self) -> str:
-        return pformat(self.value)
+        return str(self.formatter(*self.args))
 
     __repr__ = __str__
 
+    def __format__(self, spec: str) -> str:  # "{attrs}" in a log template
+        return format(str(self), spec)
+
+
+def _lazy(formatter: Callable[..., str]) -> Callable[..., LazyText]:
+    def deferred(*args: Any) -> LazyText:
+        return LazyText(formatter, *args)
+
+    deferred.lazy_of = formatter  # type: ignore[attr-defined]
+    return deferred
+
+
+# The names autobahn's modules format per-connection debug lines with.
+_DEBUG_FORMATTERS = {
+    "autobahn.websocket.protocol": ("pformat", "hltype", "hlval"),
+    "autobahn.twisted.websocket": ("hltype", "hlval"),
+}
+
 
 def _defer_connection_debug_text() -> str:
-    """Make autobahn's per-connection `pformat` lazy; says what was done (for the start-up log)."""
-    try:
-        from autobahn.websocket import protocol as autobahn_protocol
-    except ImportError:
-        return "autobahn is not installed"
-    if autobahn_protocol.__dict__.get("pformat") is LazyPrettyText:
-        return "deferred"
-    if autobahn_protocol.__dict__.get("pformat") is not pformat:
-        return "autobahn no longer formats with pprint.pformat; nothing to defer"
-    autobahn_protocol.pformat = LazyPrettyText
-    return "deferred"
+    """Make autobahn's per-connection debug formatting lazy; says what was done (for the start-up log)."""
+    done = []
+    for module_name, names in _DEBUG_FORMATTERS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for name in names:
+            current = module.__dict__.get(name)
+            if current is None:
+                continue
+            if getattr(current, "lazy_of", None) is None:
+                setattr(module, name, _lazy(current))
+            done.append(f"{module_name}.{name}")
+    return "deferred: " + ", ".join(done) if done else "not found; nothing to defer"
 
 
 def protocol_from_send(send: Any) -> Any | None:

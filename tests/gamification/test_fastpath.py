@@ -39,17 +39,28 @@ def test_the_daphne_check_logs_once_which_path_it_takes(caplog):
     assert first is second
     assert [record.getMessage() for record in caplog.records] == [
         daphne.MSG_AVAILABLE % first.reason,
-        daphne.MSG_CONNECTION_LOGGING % "deferred",
+        daphne.MSG_CONNECTION_LOGGING
+        % (
+            "deferred: autobahn.websocket.protocol.pformat, autobahn.websocket.protocol.hltype, "
+            "autobahn.websocket.protocol.hlval, autobahn.twisted.websocket.hltype, autobahn.twisted.websocket.hlval"
+        ),
     ]
 
 
 def test_autobahn_s_per_connection_debug_text_is_made_only_when_written():
+    from autobahn import util
+    from autobahn.twisted import websocket as twisted_websocket
     from autobahn.websocket import protocol as autobahn_protocol
 
     daphne.check()
-    assert autobahn_protocol.pformat is daphne.LazyPrettyText  # nothing formatted per connection
     settings = [("autoPingInterval", 0, "WebSocketServerFactory")]
-    assert str(autobahn_protocol.pformat(settings)) == pformat(settings)  # the same text when a debug line asks
+    deferred = autobahn_protocol.pformat(settings)
+    assert isinstance(deferred, daphne.LazyText)  # nothing formatted per connection ...
+    assert str(deferred) == f"{deferred}" == pformat(settings)  # ... the same text when a debug line asks
+    for module in (autobahn_protocol, twisted_websocket):
+        assert str(module.hlval("peer")) == util.hlval("peer")
+        assert str(module.hltype(daphne.check)) == util.hltype(daphne.check)
+        assert isinstance(module.hltype(daphne.check), daphne.LazyText)
 
 
 def test_a_send_that_is_not_daphne_s_has_no_protocol():
