@@ -16,9 +16,9 @@ client is the one `bench` user, so the gateways run with GAMIFICATION_WS_MAX_PER
     (user + system) over the connects, the `connected` messages and the closes of all N, divided by N;
     failures (refused, closed before `connected`, timed out). Medians over the rounds, and ours/baseline.
 
-(b) Reconnect storm (docs/protocol.md, "Event ids and resume"). N clients are connected to daphne A
-    while a separate process emits `system_alert` at 10/s (`gamification.events.emit`); daphne B runs
-    on the same Redis and database. After `--before-kill` seconds A is killed (SIGKILL) and every
+(b) Reconnect storm (docs/protocol.md, "Resume on connect"). N clients connect to daphne A (not
+    measured), then a separate process emits `system_alert` at 10/s (`gamification.events.emit`); daphne B
+    runs on the same Redis and database. After `--before-kill` seconds of events A is killed (SIGKILL) and every
     client at once reconnects to B with `?since=<the last id it received>` (with `--resume-command`,
     also a second storm per round whose clients send `{"command":"resume","since":..}` after
     `connected` instead). Each client checks the ids it receives against the deployment's counter
@@ -339,21 +339,29 @@ def _reconnect_storm_process(
 
 
 def emit_forever(rate: float) -> None:
-    """Emit `system_alert` at `rate` per second until terminated; print EMITTING after the first one."""
+    """Emit one `system_alert`, print EMITTING, wait for a line on stdin, then emit at `rate` per second.
+
+    The clients connect to gateway A in between: a first event gives them a `connected.last_id`
+    other than 0, and A's connect storm is not measured, so it need not compete with the fan-out.
+    """
     import django
 
     django.setup()
     from gamification.events import emit
 
+    def alert(index: int) -> None:
+        emit("system_alert", {"level": "info", "message": f"storm event {index}", "source": "bench-storm"})
+
+    alert(0)
+    print(EMITTING, flush=True)
+    sys.stdin.readline()
     start = time.monotonic()
-    index = 0
+    index = 1
     while True:
         delay = start + index / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        emit("system_alert", {"level": "info", "message": f"storm event {index}", "source": "bench-storm"})
-        if index == 0:
-            print(EMITTING, flush=True)
+        alert(index)
         index += 1
 
 
@@ -361,7 +369,9 @@ def _start_emitter(env: dict[str, str], rate: float, log: Path) -> subprocess.Po
     """The emitter, once its first event has an id (a client's `connected.last_id` is then never 0)."""
     argv = [sys.executable, __file__, "--emit", str(rate)]
     with open(log, "ab") as errors:
-        emitter = subprocess.Popen(argv, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+        emitter = subprocess.Popen(
+            argv, cwd=PROJECT_DIR, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
     if emitter.stdout.readline().strip() != EMITTING:
         stop(emitter)
         raise SystemExit(f"the emitter failed (see {log})")
@@ -474,6 +484,8 @@ def reconnect_storm(
             )
             _expect(workers, "ready")
             _wait_until_idle([b_process])
+            emitter.stdin.write("go\n")  # events flow from now on
+            emitter.stdin.flush()
             time.sleep(args.before_kill)
             cpu_before, killed = _cpu([b_process]), time.time()
             os.kill(pid_a, signal.SIGKILL)
@@ -484,6 +496,7 @@ def reconnect_storm(
             _join(workers)
     finally:
         stop(emitter)
+        emitter.stdin.close()
         emitter.stdout.close()
     return _reconnect_figures(reports, clients=clients, killed=killed, cpu_b=cpu_b)
 
