@@ -248,6 +248,27 @@ class Hub:
             logger.warning("gateway hub could not read the newest event id (%r)", exc)
             return
         self.last_id = max(self.last_id or 0, newest)
+        await self._remember_recent_history(newest)
+
+    async def _remember_recent_history(self, newest: int) -> None:
+        """Start the memory of recent events (RecentEvents) with the history's newest ones, up to `newest`.
+
+        A gateway that has just started (a deploy, a restart) is where the clients of a failed one
+        land: with the history's tail in memory their resumes cost no Redis call either.
+        """
+        if newest <= 0:
+            return
+        oldest_kept = max(0, newest - app_settings.HISTORY_SIZE)
+        try:
+            page = await asyncio.wait_for(
+                history.history_since(since=oldest_kept, topics={ALL_TOPICS}, until=newest),
+                timeout=app_settings.HISTORY_TIMEOUT_S,
+            )
+        except Exception as exc:  # noqa: BLE001 - only slower resumes: they read the history themselves
+            logger.warning("gateway hub could not read the recent events (%r)", exc)
+            return
+        for event, text in zip(page.events, page.frames, strict=True):
+            self.recent.add(event["id"], event["type"], Frame(text))
 
     async def _dispatch_in_order(self, envelope: dict[str, Any]) -> None:
         """Dispatch a live event, first filling a gap in the ids from the history.

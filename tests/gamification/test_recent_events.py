@@ -1,5 +1,7 @@
 """Resumes served from the hub's memory of the events it just dispatched (gamification/hub.py, RecentEvents)."""
 
+import json
+
 import pytest
 
 from gamification import history
@@ -80,3 +82,12 @@ async def test_a_reconnect_within_what_the_hub_kept_costs_no_history_read(monkey
             replayed = [await ws.receive_json_from(timeout=TIMEOUT) for _ in missed]
     assert (hello["data"]["replayed"], hello["data"]["complete"]) == (3, True)
     assert replayed == missed
+
+
+async def test_a_hub_that_just_started_remembers_the_history_s_newest_events(monkeypatch):
+    before = [await aemit("system_alert", alert(f"before {n}")) for n in range(3)]
+    async with await authed():  # this process's hub starts (and joins) now, after those events
+        recent = get_hub().recent
+    replay = recent.replay(since=before[0]["id"], topics=ALL, until=None)
+    assert replay is not None and replay.complete
+    assert [json.loads(frame.text) for frame in replay.frames] == before[1:]
