@@ -2,10 +2,11 @@
 
 docs/protocol.md, "A socket's rights follow its user". Each gateway process (each event loop) keeps
 one `Access` per user for GAMIFICATION_ACCESS_TTL_S; an older or missing entry is loaded from the
-database on demand (concurrent misses for one user share one load). Every TTL the sweep reloads, in
-one query, the users with open sockets on this process and revokes the sockets of those who are
-gone or no longer active (close 4401). So a deactivation or a revoked permission takes effect
-within about one TTL, and commands in between find a fresh entry without a database round trip.
+database on demand (concurrent misses for one user share one load). Twice per TTL the sweep
+reloads, in one query, the users with open sockets on this process and revokes the sockets of
+those who are gone or no longer active (close 4401). So a deactivation or a revoked permission
+takes effect within about one TTL, and commands and new sockets of those users in between find a
+fresh entry without a database round trip.
 """
 
 import asyncio
@@ -164,7 +165,12 @@ class LocalConnections(Protocol):
 
 
 class AccessSweep:
-    """Every GAMIFICATION_ACCESS_TTL_S: reload the users with open sockets here, revoke the inactive ones."""
+    """Twice per GAMIFICATION_ACCESS_TTL_S: reload the users with open sockets here, revoke the inactive ones.
+
+    Twice per period so that the entries of users with open sockets are renewed before they
+    expire: a connection storm of those users then finds every entry fresh, instead of waiting
+    for a reload on an event loop that the storm itself keeps busy.
+    """
 
     def __init__(self, *, local: LocalConnections, cache: AccessCache) -> None:
         self.local = local
@@ -173,7 +179,7 @@ class AccessSweep:
     async def run(self) -> None:
         """Sweep forever; a database outage only delays the next sweep."""
         while True:
-            await asyncio.sleep(app_settings.ACCESS_TTL_S)
+            await asyncio.sleep(app_settings.ACCESS_TTL_S / 2)
             try:
                 await self.sweep()
             except Exception as exc:  # noqa: BLE001 - the sockets stay as they are until the next sweep
