@@ -12,7 +12,6 @@ fresh entry without a database round trip.
 import asyncio
 import logging
 import time
-import weakref
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Exists, OuterRef, Q
 
 from gamification.app_settings import app_settings
+from gamification.loop_local import loop_local
 from gamification.protocol import CONTROL_PERMISSION
 
 logger = logging.getLogger(__name__)
@@ -141,16 +141,8 @@ class AccessCache:
         return entry
 
 
-_caches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AccessCache]" = weakref.WeakKeyDictionary()
-
-
-def access_cache() -> AccessCache:
-    """The running event loop's cache (one per gateway process)."""
-    loop = asyncio.get_running_loop()
-    cache = _caches.get(loop)
-    if cache is None:
-        cache = _caches[loop] = AccessCache()
-    return cache
+# The running event loop's cache (one per gateway process).
+access_cache: Callable[[], AccessCache] = loop_local(AccessCache)
 
 
 class Guarded(Protocol):

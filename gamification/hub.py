@@ -16,9 +16,8 @@ client its connection — logged, dropped from the hub, closed — never the del
 import asyncio
 import json
 import logging
-import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
@@ -29,6 +28,7 @@ from gamification import history, metrics
 from gamification.access import AccessSweep, access_cache
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
+from gamification.loop_local import loop_local
 from gamification.outbox import Frame
 from gamification.presence import Presence
 from gamification.transport import EVENT_MESSAGE_TYPE
@@ -312,14 +312,11 @@ class Hub:
                 subscriber.history_lost(restart)
 
 
-_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
-
-
-def get_hub() -> Hub:
-    """This event loop's hub, started on first use (one per server process)."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        hub = _hubs[loop] = Hub()
-        hub.start()
+def _started_hub() -> Hub:
+    hub = Hub()
+    hub.start()
     return hub
+
+
+# This event loop's hub, started on first use (one per server process).
+get_hub: Callable[[], Hub] = loop_local(_started_hub)

@@ -11,7 +11,7 @@ sockets already follow (docs/protocol.md, "A socket's rights follow its user").
 
 import asyncio
 import time
-import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 
@@ -23,6 +23,7 @@ from django.utils.crypto import constant_time_compare
 
 from gamification.access import Access, access_cache
 from gamification.app_settings import app_settings
+from gamification.loop_local import loop_local
 
 # Entries kept per process: a flood of made-up session keys costs one lookup each, not memory without end.
 MAX_ENTRIES = 10_000
@@ -85,13 +86,5 @@ class SessionUsers:
         return entry
 
 
-_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionUsers]" = weakref.WeakKeyDictionary()
-
-
-def session_users() -> SessionUsers:
-    """The running event loop's session cache (one per gateway process)."""
-    loop = asyncio.get_running_loop()
-    cache = _per_loop.get(loop)
-    if cache is None:
-        cache = _per_loop[loop] = SessionUsers()
-    return cache
+# The running event loop's session cache (one per gateway process).
+session_users: Callable[[], SessionUsers] = loop_local(SessionUsers)
