@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
-from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db.models import Exists, OuterRef, Q
 
 from gamification.app_settings import app_settings
+from gamification.lookups import read_in_lookup_thread
 from gamification.loop_local import loop_local
 from gamification.protocol import CONTROL_PERMISSION
 
@@ -114,7 +114,7 @@ class AccessCache:
     async def refresh(self, user_ids: Iterable[int]) -> dict[int, Access]:
         """Reload these users (one query); the others' entries are dropped, so memory follows the sockets."""
         wanted = frozenset(user_ids)
-        loaded = await database_sync_to_async(_load_ids)(wanted) if wanted else {}
+        loaded = await read_in_lookup_thread(_load_ids, wanted) if wanted else {}
         self._entries = dict(loaded)
         self._ids_by_name = {entry.user.get_username(): user_id for user_id, entry in loaded.items()}
         return loaded
@@ -131,7 +131,7 @@ class AccessCache:
         return await asyncio.shield(pending)
 
     async def _load_into_cache(self, key: tuple[str, Any], load: Callable[[], Access | None]) -> Access | None:
-        entry = await database_sync_to_async(load)()
+        entry = await read_in_lookup_thread(load)
         if entry is None:
             if key[0] == "id":
                 self._entries.pop(key[1], None)

@@ -466,5 +466,5 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
             batch = frames[start : start + chunk]
             if not await self.outbox.wait_room(len(batch) + 1):  # +1: room for the `resumed` reply
                 return False
-            self._put_all(batch)
+            self.outbox.put_many(batch)
         return await self.outbox.wait_room(1)

@@ -98,6 +98,11 @@ class AsgiOutbox:
             return
         self._queue(frame)
 
+    def put_many(self, frames: list[Frame]) -> None:
+        """`put` each frame, in order (a replay; the daphne outbox writes them at once)."""
+        for frame in frames:
+            self.put(frame)
+
     async def wait_room(self, count: int) -> bool:
         """Wait until `count` more frames fit under the limit; False if the outbox closed meanwhile.
 
@@ -190,6 +195,18 @@ class DaphneOutbox(AsgiOutbox):
             self._write_now(frame)
             return
         self._queue(frame)
+
+    def put_many(self, frames: list[Frame]) -> None:
+        """Write a replay's frames with one socket write while nothing is queued, else queue them."""
+        if not self._open or not frames:
+            return
+        if not self._frames and self._writable.is_set():
+            self._socket.write_many([frame.prepared for frame in frames])
+            return
+        for frame in frames:
+            self._queue(frame)
+            if not self._open:  # over the limit: closed
+                return
 
     def _write_now(self, frame: Frame) -> None:
         self._socket.write(frame.prepared)

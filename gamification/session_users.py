@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib import auth
 from django.http import HttpRequest
@@ -23,6 +22,7 @@ from django.utils.crypto import constant_time_compare
 
 from gamification.access import Access, access_cache
 from gamification.app_settings import app_settings
+from gamification.lookups import read_in_lookup_thread
 from gamification.loop_local import loop_local
 
 # Entries kept per process: a flood of made-up session keys costs one lookup each, not memory without end.
@@ -78,7 +78,7 @@ class SessionUsers:
         return await asyncio.shield(pending)
 
     async def _load(self, session_key: str) -> SessionEntry:
-        entry = await database_sync_to_async(_look_up)(session_key)
+        entry = await read_in_lookup_thread(_look_up, session_key)
         self._entries.pop(session_key, None)
         while len(self._entries) >= MAX_ENTRIES:  # the oldest first (dicts keep insertion order)
             del self._entries[next(iter(self._entries))]

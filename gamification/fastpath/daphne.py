@@ -187,10 +187,16 @@ class DaphneSocket:
 
     def write(self, prepared: Any) -> None:
         """Write one prepared frame, in order with everything written before it."""
+        self._write_bytes(prepared.payloadHybi)
+
+    def write_many(self, prepared: list[Any]) -> None:
+        """Write several prepared frames with one socket write (a replay: one system call, not one per frame)."""
+        self._write_bytes(b"".join(frame.payloadHybi for frame in prepared))
+
+    def _write_bytes(self, data: bytes) -> None:
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
             return
-        data = prepared.payloadHybi
         transport = protocol.transport
         if not protocol.send_queue and _twisted_holds_nothing(transport):
             # Straight to the socket: Twisted's own write would buffer the frame, register the

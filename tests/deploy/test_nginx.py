@@ -72,13 +72,18 @@ async def test_clients_behind_nginx_fail_over_to_the_other_gateway_and_resume_wi
                 gateway_a.send_signal(signal.SIGKILL)
                 gateway_a.wait()
 
-                async def fail_over(client: Client) -> dict:
+                async def fail_over(client: Client, in_the_handshake: bool) -> dict:
                     await client.wait_for(lambda c: c.closes)  # nginx closed it with its dead gateway
-                    await client.open()  # the same URL: nginx's
+                    if in_the_handshake:  # the same URL, nginx's, with ?since=
+                        return await client.open(since=client.last_id)
+                    await client.open()
                     return await client.resume(since=client.last_id)
 
-                resumed = await asyncio.gather(*(fail_over(client) for client in on_a))
-                assert all(r["type"] == "resumed" and r["data"]["complete"] is True for r in resumed), resumed
+                # Half of them resume in the handshake (?since=), half with the `resume` command.
+                resumed = await asyncio.gather(*(fail_over(client, n % 2 == 0) for n, client in enumerate(on_a)))
+                assert all(r["type"] in ("connected", "resumed") for r in resumed), resumed
+                assert all(r["data"]["complete"] is True for r in resumed), resumed
+                assert {r["type"] for r in resumed} == {"connected", "resumed"}
                 now_on = await gateway_pids(clients, clients[0])
                 assert {now_on[client.client_id] for client in clients} == {gateway_b.pid}
                 newest = max(client.last_id for client in clients)

@@ -40,14 +40,18 @@ class Client:
     def ids(self) -> list[int]:
         return [event["id"] for event in self.events]
 
-    async def open(self) -> None:
+    async def open(self, *, since: int | None = None) -> dict[str, Any]:
+        """Connect (with `?since=`: resuming in the handshake); returns the `connected` message."""
         url = self.urls[self.connects % len(self.urls)]
+        if since is not None:
+            url = f"{url}{'&' if '?' in url else '?'}since={since}"
         self.ws = await connect(url, open_timeout=TIMEOUT, ping_interval=None, max_size=2**22)
         self.connects += 1
         hello = json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
         assert hello["type"] == "connected", hello
         self.client_id = hello["data"]["client_id"]
         self.task = asyncio.create_task(self._read())
+        return hello
 
     async def _read(self) -> None:
         try:

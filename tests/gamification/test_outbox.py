@@ -217,3 +217,13 @@ async def test_a_client_that_stops_reading_is_closed_and_holds_back_no_one(serve
         assert len(received) < events * 16000  # it did not get everything: it was cut off
         if received.endswith(b"Too slow"):
             assert received[-10:-8] == CLOSE_SLOW_CONSUMER.to_bytes(2, "big")
+
+
+async def test_put_many_sends_every_frame_in_order_and_counts_them_against_the_limit():
+    send, overflow = GatedSend(), Overflows()
+    outbox = AsgiOutbox(send, limit=3, on_overflow=overflow)
+    outbox.put_many(frames("a", "b"))
+    assert send.sent == ["a", "b"]
+    send.gate.clear()  # the client stops keeping up
+    outbox.put_many(frames("c", "d", "e", "f", "g"))  # "c" in flight, three queued, then one too many
+    assert overflow.calls == 1
