@@ -29,6 +29,9 @@ from gamification.protocol import CONTROL_PERMISSION
 
 logger = logging.getLogger(__name__)
 
+# How many TTLs old an entry may be and still be handed out while its reload runs (AccessCache).
+STALE_TTLS = 2
+
 
 @dataclass(frozen=True)
 class Access:
@@ -89,6 +92,10 @@ class AccessCache:
 
     Found by id (a connection's commands, the sweep) or by username (a token names its user by
     username): a connection storm of one user's clients costs one query, not one per socket.
+    An entry past the TTL but within STALE_TTLS of them is still handed out while its reload runs
+    in the background: on an event loop that a storm keeps busy, a reload can take longer than a
+    client's handshake may, and sockets that waited for it were dropped and came back, again and
+    again. Past that, a lookup waits for the reload.
     """
 
     def __init__(self) -> None:
@@ -99,17 +106,19 @@ class AccessCache:
 
     async def get(self, user_id: int) -> Access | None:
         """The user's access now (None: no such user any more)."""
+        key, load = ("id", user_id), partial(_load_ids_one, user_id)
         entry = self._entries.get(user_id)
-        if entry is not None and self._fresh(entry):
+        if entry is not None and self._usable(entry, key, load):
             return entry
-        return await self._load_shared(("id", user_id), partial(_load_ids_one, user_id))
+        return await asyncio.shield(self._start_load(key, load))
 
     async def by_username(self, username: str) -> Access | None:
         """The access of the user with this username now (None: no such user)."""
+        key, load = ("name", username), partial(_load_username, username)
         entry = self._entries.get(self._ids_by_name.get(username, -1))
-        if entry is not None and self._fresh(entry) and entry.user.get_username() == username:
+        if entry is not None and entry.user.get_username() == username and self._usable(entry, key, load):
             return entry
-        return await self._load_shared(("name", username), partial(_load_username, username))
+        return await asyncio.shield(self._start_load(key, load))
 
     async def refresh(self, user_ids: Iterable[int]) -> dict[int, Access]:
         """Reload these users (one query); the others' entries are dropped, so memory follows the sockets."""
@@ -119,16 +128,23 @@ class AccessCache:
         self._ids_by_name = {entry.user.get_username(): user_id for user_id, entry in loaded.items()}
         return loaded
 
-    @staticmethod
-    def _fresh(entry: Access) -> bool:
-        return time.monotonic() - entry.loaded_at < app_settings.ACCESS_TTL_S
+    def _usable(self, entry: Access, key: tuple[str, Any], load: Callable[[], Access | None]) -> bool:
+        """Fresh, or stale within STALE_TTLS periods (then its reload is started); False: wait for one."""
+        age, ttl = time.monotonic() - entry.loaded_at, app_settings.ACCESS_TTL_S
+        if age < ttl:
+            return True
+        if age < STALE_TTLS * ttl:
+            self._start_load(key, load)
+            return True
+        return False
 
-    async def _load_shared(self, key: tuple[str, Any], load: Callable[[], Access | None]) -> Access | None:
+    def _start_load(self, key: tuple[str, Any], load: Callable[[], Access | None]) -> asyncio.Future[Access | None]:
+        """The load of `key` on its way, started now if none is."""
         pending = self._loading.get(key)
         if pending is None:
             pending = self._loading[key] = asyncio.ensure_future(self._load_into_cache(key, load))
             pending.add_done_callback(lambda _: self._loading.pop(key, None))
-        return await asyncio.shield(pending)
+        return pending
 
     async def _load_into_cache(self, key: tuple[str, Any], load: Callable[[], Access | None]) -> Access | None:
         entry = await read_in_lookup_thread(load)

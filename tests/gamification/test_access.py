@@ -1,6 +1,7 @@
 """The access cache (who a connection's user is now) and the sweep that revokes sockets of gone users."""
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -114,3 +115,19 @@ async def test_by_username_finds_the_user_shares_concurrent_loads_and_follows_a_
     assert await cache.by_username(old_name) is None  # the old name names nobody now
     assert (await cache.by_username("renamed")).user.pk == user.pk
     assert await cache.by_username("nobody-by-this-name") is None
+
+
+async def test_a_stale_entry_is_handed_out_while_its_reload_runs_then_the_fresh_one(settings):
+    settings.GAMIFICATION_ACCESS_TTL_S = 60
+    user = await make_user(can_change=True)
+    cache = AccessCache()
+    first = await cache.get(user.pk)
+    await sync_to_async(user.user_permissions.clear)()
+    aged = dataclasses.replace(first, loaded_at=first.loaded_at - 61)  # past one TTL, within two
+    cache._entries[user.pk] = aged
+    assert await cache.get(user.pk) is aged  # answered at once: no socket waits on the database ...
+    reload = cache._loading[("id", user.pk)]  # ... while the reload runs
+    assert (await reload).may_control is False
+    assert (await cache.get(user.pk)).may_control is False
+    cache._entries[user.pk] = dataclasses.replace(first, loaded_at=first.loaded_at - 121)  # past two TTLs
+    assert (await cache.get(user.pk)).may_control is False  # waited for the reload
