@@ -197,24 +197,14 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         return True
 
     async def _missed_events(self, since: int, *, until: int | None) -> Replay:
-        """This connection's topics' events with since < id <= until; CommandRejected when unavailable.
-
-        From the hub's memory when it kept them all (no Redis call, frames shared), else the history.
-        """
+        """This connection's topics' events with since < id <= until; CommandRejected when unavailable."""
         if not app_settings.HISTORY_ENABLED:
             raise CommandRejected(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE)
-        replay = self.hub.recent.replay(since=since, topics=self.topics, until=until)
-        if replay is not None:
-            return replay
         try:
-            page = await asyncio.wait_for(
-                history.history_since(since=since, topics=self.topics, until=until, seen=self.hub.last_id),
-                timeout=app_settings.HISTORY_TIMEOUT_S,
-            )
+            return await self.hub.missed_events(since=since, topics=self.topics, until=until)
         except Exception as exc:  # noqa: BLE001 - Redis down or slow: say so, lose no live frame
             logger.warning("resume failed: history unavailable (%r)", exc)
             raise CommandRejected(HISTORY_UNAVAILABLE, MSG_HISTORY_UNAVAILABLE) from exc
-        return Replay(frames=[Frame(text) for text in page.frames], complete=page.complete, last_id=page.last_id)
 
     async def _admit(self) -> tuple[int, str] | None:
         """Why this connection may not stay (close code and reason), or None; takes its user's slot."""
@@ -341,9 +331,9 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         """Channels' dispatch without its `aclose_old_connections()` before every message.
 
         That call hops to a thread for each message (connect, each command, disconnect) to close
-        stale database connections. Nothing here touches the database on the event loop: what
-        does goes through `database_sync_to_async`, which closes stale connections around each
-        call itself.
+        stale database connections. Nothing here touches the database on the event loop: user
+        lookups run in their own thread (gamification/lookups.py), commands through
+        `database_sync_to_async`, and both close stale connections around each call themselves.
         """
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:

@@ -160,6 +160,21 @@ class Hub:
         """`get_stats` totals over every gateway process of the deployment (per-client lists on request)."""
         return await self.presence.totals(include_clients=include_clients)
 
+    async def missed_events(self, *, since: int, topics: frozenset[str], until: int | None) -> Replay:
+        """Events of `topics` with since < id <= until (the newest by default), for a resume.
+
+        From this hub's memory when it kept them all (no Redis call, frames shared), else from the
+        history; raises when Redis does not answer within GAMIFICATION_HISTORY_TIMEOUT_S.
+        """
+        replay = self.recent.replay(since=since, topics=topics, until=until)
+        if replay is not None:
+            return replay
+        page = await asyncio.wait_for(
+            history.history_since(since=since, topics=topics, until=until, seen=self.last_id),
+            timeout=app_settings.HISTORY_TIMEOUT_S,
+        )
+        return Replay(frames=[Frame(text) for text in page.frames], complete=page.complete, last_id=page.last_id)
+
     def topic_counts(self) -> dict[str, int]:
         return {topic: len(members) for topic, members in self._by_topic.items() if members}
 
