@@ -1,7 +1,9 @@
-"""The interface every runner implements, and the error it raises when a run fails."""
+"""The interface every runner implements, what a worker holds on a run in flight, and how a run fails."""
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
@@ -9,15 +11,49 @@ from django.core.exceptions import ValidationError
 OutputCallback = Callable[[str], None]
 DEFAULT_TIMEOUT_S = 60
 TIMEOUT_INVALID = "timeout must be a positive number of seconds; got %(value)r."
+TIMED_OUT = "timed out after %(seconds)gs"
+CANCELLED = "cancelled"
 
 
 class RunnerError(Exception):
-    """A run failed: non-zero exit, HTTP error, exception or timeout. `output` keeps what it printed."""
+    """A run failed: non-zero exit, HTTP error, exception or a limit. `output` keeps what it printed."""
 
     def __init__(self, reason: str, *, output: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.output = output
+
+
+class RunTimedOut(RunnerError):
+    """The run took longer than its timeout (`seconds`) and was stopped."""
+
+    def __init__(self, seconds: float, *, output: str = "") -> None:
+        super().__init__(TIMED_OUT % {"seconds": seconds}, output=output)
+        self.seconds = seconds
+
+
+class RunCancelled(RunnerError):
+    """Someone asked the run to stop (RunControl.stop) and it was stopped."""
+
+    def __init__(self, *, output: str = "") -> None:
+        super().__init__(CANCELLED, output=output)
+
+
+@dataclass
+class RunControl:
+    """What the worker holds on a run in flight: how long it may take, and a way to stop it.
+
+    Whoever cancels the run sets `stop`; runners watch it and end the work (a command's whole
+    process tree killed, a request aborted, a callable asked through `cancelled()`), then raise
+    RunCancelled. `timeout_s` overrides the runner's configured timeout (a councilor's own).
+    """
+
+    timeout_s: float | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def cancelled(self) -> bool:
+        """Whether the run has been asked to stop."""
+        return self.stop.is_set()
 
 
 class Runner(ABC):
@@ -30,8 +66,14 @@ class Runner(ABC):
 
     @property
     def timeout(self) -> float:
-        """Seconds the run may take before it is stopped and counted as an error."""
+        """Seconds the run may take before it is stopped and counted as timed out."""
         return float(self.config.get("timeout", DEFAULT_TIMEOUT_S))
+
+    def timeout_for(self, control: RunControl | None) -> float:
+        """The timeout of this run: the control's override when it has one, else the configured one."""
+        if control is not None and control.timeout_s is not None:
+            return float(control.timeout_s)
+        return self.timeout
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
@@ -41,5 +83,11 @@ class Runner(ABC):
             raise ValidationError({"runner_config": TIMEOUT_INVALID % {"value": timeout}})
 
     @abstractmethod
-    def run(self, prompt: str, context: dict[str, Any], on_output: OutputCallback | None = None) -> str:
-        """Do the work and return its output text; raise RunnerError when it fails."""
+    def run(
+        self,
+        prompt: str,
+        context: dict[str, Any],
+        on_output: OutputCallback | None = None,
+        control: RunControl | None = None,
+    ) -> str:
+        """Do the work and return its output text; raise RunnerError (RunTimedOut, RunCancelled) when it fails."""

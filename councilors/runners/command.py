@@ -10,12 +10,13 @@ import io
 import os
 import subprocess
 import threading
+import time
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 
 from councilors.runners.argv_policy import PROMPT_PLACEHOLDER, argv_problem
-from councilors.runners.base import OutputCallback, Runner, RunnerError
+from councilors.runners.base import OutputCallback, RunCancelled, RunControl, Runner, RunnerError, RunTimedOut
 from councilors.runners.bounded import BoundedOutput
 from councilors.runners.environment import ENV_SECRET_NAME, child_environment, env_secret_names
 
@@ -23,6 +24,8 @@ ARGV_INVALID = 'argv must be a non-empty list of strings, e.g. ["python", "--ver
 ENV_INVALID = "env must be an object of string names to string values."
 CWD_INVALID = "cwd must be a path string."
 READ_CHUNK_BYTES = 65_536
+# How often a running command looks at its stop request: a cancel takes effect within this.
+STOP_POLL_S = 0.1
 
 
 class CommandRunner(Runner):
@@ -47,7 +50,13 @@ class CommandRunner(Runner):
         if problem is not None:
             raise ValidationError({"runner_config": problem})
 
-    def run(self, prompt: str, context: dict[str, Any], on_output: OutputCallback | None = None) -> str:
+    def run(
+        self,
+        prompt: str,
+        context: dict[str, Any],
+        on_output: OutputCallback | None = None,
+        control: RunControl | None = None,
+    ) -> str:
         # Checked again here: the agent may have been saved before these rules existed.
         problem = argv_problem(self.config["argv"])
         if problem is not None:
@@ -70,16 +79,33 @@ class CommandRunner(Runner):
         threading.Thread(target=_feed_stdin, args=(process.stdin, prompt), daemon=True).start()
         reader = threading.Thread(target=_drain, args=(process.stdout, output), daemon=True)
         reader.start()
-        try:
-            returncode = process.wait(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
+        control = control or RunControl()
+        timeout = self.timeout_for(control)
+        returncode = _wait(process, timeout=timeout, control=control)
+        if returncode is None:
             _kill_group(process)
             reader.join(timeout=2)
-            raise RunnerError(f"timed out after {self.timeout:g}s", output=output.text()) from None
+            if control.cancelled():
+                raise RunCancelled(output=output.text())
+            raise RunTimedOut(timeout, output=output.text())
         reader.join()
         if returncode != 0:
             raise RunnerError(f"exited with status {returncode}", output=output.text())
         return output.text()
+
+
+def _wait(process: subprocess.Popen, *, timeout: float, control: RunControl) -> int | None:
+    """The exit status, or None when the run must be stopped first (timed out, or cancelled)."""
+    deadline = time.monotonic() + timeout
+    while not control.cancelled():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            return process.wait(timeout=min(left, STOP_POLL_S))
+        except subprocess.TimeoutExpired:
+            continue
+    return None
 
 
 def _feed_stdin(stdin: IO[bytes], prompt: str) -> None:

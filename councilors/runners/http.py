@@ -9,8 +9,10 @@ stored and broadcast in events) without its credentials and query string. Creden
 
 import base64
 import json
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from http.client import HTTPResponse
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -18,7 +20,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from django.core.exceptions import ValidationError
 
 from councilors.app_settings import app_settings
-from councilors.runners.base import OutputCallback, Runner, RunnerError
+from councilors.runners.base import OutputCallback, RunCancelled, RunControl, Runner, RunnerError, RunTimedOut
 from councilors.runners.bounded import BoundedOutput
 
 URL_INVALID = "url must be an http:// or https:// address."
@@ -26,6 +28,8 @@ HEADERS_INVALID = "headers must be an object of string names to string values."
 ERROR_BODY_LIMIT = 500
 MAX_REDIRECTS = 3
 READ_CHUNK_BYTES = 65_536
+# How often a request in flight looks at its stop request: a cancel takes effect within this.
+STOP_POLL_S = 0.1
 REDACTED = "[redacted]"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECT_REFUSED = "redirect from %(origin)s to another origin (%(target)s) refused"
@@ -106,7 +110,13 @@ class HttpRunner(Runner):
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             raise ValidationError({"runner_config": HEADERS_INVALID})
 
-    def run(self, prompt: str, context: dict[str, Any], on_output: OutputCallback | None = None) -> str:
+    def run(
+        self,
+        prompt: str,
+        context: dict[str, Any],
+        on_output: OutputCallback | None = None,
+        control: RunControl | None = None,
+    ) -> str:
         body = {
             "agent_id": context.get("agent_id"),
             "prompt": prompt,
@@ -117,17 +127,19 @@ class HttpRunner(Runner):
         request = urllib.request.Request(
             url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers}, method="POST"
         )
+        control = control or RunControl()
+        answer = _Request(send=lambda: self._send(request, timeout=self.timeout_for(control)))
         output = BoundedOutput(on_output=on_output)
-        output.feed(_result_field(self._send(request)))
+        output.feed(_result_field(answer.wait(control)))
         output.close()
         return output.text()
 
-    def _send(self, request: urllib.request.Request) -> str:
+    def _send(self, request: urllib.request.Request, *, timeout: float) -> str:
         """The response body as text; RunnerError (with the URL redacted) when the request fails."""
         shown = redact_url(self.config["url"])
         opener = urllib.request.build_opener(_SameOriginRedirects)
         try:
-            with opener.open(request, timeout=self.timeout) as response:
+            with opener.open(request, timeout=timeout) as response:
                 body = _read_capped(response, app_settings.HTTP_MAX_RESPONSE_BYTES)
         except urllib.error.HTTPError as exc:
             if str(exc.msg or "").startswith(urllib.request.HTTPRedirectHandler.inf_msg):
@@ -135,11 +147,11 @@ class HttpRunner(Runner):
             detail = exc.read(ERROR_BODY_LIMIT).decode("utf-8", errors="replace")
             raise RunnerError(f"HTTP {exc.code} from {shown}", output=detail) from exc
         except TimeoutError as exc:
-            raise RunnerError(f"timed out after {self.timeout:g}s") from exc
+            raise RunTimedOut(timeout) from exc
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, TimeoutError):
-                raise RunnerError(f"timed out after {self.timeout:g}s") from exc
+                raise RunTimedOut(timeout) from exc
             raise RunnerError(self._scrubbed(f"request to {shown} failed: {reason}")) from exc
         if body is None:
             limit = app_settings.HTTP_MAX_RESPONSE_BYTES
@@ -153,6 +165,36 @@ class HttpRunner(Runner):
             if secret:
                 text = text.replace(secret, REDACTED)
         return text
+
+
+class _Request:
+    """The request in a thread of its own, so that a cancel ends the run without waiting for the answer.
+
+    A cancelled request is abandoned: its answer, if one comes before the socket's timeout, is dropped.
+    """
+
+    def __init__(self, *, send: Callable[[], str]) -> None:
+        self._done = threading.Event()
+        self._result: str | BaseException = ""
+        self._send = send
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._send()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which raises it
+            self._result = exc
+        finally:
+            self._done.set()
+
+    def wait(self, control: RunControl) -> str:
+        """The answer's text; RunCancelled as soon as the run is asked to stop."""
+        while not self._done.wait(STOP_POLL_S):
+            if control.cancelled():
+                raise RunCancelled()
+        if isinstance(self._result, BaseException):
+            raise self._result
+        return self._result
 
 
 def _result_field(text: str) -> str:

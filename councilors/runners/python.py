@@ -12,9 +12,11 @@ from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
 from councilors.app_settings import app_settings
-from councilors.runners.base import OutputCallback, Runner, RunnerError
+from councilors.runners.base import OutputCallback, RunCancelled, RunControl, Runner, RunnerError, RunTimedOut
 from councilors.runners.bounded import BoundedOutput
 
+# The name under which a callable finds its cancellation check in `context`: `context["cancelled"]()`.
+CANCELLED_CHECK = "cancelled"
 CALLABLE_INVALID = 'callable must be a dotted path to a function, e.g. "myapp.agents.review".'
 CALLABLE_NOT_FOUND = "callable %(path)r cannot be imported: %(reason)s"
 CALLABLE_NOT_ALLOWED = (
@@ -64,25 +66,51 @@ class PythonRunner(Runner):
         except ImportError as exc:
             raise ValidationError({"runner_config": CALLABLE_NOT_FOUND % {"path": path, "reason": exc}}) from exc
 
-    def run(self, prompt: str, context: dict[str, Any], on_output: OutputCallback | None = None) -> str:
+    def run(
+        self,
+        prompt: str,
+        context: dict[str, Any],
+        on_output: OutputCallback | None = None,
+        control: RunControl | None = None,
+    ) -> str:
         try:
             target = _allowed_target(self.config["callable"])
         except ValueError as exc:
             raise RunnerError(str(exc)) from exc
         except ImportError as exc:
             raise RunnerError(f"cannot import {self.config['callable']!r}: {exc}") from exc
-        # A thread cannot be killed: on timeout the run is reported failed and the thread is
-        # abandoned (daemon), which is the best Python offers for in-process callables.
+        control = control or RunControl()
+        # The callable's cooperative check: it looks at context["cancelled"]() and returns early.
+        context = {**context, CANCELLED_CHECK: control.cancelled}
+        # A thread cannot be killed: on timeout or cancel the run ends and the thread is abandoned
+        # (daemon), which is the best Python offers for in-process callables.
         executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         future = executor.submit(target, prompt, context)
         executor.shutdown(wait=False)
+        timeout = self.timeout_for(control)
         try:
-            result = future.result(timeout=self.timeout)
-        except concurrent.futures.TimeoutError:
-            raise RunnerError(f"timed out after {self.timeout:g}s") from None
+            result = _result_unless_stopped(future, timeout=timeout, control=control)
+        except RunnerError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any exception of the callable is the run's failure
             raise RunnerError(f"{type(exc).__name__}: {exc}") from exc
         output = BoundedOutput(on_output=on_output)
         output.feed(result if isinstance(result, str) else str(result))
         output.close()
+        if control.cancelled():
+            raise RunCancelled(output=output.text())
         return output.text()
+
+
+def _result_unless_stopped(future: concurrent.futures.Future, *, timeout: float, control: RunControl) -> Any:
+    """The callable's result, or the run's end at its timeout: cancelled if it was asked to stop, else timed out.
+
+    A cancel does not end the wait: the callable is expected to see `context["cancelled"]()` and return
+    (its output so far is then kept); one that ignores it is abandoned at its timeout.
+    """
+    try:
+        return future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        if control.cancelled():
+            raise RunCancelled() from None
+        raise RunTimedOut(timeout) from None
