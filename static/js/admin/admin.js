@@ -5,6 +5,8 @@
 
 import { pageGettext } from "../gamification/i18n.js";
 
+const gettext = pageGettext;
+
 const form = document.querySelector("#content-main form[id$=\"_form\"]");
 const runNow = document.querySelector("form.run-now");
 
@@ -17,7 +19,7 @@ if (form && runNow) {
   form.addEventListener("change", markEdited);
   runNow.addEventListener("submit", (event) => {
     if (!edited) return;
-    const message = pageGettext("This form has unsaved changes. Run now runs the saved settings and drops your edits. Run anyway?");
+    const message = gettext("This form has unsaved changes. Run now runs the saved settings and drops your edits. Run anyway?");
     if (!window.confirm(message)) event.preventDefault();
   });
   runNow.dataset.guarded = "true";

@@ -52,7 +52,7 @@ export class OutputView {
 
   /** The lines the server rendered as plain text get the structure (time, colours) of the others. */
   #upgradeRendered() {
-    for (const line of [...this.#root.children]) {
+    for (const line of [...(this.#root.children ?? [])]) {
       const at = line.dataset.at ? Number(line.dataset.at) : null;
       line.replaceWith(this.#lineElement(line.textContent, at, line.dataset.n));
     }
