@@ -87,8 +87,11 @@ def test_the_run_page_reads_as_a_ci_log(stack, browser, staff):
 
 
 def test_a_live_run_counts_up_shows_its_requester_and_ends_with_its_last_line_in_view(stack, browser, staff):
-    script = "import time\nfor n in range(60):\n    print(f'line {n}', flush=True)\ntime.sleep(2.5)\nprint('the end', flush=True)"
-    agent = _agent("slow", script, name="Slow", api_enabled=True)
+    script = (
+        "import time\nfor n in range(60):\n    print(f'line {n}', flush=True)\n"
+        "time.sleep(2.5)\nprint('the end', flush=True)"
+    )
+    _agent("slow", script, name="Slow", api_enabled=True)
     context = context_logged_in(browser, stack.base_url, staff, viewport={"width": 1280, "height": 700})
     page = context.new_page()
     page.goto(f"{stack.base_url}/agents/slow/")
