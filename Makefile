@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install install-dev lint messages
+.PHONY: run test install install-dev lint messages screenshots
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,8 @@ lint: install-dev
 # gettext), then compile the committed .mo files. Translate what it lists, and run it again.
 messages: install-dev
 	$(PY) -m devserver.catalogues
+
+# The pictures in docs/ (README, docs/dashboard.md): the browser tests that take them, writing into
+# docs/ on purpose (a normal test run writes them to a temporary folder).
+screenshots: install-dev
+	CONDUCTOR_SCREENSHOTS_DIR=$(CURDIR)/docs $(PY) -m pytest tests/dashboard/test_browser.py tests/dashboard/test_browser_pages.py tests/dashboard/test_browser_polish.py -q -k "screenshot or completed_within or phone or portuguese or streams_lines or one_chart_mark"

@@ -11,20 +11,20 @@ from django.urls import URLPattern, path, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from councilors import selectors, services
 from councilors.admin_run import admin_actor, agent_run_view, councilor_run_view, run_now_message
 from councilors.forms import AgentForm, CouncilorForm
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
+from councilors.run_errors import run_error_text
 from councilors.scheduling import councilor_next_run
+from councilors.verdicts import run_verdict
+from infrastructure.formatting import duration_text
 
 RECENT_EXECUTIONS = 10
-SEVERITY_BADGES = {
-    "success": ("✅", "#15803d", "Success"),
-    "warning": ("⚠️", "#b45309", "Warning"),
-    "error": ("❌", "#b91c1c", "Error"),
-}
-STATUS_RUNNING_BADGE = ("⏳", "#1d4ed8", "Running")
 # List columns show times short (the change pages show them in full), so that the columns that
 # matter fit a 1280 px screen beside the admin's sidebars: "Dec 1, 04:08", a past year added.
 SHORT_TIME = "M j, H:i"
@@ -32,18 +32,15 @@ SHORT_TIME_OTHER_YEAR = "M j Y, H:i"
 
 
 def severity_badge(severity: str | None, status: str | None = None) -> SafeString | str:
-    """An emoji and coloured label for a run's severity (or ⏳ while it is still running)."""
-    if status == Execution.Status.RUNNING:
-        emoji, colour, label = STATUS_RUNNING_BADGE
-    elif severity in SEVERITY_BADGES:
-        emoji, colour, label = SEVERITY_BADGES[severity]
-    else:
+    """A run's one verdict (councilors/verdicts.py: status and severity in one wording), as the pages show it."""
+    if not status and not severity:
         return "—"
-    return format_html('<span style="color:{};font-weight:600">{} {}</span>', colour, emoji, label)
+    verdict = run_verdict(status or Execution.Status.COMPLETED, severity)
+    return format_html('<span class="verdict tone-{}">{} {}</span>', verdict.tone, verdict.icon, verdict.label)
 
 
 def _duration(duration_ms: int | None) -> str:
-    return "—" if duration_ms is None else f"{duration_ms / 1000:.1f}s"
+    return duration_text(duration_ms)
 
 
 def short_time(moment: datetime | None, *, now: datetime | None = None) -> str:
@@ -55,11 +52,12 @@ def short_time(moment: datetime | None, *, now: datetime | None = None) -> str:
     return dateformat.format(local, SHORT_TIME if local.year == this_year else SHORT_TIME_OTHER_YEAR)
 
 
-def _page_link(url_name: str, key: str, value: str | None, text: str = "Open page ↗") -> SafeString | str:
+def _page_link(url_name: str, key: str, value: str | None, text: str | None = None) -> SafeString | str:
     """A link to the live run or agent page (docs/dashboard.md, "Run page" and "Agent page")."""
     if not value:
         return "—"
-    return format_html('<a href="{}" title="The live page">{}</a>', reverse(url_name, kwargs={key: value}), text)
+    url = reverse(url_name, kwargs={key: value})
+    return format_html('<a href="{}" title="{}">{}</a>', url, _("The live page"), text or _("Open page ↗"))
 
 
 @admin.register(Agent)
@@ -73,9 +71,9 @@ class AgentAdmin(admin.ModelAdmin):
     readonly_fields = ("page_link",)
     fieldsets = (
         (None, {"fields": ("agent_id", "name", "emoji", "description", "page_link")}),
-        ("Runner", {"fields": ("runner", "runner_config")}),
-        ("Access", {"fields": ("api_enabled",)}),
-        ("Customization", {"fields": ("display_name", "avatar_url", "color")}),
+        (gettext_lazy("Runner"), {"fields": ("runner", "runner_config")}),
+        (gettext_lazy("Access"), {"fields": ("api_enabled",)}),
+        (gettext_lazy("Customization"), {"fields": ("display_name", "avatar_url", "color")}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
@@ -92,34 +90,38 @@ class AgentAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Agent, form: AgentForm, change: bool) -> None:
         services.agent_save(agent=obj)
 
-    @admin.display(description="Agent", ordering="name")
+    @admin.display(description=gettext_lazy("Agent"), ordering="name")
     def label_with_emoji(self, agent: Agent) -> SafeString:
-        return format_html('<span style="color:{}">{}</span> {}', agent.color, agent.emoji, agent.label)
+        return format_html("{} {}", agent.emoji, agent.label)
 
-    @admin.display(description="Live page")
+    @admin.display(description=gettext_lazy("Live page"))
     def page_link(self, agent: Agent) -> SafeString | str:
         return _page_link("agent_detail", "agent_id", agent.agent_id)
 
-    @admin.display(description="Councilor", boolean=True)
+    @admin.display(description=gettext_lazy("Councilor"), boolean=True)
     def is_councilor(self, agent: Agent) -> bool:
         return hasattr(agent, "councilor")
 
-    @admin.action(description="Promote to councilor", permissions=["change"])
+    @admin.action(description=gettext_lazy("Promote to councilor"), permissions=["change"])
     def promote_to_councilor(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         for agent in queryset:
             if hasattr(agent, "councilor"):
-                self.message_user(request, f"{agent.label} is already a councilor.", messages.WARNING)
+                self.message_user(
+                    request, _("%(agent)s is already a councilor.") % {"agent": agent.label}, messages.WARNING
+                )
                 continue
             try:
                 councilor = services.agent_promote(agent=agent)
             except ValidationError as exc:
-                self.message_user(request, f"{agent.label} was not promoted: {'; '.join(exc.messages)}", messages.ERROR)
+                reason = "; ".join(exc.messages)
+                text = _("%(agent)s was not promoted: %(reason)s") % {"agent": agent.label, "reason": reason}
+                self.message_user(request, text, messages.ERROR)
                 continue
             url = reverse("admin:councilors_councilor_change", args=[councilor.pk])
             self.message_user(
                 request,
                 format_html(
-                    '{} is now a councilor (paused, every 1h): <a href="{}">set its schedule and enable it</a>.',
+                    _('{} is now a councilor (paused, every 1h): <a href="{}">set its schedule and enable it</a>.'),
                     agent.label,
                     url,
                 ),
@@ -139,8 +141,8 @@ class RecentExecutionsFormSet(BaseInlineFormSet):
 class RecentExecutionInline(admin.TabularInline):
     model = Execution
     formset = RecentExecutionsFormSet
-    verbose_name_plural = f"Recent executions (latest {RECENT_EXECUTIONS})"
-    fields = ("execution_link", "status", "severity_display", "started_at", "duration", "error")
+    verbose_name_plural = format_lazy(gettext_lazy("Recent executions (latest {count})"), count=RECENT_EXECUTIONS)
+    fields = ("execution_link", "severity_display", "started_at", "duration", "error_text")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -156,18 +158,22 @@ class RecentExecutionInline(admin.TabularInline):
     def has_delete_permission(self, request: HttpRequest, obj: Councilor | None = None) -> bool:
         return False
 
-    @admin.display(description="Execution")
+    @admin.display(description=gettext_lazy("Execution"))
     def execution_link(self, execution: Execution) -> SafeString:
         url = reverse("admin:councilors_execution_change", args=[execution.pk])
         return format_html('<a href="{}">{}</a>', url, execution.execution_id)
 
-    @admin.display(description="Severity")
+    @admin.display(description=gettext_lazy("Result"))
     def severity_display(self, execution: Execution) -> SafeString | str:
         return severity_badge(execution.severity, execution.status)
 
-    @admin.display(description="Duration")
+    @admin.display(description=gettext_lazy("Duration"))
     def duration(self, execution: Execution) -> str:
         return _duration(execution.duration_ms)
+
+    @admin.display(description=gettext_lazy("Error"))
+    def error_text(self, execution: Execution) -> str:
+        return run_error_text(execution.error) or "—"
 
 
 @admin.register(Councilor)
@@ -185,10 +191,10 @@ class CouncilorAdmin(admin.ModelAdmin):
     readonly_fields = ("page_link",)
     fieldsets = (
         (None, {"fields": ("agent", "title", "enabled", "page_link")}),
-        ("Schedule", {"fields": ("schedule_type", "schedule_value")}),
-        ("Task", {"fields": ("task_name", "task_prompt", "context_files", "output_format")}),
+        (gettext_lazy("Schedule"), {"fields": ("schedule_type", "schedule_value")}),
+        (gettext_lazy("Task"), {"fields": ("task_name", "task_prompt", "context_files", "output_format")}),
         (
-            "Notifications",
+            gettext_lazy("Notifications"),
             {"fields": ("notify_on_success", "notify_on_warning", "notify_on_error", "notification_channels")},
         ),
     )
@@ -200,7 +206,7 @@ class CouncilorAdmin(admin.ModelAdmin):
         run = path("<path:object_id>/run/", self.admin_site.admin_view(self.run_view), name="councilors_councilor_run")
         return [run, *super().get_urls()]
 
-    @admin.display(description="Live page")
+    @admin.display(description=gettext_lazy("Live page"))
     def page_link(self, councilor: Councilor) -> SafeString | str:
         return _page_link("agent_detail", "agent_id", councilor.agent.agent_id if councilor.agent_id else None, "↗")
 
@@ -208,28 +214,28 @@ class CouncilorAdmin(admin.ModelAdmin):
         """The councilor change page's "Run now" (admin/councilors/councilor/change_form.html)."""
         return councilor_run_view(self, request, object_id)
 
-    @admin.display(description="Title", ordering="title")
+    @admin.display(description=gettext_lazy("Title"), ordering="title")
     def title_label(self, councilor: Councilor) -> SafeString:
         return format_html(
             '<span title="{}">{} {}</span>', councilor.councilor_id, councilor.agent.emoji, councilor.title
         )
 
-    @admin.display(description="Next run", ordering="q_schedule__next_run")
+    @admin.display(description=gettext_lazy("Next run"), ordering="q_schedule__next_run")
     def next_run(self, councilor: Councilor) -> str:
         moment = councilor_next_run(councilor=councilor, last_started=councilor.last_started_at)
-        return short_time(moment) if moment else "paused"
+        return short_time(moment) if moment else _("paused")
 
-    @admin.display(description="Schedule", ordering="schedule_value")
+    @admin.display(description=gettext_lazy("Schedule"), ordering="schedule_value")
     def schedule(self, councilor: Councilor) -> str:
         return councilor.schedule_label
 
-    @admin.display(description="Last run", ordering="last_started_at")
+    @admin.display(description=gettext_lazy("Last run"), ordering="last_started_at")
     def last_run(self, councilor: Councilor) -> SafeString:
         # Links to the councilor's live page, where its runs are listed (the list has no room for a column).
-        text = short_time(councilor.last_started_at) if councilor.last_started_at else "never"
+        text = short_time(councilor.last_started_at) if councilor.last_started_at else _("never")
         return _page_link("agent_detail", "agent_id", councilor.councilor_id, text)
 
-    @admin.display(description="Last severity")
+    @admin.display(description=gettext_lazy("Last result"))
     def last_severity_display(self, councilor: Councilor) -> SafeString | str:
         return severity_badge(councilor.last_severity, councilor.last_status)
 
@@ -239,23 +245,27 @@ class CouncilorAdmin(admin.ModelAdmin):
         # resume or pause like the actions below, announced by this admin once it commits.
         services.councilor_save(councilor=obj, actor=admin_actor(request))
 
-    @admin.action(description="Run now", permissions=["change"])
+    @admin.action(description=gettext_lazy("Run now"), permissions=["change"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
         for councilor in queryset:
             result = services.councilor_run_now(councilor=councilor, actor=admin_actor(request))
             self.message_user(request, *run_now_message(label=councilor.title, result=result))
 
-    @admin.action(description="Pause", permissions=["change"])
+    @admin.action(description=gettext_lazy("Pause"), permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
         for councilor in queryset:
             services.councilor_pause(councilor=councilor, actor=admin_actor(request))
-        self.message_user(request, f"Paused {len(queryset)} councilor(s).", messages.SUCCESS)
+        count = len(queryset)
+        text = ngettext("Paused %(count)d councilor.", "Paused %(count)d councilors.", count) % {"count": count}
+        self.message_user(request, text, messages.SUCCESS)
 
-    @admin.action(description="Resume", permissions=["change"])
+    @admin.action(description=gettext_lazy("Resume"), permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
         for councilor in queryset:
             services.councilor_resume(councilor=councilor, actor=admin_actor(request))
-        self.message_user(request, f"Resumed {len(queryset)} councilor(s).", messages.SUCCESS)
+        count = len(queryset)
+        text = ngettext("Resumed %(count)d councilor.", "Resumed %(count)d councilors.", count) % {"count": count}
+        self.message_user(request, text, messages.SUCCESS)
 
 
 @admin.register(Execution)
@@ -264,7 +274,7 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     # What a run's row must show at 1280 px beside the admin's sidebars: when, how it went, how
     # long, whose. The id is the link's tooltip and searchable; kind and councilor are filters.
-    list_display = ("started", "status", "severity_display", "duration", "agent_label")
+    list_display = ("started", "severity_display", "duration", "agent_label")
     # The started time links to the run's live page; the admin's own read-only copy adds nothing to it.
     list_display_links = None
     list_filter = ("status", "severity", "kind", "councilor")
@@ -276,7 +286,7 @@ class ExecutionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.display(description="Live page")
+    @admin.display(description=gettext_lazy("Live page"))
     def page_link(self, execution: Execution) -> SafeString | str:
         return _page_link("run_detail", "execution_id", execution.execution_id, "↗")
 
@@ -284,7 +294,7 @@ class ExecutionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
         return False
 
-    @admin.display(description="Started", ordering="started_at")
+    @admin.display(description=gettext_lazy("Started"), ordering="started_at")
     def started(self, execution: Execution) -> SafeString:
         """When, linking to the run's live page (the id shows on hover); the row's detail is in the run page."""
         url = reverse("run_detail", kwargs={"execution_id": execution.execution_id})
@@ -292,15 +302,15 @@ class ExecutionAdmin(admin.ModelAdmin):
             '<a href="{}" title="{}">{}</a>', url, execution.execution_id, short_time(execution.started_at)
         )
 
-    @admin.display(description="Agent", ordering="agent__name")
+    @admin.display(description=gettext_lazy("Agent"), ordering="agent__name")
     def agent_label(self, execution: Execution) -> str:
         return str(execution.agent)
 
-    @admin.display(description="Severity", ordering="severity")
+    @admin.display(description=gettext_lazy("Result"), ordering="severity")
     def severity_display(self, execution: Execution) -> SafeString | str:
         return severity_badge(execution.severity, execution.status)
 
-    @admin.display(description="Duration", ordering="duration_ms")
+    @admin.display(description=gettext_lazy("Duration"), ordering="duration_ms")
     def duration(self, execution: Execution) -> str:
         return _duration(execution.duration_ms)
 

@@ -15,11 +15,16 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from councilors import services
 from councilors.audit import Actor, request_address
 from councilors.forms import AgentRunForm
+from councilors.labels import runner_label
 from councilors.models import ActionRecord, Agent, Councilor, Execution
+from councilors.run_errors import run_error_text
+from councilors.verdicts import run_verdict
 
 RUN_PERMISSION = "councilors.run_agent"
 # The dashboard's run page (SPEC §7): reversed by name, or its documented path where it is not wired.
@@ -27,10 +32,11 @@ RUN_PAGE_URL_NAME = "run_detail"
 RUN_PAGE_PATH = "/executions/{execution_id}/"
 AGENT_RUN_TEMPLATE = "admin/councilors/agent/run.html"
 
-QUEUED = "{}: queued for a worker as {}."
-SKIPPED = "{}: not run — {}."
-SKIPPED_BEHIND = "{}: not run — {} ({})."
-RAN_HERE = "{}: ran here (no worker cluster is running) as {} — {}, severity {}{}."
+# In English here (the tests read them), in the admin's language when shown.
+QUEUED = gettext_noop("{}: queued for a worker as {}.")
+SKIPPED = gettext_noop("{}: not run — {}.")
+SKIPPED_BEHIND = gettext_noop("{}: not run — {} ({}).")
+RAN_HERE = gettext_noop("{}: ran here (no worker cluster is running) as {} — {}{}.")
 
 
 def admin_actor(request: HttpRequest) -> Actor:
@@ -53,18 +59,19 @@ def _run_link(execution_id: str) -> SafeString:
 def run_now_message(*, label: str, result: services.RunNow) -> tuple[SafeString, int]:
     """What "Run now" did, for the admin's message (with its level); each run named links to its run page."""
     if result.queued:
-        return format_html(QUEUED, label, _run_link(result.execution_id)), messages.SUCCESS
+        return format_html(_(QUEUED), label, _run_link(result.execution_id)), messages.SUCCESS
     if result.skipped is not None:
         reason = result.skipped.get_reason_display().lower()
         running = result.skipped.running_execution
         if running is not None:
-            return format_html(SKIPPED_BEHIND, label, reason, _run_link(running.execution_id)), messages.WARNING
-        return format_html(SKIPPED, label, reason), messages.WARNING
+            return format_html(_(SKIPPED_BEHIND), label, reason, _run_link(running.execution_id)), messages.WARNING
+        return format_html(_(SKIPPED), label, reason), messages.WARNING
     execution = result.execution
     level = messages.ERROR if execution.status == Execution.Status.ERROR else messages.SUCCESS
-    detail = f": {execution.error}" if execution.error else ""
+    verdict = run_verdict(execution.status, execution.severity)
+    detail = f": {run_error_text(execution.error)}" if execution.error else ""
     link = _run_link(execution.execution_id)
-    return format_html(RAN_HERE, label, link, execution.status, execution.severity, detail), level
+    return format_html(_(RAN_HERE), label, link, f"{verdict.icon} {verdict.label}", detail), level
 
 
 def _object_or_404(model_admin: ModelAdmin, request: HttpRequest, object_id: str):
@@ -102,9 +109,10 @@ def agent_run_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str
         form = AgentRunForm(initial={"prompt": councilor.task_prompt} if councilor else {})
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": f"Run {agent.label}",
+        "title": _("Run %(agent)s") % {"agent": agent.label},
         "opts": model_admin.opts,
         "original": agent,
+        "runner_label": runner_label(agent.runner),
         "form": form,
     }
     return TemplateResponse(request, AGENT_RUN_TEMPLATE, context)

@@ -12,6 +12,7 @@ then one marker line), so a stream never holds more than the stored output does.
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ from infrastructure.redis_access import key, redis_sync
 logger = logging.getLogger(__name__)
 
 LINE_FIELD = b"line"
+# When the worker published the line (Unix milliseconds): the run page's per-line timestamps.
+AT_FIELD = b"at"
 END_FIELD = b"end"
 READ_BATCH = 500
 
@@ -58,9 +61,10 @@ class OutputPublisher:
             self.forward(chunk)
         with self._lock:
             entries = []
+            at = str(int(time.time() * 1000)).encode()
             for line in split_lines(chunk):
                 self.sequence += 1
-                entries.append((self.sequence, {LINE_FIELD: line.encode("utf-8", "replace")}))
+                entries.append((self.sequence, {LINE_FIELD: line.encode("utf-8", "replace"), AT_FIELD: at}))
             self._append(entries)
 
     def end(self, *, status: str, severity: str) -> None:
@@ -123,3 +127,21 @@ def published_lines(*, execution_id: str) -> list[tuple[int, str]] | None:
         if LINE_FIELD in fields:
             lines.append((int(entry_id.split(b"-")[0]), fields[LINE_FIELD].decode("utf-8", "replace")))
     return lines
+
+
+def published_line_times(*, execution_id: str) -> dict[int, int]:
+    """When each published line of a run was written (line number → Unix ms), while its stream lives.
+
+    The stored output has no times; the run page shows these beside the lines (empty when the stream
+    expired, was never written, or Redis fails: the page then offers no timestamps).
+    """
+    try:
+        entries = redis_sync().xrange(stream_key(execution_id), min="1-0", max="+")
+    except redis.RedisError as exc:
+        logger.warning("line times of %s unreadable for the run page: %r", execution_id, exc)
+        return {}
+    return {
+        int(entry_id.split(b"-")[0]): int(fields[AT_FIELD])
+        for entry_id, fields in entries
+        if LINE_FIELD in fields and AT_FIELD in fields
+    }

@@ -2,12 +2,14 @@
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 from django.urls import reverse, reverse_lazy
 
 from councilors.models import Agent, Councilor, Execution
-from councilors.output_stream import published_lines, split_lines
+from councilors.output_stream import published_line_times, published_lines, split_lines
+from councilors.run_errors import run_error_patterns, run_error_text
 from councilors.scheduling import councilor_next_run
 from councilors.selectors import (
     TREND_RUNS,
@@ -19,6 +21,7 @@ from councilors.selectors import (
 )
 from dashboard.app_settings import app_settings
 from dashboard.selectors import CONTROL_PERMISSION, page_links
+from infrastructure.timestamps import iso_utc_or_none
 
 RUN_PERMISSION = "councilors.run_agent"
 QUEUED = "queued"
@@ -34,6 +37,26 @@ def _output_lines(execution: Execution) -> list[tuple[int, str]]:
     return published_lines(execution_id=execution.execution_id) or []
 
 
+def _requester(run: Execution | QueuedRun) -> AbstractBaseUser | None:
+    """Who asked for the run: known from the queue too, before a worker writes the record."""
+    if isinstance(run, Execution):
+        return run.requested_by
+    if run.requested_by_id is None:
+        return None
+    return get_user_model().objects.filter(pk=run.requested_by_id).first()
+
+
+def run_output_text(*, execution_id: str, user: AbstractBaseUser) -> str | None:
+    """The raw output of a run `user` may see (the download), or None (a 404, as the run page)."""
+    run = execution_find_visible(execution_id=execution_id, user=user)
+    if run is None:
+        return None
+    if isinstance(run, QueuedRun):
+        return ""
+    lines = [line for _number, line in _output_lines(run)]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
 def run_page_get(*, execution_id: str, user: AbstractBaseUser) -> dict[str, Any] | None:
     """What the run page shows, or None when there is no such run or `user` may not see it (a 404 either way)."""
     run = execution_find_visible(execution_id=execution_id, user=user)
@@ -44,22 +67,28 @@ def run_page_get(*, execution_id: str, user: AbstractBaseUser) -> dict[str, Any]
     if agent is None:
         return None
     lines = [] if queued else _output_lines(run)
+    times = {} if queued else published_line_times(execution_id=execution_id)
     last_line = lines[-1][0] if lines else 0
     status = run.status if isinstance(run, Execution) else QUEUED
     return {
         "run": run,
         "queued": queued,
         "agent": agent,
-        "requested_by": getattr(run, "requested_by", None),
-        "lines": [line for _number, line in lines],
+        "requested_by": _requester(run),
+        "error_text": run_error_text(getattr(run, "error", "")),
+        "lines": [{"number": number, "text": line, "at": times.get(number)} for number, line in lines],
         "config": {
             "executionId": execution_id,
             "status": status,
+            "severity": getattr(run, "severity", "") or "",
+            "startedAt": iso_utc_or_none(getattr(run, "started_at", None)),
+            "durationMs": getattr(run, "duration_ms", None),
             "streamUrl": str(STREAM_URL),
             "detailUrl": reverse("api:execution_get", kwargs={"execution_id": execution_id}),
             "lastLine": last_line,
             "live": status in (QUEUED, Execution.Status.RUNNING),
             "agentUrl": reverse("agent_detail", kwargs={"agent_id": agent.agent_id}),
+            "runErrorPatterns": run_error_patterns(),
         },
     }
 
@@ -83,6 +112,7 @@ def _run_row(execution: Execution) -> dict[str, Any]:
         "severity": execution.severity or None,
         "started_at": execution.started_at,
         "duration_ms": execution.duration_ms,
+        "error": run_error_text(execution.error),
     }
 
 
@@ -128,6 +158,7 @@ def agent_page_get(
             "trend": agent_trend_get(agent=agent),
             "trendSize": TREND_RUNS,
             "executeUrl": reverse("api:agent_execute", kwargs={"agent_id": agent.agent_id}),
+            "runErrorPatterns": run_error_patterns(),
             **page_links(),
         },
         "rows": [_run_row(execution) for execution in runs.object_list],

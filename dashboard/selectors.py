@@ -23,6 +23,7 @@ TOAST_CHANNEL = "toast"
 # The API's routes are named in councilors/api.py (url_name=), under the "api" namespace.
 METRICS_URL = reverse_lazy("api:agents_metrics")
 COUNCILORS_URL = reverse_lazy("api:councilors_list")
+EVENTS_URL = reverse_lazy("api:events_since")
 # Stands for an id in the URL templates the pages' scripts fill in (a slug, as ids are).
 ID_PLACEHOLDER = "__id__"
 
@@ -133,6 +134,7 @@ def dashboard_config_get(*, user: AbstractBaseUser) -> dict:
         "tickerSize": app_settings.TICKER_SIZE,
         "metricsUrl": str(METRICS_URL),
         "councilorsUrl": str(COUNCILORS_URL),
+        "eventsUrl": str(EVENTS_URL),
         "canControl": user.has_perm(CONTROL_PERMISSION),
         "username": user.get_username(),
         "councilors": dashboard_councilors_list(),

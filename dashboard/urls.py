@@ -5,5 +5,6 @@ from dashboard import views
 urlpatterns = [
     path("", views.index, name="dashboard"),
     path("executions/<str:execution_id>/", views.run_detail, name="run_detail"),
+    path("executions/<str:execution_id>/output.log", views.run_output, name="run_output"),
     path("agents/<str:agent_id>/", views.agent_detail, name="agent_detail"),
 ]

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from dashboard.pages import agent_page_get, run_page_get
+from dashboard.pages import agent_page_get, run_output_text, run_page_get
 from dashboard.selectors import dashboard_config_get
 
 UNKNOWN_RUN = "No execution with execution_id %(execution_id)r."
@@ -27,6 +27,18 @@ def run_detail(request: HttpRequest, execution_id: str) -> HttpResponse:
     if context is None:
         raise Http404(UNKNOWN_RUN % {"execution_id": execution_id})
     return render(request, "dashboard/run.html", context)
+
+
+@login_required
+def run_output(request: HttpRequest, execution_id: str) -> HttpResponse:
+    """A run's raw output as a text file (the run page's Download), colour codes and all."""
+    text = run_output_text(execution_id=execution_id, user=request.user)
+    if text is None:
+        raise Http404(UNKNOWN_RUN % {"execution_id": execution_id})
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{execution_id}.log"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @login_required

@@ -72,4 +72,6 @@ if __name__ == "__main__":
     import os
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor.settings.base")
+    # Extraction reads no secret: the development key is enough (a fresh clone has no var/secret-key).
+    os.environ.setdefault("DEBUG", "true")
     sys.exit(main())

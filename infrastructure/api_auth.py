@@ -57,6 +57,14 @@ class SessionUserAuth(SessionAuth):
         super().__init__()
         self.permission = permission
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # CSRF protects a session a browser sends by itself. A request that carries no logged-in
+        # session has nothing to forge: it falls through to 401 (a program whose bearer token was
+        # missing or refused learns that, not "CSRF check Failed").
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         return _checked(super().authenticate(request, key), self.permission)
 

@@ -27,11 +27,13 @@ def test_the_committed_mo_files_are_compiled_from_the_po_files():
         with path.with_suffix(".mo").open("rb") as compiled:
             catalog = gettext.GNUTranslations(compiled)._catalog
         for entry in polib.pofile(str(path)).translated_entries():
+            # A message with a context is filed under "context\x04message".
+            msgid = f"{entry.msgctxt}\x04{entry.msgid}" if entry.msgctxt else entry.msgid
             if entry.msgid_plural:
-                assert catalog[(entry.msgid, 0)] == entry.msgstr_plural[0], entry.msgid
-                assert catalog[(entry.msgid, 1)] == entry.msgstr_plural[1], entry.msgid
+                assert catalog[(msgid, 0)] == entry.msgstr_plural[0], entry.msgid
+                assert catalog[(msgid, 1)] == entry.msgstr_plural[1], entry.msgid
             else:
-                assert catalog[entry.msgid] == entry.msgstr, (path.name, entry.msgid)
+                assert catalog[msgid] == entry.msgstr, (path.name, entry.msgid)
 
 
 def test_no_message_of_the_code_is_missing_from_the_portuguese_catalogue(tmp_path):

@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 from conductor.settings import guards
 from infrastructure.private_files import private_directory, private_file
@@ -69,6 +70,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below) on every response.
+    "csp.middleware.CSPMiddleware",
     # daphne serves no static files itself; WhiteNoise serves the admin's (and the dashboard's).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -191,6 +194,35 @@ WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message="No directory at: .*static")
 
 LOGIN_URL = "admin:login"  # a URL name: login_required reverses it
+
+
+def _socket_origins(socket_url: str) -> list[str]:
+    """The origin of a separate gateway the pages' sockets connect to (DASHBOARD_SOCKET_URL), if any."""
+    scheme, _, rest = socket_url.partition("://")
+    if not rest or scheme not in ("ws", "wss", "http", "https"):
+        return []  # a path: this host, which 'self' covers
+    return [f"{scheme}://{rest.split('/', 1)[0]}"]
+
+
+# Content-Security-Policy (django-csp; docs/security.md, "Pages"): scripts, styles, fonts and
+# images only from this site, no inline script, style or event handler anywhere (the pages' data
+# travels in json_script blocks), no plugins, no framing, forms posting only here. `data:` images
+# are the admin's icons and the pages' favicon; sockets and streams go to this site or the gateway
+# the pages are configured with.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF, *_socket_origins(env("DASHBOARD_SOCKET_URL", default=""))],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Tokens for programs (`manage.py ws_token`, `?token=`, `Authorization: Bearer`; infrastructure/tokens.py).
 # JWT_SECRET empty: the token key is derived from SECRET_KEY, never SECRET_KEY itself. Set it (32+

@@ -1,38 +1,35 @@
-"""Template helpers of the run and agent pages: labels and durations as the scripts write them."""
-
-import math
+"""Template helpers of the pages: a run's one verdict, labels and durations as the scripts write them."""
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from councilors.labels import runner_label as _runner_label
+from councilors.run_errors import run_error_text
+from councilors.verdicts import run_verdict
+from infrastructure.formatting import duration_text
+
 register = template.Library()
-
-# As formatSeconds in static/js/gamification/titles.js: a 23 ms run reads "23ms", not "0s".
-MILLISECONDS_BELOW_MS = 100
-WHOLE_SECONDS_FROM_MS = 9950
-
-
-def _half_up(value: float) -> int:
-    # JavaScript's Math.round rounds halves up; Python's round() rounds them to even.
-    return math.floor(value + 0.5)
 
 
 @register.filter
 def duration(duration_ms: int | None) -> str:
-    """ "23ms", "0.3s", "1.2s", "15s" (as the scripts write them); "—" when unknown."""
-    if not isinstance(duration_ms, int | float):  # None while running; "" for a queued run (no record)
-        return "—"
-    if _half_up(duration_ms) < MILLISECONDS_BELOW_MS:
-        return f"{_half_up(duration_ms)}ms"
-    if duration_ms < WHOLE_SECONDS_FROM_MS:
-        return f"{_half_up(duration_ms / 100) / 10:g}s"
-    return f"{_half_up(duration_ms / 1000)}s"
+    """ "23ms", "0.3s", "1.2s", "15s" (in Portuguese "2,1 s"; as the scripts write them); "—" when unknown."""
+    return duration_text(duration_ms)
 
 
 @register.filter
 def status_label(status: str) -> str:
-    """A run's status in the page's language."""
-    labels = {"queued": _("Queued"), "running": _("Running"), "completed": _("Completed"), "error": _("Error")}
+    """A run's status in the page's language (the filters' choices; a run shows its verdict)."""
+    labels = {
+        "queued": _("Queued"),
+        "running": _("Running"),
+        "completed": _("Completed"),
+        "error": _("Error"),
+        "cancelled": _("Cancelled"),
+        "timed_out": _("Timed out"),
+    }
     return labels.get(status, status)
 
 
@@ -41,3 +38,31 @@ def severity_label(severity: str | None) -> str:
     """A run's severity in the page's language ("—" while it has none)."""
     labels = {"success": _("Success"), "warning": _("Warning"), "error": _("Error")}
     return labels.get(severity or "", "—")
+
+
+@register.filter
+def runner_label(runner: str) -> str:
+    """An agent's runner in the page's language."""
+    return _runner_label(runner)
+
+
+@register.filter
+def run_error(error: str | None) -> str:
+    """A run's recorded error in the page's language, when it is one of the project's own texts."""
+    return run_error_text(error)
+
+
+@register.simple_tag
+def verdict(status: str | None, severity: str | None = None, element_id: str = "") -> SafeString:
+    """A run's one verdict badge: `<span class="verdict tone-…" data-status data-severity data-verdict>`."""
+    found = run_verdict(status, severity)
+    return format_html(
+        '<span class="verdict tone-{}"{} data-status="{}" data-severity="{}" data-verdict="{}">{} {}</span>',
+        found.tone,
+        format_html(' id="{}"', element_id) if element_id else "",
+        status or "",
+        severity or "",
+        found.key,
+        found.icon,
+        found.label,
+    )

@@ -9,13 +9,14 @@ import re
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.test import Client
 
 from conductor.api import UNAUTHORIZED, UNKNOWN_PATH
 from councilors.services import councilor_run
 from infrastructure.api_auth import TOKEN_EXPIRED, TOKEN_INVALID
 from infrastructure.timestamps import iso_utc
 from infrastructure.tokens import token_mint
-from tests.factories import make_councilor, make_user
+from tests.factories import make_agent, make_councilor, make_user
 from tests.sse import SSEParser
 
 # ISO 8601, UTC, milliseconds, `Z`: the one format of every time the API writes.
@@ -60,6 +61,35 @@ def test_an_invalid_token_is_401_saying_it_is_invalid(client, settings, problem)
     assert response.json() == {"detail": TOKEN_INVALID, "code": "unauthorized"}
     assert response["WWW-Authenticate"] == INVALID_TOKEN_CHALLENGE
     assert TOKEN_INVALID != UNAUTHORIZED != TOKEN_EXPIRED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("token", [None, "garbage", "expired"])
+def test_a_post_without_a_valid_token_is_401_not_a_csrf_403(token):
+    """A program's POST is judged by its token: CSRF concerns only a session the browser sends by itself."""
+    program = Client(enforce_csrf_checks=True)
+    agent = make_agent(api_enabled=True)
+    headers = {}
+    if token == "expired":
+        headers = bearer(token_mint(user=make_user(), ttl_seconds=-10))
+    elif token:
+        headers = bearer(token)
+    response = program.post(
+        f"/api/agents/{agent.agent_id}/execute", {"prompt": "go"}, content_type="application/json", **headers
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+    expected = {None: UNAUTHORIZED, "garbage": TOKEN_INVALID, "expired": TOKEN_EXPIRED}[token]
+    assert response.json()["detail"] == expected
+    assert response["WWW-Authenticate"] == ("Bearer" if token is None else INVALID_TOKEN_CHALLENGE)
+
+
+@pytest.mark.django_db
+def test_a_post_on_a_session_without_the_csrf_token_is_still_refused():
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(make_user())
+    response = browser.post("/api/agents/any/execute", {"prompt": "go"}, content_type="application/json")
+    assert response.status_code == 403
 
 
 @pytest.mark.django_db

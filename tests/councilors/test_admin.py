@@ -276,7 +276,7 @@ def test_councilor_list_shows_schedule_and_last_severity(admin_client):
     )
     page = admin_client.get(reverse("admin:councilors_councilor_changelist")).content.decode()
     assert "every 45m" in page
-    assert "✅ Success" in page
+    assert "✅ Succeeded" in page  # the one verdict (councilors/verdicts.py)
     assert councilor.title in page
 
 

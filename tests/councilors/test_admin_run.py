@@ -55,8 +55,8 @@ def test_run_now_on_the_councilor_page_runs_it_and_the_message_links_to_the_run(
     assert (execution.status, execution.severity, execution.prompt) == ("completed", "warning", councilor.task_prompt)
     assert response.redirect_chain == [(reverse("admin:councilors_councilor_change", args=[councilor.pk]), 302)]
     assert messages_of(response) == [
-        f"{councilor.title}: ran here (no worker cluster is running) as {link_to(execution)} — completed, "
-        "severity warning."
+        f"{councilor.title}: ran here (no worker cluster is running) as {link_to(execution)} — "
+        "⚠️ Completed with warnings."
     ]
     assert link_to(execution) in response.content.decode()
 
@@ -154,5 +154,5 @@ def test_run_now_of_an_agent_runs_it_with_the_prompt_and_links_to_the_run(admin_
     assert (execution.status, execution.output) == ("completed", "asked: the release notes\n")
     assert response.redirect_chain == [(reverse("admin:councilors_agent_change", args=[agent.pk]), 302)]
     assert messages_of(response) == [
-        f"{agent.label}: ran here (no worker cluster is running) as {link_to(execution)} — completed, severity success."
+        f"{agent.label}: ran here (no worker cluster is running) as {link_to(execution)} — ✅ Succeeded."
     ]

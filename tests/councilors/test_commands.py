@@ -36,7 +36,8 @@ def test_run_councilor_without_a_worker_runs_here_and_prints_the_result():
     execution = Execution.objects.get(councilor=councilor)
     assert (execution.status, execution.severity) == ("completed", "warning")
     assert f"No worker cluster is running; ran {councilor.councilor_id} in this process." in output
-    assert f"{execution.execution_id}: completed, severity warning" in output
+    assert f"{execution.execution_id}: ⚠️ Completed with warnings (" in output
+    assert "; completed, severity warning)" in output
     assert "Warning: slow disk" in output
 
 
@@ -99,9 +100,9 @@ def test_list_councilors_prints_a_table():
     )
     run("run_councilor", ran.councilor_id)
     lines = run("list_councilors").splitlines()
-    assert lines[0].split() == ["id", "title", "schedule", "enabled", "last", "run", "severity"]
-    assert lines[1].startswith("deps ") and "Dependency audit" in lines[1] and "interval 1h" in lines[1]
-    assert lines[1].split()[-1] == "success"
+    assert lines[0].split() == ["id", "title", "schedule", "enabled", "last", "run", "result"]
+    assert lines[1].startswith("deps ") and "Dependency audit" in lines[1] and "every 1h" in lines[1]
+    assert lines[1].split()[-1] == "Succeeded"
     assert lines[2].startswith("nightly ") and "cron 0 6 * * *" in lines[2] and "paused" in lines[2]
     assert lines[2].split()[-2:] == ["never", "-"]
 

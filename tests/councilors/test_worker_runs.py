@@ -1,6 +1,7 @@
 """With a real django-q2 cluster running, "run now" (command and admin) queues the run for it."""
 
 import re
+import subprocess
 import sys
 import time
 from io import StringIO
@@ -16,7 +17,7 @@ from councilors.models import Execution, SkippedRun
 from councilors.selectors import execution_wait_finished, worker_clusters_alive
 from councilors.services import execution_start
 from tests.factories import make_agent, make_councilor
-from tests.processes import manage
+from tests.processes import PROJECT_DIR, manage, process_env
 
 PY = sys.executable
 CLUSTER_START_TIMEOUT_S = 60
@@ -49,6 +50,20 @@ def test_run_now_queues_for_a_live_worker_cluster(admin_client, tmp_path):
         text = out.getvalue()
         assert f"Queued {warning.councilor_id} for a worker cluster as exec_" in text
         assert "completed, severity warning" in text
+
+        # At the shell: the result, not django-q2's "Enqueued [conductor] 13" nor any INFO line.
+        shell = subprocess.run(
+            [PY, "manage.py", "run_councilor", warning.councilor_id, "--wait", "--timeout", "60"],
+            cwd=PROJECT_DIR,
+            env=process_env(LANG="C.UTF-8"),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert shell.returncode == 0, shell.stderr
+        assert shell.stdout.startswith(f"Queued {warning.councilor_id} for a worker cluster as exec_")
+        assert shell.stderr == ""
+        assert "Enqueued" not in shell.stdout
 
         # A run that would overlap one still going is skipped by the worker, and --wait says so.
         busy = make_councilor()

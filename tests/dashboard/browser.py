@@ -1,8 +1,10 @@
 """Helpers for the dashboard's browser tests: the process stack, Chromium, logging in."""
 
 import json
+import os
 import signal
 import subprocess
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -16,8 +18,12 @@ from tests.processes import PROJECT_DIR, PYTHON, daphne, free_port, manage, proc
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 POLL_INTERVAL_S = 1.0  # the page's fallback poll in these tests (30 s in production)
-SCREENSHOT = PROJECT_DIR / "docs" / "dashboard.png"
-PHONE_SCREENSHOT = PROJECT_DIR / "docs" / "dashboard-phone.png"
+# Screenshots go to a temporary folder; `make screenshots` points this at docs/ to refresh them on purpose.
+SCREENSHOTS_DIR = Path(
+    os.environ.get("CONDUCTOR_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "conductor-screenshots"
+)
+SCREENSHOT = SCREENSHOTS_DIR / "dashboard.png"
+PHONE_SCREENSHOT = SCREENSHOTS_DIR / "dashboard-phone.png"
 
 PASSWORD = "correct horse battery staple"
 

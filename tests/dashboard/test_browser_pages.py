@@ -4,12 +4,13 @@ django-q2 and Redis (docs/dashboard.md, "Run page", "Agent page", "Trends" and "
 import sys
 
 import pytest
+from django.utils import translation
 
 from councilors.models import Execution
 from councilors.services import agent_enqueue, agent_run, councilor_run
 from dashboard.templatetags.runs import duration
 from tests.dashboard.browser import (
-    PROJECT_DIR,
+    SCREENSHOTS_DIR,
     context_logged_in,
     run_command,
     wait_for_state,
@@ -19,9 +20,9 @@ from tests.factories import make_actor, make_agent, make_councilor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-RUN_SCREENSHOT = PROJECT_DIR / "docs" / "run-page.png"
-AGENT_SCREENSHOT = PROJECT_DIR / "docs" / "agent-page.png"
-PORTUGUESE_SCREENSHOT = PROJECT_DIR / "docs" / "dashboard-pt-br.png"
+RUN_SCREENSHOT = SCREENSHOTS_DIR / "run-page.png"
+AGENT_SCREENSHOT = SCREENSHOTS_DIR / "agent-page.png"
+PORTUGUESE_SCREENSHOT = SCREENSHOTS_DIR / "dashboard-pt-br.png"
 SLOW_LINES = 12
 # Prints a line every 0.4 s, so a page sees lines long before the end; the last line warns.
 SLOW_SCRIPT = (
@@ -57,7 +58,8 @@ def _script_agent(agent_id: str, script: str, **fields):
 
 
 def _lines(page) -> list[str]:
-    return page.eval_on_selector_all("#output .line", "lines => lines.map(line => line.textContent)")
+    # The text of each line, without its time (shown on demand, tests/dashboard/test_browser_polish.py).
+    return page.eval_on_selector_all("#output .line .line-text", "lines => lines.map(line => line.textContent)")
 
 
 def _wait_running(execution_id: str, page) -> None:
@@ -77,7 +79,7 @@ def test_a_run_page_streams_lines_before_the_end_a_reload_shows_each_once_and_th
     assert Execution.objects.get(execution_id=execution_id).status == Execution.Status.RUNNING
     assert page.get_attribute("#run-status", "data-status") == "running"
     assert page.text_content("#run-prompt") == "Scan the usual ports"
-    RUN_SCREENSHOT.parent.mkdir(exist_ok=True)
+    RUN_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(RUN_SCREENSHOT), animations="disabled")
 
     # A reload mid-run: the server renders the lines so far, the stream goes on after them.
@@ -91,10 +93,12 @@ def test_a_run_page_streams_lines_before_the_end_a_reload_shows_each_once_and_th
     # The end changed the badges and timings in place: no reload since.
     assert page.evaluate("window.notReloaded") is True
     execution = Execution.objects.get(execution_id=execution_id)
-    assert page.get_attribute("#run-severity", "data-severity") == "warning" == execution.severity
-    assert page.text_content("#run-severity") == "Warning"
+    assert page.get_attribute("#run-status", "data-severity") == "warning" == execution.severity
+    assert page.text_content("#run-status").strip() == "⚠️ Completed with warnings"
     assert page.text_content("#run-duration") == duration(execution.duration_ms)
     assert page.text_content("#run-completed") != "—"
+    with translation.override("en"):
+        assert page.text_content("#run-duration") == duration(execution.duration_ms)
     assert page.text_content("#line-count") == f"{len(EXPECTED_LINES)} lines"
     context.close()
 
@@ -111,7 +115,10 @@ def test_ten_thousand_lines_stream_in_without_freezing_the_page(stack, browser, 
     gap = page.evaluate("window.maxFrameGap")
     print(f"longest frame gap while {MANY_LINES} lines streamed in: {gap:.0f} ms")
     assert gap < MAX_FRAME_GAP_MS
-    assert page.evaluate("document.querySelector('#output .line:last-child').textContent") == f"line {MANY_LINES - 1}"
+    assert (
+        page.evaluate("document.querySelector('#output .line:last-child .line-text').textContent")
+        == f"line {MANY_LINES - 1}"
+    )
     context.close()
 
 
@@ -146,7 +153,7 @@ def test_the_agent_page_shows_new_runs_live_and_one_chart_mark_per_run(stack, br
     assert page.get_attribute(f'#runs tr[data-execution-id="{newest.execution_id}"] a', "href") == (
         f"/executions/{newest.execution_id}/"
     )
-    AGENT_SCREENSHOT.parent.mkdir(exist_ok=True)
+    AGENT_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(AGENT_SCREENSHOT), full_page=True, animations="disabled")
 
     # The dashboard card of the agent draws the same runs.
@@ -192,7 +199,8 @@ def test_in_portuguese_the_ticker_reads_as_the_original_client(stack, browser, s
     run_command("run_councilor", "seguranca", "--wait")
     execution = Execution.objects.get(agent__agent_id="seguranca")
     wait_for_ticker_title(page, "🏛️ Auditoria de segurança - Iniciando análise...")
-    wait_for_ticker_title(page, f"✅ Auditoria de segurança - Sucesso ({duration(execution.duration_ms)})")
+    with translation.override("pt-br"):
+        wait_for_ticker_title(page, f"✅ Auditoria de segurança - Sucesso ({duration(execution.duration_ms)})")
     href = page.get_attribute("#ticker .ticker-item:first-child a.ticker-title", "href")
     assert href == f"/executions/{execution.execution_id}/"
     page.screenshot(path=str(PORTUGUESE_SCREENSHOT), animations="disabled")

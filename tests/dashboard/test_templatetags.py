@@ -18,7 +18,7 @@ from dashboard.templatetags.runs import duration, severity_label, status_label
         (9949, "9.9s"),
         (9950, "10s"),
         (15000, "15s"),
-        (125600, "126s"),
+        (125600, "2m 6s"),
         (None, "—"),
         ("", "—"),
     ],

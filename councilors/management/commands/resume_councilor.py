@@ -1,19 +1,25 @@
 """`manage.py resume_councilor <id>`: restart a councilor's scheduled runs and tell everyone watching."""
 
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from councilors.management.lookup import add_by_argument, command_actor, councilor_or_error
 from councilors.services import councilor_resume
+from infrastructure.commands import OperatorCommand
 
 
-class Command(BaseCommand):
-    help = "Resume a paused councilor; broadcasts councilor_resumed."
+class Command(OperatorCommand):
+    help = gettext_lazy("Resume a paused councilor; broadcasts councilor_resumed.")
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("councilor_id", help="the councilor's id (its agent's agent_id)")
+        parser.add_argument("councilor_id", help=gettext_lazy("the councilor's id (its agent's agent_id)"))
         add_by_argument(parser, verb="resumed")
 
     def handle(self, *args, councilor_id: str, by: str, **options) -> None:
         actor = command_actor(by)
         councilor = councilor_resume(councilor=councilor_or_error(councilor_id), actor=actor)
-        self.stdout.write(self.style.SUCCESS(f"Resumed {councilor.councilor_id} ({councilor.title})."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("Resumed %(id)s (%(title)s).") % {"id": councilor.councilor_id, "title": councilor.title}
+            )
+        )

@@ -5,18 +5,29 @@ import textwrap
 from argparse import RawDescriptionHelpFormatter
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
+from django.core.management.base import CommandError, CommandParser, DjangoHelpFormatter
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from gamification.catalogue import CATALOGUE, EventType, InvalidEvent, validate_event
 from gamification.events import emit
+from infrastructure.commands import OperatorCommand
 
-BAD_JSON = '--data is not valid JSON ({reason}); e.g. --data \'{{"level": "info", "message": "hi", "source": "ops"}}\'.'
-NOT_BROADCAST = "{type!r} is a reply to one client and cannot be broadcast."
+BAD_JSON = gettext_noop(
+    '--data is not valid JSON ({reason}); e.g. --data \'{{"level": "info", "message": "hi", "source": "ops"}}\'.'
+)
+NOT_BROADCAST = gettext_noop("{type!r} is a reply to one client and cannot be broadcast.")
+# Listed too (the error for an unknown type names every type), marked as not for this command.
+REPLY_ONLY = gettext_lazy(
+    "not broadcast: the gateway sends it to the one client that asked; this command cannot emit it"
+)
 HELP_WIDTH = 100
 FIELDS_INDENT = " " * 6
-TYPES_HEADING = "event types and the fields of their --data (required, then [optional]; a|b: one of these values):"
+TYPES_HEADING = gettext_lazy(
+    "event types and the fields of their --data (required, then [optional]; a|b: one of these values):"
+)
+EXAMPLE_HEADING = gettext_lazy("example:")
 EXAMPLE = (
-    "example:\n"
     "  manage.py emit_event system_alert \\\n"
     '      --data \'{"level": "warning", "message": "disk almost full", "source": "ops"}\''
 )
@@ -45,18 +56,20 @@ def event_fields_help(event: EventType) -> str:
 
 def catalogue_help() -> str:
     """The --help epilog: each type that can be emitted, what it means and its fields (gamification.catalogue)."""
-    lines = [TYPES_HEADING]
+    lines = [str(TYPES_HEADING)]
     for event in CATALOGUE.values():
-        if event.broadcast:
-            fields = textwrap.fill(
-                event_fields_help(event), HELP_WIDTH, initial_indent=FIELDS_INDENT, subsequent_indent=FIELDS_INDENT
-            )
-            lines += [f"  {event.name}: {event.summary}", fields]
-    return "\n".join([*lines, "", EXAMPLE])
+        fields = textwrap.fill(
+            event_fields_help(event), HELP_WIDTH, initial_indent=FIELDS_INDENT, subsequent_indent=FIELDS_INDENT
+        )
+        summary = event.summary if event.broadcast else f"{event.summary} ({REPLY_ONLY})"
+        lines += [f"  {event.name}: {summary}", fields]
+    return "\n".join([*lines, "", str(EXAMPLE_HEADING), EXAMPLE])
 
 
-class Command(BaseCommand):
-    help = "Emit a catalogue event (e.g. system_alert) to every WebSocket client; the data is validated first."
+class Command(OperatorCommand):
+    help = gettext_lazy(
+        "Emit a catalogue event (e.g. system_alert) to every WebSocket client; the data is validated first."
+    )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -66,19 +79,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         names = [name for name, event in CATALOGUE.items() if event.broadcast]
-        parser.add_argument("event_type", help=f"one of: {', '.join(sorted(names))} (fields below)")
-        parser.add_argument("--data", default="{}", help="the event's data as a JSON object")
+        parser.add_argument(
+            "event_type", help=_("one of: %(types)s (fields below)") % {"types": ", ".join(sorted(names))}
+        )
+        parser.add_argument("--data", default="{}", help=gettext_lazy("the event's data as a JSON object"))
 
     def handle(self, *args, event_type: str, data: str, **options) -> None:
         try:
             payload = json.loads(data)
         except json.JSONDecodeError as exc:
-            raise CommandError(BAD_JSON.format(reason=exc)) from None
+            raise CommandError(_(BAD_JSON).format(reason=exc)) from None
         try:
             event = validate_event(event_type, payload)
         except InvalidEvent as exc:
             raise CommandError(str(exc)) from None
         if not event.broadcast:
-            raise CommandError(NOT_BROADCAST.format(type=event_type))
+            raise CommandError(_(NOT_BROADCAST).format(type=event_type))
         envelope = emit(event_type, payload)
-        self.stdout.write(self.style.SUCCESS(f"Emitted {event_type} at {envelope['timestamp']:.3f}."))
+        emitted = _("Emitted %(type)s at %(timestamp).3f.") % {"type": event_type, "timestamp": envelope["timestamp"]}
+        self.stdout.write(self.style.SUCCESS(emitted))

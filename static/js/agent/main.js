@@ -22,7 +22,7 @@ mountIndicator($("connection"), { socket });
 mountRuns($("runs"), { socket, config });
 
 let trend = config.trend;
-const drawTrend = () => renderTrend($("trend"), trend, { href: hrefOfRun, width: 600, height: 120, slots: config.trendSize });
+const drawTrend = () => renderTrend($("trend"), trend, { href: hrefOfRun, height: 220 });
 drawTrend();
 socket.events.on("message", (envelope) => {
   const point = agentIdOf(envelope) === config.agentId ? trendPointOf(envelope) : null;

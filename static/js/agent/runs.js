@@ -1,8 +1,10 @@
 // The agent page's runs table, kept live: a run that starts appears at the top (first page, when
 // it fits the filters), and changes in place when it ends.
 
+import { runErrorText } from "../gamification/errors.js";
 import { pageGettext } from "../gamification/i18n.js";
-import { formatSeconds, severityLabel } from "../gamification/titles.js";
+import { formatSeconds } from "../gamification/titles.js";
+import { paintVerdict } from "../gamification/verdict.js";
 import { flash, h } from "../dashboard/dom.js";
 import { localDateTime } from "../dashboard/format.js";
 import { runHref } from "../dashboard/links.js";
@@ -18,13 +20,15 @@ export function runRowOf(envelope) {
     return { execution_id: d.execution_id, status: "running", severity: null, started_at: d.started_at, duration_ms: null };
   }
   if (FINISHED.includes(envelope.type)) {
-    const error = envelope.type === "councilor_error" || d.status === "error";
+    // The event's own status (completed, error, and the statuses to come: cancelled, timed_out).
+    const status = d.status ?? (envelope.type === "councilor_error" ? "error" : "completed");
     return {
       execution_id: d.execution_id,
-      status: error ? "error" : "completed",
-      severity: error ? "error" : d.severity,
+      status,
+      severity: status === "error" ? "error" : d.severity,
       started_at: d.started_at,
       duration_ms: d.duration_ms ?? null,
+      error: d.error ?? "",
     };
   }
   return null;
@@ -37,17 +41,19 @@ export function fitsFilters(row, filters) {
 
 export function mountRuns(table, { socket, config, gettext = pageGettext }) {
   const tbody = table.tBodies[0];
-  const statusLabels = { running: gettext("Running"), completed: gettext("Completed"), error: gettext("Error") };
+  const labels = { result: gettext("Result"), started: gettext("Started"), duration: gettext("Duration") };
 
   function renderRow(row) {
+    const verdict = h("span", {});
+    paintVerdict(verdict, row.status, row.severity, gettext);
+    const error = row.error ? runErrorText(row.error, config.runErrorPatterns) : null;
     return h(
       "tr",
       { dataset: { executionId: row.execution_id, status: row.status, severity: row.severity ?? "" } },
       h("th", { scope: "row" }, h("a", { href: runHref(config, row.execution_id) }, h("code", {}, row.execution_id))),
-      h("td", { dataset: { field: "status" } }, h("span", { class: `badge status-${row.status}` }, statusLabels[row.status] ?? row.status)),
-      h("td", { dataset: { field: "severity" } }, row.severity ? h("span", { class: `badge severity-${row.severity}` }, severityLabel(row.severity, gettext)) : "—"),
-      h("td", { dataset: { field: "started" } }, h("time", { datetime: row.started_at ?? null }, localDateTime(row.started_at))),
-      h("td", { dataset: { field: "duration" } }, row.duration_ms === null ? "—" : formatSeconds(row.duration_ms)),
+      h("td", { dataset: { field: "result", label: labels.result }, title: error }, verdict),
+      h("td", { dataset: { field: "started", label: labels.started } }, h("time", { datetime: row.started_at ?? null }, localDateTime(row.started_at))),
+      h("td", { dataset: { field: "duration", label: labels.duration } }, row.duration_ms === null ? "—" : formatSeconds(row.duration_ms)),
     );
   }
 

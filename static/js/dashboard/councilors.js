@@ -59,7 +59,8 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
         "th",
         { scope: "row", "data-label": labels.councilor },
         h("span", { class: "avatar", "aria-hidden": "true" }, row.emoji || "🏛️"),
-        h("a", { class: "name", href: agentHref(config, row.councilor_id) }, row.title, h("small", {}, row.task_name)),
+        // The task's name under the title, unless it is the same words ("Heartbeat / Heartbeat").
+        h("a", { class: "name", href: agentHref(config, row.councilor_id) }, row.title, row.task_name && row.task_name !== row.title ? h("small", {}, row.task_name) : null),
       ),
       h("td", { "data-label": labels.schedule }, row.schedule || "—"),
       h(

@@ -1,49 +1,29 @@
-// Pure formatting helpers for the dashboard (unit-tested with node --test).
+// Formatting helpers of the dashboard: the one way of writing times and durations
+// (static/js/gamification/format.js), plus the success rate.
 
-import { interpolate, pageGettext } from "../gamification/i18n.js";
+import { pageGettext } from "../gamification/i18n.js";
+import { NOTHING, formatClock, formatDateTime, formatDuration, pageLocale, relativeTime as relative } from "../gamification/format.js";
 
-export { formatSeconds } from "../gamification/titles.js";
+export { formatDuration, formatDuration as formatSeconds } from "../gamification/format.js";
 
-// Each unit is used while its rounded count stays below the next unit's size (59 min, then 1 h).
-const UNITS = [
-  ["min", 60, 60],
-  ["h", 3600, 24],
-  ["d", 86400, Infinity],
-];
-
-/** "just now", "5 min ago", "in 2 h", "in 3 d" (in the page's language); "—" for nothing. */
-export function relativeTime(iso, now = Date.now(), gettext = pageGettext) {
-  if (!iso) return "—";
-  const at = Date.parse(iso);
-  if (Number.isNaN(at)) return "—";
-  const seconds = Math.round((at - now) / 1000);
-  const size = Math.abs(seconds);
-  if (size < 45) return seconds > 0 ? gettext("in a moment") : gettext("just now");
-  for (const [unit, span, limit] of UNITS) {
-    const count = Math.max(1, Math.round(size / span));
-    if (count < limit) {
-      const template = seconds > 0 ? gettext("in %(count)s %(unit)s") : gettext("%(count)s %(unit)s ago");
-      return interpolate(template, { count, unit });
-    }
-  }
-  return "—";
+/** "just now", "5 minutes ago", "in 2 hours" (in the page's language); "—" for nothing. */
+export function relativeTime(iso, now = Date.now(), gettext = pageGettext, locale = pageLocale()) {
+  return relative(iso, now, { gettext, locale });
 }
 
-/** "93.5 %" or "—" when nothing finished yet. */
-export function formatRate(rate, total) {
-  if (!total) return "—";
-  return `${Number(rate).toFixed(Number.isInteger(rate) ? 0 : 1)} %`;
+/** "93.5 %" ("93,5 %" in Portuguese) or "—" when nothing finished yet. */
+export function formatRate(rate, total, locale = pageLocale()) {
+  if (!total) return NOTHING;
+  const value = new Intl.NumberFormat(locale, { maximumFractionDigits: 1, useGrouping: false }).format(Number(rate));
+  return `${value} %`;
 }
 
-/** A date and time as the page's language writes it ("01/12/2026, 14:03:07" in pt-BR). */
+/** A date and time as the page's language writes it. */
 export function localDateTime(iso) {
-  const at = iso ? new Date(iso) : null;
-  if (!at || Number.isNaN(at.getTime())) return "—";
-  return at.toLocaleString(globalThis.document?.documentElement?.lang || undefined);
+  return formatDateTime(iso);
 }
 
 /** A local clock time for the ticker: "14:03:07". */
 export function clockTime(unixSeconds) {
-  const date = unixSeconds ? new Date(unixSeconds * 1000) : new Date();
-  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  return formatClock(unixSeconds ? new Date(unixSeconds * 1000) : new Date());
 }

@@ -1,6 +1,7 @@
 // The dashboard page: one shared socket, and the parts of the page that listen to it.
 
 import { FallbackPoller, pageGettext, sharedSocket } from "../gamification/index.js";
+import { mountBanners } from "./banners.js";
 import { mountCouncilors } from "./councilors.js";
 import { mountIndicator } from "./indicator.js";
 import { mountMetrics } from "./metrics.js";
@@ -12,6 +13,7 @@ const config = JSON.parse(document.getElementById("dashboard-config").textConten
 const socket = sharedSocket({ url: config.socketUrl || undefined });
 
 const toasts = mountToasts(document.getElementById("toasts"));
+mountBanners(document.getElementById("banners"), { socket });
 mountIndicator(document.getElementById("connection"), { socket });
 const councilors = mountCouncilors(document.getElementById("councilors"), {
   socket,
@@ -22,7 +24,13 @@ const councilors = mountCouncilors(document.getElementById("councilors"), {
   config,
 });
 // Ticker titles name a councilor as its row does (one name per councilor, even in pause events).
-mountTicker(document.getElementById("ticker"), { socket, limit: config.tickerSize, config, nameOf: councilors.nameOf });
+mountTicker(document.getElementById("ticker"), {
+  socket,
+  limit: config.tickerSize,
+  config,
+  label: document.getElementById("ticker-label"),
+  nameOf: councilors.nameOf,
+});
 const metrics = mountMetrics(document.getElementById("agents"), {
   socket,
   agents: config.agents,

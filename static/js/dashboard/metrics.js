@@ -22,10 +22,11 @@ export function mountMetrics(list, { socket, agents, metricsUrl, note, config, g
     const m = agent.metrics ?? {};
     const severity = m.last_severity;
     const trend = h("figure", { class: "trend trend-small", dataset: { field: "trend" } });
-    renderTrend(trend, agent.trend ?? [], { href: (id) => runHref(config, id), width: 200, height: 36, slots: config.trendSize ?? 30, gettext });
-    return h(
+    // Drawn once the card is on the page (uPlot measures the figure's width).
+    requestAnimationFrame(() => renderTrend(trend, agent.trend ?? [], { href: (id) => runHref(config, id), height: 44, compact: true, gettext }));
+    const card = h(
       "li",
-      { class: "agent", dataset: { agentId: agent.agent_id }, style: agent.color ? `--agent-color: ${agent.color}` : null },
+      { class: "agent", dataset: { agentId: agent.agent_id } },
       h(
         "a",
         { class: "agent-head", href: agentHref(config, agent.agent_id) },
@@ -47,6 +48,9 @@ export function mountMetrics(list, { socket, agents, metricsUrl, note, config, g
       ),
       trend,
     );
+    // Through the CSSOM: the Content-Security-Policy refuses style attributes.
+    if (agent.color) card.style.setProperty("--agent-color", agent.color);
+    return card;
   }
 
   function renderAll() {

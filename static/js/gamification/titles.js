@@ -2,6 +2,7 @@
 // titles of docs/dashboard.md, "The live dashboard", in the page's language.
 // Pure functions, shared by the dashboard and the unit tests: `gettext` is injectable.
 
+import { formatDuration, pageLocale } from "./format.js";
 import { interpolate, pageGettext } from "./i18n.js";
 
 export const STARTED_ICON = "🏛️";
@@ -11,17 +12,9 @@ export const ALERT_ICONS = Object.freeze({ info: "ℹ️", warning: "⚠️", cr
 export const PAUSED_ICON = "⏸️";
 export const RESUMED_ICON = "▶️";
 
-// Below a tenth of a second one decimal would read "0s" or "0.1s" for a 23 ms run: use milliseconds.
-const MILLISECONDS_BELOW_MS = 100;
-const WHOLE_SECONDS_FROM_MS = 9950; // 9.95 s and up round to whole seconds (10s, 11s, ...)
-
-/** "15s", "1.2s", "0.3s", "23ms": whole seconds from 10 s up, one decimal down to 0.1 s, milliseconds below. */
-export function formatSeconds(durationMs) {
-  const ms = Math.max(0, Number(durationMs) || 0);
-  if (Math.round(ms) < MILLISECONDS_BELOW_MS) return `${Math.round(ms)}ms`;
-  const seconds = ms / 1000;
-  const rounded = ms >= WHOLE_SECONDS_FROM_MS ? Math.round(seconds) : Math.round(seconds * 10) / 10;
-  return `${rounded}s`;
+/** "15s", "1.2s", "0.3s", "23ms" (static/js/gamification/format.js formatDuration, in the page's language). */
+export function formatSeconds(durationMs, options = {}) {
+  return formatDuration(durationMs, options);
 }
 
 /** A severity's label in the page's language: Success / Warning / Error (Sucesso / Aviso / Erro). */
@@ -44,11 +37,11 @@ function councilorName(data, nameOf) {
   return data.display_name || nameOf(data.councilor_id) || data.councilor_id;
 }
 
-function completed(name, severity, durationMs, gettext) {
+function completed(name, severity, durationMs, gettext, locale) {
   const title = interpolate(gettext("%(name)s - %(label)s (%(duration)s)"), {
     name,
     label: severityLabel(severity, gettext),
-    duration: formatSeconds(durationMs),
+    duration: formatDuration(durationMs, { gettext, locale }),
   });
   return { title: `${SEVERITY_ICONS[severity]} ${title}`, tone: severity };
 }
@@ -64,16 +57,16 @@ const BUILDERS = {
     title: `${STARTED_ICON} ${interpolate(gettext("%(name)s - started"), { name: councilorName(d, nameOf) })}`,
     tone: "running",
   }),
-  councilor_completed: (d, { gettext, nameOf }) =>
-    completed(councilorName(d, nameOf), severityOf(d.severity), d.duration_ms, gettext),
+  councilor_completed: (d, { gettext, nameOf, locale }) =>
+    completed(councilorName(d, nameOf), severityOf(d.severity), d.duration_ms, gettext, locale),
   councilor_error: (d, { gettext, nameOf }) => failed(councilorName(d, nameOf), d.error, gettext),
   agent_execution_started: (d, { gettext }) => ({
     title: `${AGENT_STARTED_ICON} ${interpolate(gettext("%(name)s - run started"), { name: d.agent_name })}`,
     tone: "running",
   }),
-  agent_execution_completed: (d, { gettext }) => {
+  agent_execution_completed: (d, { gettext, locale }) => {
     if (d.status === "error" && d.error) return failed(d.agent_name, d.error, gettext);
-    return completed(d.agent_name, severityOf(d.severity), d.duration_ms, gettext);
+    return completed(d.agent_name, severityOf(d.severity), d.duration_ms, gettext, locale);
   },
   system_alert: (d) => ({
     title: `${ALERT_ICONS[d.level] ?? ALERT_ICONS.info} ${d.message}`,
@@ -95,11 +88,11 @@ const BUILDERS = {
  * `agentId` say which run or agent page the item opens. Options: `gettext` (the page's catalogue
  * by default) and `nameOf(councilorId)` (the name the page knows a councilor by).
  */
-export function tickerItem(envelope, { gettext = pageGettext, nameOf = () => null } = {}) {
+export function tickerItem(envelope, { gettext = pageGettext, nameOf = () => null, locale = pageLocale() } = {}) {
   const build = BUILDERS[envelope?.type];
   if (!build || !envelope.data) return null;
   const data = envelope.data;
-  const { title, tone } = build(data, { gettext, nameOf });
+  const { title, tone } = build(data, { gettext, nameOf, locale });
   return {
     title,
     tone,

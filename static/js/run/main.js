@@ -1,56 +1,76 @@
 // The run page (docs/dashboard.md, "Run page"): the server rendered the output so far (lines
 // 1..lastLine); while the run goes on, the rest streams in over Server-Sent Events
 // (/api/v1/stream, docs/http-api.md), starting after lastLine. EventSource reconnects by itself
-// with Last-Event-ID, so a dropped connection resumes where it stopped. At `end` the badges and
-// timings change in place.
+// with Last-Event-ID, so a dropped connection resumes where it stopped. The verdict, the duration
+// (counting up while the run goes on) and the error change in place; at the end the last line is
+// brought into view.
 
+import { NOTHING, formatDuration } from "../gamification/format.js";
+import { runErrorText } from "../gamification/errors.js";
 import { pageGettext } from "../gamification/i18n.js";
-import { formatSeconds, severityLabel } from "../gamification/titles.js";
+import { paintVerdict } from "../gamification/verdict.js";
 import { localDateTime } from "../dashboard/format.js";
 import { OutputView } from "./output.js";
 
 const config = JSON.parse(document.getElementById("run-config").textContent);
 const $ = (id) => document.getElementById(id);
 const gettext = pageGettext;
-const output = new OutputView($("output"), { count: $("line-count"), empty: $("output-empty") });
-const STATUS_LABELS = {
-  queued: () => gettext("Queued"),
-  running: () => gettext("Running"),
-  completed: () => gettext("Completed"),
-  error: () => gettext("Error"),
-};
+const ELAPSED_TICK_MS = 250;
+const output = new OutputView($("output"), {
+  count: $("line-count"),
+  empty: $("output-empty"),
+  waiting: $("output-waiting"),
+  searchCount: $("search-count"),
+});
+let state = { status: config.status, severity: config.severity, startedAt: config.startedAt };
+let elapsedTimer = null;
 
-function showStatus(status) {
-  const badge = $("run-status");
-  badge.className = `badge status-${status}`;
-  badge.dataset.status = status;
-  badge.textContent = STATUS_LABELS[status]?.() ?? status;
+function showVerdict(status, severity) {
+  state = { ...state, status, severity };
+  paintVerdict($("run-status"), status, severity, gettext);
   $("run").dataset.status = status;
+  $("run-duration").dataset.running = String(status === "running");
+  if (status === "running") startElapsed();
+  else stopElapsed();
 }
 
-function showSeverity(severity) {
-  const badge = $("run-severity");
-  badge.className = `badge severity-${severity || "none"}`;
-  badge.dataset.severity = severity || "";
-  badge.textContent = severity ? severityLabel(severity, gettext) : "—";
+/** While the run goes on, its duration counts up from its start (the server's clock, read from the record). */
+function startElapsed() {
+  if (elapsedTimer !== null || !state.startedAt) return;
+  const started = Date.parse(state.startedAt);
+  const tick = () => {
+    $("run-duration").textContent = formatDuration(Math.max(0, Date.now() - started));
+  };
+  tick();
+  elapsedTimer = setInterval(tick, ELAPSED_TICK_MS);
+}
+
+function stopElapsed() {
+  clearInterval(elapsedTimer);
+  elapsedTimer = null;
+}
+
+function showDuration(durationMs) {
+  if (durationMs === null || durationMs === undefined) return;
+  stopElapsed();
+  $("run-duration").textContent = formatDuration(durationMs);
 }
 
 function showTime(id, iso) {
-  const cell = $(id);
   if (!iso) return;
   const time = document.createElement("time");
   time.dateTime = iso;
   time.textContent = localDateTime(iso);
-  cell.replaceChildren(time);
+  $(id).replaceChildren(time);
 }
 
 function showError(error) {
   const element = $("run-error");
-  element.textContent = error || "";
+  element.textContent = runErrorText(error, config.runErrorPatterns);
   element.hidden = !error;
 }
 
-/** Prompt, times and result from the API (after a queued run started, and once it ended). */
+/** Prompt, requester, times and result from the API (after a queued run started, and once it ended). */
 async function refreshDetails() {
   try {
     const response = await fetch(config.detailUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -58,12 +78,13 @@ async function refreshDetails() {
     const run = await response.json();
     if (run.status === "queued") return;
     if (typeof run.prompt === "string") $("run-prompt").textContent = run.prompt;
+    if (run.started_at) state.startedAt = run.started_at;
     showTime("run-started", run.started_at);
     showTime("run-completed", run.completed_at);
-    if (run.duration_ms !== null && run.duration_ms !== undefined) $("run-duration").textContent = formatSeconds(run.duration_ms);
-    if (run.status !== "running") {
-      showStatus(run.status);
-      showSeverity(run.severity);
+    if (run.status === "running") startElapsed();
+    else {
+      showDuration(run.duration_ms);
+      showVerdict(run.status, run.severity);
       showError(run.error);
     }
   } catch (error) {
@@ -71,10 +92,10 @@ async function refreshDetails() {
   }
 }
 
-function setStreamState(state) {
-  $("stream-state").dataset.state = state;
+function setStreamState(stream) {
+  $("stream-state").dataset.state = stream;
   const labels = { open: gettext("live"), reconnecting: gettext("reconnecting…"), ended: "", failed: gettext("live output unavailable") };
-  $("stream-state").textContent = labels[state] ?? "";
+  $("stream-state").textContent = labels[stream] ?? "";
 }
 
 function follow() {
@@ -89,7 +110,7 @@ function follow() {
   source.addEventListener("output", (event) => {
     if (!started) {
       started = true;
-      showStatus("running");
+      showVerdict("running", "");
       refreshDetails();
     }
     output.append(Number(event.lastEventId), event.data);
@@ -97,16 +118,36 @@ function follow() {
   source.addEventListener("end", (event) => {
     source.close();
     const end = JSON.parse(event.data);
-    output.finish();
-    showStatus(end.status);
-    showSeverity(end.severity);
+    showVerdict(end.status, end.severity);
     showError(end.error);
-    if (end.duration_ms !== null && end.duration_ms !== undefined) $("run-duration").textContent = formatSeconds(end.duration_ms);
+    showDuration(end.duration_ms);
     setStreamState("ended");
+    output.finish();
     refreshDetails();
   });
   return source;
 }
 
+function mountTools() {
+  const search = $("output-search");
+  search.addEventListener("input", () => output.search(search.value));
+  search.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    output.next();
+  });
+  const times = $("output-times");
+  const sync = () => {
+    // Times are known for lines published live (while the run's stream lives): offered when there are some.
+    times.disabled = !output.hasTimes() && !config.live;
+    times.closest("label").title = times.disabled ? gettext("The times of these lines are no longer kept.") : "";
+  };
+  times.addEventListener("change", () => output.showTimes(times.checked));
+  sync();
+}
+
+mountTools();
+if (state.status === "running") startElapsed();
+if (!config.live && $("run-duration").textContent === "") $("run-duration").textContent = NOTHING;
 const source = config.live ? follow() : null;
 window.conductor = { config, output, source };

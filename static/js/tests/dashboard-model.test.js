@@ -102,17 +102,21 @@ test("councilor payloads and next run fields", () => {
 test("relative times and rates", () => {
   const now = Date.parse("2026-01-01T12:00:00Z");
   assert.equal(relativeTime("2026-01-01T11:59:50Z", now), "just now");
-  assert.equal(relativeTime("2026-01-01T11:55:00Z", now), "5 min ago");
-  assert.equal(relativeTime("2026-01-01T12:30:00Z", now), "in 30 min");
-  assert.equal(relativeTime("2026-01-01T14:00:00Z", now), "in 2 h");
-  assert.equal(relativeTime("2026-01-01T12:59:59Z", now), "in 1 h");
-  assert.equal(relativeTime("2026-01-01T12:58:00Z", now), "in 58 min");
-  assert.equal(relativeTime("2026-01-02T11:50:00Z", now), "in 1 d");
-  assert.equal(relativeTime("2025-12-29T12:00:00Z", now), "3 d ago");
+  assert.equal(relativeTime("2026-01-01T11:55:00Z", now), "5 minutes ago");
+  assert.equal(relativeTime("2026-01-01T12:30:00Z", now), "in 30 minutes");
+  assert.equal(relativeTime("2026-01-01T14:00:00Z", now), "in 2 hours");
+  assert.equal(relativeTime("2026-01-01T12:59:59Z", now), "in 1 hour");
+  assert.equal(relativeTime("2026-01-01T12:58:00Z", now), "in 58 minutes");
+  assert.equal(relativeTime("2026-01-02T11:50:00Z", now), "in 1 day");
+  assert.equal(relativeTime("2025-12-29T12:00:00Z", now), "3 days ago");
   assert.equal(relativeTime(null, now), "—");
   assert.equal(relativeTime("garbage", now), "—");
+  // Intl words it in the page's language.
+  assert.equal(relativeTime("2026-01-01T11:55:00Z", now, undefined, "pt-br"), "há 5 minutos");
+  assert.equal(relativeTime("2026-01-01T14:00:00Z", now, undefined, "pt-br"), "em 2 horas");
   assert.equal(formatRate(100, 3), "100 %");
   assert.equal(formatRate(66.7, 3), "66.7 %");
+  assert.equal(formatRate(66.7, 3, "pt-br"), "66,7 %");
   assert.equal(formatRate(0, 0), "—");
 });
 

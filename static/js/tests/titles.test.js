@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { formatDuration } from "../gamification/format.js";
 import { formatSeconds, severityLabel, tickerItem } from "../gamification/titles.js";
 import { catalogueGettext, envelope } from "./fakes.js";
 
@@ -90,21 +91,28 @@ test("metrics and replies are not ticker items", () => {
   assert.equal(tickerItem(null), null);
 });
 
-test("durations: whole seconds from 10 s, one decimal down to 0.1 s, milliseconds below, never negative", () => {
+test("durations: whole seconds from 10 s, one decimal down to 0.1 s, milliseconds below, minutes from 60 s", () => {
   assert.deepEqual(
-    [0, 23, 49, 99, 100, 999, 1000, 9949, 9950, 10400, 15000, 125600, -5].map(formatSeconds),
-    ["0ms", "23ms", "49ms", "99ms", "0.1s", "1s", "1s", "9.9s", "10s", "10s", "15s", "126s", "0ms"],
+    [0, 23, 49, 99, 100, 999, 1000, 9949, 9950, 10400, 15000, 59499, 125600, 3840000].map((ms) => formatSeconds(ms)),
+    ["0ms", "23ms", "49ms", "99ms", "0.1s", "1s", "1s", "9.9s", "10s", "10s", "15s", "59s", "2m 6s", "1h 4m"],
   );
+  assert.deepEqual([null, undefined, -5, "x"].map((ms) => formatSeconds(ms)), ["—", "—", "—", "—"]);
+});
+
+test("durations in Portuguese: the number as Intl writes it, the unit from the catalogue (as the server's)", async () => {
+  const { gettext } = await catalogueGettext(PORTUGUESE_CATALOGUE);
+  const portuguese = (ms) => formatDuration(ms, { gettext, locale: "pt-br" });
+  assert.deepEqual([23, 2100, 15000, 125600, 3840000].map(portuguese), ["23 ms", "2,1 s", "15 s", "2 min 6 s", "1 h 4 min"]);
 });
 
 test("in Portuguese the titles read as the original client's (the real djangojs catalogue)", async () => {
   const { gettext, size } = await catalogueGettext(PORTUGUESE_CATALOGUE);
   assert.ok(size > 20);
   const completed = (severity, duration_ms) =>
-    tickerItem(envelope("councilor_completed", { ...finished, display_name: "Auditoria de segurança", severity, duration_ms }), { gettext }).title;
-  assert.equal(completed("success", 15000), "✅ Auditoria de segurança - Sucesso (15s)");
-  assert.equal(completed("warning", 2000), "⚠️ Auditoria de segurança - Aviso (2s)");
-  assert.equal(completed("error", 2000), "❌ Auditoria de segurança - Erro (2s)");
+    tickerItem(envelope("councilor_completed", { ...finished, display_name: "Auditoria de segurança", severity, duration_ms }), { gettext, locale: "pt-br" }).title;
+  assert.equal(completed("success", 15000), "✅ Auditoria de segurança - Sucesso (15 s)");
+  assert.equal(completed("warning", 2100), "⚠️ Auditoria de segurança - Aviso (2,1 s)");
+  assert.equal(completed("error", 2000), "❌ Auditoria de segurança - Erro (2 s)");
   const started = tickerItem(envelope("councilor_started", { ...councilor, display_name: "Auditoria de segurança" }), { gettext });
   assert.equal(started.title, "🏛️ Auditoria de segurança - Iniciando análise...");
   const error = tickerItem(envelope("councilor_error", { ...finished, status: "error", severity: "error", error: "saiu com 2" }), { gettext });
