@@ -21,8 +21,8 @@ VIEWPORT = {"width": 1280, "height": 800}
 OUTPUTS = {"success": "all good", "warning": "warning: 2 deprecated packages", "error": "fatal: disk full"}
 
 # The cells a run's row must show without scrolling, by the header labels the admin gives them.
-EXECUTION_COLUMNS = ("Status", "Severity", "Started", "Duration")
-COUNCILOR_COLUMNS = ("Last severity", "Last run", "Next run")
+EXECUTION_COLUMNS = ("Agent", "Result", "Started", "Duration")
+COUNCILOR_COLUMNS = ("Last result", "Last run", "Next run")
 
 # The widths a page lays out: the table's own, and what its scrolling container shows of it.
 TABLE_FIT = """() => {
@@ -89,13 +89,13 @@ def browser():
         chromium.close()
 
 
-def test_the_execution_list_shows_status_severity_started_and_duration_at_1280(server, browser, history):
+def test_the_execution_list_shows_the_result_started_and_duration_at_1280(server, browser, history):
     page = open_changelist(browser, server, "/admin/councilors/execution/")
     assert_fits(page, EXECUTION_COLUMNS)
     page.context.close()
 
 
-def test_the_councilor_list_shows_the_last_severity_at_1280(server, browser, history):
+def test_the_councilor_list_shows_the_last_result_at_1280(server, browser, history):
     page = open_changelist(browser, server, "/admin/councilors/councilor/")
     assert_fits(page, COUNCILOR_COLUMNS)
     assert page.locator("#result_list tbody tr").count() == Councilor.objects.count() == 4
