@@ -265,6 +265,36 @@ async def test_a_hub_that_dispatched_ids_a_failover_lost_says_so_for_every_gatew
     assert (await history.history_since(since=sent[3]["id"], topics={ALL_TOPICS})).complete is True
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_while_redis_stalls_a_gap_read_the_clients_behind_it_wait_and_the_others_keep_receiving(
+    fresh_history, redis_client, settings
+):
+    settings.GAMIFICATION_HISTORY_TIMEOUT_S = 10  # longer than the stall: the read waits, then succeeds
+    sent = [await aemit("system_alert", alert(n)) for n in range(5)]
+    behind, topic_only = FakeClient("behind"), FakeClient("topic", frozenset({"councilor_paused"}))
+    hub = hub_with(behind, topic_only)
+    hub.last_id = sent[0]["id"]  # this hub missed sent[1]
+    # WRITE mode stalls every script (the history's reads are scripts) and leaves plain reads alone.
+    redis_client.execute_command("CLIENT", "PAUSE", 5000, "WRITE")
+    try:
+        hub.on_event(sent[2])  # returns at once: the gap is read by a task of its own
+        fill = hub.gap.task
+        joined = FakeClient("joined")  # connected after the gap: `connected.last_id` was past it
+        hub.add(joined)
+        hub.on_event(sent[3])
+        hub.on_event(sent[4])
+        await asyncio.sleep(0.3)
+        assert not fill.done()  # Redis still stalls the read...
+        assert joined.events == sent[3:]  # ...and live events go on, to everyone not behind the gap
+        assert behind.events == []  # those behind it wait for what they missed
+    finally:
+        redis_client.execute_command("CLIENT", "UNPAUSE")
+    await asyncio.wait_for(fill, TIMEOUT)
+    assert behind.events == sent[1:]  # what it missed, then what came meanwhile, in order, once
+    assert joined.events == sent[3:] and topic_only.events == [] and hub.gap is None
+    assert behind.lost == []
+
+
 # The hub as a consumer's connection uses it -----------------------------------------------------
 
 
