@@ -6,6 +6,7 @@ and refuses control commands at once once its session is gone; a token socket cl
 TTL when its user's token generation moves on (a password change).
 """
 
+import json
 import time
 from datetime import timedelta
 
@@ -129,7 +130,7 @@ async def test_after_logout_a_control_command_is_refused_at_once_without_waiting
             assert (await receive(ws))["type"] == protocol.CONNECTED
             assert (await command(ws, {"command": "ping"}))["type"] == "pong"
             await log_out(session)
-            await ws.send('{"command": "%s", "councilor_id": "%s"}' % (pause["command"], pause["councilor_id"]))
+            await ws.send(json.dumps(pause))
             started = time.monotonic()
             assert await closed(ws) == UNAUTHORIZED  # no reply: the socket is closed instead
             assert time.monotonic() - started < 5
