@@ -101,11 +101,15 @@ def _server(argv: list[str], *, port: int, log_path: Path | None, env: dict[str,
 
 @contextmanager
 def daphne(
-    *, port: int | None = None, log_path: Path | None = None, **env: str
+    *, port: int | None = None, log_path: Path | None = None, module: str = "daphne", **env: str
 ) -> Iterator[tuple[subprocess.Popen, int]]:
-    """A real daphne serving the project's ASGI application on 127.0.0.1:<port>."""
+    """A real daphne serving the project's ASGI application on 127.0.0.1:<port>.
+
+    `module`: what `python -m` runs, daphne itself or a test's wrapper around it.
+    """
     port = port or free_port()
     argv = daphne_argv(PYTHON, host="127.0.0.1", port=port)
+    argv[argv.index("daphne")] = module
     with _server(argv, port=port, log_path=log_path, env=env) as running:
         yield running
 
