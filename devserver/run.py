@@ -23,11 +23,9 @@ from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 from typing import TextIO
 
-import honcho.manager
-from honcho.manager import SYSTEM_PRINTER_NAME, Manager
-from honcho.printer import Message, Printer
-
 from devserver import procgroup
+from devserver.fastpath import honcho
+from devserver.fastpath.honcho import SYSTEM_PRINTER_NAME, Manager, Message, Printer
 from devserver.gateway import daphne_argv
 from infrastructure.private_files import create_private_file, open_private_log, private_directory, replace_private_file
 
@@ -227,7 +225,7 @@ def main() -> int:
     print("\n".join(banner), flush=True)
 
     # honcho SIGKILLs whatever still runs 5 s after Ctrl+C; give the worker its own grace period first.
-    honcho.manager.KILL_WAIT = procgroup.GRACE_S + 5
+    honcho.grant_grace(procgroup.GRACE_S + 5)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     manager = Manager(TeePrinter(sys.stdout, log_dir=log_dir, names=log_names(table)))
     for name, argv in table.items():
