@@ -15,12 +15,12 @@ class AppSettings:
 
     @property
     def SCHEDULER_TICK_S(self) -> float:
-        """How often each `qcluster` runs django-q2's scheduler pass; 0 leaves only django-q2's own ~30 s pass."""
+        """How often each `run_cluster` runs django-q2's scheduler pass; 0 leaves only django-q2's own ~30 s pass."""
         return float(_setting("SCHEDULER_TICK_S", 0.5))
 
     @property
     def REAPER_INTERVAL_S(self) -> float:
-        """How often each `qcluster` looks for runs whose worker died."""
+        """How often each `run_cluster` looks for runs whose worker died."""
         return float(_setting("REAPER_INTERVAL_S", 5.0))
 
     @property

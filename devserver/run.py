@@ -131,8 +131,8 @@ def process_table(*, host: str, port: int) -> dict[str, list[str]]:
     if not os.environ.get("REDIS_URL"):
         table["redis"] = [python, "-m", "devserver.embedded_redis"]
     table["web"] = daphne_argv(python, host=host, port=port)
-    # In a process group of its own: see conductor/procgroup.py for why.
-    table["worker"] = [python, "-m", "devserver.procgroup", python, "manage.py", "qcluster"]
+    # In a process group of its own: see devserver/procgroup.py for why.
+    table["worker"] = [python, "-m", "devserver.procgroup", python, "manage.py", "run_cluster"]
     # Clusters cannot report their own absence: this raises the "no worker cluster" alert.
     table["watchdog"] = [python, "manage.py", "check_workers", "--watch", "15"]
     return table

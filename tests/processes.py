@@ -1,4 +1,4 @@
-"""Real processes for tests: daphne, qcluster and friends on free ports, stopped afterwards."""
+"""Real processes for tests: daphne, run_cluster and friends on free ports, stopped afterwards."""
 
 import os
 import signal
@@ -130,7 +130,7 @@ SERVERS = {"daphne": daphne, "uvicorn": uvicorn}
 
 @contextmanager
 def manage(*args: str, log_path: Path | None = None, **env: str) -> Iterator[subprocess.Popen]:
-    """A long-running `manage.py` command (e.g. qcluster), stopped on exit."""
+    """A long-running `manage.py` command (e.g. run_cluster), stopped on exit."""
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [PYTHON, "manage.py", *args],
@@ -143,7 +143,7 @@ def manage(*args: str, log_path: Path | None = None, **env: str) -> Iterator[sub
     try:
         yield process
     finally:
-        # SIGTERM to the command alone: signalled as a group, qcluster's forked workers get it too
+        # SIGTERM to the command alone: signalled as a group, the cluster's forked workers get it too
         # and the cluster hangs until killed. The group is killed afterwards for anything left over.
         if process.poll() is None:
             process.terminate()

@@ -60,7 +60,6 @@ INSTALLED_APPS = [
     "ninja",
     "infrastructure",
     "gamification",
-    # Before django_q: its `qcluster` command adds the scheduler tick to django-q2's (councilors/cluster_loop.py).
     "councilors",
     "django_q",
     "dashboard",

@@ -49,7 +49,7 @@ def without_key(**extra: str) -> dict[str, str]:
 
 PROCESSES = {
     "manage.py check": [PYTHON, "manage.py", "check"],
-    "qcluster": [PYTHON, "manage.py", "qcluster"],
+    "run_cluster": [PYTHON, "manage.py", "run_cluster"],
     "daphne": daphne_argv(PYTHON, host="127.0.0.1", port="{port}"),
 }
 UNSAFE_KEYS = {

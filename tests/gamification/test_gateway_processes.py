@@ -63,7 +63,7 @@ async def test_two_gateways_and_a_worker_share_one_redis(councilor):
     # A prefix of their own, so that stats of hubs from other tests in this process do not count.
     env = {"CHANNEL_PREFIX": f"conductor-two-{uuid.uuid4().hex[:8]}", "GAMIFICATION_STATS_TTL_S": "3"}
     env["GAMIFICATION_STATS_HEARTBEAT_S"] = "1"
-    with daphne(**env) as (_, port_a), daphne(**env) as (process_b, port_b), manage("qcluster", **env):
+    with daphne(**env) as (_, port_a), daphne(**env) as (process_b, port_b), manage("run_cluster", **env):
         async with (
             websockets.connect(ws_url(port_a, token), compression=None) as ws_a,
             websockets.connect(ws_url(port_b, token), compression=None) as ws_b,
