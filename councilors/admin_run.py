@@ -22,7 +22,7 @@ from councilors.forms import AgentRunForm
 from councilors.models import ActionRecord, Agent, Councilor, Execution
 
 RUN_PERMISSION = "councilors.run_agent"
-# The dashboard's run page (SPEC §7): reversed by name, or its documented path where it is not wired.
+# The dashboard's run page (docs/dashboard.md): reversed by name, or its documented path where it is not wired.
 RUN_PAGE_URL_NAME = "run_detail"
 RUN_PAGE_PATH = "/executions/{execution_id}/"
 AGENT_RUN_TEMPLATE = "admin/councilors/agent/run.html"
