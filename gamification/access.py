@@ -181,7 +181,9 @@ class Guarded(Protocol):
 
 
 class LocalConnections(Protocol):
-    connections: Collection[Guarded]
+    @property
+    def connections(self) -> Collection[Guarded]:
+        """The process's open connections."""
 
 
 class Sessions(Protocol):

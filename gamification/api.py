@@ -64,7 +64,7 @@ async def events_since(request: HttpRequest, query: Query[EventsQuery]) -> dict[
     except Exception as exc:  # noqa: BLE001 - Redis down or slow: a clear 503, never a 500
         logger.warning("GET /api/events: history unavailable (%r)", exc)
         raise HttpError(503, HISTORY_UNAVAILABLE) from exc
-    user = request.auth  # type: ignore[attr-defined] - the API's authentication puts the user here
+    user = request.auth  # type: ignore[attr-defined]  # the API's authentication puts the user there
     sees_all_details = await user.ahas_perm(DETAILS_PERMISSION)
     events = [
         envelope_for_viewer(event, requester=requester, user_id=user.pk, sees_all_details=sees_all_details)

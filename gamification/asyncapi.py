@@ -83,7 +83,7 @@ class Schemas:
             return self.ref(hint)
         raise TypeError(f"no JSON Schema for {hint!r}")
 
-    def ref(self, typed_dict: type) -> dict[str, str]:
+    def ref(self, typed_dict: type[Any]) -> dict[str, str]:
         """A $ref to the TypedDict's entry, added on first use."""
         name = typed_dict.__name__
         if self._classes.setdefault(name, typed_dict) is not typed_dict:
@@ -93,7 +93,7 @@ class Schemas:
             self.named[name] = self.object(typed_dict)
         return {"$ref": SCHEMAS_REF + name}
 
-    def object(self, typed_dict: type, **extra: dict[str, Any]) -> dict[str, Any]:
+    def object(self, typed_dict: type[Any], **extra: dict[str, Any]) -> dict[str, Any]:
         """The TypedDict as a closed object (plus optional `extra` properties)."""
         hints = get_type_hints(typed_dict, include_extras=True)
         properties = {name: self.of(hint) for name, hint in hints.items()} | extra
@@ -191,7 +191,7 @@ def _command_messages(schemas: Schemas) -> dict[str, dict[str, Any]]:
     messages = {}
     for name, command in protocol.COMMANDS.items():
         fields = schemas.object(command.fields)
-        payload = {
+        payload: dict[str, Any] = {
             "type": "object",
             "description": "Other fields are ignored.",
             "properties": {protocol.COMMAND_FIELD: {"const": name}, **fields["properties"]},

@@ -108,7 +108,7 @@ class CouncilorRunQueued(TypedDict):
 @dataclass(frozen=True)
 class EventType:
     name: str
-    data: type  # the TypedDict of its data
+    data: type[Any]  # the TypedDict of its data
     broadcast: bool = True  # False: a reply to one client, never sent to a group
     summary: str = ""
     # A run's private details: sent to its requester and to holders of DETAILS_PERMISSION only; everyone

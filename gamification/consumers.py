@@ -227,7 +227,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         for task in tuple(getattr(self, "_tasks", ())):
             if task is not current:
                 task.cancel()
-        if self.leased:
+        if self.leased and self.user_id is not None:
             self.leased = False
             await get_hub().user_sockets.release(user_id=self.user_id, client_id=self.client_id)
 
@@ -312,7 +312,7 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         ):
             frame = frames.public
         if self.seam.admit(frame, frames.event_id):
-            self.outbox.put(frame)  # type: ignore[union-attr] - set before the hub knows this connection
+            self.outbox.put(frame)  # type: ignore[union-attr]  # set before the hub knows this connection
         elif self.seam.held_count > app_settings.WS_OUTBOX_FRAMES:  # held frames count as queued ones
             self.close_with(CloseCode.SLOW_CONSUMER)
 

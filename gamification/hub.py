@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 
 from gamification import history, metrics
-from gamification.access import AccessSweep, access_cache
+from gamification.access import Access, AccessSweep, access_cache
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
 from gamification.loop_local import loop_local
@@ -49,6 +49,7 @@ class Subscriber(Protocol):
     client_id: str
     topics: frozenset[str]
     user_id: int | None  # None: anonymous
+    session_key: str | None  # the session it was opened with (gamification/access.py's sweep checks it)
 
     def deliver(self, frames: EventFrames) -> None:
         """Queue one event (the frame of the shape this client may see) without blocking."""
@@ -61,6 +62,9 @@ class Subscriber(Protocol):
 
     def abort(self) -> None:
         """The hub dropped this client because a delivery raised: close the connection, without raising."""
+
+    def follow(self, access: Access | None) -> None:
+        """The access sweep's news of the user (None: gone, or the session ended): keep up, or close 4401."""
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def councilor_finished(
     requester: int | None = None,
 ) -> Event:
     """`councilor_error` when the run failed, `councilor_completed` otherwise."""
-    common = {
+    common: dict[str, Any] = {
         "councilor_id": councilor_id,
         "task_name": task_name,
         "display_name": display_name,
@@ -79,10 +79,10 @@ def councilor_finished(
         "emoji": emoji,
     }
     if run.status == "error":
-        data = CouncilorError(**common, status="error", severity="error", error=error)
-        return Event("councilor_error", dict(data), requester)
-    data = CouncilorCompleted(**common, status="completed", severity=run.severity)
-    return Event("councilor_completed", dict(data), requester)
+        failed: CouncilorError = {**common, "status": "error", "severity": "error", "error": error}  # type: ignore[typeddict-item]
+        return Event("councilor_error", dict(failed), requester)
+    completed: CouncilorCompleted = {**common, "status": "completed", "severity": run.severity}  # type: ignore[typeddict-item]
+    return Event("councilor_completed", dict(completed), requester)
 
 
 def agent_execution_started(
