@@ -2,7 +2,7 @@
 
 The hub hands every frame to `put`, which returns at once, so one slow or dead client cannot hold
 back the fan-out to the others. Memory per client stays bounded: when more than `limit` frames
-wait, the outbox gives up and calls `on_overflow` (the consumer closes with CLOSE_SLOW_CONSUMER).
+wait, the outbox gives up and calls `on_overflow` (the consumer closes with CloseCode.SLOW_CONSUMER).
 
 `AsgiOutbox` works under any ASGI server through its `send`. Under uvicorn that `send` waits while
 the socket's write buffer is full, so a slow reader's frames pile up here, where they are counted.

@@ -60,19 +60,24 @@ class CloseCode(IntEnum):
 
 
 CLOSE_CODES = tuple(CloseCode)
-# The same codes under the flat names older code and tests import (one definition: the type above).
-CLOSE_UNAUTHORIZED = CloseCode.UNAUTHORIZED
-CLOSE_UNAUTHORIZED_REASON = CloseCode.UNAUTHORIZED.reason
-CLOSE_TOO_MANY_CONNECTIONS = CloseCode.TOO_MANY_CONNECTIONS
-CLOSE_TOO_MANY_CONNECTIONS_REASON = CloseCode.TOO_MANY_CONNECTIONS.reason
-CLOSE_SLOW_CONSUMER = CloseCode.SLOW_CONSUMER
-CLOSE_SLOW_CONSUMER_REASON = CloseCode.SLOW_CONSUMER.reason
-CLOSE_MESSAGE_TOO_BIG = CloseCode.MESSAGE_TOO_BIG
-CLOSE_MESSAGE_TOO_BIG_REASON = CloseCode.MESSAGE_TOO_BIG.reason
-CLOSE_RATE_LIMITED = CloseCode.RATE_LIMITED
-CLOSE_RATE_LIMITED_REASON = CloseCode.RATE_LIMITED.reason
-CLOSE_INTERNAL_ERROR = CloseCode.INTERNAL_ERROR
-CLOSE_INTERNAL_ERROR_REASON = CloseCode.INTERNAL_ERROR.reason
+# The same codes under the flat names that code written before CloseCode imports (deprecated: use
+# CloseCode), unpacked from the type in its order so that nothing is written twice.
+(
+    CLOSE_UNAUTHORIZED,
+    CLOSE_TOO_MANY_CONNECTIONS,
+    CLOSE_SLOW_CONSUMER,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_RATE_LIMITED,
+    CLOSE_INTERNAL_ERROR,
+) = CloseCode
+(
+    CLOSE_UNAUTHORIZED_REASON,
+    CLOSE_TOO_MANY_CONNECTIONS_REASON,
+    CLOSE_SLOW_CONSUMER_REASON,
+    CLOSE_MESSAGE_TOO_BIG_REASON,
+    CLOSE_RATE_LIMITED_REASON,
+    CLOSE_INTERNAL_ERROR_REASON,
+) = (code.reason for code in CloseCode)
 
 # Error replies: {"type": "error", "data": {"code": CODE, "message": text}}.
 INVALID_JSON = "invalid_json"

@@ -28,9 +28,10 @@ speed, never a client (no write that raises, no 4500).
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any
+
+from infrastructure.fastpath.capability import Capability, logged
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +64,6 @@ TRANSPORT_ATTRIBUTES = (
 )
 
 
-@dataclass(frozen=True)
-class Capability:
-    available: bool
-    reason: str
-
-
 def _probe() -> Capability:
     try:
         from autobahn.websocket.protocol import PreparedMessage
@@ -95,11 +90,7 @@ def _probe() -> Capability:
 @cache
 def check() -> Capability:
     """Whether the daphne fast path can be used in this process; logged once."""
-    capability = _probe()
-    if capability.available:
-        logger.info(MSG_AVAILABLE, capability.reason)
-    else:
-        logger.warning(MSG_UNAVAILABLE, capability.reason)
+    capability = logged(_probe(), logger, available=MSG_AVAILABLE, unavailable=MSG_UNAVAILABLE)
     logger.info(MSG_CONNECTION_LOGGING, _defer_connection_debug_text())
     return capability
 

@@ -9,22 +9,17 @@ is taken. Without it each stream keeps a thread of its own, as stock Django does
 
 import logging
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from asgiref.sync import SyncToAsync, ThreadSensitiveContext
 
+from infrastructure.fastpath.capability import Capability, logged
+
 logger = logging.getLogger(__name__)
 
 MSG_AVAILABLE = "long-lived HTTP responses: one shared sync thread (%s)"
 MSG_UNAVAILABLE = "long-lived HTTP responses: a sync thread each, as stock Django (%s)"
-
-
-@dataclass(frozen=True)
-class Capability:
-    available: bool
-    reason: str
 
 
 def _probe() -> Capability:
@@ -37,12 +32,7 @@ def _probe() -> Capability:
 @cache
 def check() -> Capability:
     """Whether requests can share one thread-sensitive context in this process; logged once."""
-    capability = _probe()
-    if capability.available:
-        logger.info(MSG_AVAILABLE, capability.reason)
-    else:
-        logger.warning(MSG_UNAVAILABLE, capability.reason)
-    return capability
+    return logged(_probe(), logger, available=MSG_AVAILABLE, unavailable=MSG_UNAVAILABLE)
 
 
 def new_shared_context() -> ThreadSensitiveContext:

@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from councilors.services import councilor_enqueue
 from gamification import history
 from gamification.events import emit
-from gamification.protocol import CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON
+from gamification.protocol import CloseCode
 from tests.factories import make_actor
 from tests.gamification.live import TIMEOUT, receive, request, staff_token, ws_url
 from tests.processes import SERVERS, daphne, manage
@@ -45,7 +45,7 @@ async def test_without_credentials_the_server_closes_with_4401_unauthorized(serv
         async with websockets.connect(f"ws://127.0.0.1:{port}/ws/gamification", compression=None) as ws:
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), timeout=TIMEOUT)
-    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (CloseCode.UNAUTHORIZED, CloseCode.UNAUTHORIZED.reason)
 
 
 async def _stats_until(ws, predicate) -> dict:
