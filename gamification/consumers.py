@@ -301,17 +301,9 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
 
     # Outgoing ---------------------------------------------------------------------------------
 
-    def deliver(self, frames: EventFrames) -> None:
-        """Queue one event from the hub in the shape this client may see (never blocks); held during a replay."""
-        frame = frames.full
-        # EventFrames.for_viewer, inlined: this runs once per client per event.
-        if (
-            frames.public is not frame
-            and not self.may_view_runs
-            and (self.user_id is None or self.user_id != frames.requester)
-        ):
-            frame = frames.public
-        if self.seam.admit(frame, frames.event_id):
+    def deliver(self, frame: Frame, event_id: int | None) -> None:
+        """Queue one event frame from the hub (never blocks); held back while a replay runs."""
+        if self.seam.admit(frame, event_id):
             self.outbox.put(frame)  # type: ignore[union-attr]  # set before the hub knows this connection
         elif self.seam.held_count > app_settings.WS_OUTBOX_FRAMES:  # held frames count as queued ones
             self.close_with(CloseCode.SLOW_CONSUMER)

@@ -8,7 +8,7 @@ and hands the same frames to every local connection subscribed to its type. Conn
 indexed by topic, so an event touches only its subscribers, and a connection in `all` plus the
 event's own topic is skipped in the second pass: each client gets each event exactly once.
 
-`Subscriber.deliver(frames)` is the one entry point per connection; it must not block (the
+`Subscriber.deliver(frame, event_id)` is the one entry point per connection; it must not block (the
 consumer queues into its bounded outbox), so a slow client never holds back the others. A
 delivery that raises (a bug, a socket broken in a way the outbox did not expect) costs that one
 client its connection — logged, dropped from the hub, closed — never the delivery to the others.
@@ -33,6 +33,7 @@ from gamification.access import Access, AccessSweep, access_cache
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS
 from gamification.loop_local import loop_local
+from gamification.outbox import Frame
 from gamification.presence import Presence
 from gamification.session_users import session_users
 from gamification.shapes import EventFrames, event_frames
@@ -50,9 +51,10 @@ class Subscriber(Protocol):
     topics: frozenset[str]
     user_id: int | None  # None: anonymous
     session_key: str | None  # the session it was opened with (gamification/access.py's sweep checks it)
+    may_view_runs: bool  # sees every run's private details (gamification/shapes.py)
 
-    def deliver(self, frames: EventFrames) -> None:
-        """Queue one event (the frame of the shape this client may see) without blocking."""
+    def deliver(self, frame: Frame, event_id: int | None) -> None:
+        """Queue one pre-encoded event frame (of the shape this client may see) without blocking."""
 
     def describe(self) -> dict[str, Any]:
         """What staff see of this client in `get_stats`."""
@@ -253,10 +255,17 @@ class Hub:
 
     def _deliver(self, frames: EventFrames, subscribers: Iterable[Subscriber]) -> int:
         delivered = 0
+        frame, event_id = frames.full, frames.event_id
+        shaped = frames.public is not frame  # a run's private details: each client gets the shape it may see
         # The try block costs nothing while no delivery raises (zero-cost exceptions since Python 3.11).
         for subscriber in subscribers:
             try:
-                subscriber.deliver(frames)
+                subscriber.deliver(
+                    frames.for_viewer(user_id=subscriber.user_id, sees_all_details=subscriber.may_view_runs)
+                    if shaped
+                    else frame,
+                    event_id,
+                )
             except Exception:  # noqa: BLE001 - one client's failure must not stop the fan-out
                 self._drop_failed(subscriber)
                 continue

@@ -16,10 +16,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from gamification.access import Access, access_cache
@@ -40,8 +43,42 @@ class SessionEntry:
     loaded_at: float  # time.monotonic()
 
 
+# Sessions read per query by the sweep (well under SQLite's limit of variables per statement).
+SESSIONS_PER_QUERY = 500
+DATABASE_SESSIONS = "django.contrib.sessions.backends.db"
+
+
 def _look_up_many(session_keys: list[str]) -> list[SessionEntry]:
-    return [_look_up(session_key) for session_key in session_keys]
+    """The sweep's lookups: with database sessions one query per SESSIONS_PER_QUERY keys, not two per key.
+
+    The stored auth hash is kept as it is; `SessionUsers.names` compares it with the user's current
+    one, as `auth.get_user` does (a session hashed under a SECRET_KEY_FALLBACKS key then ends, and the
+    browser's next page load rehashes it). Other session engines: Django's own rule, key by key.
+    """
+    if settings.SESSION_ENGINE != DATABASE_SESSIONS:
+        return [_look_up(session_key) for session_key in session_keys]
+    from django.contrib.sessions.models import Session
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    stored: dict[str, str] = {}
+    for start in range(0, len(session_keys), SESSIONS_PER_QUERY):
+        chunk = session_keys[start : start + SESSIONS_PER_QUERY]
+        live = Session.objects.filter(session_key__in=chunk, expire_date__gt=timezone.now())
+        stored.update(live.values_list("session_key", "session_data"))
+    now = time.monotonic()
+    return [_entry(store.decode(stored[key]) if key in stored else {}, now) for key in session_keys]
+
+
+def _entry(data: dict[str, Any], loaded_at: float) -> SessionEntry:
+    """Who a session's data says is logged in (no one: not logged in, or through a backend no longer configured)."""
+    user_id, backend = data.get(auth.SESSION_KEY), data.get(auth.BACKEND_SESSION_KEY)
+    if user_id is None or backend not in settings.AUTHENTICATION_BACKENDS:
+        return SessionEntry(user_id=None, auth_hash="", loaded_at=loaded_at)
+    pk = get_user_model()._meta.pk
+    assert pk is not None
+    return SessionEntry(
+        user_id=pk.to_python(user_id), auth_hash=data.get(auth.HASH_SESSION_KEY) or "", loaded_at=loaded_at
+    )
 
 
 def _look_up(session_key: str) -> SessionEntry:

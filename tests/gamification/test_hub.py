@@ -34,13 +34,12 @@ class FakeClient:
     aborted: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     user_id: int | None = None
-    sees_all_details: bool = False
+    may_view_runs: bool = False
 
-    def deliver(self, frames: EventFrames) -> None:
+    def deliver(self, frame: Frame, event_id: int | None) -> None:
         if self.fails:
             raise ConnectionResetError("the socket broke under the outbox")
-        frame = frames.for_viewer(user_id=self.user_id, sees_all_details=self.sees_all_details)
-        self.received.append((json.loads(frame.text), frames.event_id))
+        self.received.append((json.loads(frame.text), event_id))
         self.arrived.set()
 
     def describe(self) -> dict[str, Any]:
@@ -108,8 +107,8 @@ async def test_each_frame_is_encoded_once_as_compact_json_shared_by_every_client
     frames: list[Frame] = []
 
     class Recording(FakeClient):
-        def deliver(self, event: EventFrames) -> None:
-            frames.append(event.for_viewer(user_id=None, sees_all_details=False))
+        def deliver(self, frame: Frame, event_id: int | None) -> None:
+            frames.append(frame)
 
     hub = hub_with(Recording("a"), Recording("b", frozenset({"system_alert"})))
     hub.dispatch(shaped(envelope(data={"message": "é"})))
