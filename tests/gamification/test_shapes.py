@@ -7,12 +7,11 @@ emptied or left out and `details_withheld: true` — live, in a resume, and from
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import AsyncClient
 
 from councilors.models import Execution
 from councilors.services import execution_finish, execution_start
 from gamification.catalogue import DETAILS_WITHHELD, public_data
-from gamification.events import aemit
+from gamification.events import aemit, emit
 from infrastructure.tokens import token_mint
 from tests.factories import make_user
 from tests.gamification.ws import TIMEOUT, socket
@@ -85,13 +84,12 @@ async def test_a_run_the_scheduler_started_shows_its_details_to_view_execution_h
             assert (await ws.receive_json_from(timeout=TIMEOUT))["data"] == PUBLIC
 
 
-async def test_get_api_events_answers_each_user_in_the_shape_they_may_see(people):
-    requester, holder, other = people
-    sent = await aemit("councilor_error", FAILED, requester.pk)
+def test_get_api_events_answers_each_user_in_the_shape_they_may_see(client):
+    requester, holder, other = make_user(), make_user(permissions=("councilors.view_execution",)), make_user()
+    sent = emit("councilor_error", FAILED, requester.pk)
     for user, data in ((requester, FAILED), (holder, FAILED), (other, PUBLIC)):
-        response = await AsyncClient().get(
-            "/api/events", {"since": sent["id"] - 1}, headers={"Authorization": f"Bearer {token_mint(user=user)}"}
-        )
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {token_mint(user=user)}"}
+        response = client.get("/api/events", {"since": sent["id"] - 1}, **auth)
         assert response.status_code == 200
         (event,) = [event for event in response.json()["events"] if event["id"] == sent["id"]]
         assert event == {"type": "councilor_error", "data": data, "timestamp": sent["timestamp"], "id": sent["id"]}
