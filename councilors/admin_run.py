@@ -27,7 +27,7 @@ from councilors.run_errors import run_error_text
 from councilors.verdicts import run_verdict
 
 RUN_PERMISSION = "councilors.run_agent"
-# The dashboard's run page (SPEC §7): reversed by name, or its documented path where it is not wired.
+# The dashboard's run page (docs/dashboard.md): reversed by name, or its documented path where it is not wired.
 RUN_PAGE_URL_NAME = "run_detail"
 RUN_PAGE_PATH = "/executions/{execution_id}/"
 AGENT_RUN_TEMPLATE = "admin/councilors/agent/run.html"

@@ -168,6 +168,7 @@ def _started_event(execution: Execution) -> payloads.Event:
         execution_id=execution.execution_id,
         started_at=execution.started_at,
         emoji=agent.emoji,
+        requester=execution.requested_by_id,
     )
 
 
@@ -189,6 +190,7 @@ def _finished_event(execution: Execution) -> payloads.Event:
             run=run,
             error=execution.error,
             emoji=agent.emoji,
+            requester=execution.requested_by_id,
         )
     return payloads.councilor_finished(
         councilor_id=agent.agent_id,
@@ -197,6 +199,7 @@ def _finished_event(execution: Execution) -> payloads.Event:
         run=run,
         error=execution.error,
         emoji=agent.emoji,
+        requester=execution.requested_by_id,
     )
 
 

@@ -23,11 +23,9 @@ from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 from typing import TextIO
 
-import honcho.manager
-from honcho.manager import SYSTEM_PRINTER_NAME, Manager
-from honcho.printer import Message, Printer
-
 from devserver import procgroup
+from devserver.fastpath import honcho
+from devserver.fastpath.honcho import SYSTEM_PRINTER_NAME, Manager, Message, Printer
 from devserver.gateway import daphne_argv
 from infrastructure.private_files import create_private_file, open_private_log, private_directory, replace_private_file
 
@@ -133,8 +131,8 @@ def process_table(*, host: str, port: int) -> dict[str, list[str]]:
     if not os.environ.get("REDIS_URL"):
         table["redis"] = [python, "-m", "devserver.embedded_redis"]
     table["web"] = daphne_argv(python, host=host, port=port)
-    # In a process group of its own: see conductor/procgroup.py for why.
-    table["worker"] = [python, "-m", "devserver.procgroup", python, "manage.py", "qcluster"]
+    # In a process group of its own: see devserver/procgroup.py for why.
+    table["worker"] = [python, "-m", "devserver.procgroup", python, "manage.py", "run_cluster"]
     # Clusters cannot report their own absence: this raises the "no worker cluster" alert.
     table["watchdog"] = [python, "manage.py", "check_workers", "--watch", "15"]
     return table
@@ -227,7 +225,7 @@ def main() -> int:
     print("\n".join(banner), flush=True)
 
     # honcho SIGKILLs whatever still runs 5 s after Ctrl+C; give the worker its own grace period first.
-    honcho.manager.KILL_WAIT = procgroup.GRACE_S + 5
+    honcho.grant_grace(procgroup.GRACE_S + 5)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     manager = Manager(TeePrinter(sys.stdout, log_dir=log_dir, names=log_names(table)))
     for name, argv in table.items():

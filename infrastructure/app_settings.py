@@ -1,10 +1,14 @@
 """HTTP API knobs, each overridable in Django settings as API_<NAME> (base settings read them from the environment)."""
 
+from typing import Any
+
 from django.conf import settings
 
 
-def _setting(name: str, default):
-    return getattr(settings, f"API_{name}", default)
+def _setting(name: str, default: Any) -> Any:
+    """Django's setting API_<name>, or `default` when it is unset or None (conductor/settings/base.py)."""
+    value = getattr(settings, f"API_{name}", None)
+    return default if value is None else value
 
 
 class AppSettings:

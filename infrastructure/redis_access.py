@@ -20,7 +20,7 @@ import os
 import threading
 import types
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio
@@ -57,7 +57,7 @@ _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClien
 
 
 def _layer_config() -> dict[str, Any]:
-    return settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    return cast(dict[str, Any], settings.CHANNEL_LAYERS["default"].get("CONFIG", {}))
 
 
 def key_prefix() -> str:
@@ -233,7 +233,7 @@ def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
         clients = _async_clients.pop(self, None)
         if clients is not None and not self.is_running():
             self.run_until_complete(clients.aclose())
-        self.close = original_close
+        self.close = original_close  # type: ignore[method-assign]  # this loop's own close again
         original_close()
 
-    loop.close = types.MethodType(close, loop)
+    loop.close = types.MethodType(close, loop)  # type: ignore[method-assign]  # only this loop's

@@ -67,6 +67,22 @@ def _signing_key(jwt_secret: str, secret_key: str) -> str:
     return salted_hmac(JWT_KEY_SALT, "jwt", secret=secret_key, algorithm="sha256").hexdigest()
 
 
+# Fixed: changing it makes every open token socket look stale at once.
+GENERATION_SALT = "infrastructure.tokens.user-generation"
+
+
+def token_generation(user: AbstractBaseUser) -> str:
+    """What a user's tokens are tied to: changes when the user's password, active flag or identity changes.
+
+    Derived (an HMAC of the pk, the password hash and `is_active`), so it costs no column: a socket
+    opened with a token notes it, and the gateway closes the socket once it differs
+    (gamification/access.py). A password change, a deactivation, or a user deleted and created
+    again under the same name all give another value.
+    """
+    state = f"{user.pk}:{user.password}:{int(bool(getattr(user, 'is_active', True)))}"
+    return salted_hmac(GENERATION_SALT, state, secret=signing_key(), algorithm="sha256").hexdigest()[:32]
+
+
 def token_mint(*, user: AbstractBaseUser, ttl_seconds: int | None = None) -> str:
     """A signed token for `user`, valid `ttl_seconds` (JWT_TTL_SECONDS by default; at most JWT_MAX_TTL_SECONDS).
 

@@ -70,7 +70,7 @@ def gateway(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         with (
             daphne(log_path=logs / "daphne.log", **env) as (process, port),
-            manage("qcluster", log_path=logs / "qcluster.log", **env),
+            manage("run_cluster", log_path=logs / "qcluster.log", **env),
         ):
             yield Gateway(url=f"http://127.0.0.1:{port}", daphne_pid=process.pid)
         # The stopped cluster's heartbeat would make later tests see a live worker for a while.

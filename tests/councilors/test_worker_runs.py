@@ -42,7 +42,7 @@ def wait_for_cluster() -> None:
 def test_run_now_queues_for_a_live_worker_cluster(admin_client, tmp_path):
     warning = make_councilor(agent=make_agent(runner_config={"argv": [PY, "-c", "print('caution: 80% used')"]}))
     failing = make_councilor(agent=make_agent(runner_config={"argv": [PY, "-c", "raise SystemExit(9)"]}))
-    with manage("qcluster", log_path=tmp_path / "qcluster.log"):
+    with manage("run_cluster", log_path=tmp_path / "qcluster.log"):
         wait_for_cluster()
 
         out = StringIO()
@@ -94,3 +94,27 @@ def test_run_now_queues_for_a_live_worker_cluster(admin_client, tmp_path):
         execution = execution_wait_finished(execution_id=queued_id(message), timeout=60)
         assert (execution.status, execution.output, execution.kind) == ("completed", "count the sheep\n", "agent")
     assert Execution.objects.filter(status="running").count() == 0
+
+
+def test_run_cluster_is_ours_and_qcluster_is_django_q2_s_own():
+    """The scheduler's loop starts from a command of its own; no app shadows django-q2's `qcluster`."""
+    from django.core.management import get_commands
+    from django_q.management.commands.qcluster import Command as QCluster
+
+    from councilors.management.commands.run_cluster import Command as RunCluster
+
+    commands = get_commands()
+    assert (commands["run_cluster"], commands["qcluster"]) == ("councilors", "django_q")
+    assert issubclass(RunCluster, QCluster)  # same options, same cluster
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_django_q2_s_own_qcluster_still_runs_queued_runs(tmp_path):
+    """Operators who start `manage.py qcluster` get a working cluster (without Conductor's tick and reaper)."""
+    councilor = make_councilor()
+    with manage("qcluster", log_path=tmp_path / "qcluster.log"):
+        wait_for_cluster()
+        out = StringIO()
+        call_command("run_councilor", councilor.councilor_id, "--wait", "--timeout", "60", stdout=out)
+    assert "completed, severity success" in out.getvalue(), (tmp_path / "qcluster.log").read_text()

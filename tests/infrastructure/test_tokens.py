@@ -214,4 +214,4 @@ async def _close_code(token: str) -> int | None:
 async def test_the_websocket_closes_4401_on_a_forged_token(name):
     admin = await sync_to_async(make_user)(username="admin", is_staff=True, is_superuser=True)
     assert await _close_code(token_mint(user=admin)) is None
-    assert await _close_code(await sync_to_async(FORGERIES[name])()) == protocol.CLOSE_UNAUTHORIZED
+    assert await _close_code(await sync_to_async(FORGERIES[name])()) == protocol.CloseCode.UNAUTHORIZED

@@ -77,14 +77,14 @@ class Command(OperatorCommand):
         parser.formatter_class = _HelpFormatter
         return parser
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         names = [name for name, event in CATALOGUE.items() if event.broadcast]
         parser.add_argument(
             "event_type", help=_("one of: %(types)s (fields below)") % {"types": ", ".join(sorted(names))}
         )
         parser.add_argument("--data", default="{}", help=gettext_lazy("the event's data as a JSON object"))
 
-    def handle(self, *args, event_type: str, data: str, **options) -> None:
+    def handle(self, *args: Any, event_type: str, data: str, **options: Any) -> None:
         try:
             payload = json.loads(data)
         except json.JSONDecodeError as exc:
