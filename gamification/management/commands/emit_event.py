@@ -67,7 +67,8 @@ def catalogue_help() -> str:
 
 
 class Command(OperatorCommand):
-    help = gettext_lazy(
+    # Lazy, so that --help speaks the shell's language (OperatorCommand activates it before parsing).
+    help = gettext_lazy(  # type: ignore[assignment]
         "Emit a catalogue event (e.g. system_alert) to every WebSocket client; the data is validated first."
     )
 
@@ -82,7 +83,7 @@ class Command(OperatorCommand):
         parser.add_argument(
             "event_type", help=_("one of: %(types)s (fields below)") % {"types": ", ".join(sorted(names))}
         )
-        parser.add_argument("--data", default="{}", help=gettext_lazy("the event's data as a JSON object"))
+        parser.add_argument("--data", default="{}", help=_("the event's data as a JSON object"))
 
     def handle(self, *args: Any, event_type: str, data: str, **options: Any) -> None:
         try:
