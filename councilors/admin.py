@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from councilors import selectors, services
-from councilors.admin_run import admin_actor, agent_run_view, councilor_run_view, run_now_message
+from councilors.admin_run import admin_actor, agent_run_view, councilor_run_message, councilor_run_view
 from councilors.forms import AgentForm, CouncilorForm
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.scheduling import councilor_next_run
@@ -242,8 +242,7 @@ class CouncilorAdmin(admin.ModelAdmin):
     @admin.action(description="Run now", permissions=["change"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
         for councilor in queryset:
-            result = services.councilor_run_now(councilor=councilor, actor=admin_actor(request))
-            self.message_user(request, *run_now_message(label=councilor.title, result=result))
+            councilor_run_message(self, request, councilor)
 
     @admin.action(description="Pause", permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
