@@ -36,7 +36,7 @@ from infrastructure.tokens import (
     token_mint,
     token_user,
 )
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 THIRTY_YEARS_S = 30 * 365 * 86400
@@ -261,7 +261,7 @@ def recreate_with_the_same_pk(user) -> None:
     """Deleted, and another created with the same name *and* primary key (SQLite may reuse the largest id)."""
     pk = user.pk
     user.delete()
-    get_user_model().objects.create_user(pk=pk, username=user.username, password="password")
+    get_user_model().objects.create_user(pk=pk, username=user.username, password=PASSWORD)
 
 
 INVALIDATIONS = {
