@@ -264,6 +264,7 @@ APP_SETTINGS_FROM_ENV = {
     "API_STREAM_POLL_S": env.float,
     "API_METRICS_PUBLIC": env.bool,
     "API_REQUEST_RECEIVE_TIMEOUT_S": env.float,
+    "API_STREAM_MAX_PER_USER": env.int,
     "COUNCILORS_NOTIFY_EMAILS": env.list,
     "COUNCILORS_OUTPUT_MAX_BYTES": env.int,
     "COUNCILORS_OUTPUT_MAX_LINE_BYTES": env.int,
