@@ -1,6 +1,6 @@
 """One Redis connection per gateway process waits for new output of every run that SSE clients follow.
 
-docs/http-api.md, "Streaming a run's output". Each SSE stream reads its run's lines itself, with
+docs/http-api.md, "Stream its output (Server-Sent Events)". Each SSE stream reads its run's lines itself, with
 the process's shared Redis client and without blocking (`read_entries(..., block_ms=None)`);
 when it has read everything, it waits here. The watch keeps one connection of its own blocked in
 one `XREAD BLOCK` over the streams of every waiting client (each stream from the oldest position

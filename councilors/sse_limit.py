@@ -1,6 +1,6 @@
 """At most API_STREAM_MAX_PER_USER open SSE streams per user over the whole deployment.
 
-docs/http-api.md, "Streaming a run's output". Counted like the WebSocket's sockets per user
+docs/http-api.md, "Stream its output (Server-Sent Events)". Counted like the WebSocket's sockets per user
 (gamification/user_limit.py, whose leases this reuses under its own key `<prefix>:sse-user:<id>`):
 one lease per open stream in Redis, renewed by the process that serves it, so a gateway that
 dies stops counting within the lease's lifetime. With Redis unreachable, this process's streams
