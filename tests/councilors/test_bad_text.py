@@ -20,6 +20,7 @@ from councilors.forms import AgentRunForm
 from councilors.management.lookup import BAD_ACTOR_TEXT
 from councilors.models import ActionRecord, Agent, Councilor, Execution
 from gamification import protocol
+from gamification.management.commands.ws_token import NO_SUCH_USER
 from infrastructure.text import unstorable, unstorable_anywhere
 from infrastructure.tokens import token_mint
 from tests.councilors.test_control import close_thread_connections, connected_from, send  # noqa: F401 - a fixture
@@ -185,3 +186,11 @@ def test_a_command_refuses_a_by_name_it_could_not_record(command, name):
     assert str(error.value) == BAD_ACTOR_TEXT
     assert nothing_stored() == (0, 0, 0)
     assert Councilor.objects.get(pk=councilor.pk).enabled is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", [ARGV_NOT_UTF8, "ops\x00"])
+def test_ws_token_answers_no_such_user_for_a_name_no_database_could_hold(name):
+    with pytest.raises(CommandError) as error:
+        call_command("ws_token", name, stdout=StringIO())
+    assert str(error.value) == NO_SUCH_USER.format(username=name)
