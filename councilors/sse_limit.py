@@ -8,7 +8,10 @@ are counted alone: streams are not refused because Redis is down.
 """
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+from functools import partial
 
 from gamification.loop_local import loop_local
 from gamification.user_limit import UserSockets
@@ -41,10 +44,11 @@ user_streams: Callable[[], UserStreams] = loop_local(UserStreams)
 class LeasedStream:
     """A stream's SSE text that gives its lease back however the stream ends.
 
-    Three ways: its events end (`execution_output_events` calls `release` in its `finally`, also
-    when daphne cancels it because the client went away), or Django closes the response
-    (`close()`, which Django calls on every response it finished sending, from any thread), even
-    one whose events never started. Giving a lease back twice does nothing.
+    However it ends: its events end (`execution_output_events` calls `release` in its `finally`,
+    also when daphne cancels it because the client went away), Django closes the response
+    (`close()`, which Django calls on every response it finished sending, from any thread), or
+    the response is dropped unsent (a client gone before its first byte: then the object is
+    collected, and `weakref.finalize` gives the lease back). Giving a lease back twice does nothing.
     """
 
     def __init__(self, events: Callable[..., AsyncIterator[str]], *, user_id: int, stream_id: str) -> None:
@@ -53,6 +57,7 @@ class LeasedStream:
         self.stream_id = stream_id
         self._loop = asyncio.get_running_loop()
         self._events = events(on_close=self.release)
+        weakref.finalize(self, _release_soon, self._loop, self.streams, user_id, stream_id)
 
     async def acquire(self) -> bool:
         return await self.streams.acquire(user_id=self.user_id, client_id=self.stream_id)
@@ -64,4 +69,13 @@ class LeasedStream:
         return self._events.__aiter__()
 
     def close(self) -> None:
-        self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self.release()))
+        _release_soon(self._loop, self.streams, self.user_id, self.stream_id)
+
+
+def _release_soon(loop: asyncio.AbstractEventLoop, streams: UserStreams, user_id: int, stream_id: str) -> None:
+    """Give a stream's lease back on its event loop, from any thread (nothing to do once the loop is closed)."""
+    if loop.is_closed():
+        return
+    release = partial(streams.release, user_id=user_id, client_id=stream_id)
+    with suppress(RuntimeError):  # the loop closed in between: the leases run out by themselves
+        loop.call_soon_threadsafe(lambda: loop.create_task(release()))

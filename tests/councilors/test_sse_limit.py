@@ -3,7 +3,9 @@ process's streams wait for output on one Redis connection (councilors/output_wat
 
 import asyncio
 import contextlib
+import gc
 import time
+from functools import partial
 
 import pytest
 import redis
@@ -16,7 +18,8 @@ from councilors.output_stream import OutputPublisher, stream_key
 from councilors.output_watch import WATCH_CLIENT_NAME, output_watch
 from councilors.selectors import VIEW_EXECUTION_PERMISSION
 from councilors.services import execution_start
-from councilors.sse_limit import UserStreams
+from councilors.sse import execution_output_events
+from councilors.sse_limit import LeasedStream, UserStreams
 from infrastructure.redis_access import key
 from infrastructure.tokens import token_mint
 from tests.factories import make_agent, make_user
@@ -158,3 +161,18 @@ async def test_many_streams_wait_on_one_redis_connection_and_each_gets_its_lines
     assert await asyncio.wait_for(asyncio.gather(*reads), WAIT_S) == [f"line 2 of {runs[n % 2]}" for n in range(6)]
     for stream in streams:
         await stream.close()
+
+
+async def test_a_stream_dropped_before_its_first_byte_gives_its_slot_back(settings):
+    # What daphne drops when a client goes away before the view's response is sent: the stream
+    # object, its events never started (no `finally` of theirs to run, no response to close).
+    settings.API_STREAM_MAX_PER_USER = 1
+    user, _, execution_id = await reader_and_run()
+    events = partial(execution_output_events, execution_id=execution_id)
+    stream = LeasedStream(events, user_id=user.pk, stream_id="s1")
+    assert await stream.acquire()
+    assert not await LeasedStream(events, user_id=user.pk, stream_id="s2").acquire()  # at the limit
+    del stream
+    gc.collect()
+    await lease_count_becomes(0, user.pk)
+    assert await LeasedStream(events, user_id=user.pk, stream_id="s3").acquire()
