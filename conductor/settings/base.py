@@ -87,7 +87,10 @@ MIDDLEWARE = [
 ]
 
 # django-axes first: a locked-out username or address is refused before its password is checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "infrastructure.login_throttle.LoginThrottleBackend",  # axes' own, for logins that come with a request
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 ROOT_URLCONF = "conductor.urls"
 ASGI_APPLICATION = "conductor.asgi.application"

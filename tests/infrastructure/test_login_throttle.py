@@ -93,6 +93,14 @@ def test_the_lock_out_page_is_in_the_site_s_language():
     assert "falhou 5 vezes seguidas" in page and "bloqueado por 15 minutos" in page
 
 
+def test_a_login_without_a_request_is_not_throttled_and_does_not_fail(client):
+    # The test client's login(), authenticate() in a shell: no address to count, nothing to lock.
+    make_user(username="gina", is_staff=True)
+    assert client.login(username="gina", password=PASSWORD)
+    assert not client.login(username="gina", password="wrong")
+    assert not AccessAttempt.objects.exists()
+
+
 # Password validators ------------------------------------------------------------------------------
 
 
