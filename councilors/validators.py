@@ -9,6 +9,8 @@ from typing import Any
 from croniter import croniter
 from django.core.exceptions import ValidationError
 
+from infrastructure.text import unstorable
+
 INTERVAL_PATTERN = re.compile(r"^\d+[mhd]$")
 INTERVAL_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -26,6 +28,14 @@ COLOR_INVALID = "Colour must be #rrggbb (six hex digits); got %(value)r."
 PROMPT_EMPTY = "The task prompt must not be empty."
 PROMPT_TOO_LONG = "The task prompt must be at most %(limit)d characters; it has %(length)d."
 PROMPT_NUL = "The task prompt must not contain NUL characters (\\x00)."
+PROMPT_UNSTORABLE = (
+    "The task prompt must be valid Unicode text: it contains a lone surrogate (U+D800 to U+DFFF), "
+    "which cannot be stored."
+)
+TEXT_UNSTORABLE = (
+    "This must be valid Unicode text without NUL characters (\\x00) or lone surrogates (U+D800 to U+DFFF), "
+    "which cannot be stored."
+)
 CHANNELS_EMPTY = "Choose at least one notification channel (panel, toast, email)."
 CHANNELS_UNKNOWN = "Unknown notification channel(s) %(unknown)s; choose from panel, toast, email."
 CHANNELS_NOT_LIST = 'Notification channels must be a list such as ["panel", "toast"].'
@@ -65,6 +75,8 @@ def validate_prompt(value: str) -> None:
         )
     if "\x00" in value:  # PostgreSQL cannot store it: refused here rather than crashing the run that saves it
         raise ValidationError(PROMPT_NUL, code="prompt_nul")
+    if unstorable(value):  # no database stores a lone surrogate (a JSON "\ud800" escape makes one)
+        raise ValidationError(PROMPT_UNSTORABLE, code="prompt_unstorable")
 
 
 def validate_notification_channels(value: Any) -> None:

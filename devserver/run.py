@@ -108,12 +108,27 @@ def prepare() -> list[str]:
     return lines
 
 
+def new_admin_password() -> str:
+    """A random password for the first admin that AUTH_PASSWORD_VALIDATORS accept (16 URL-safe characters)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    while True:
+        password = secrets.token_urlsafe(12)
+        try:  # all digits, or too like the name "admin": astronomically rare, but then draw again
+            validate_password(password, user=get_user_model()(username=ADMIN_USERNAME))
+        except ValidationError:
+            continue
+        return password
+
+
 def _admin_login(user_model) -> list[str]:
     from django.conf import settings
 
     password_file = Path(settings.VAR_DIR) / "admin-password.txt"
     if not user_model.objects.filter(is_superuser=True).exists():
-        password = secrets.token_urlsafe(12)
+        password = new_admin_password()
         user_model.objects.create_superuser(ADMIN_USERNAME, email="", password=password)
         replace_private_file(password_file, password + "\n")
     admin = user_model.objects.filter(username=ADMIN_USERNAME, is_superuser=True).first()

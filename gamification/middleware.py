@@ -18,14 +18,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import DisallowedHost, ImproperlyConfigured
+from django.core.exceptions import DisallowedHost, ImproperlyConfigured, ValidationError
 from django.http import HttpRequest, parse_cookie
 
 from gamification.access import Access, access_cache
 from gamification.fastpath import daphne
 from gamification.session_users import session_users
-from infrastructure.tokens import InvalidToken, TokenClaims, token_claims
+from infrastructure.tokens import InvalidToken, TokenClaims, generation_matches, token_claims
 
 # Scope keys this module adds (ASGI allows extension keys; namespaced to avoid clashes).
 SCOPE_HAS_ORIGIN = "gamification.has_origin"
@@ -151,9 +152,12 @@ def _verified_claims(token: str) -> TokenClaims:
 
 
 async def _token_user(token: str) -> tuple[Access, float] | None:
-    """The active user of a valid token and when the token expires (Unix seconds); None otherwise.
+    """The active user a valid token names, at the token's generation, and when it expires (Unix seconds).
 
-    The signature is checked here, on the event loop (an HMAC); the user comes from the access cache.
+    None otherwise. The signature is checked here, on the event loop (an HMAC); the user comes from
+    the access cache by primary key, and the token's generation must be the user's own
+    (infrastructure/tokens.py): a password change, a deactivation or a user deleted and created
+    again under the same name refuses the token (4401) once the cache has reloaded the user.
     """
     try:
         claims = _verified_claims(token)
@@ -161,8 +165,13 @@ async def _token_user(token: str) -> tuple[Access, float] | None:
         return None
     if claims.expires_at.timestamp() <= time.time():
         return None
-    access = await access_cache().by_username(claims.username)
-    if access is None or not access.active:
+    try:
+        # The user model's own key type ("5" and 5 name one user; a uid of another type names none).
+        user_id = get_user_model()._meta.pk.to_python(claims.user_id)
+        access = await access_cache().get(user_id)
+    except (ValueError, TypeError, ValidationError):  # a uid of the wrong type for this user model's key
+        return None
+    if access is None or not access.active or not generation_matches(access.user, claims.generation):
         return None
     return access, claims.expires_at.timestamp()
 

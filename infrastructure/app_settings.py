@@ -38,6 +38,16 @@ class AppSettings:
         return float(_setting("STREAM_POLL_S", 5.0))
 
     @property
+    def STREAM_MAX_PER_USER(self) -> int:
+        """Open SSE streams one user may hold over the whole deployment (0: no limit); the next gets 429."""
+        return int(_setting("STREAM_MAX_PER_USER", 20))
+
+    @property
+    def REQUEST_RECEIVE_TIMEOUT_S(self) -> float:
+        """How long daphne waits for a request's headers and body, from its first line (0: no limit)."""
+        return float(_setting("REQUEST_RECEIVE_TIMEOUT_S", 30.0))
+
+    @property
     def METRICS_PUBLIC(self) -> bool:
         """Serve /metrics without authentication (for a scraper on a private network)."""
         return bool(_setting("METRICS_PUBLIC", False))

@@ -7,6 +7,7 @@ seen to when Django starts (infrastructure/apps.py), WhiteNoise's warning filter
 README's "Configuration" table lists every variable read here (tests/conductor/test_settings.py).
 """
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Failed logins counted per username and per address, in the database every process shares.
+    "axes",
     "channels",
     # For its templates and static files: /api/docs serves Swagger UI from here, not from a CDN.
     "ninja",
@@ -81,6 +84,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: a locked-out username or address is refused before its password is checked.
+AUTHENTICATION_BACKENDS = [
+    "infrastructure.login_throttle.LoginThrottleBackend",  # axes' own, for logins that come with a request
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "conductor.urls"
@@ -160,9 +171,28 @@ Q_CLUSTER = {
     "cache": "q",
 }
 
+# Django's standard set: for passwords set through the admin's forms and `createsuperuser`.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (django-axes; docs/security.md, "Logins are throttled"): after AXES_FAILURE_LIMIT
+# failed logins to one username, or from one address, that username or address is locked out for
+# AXES_COOLOFF_MINUTES (a page saying so, status 429), whatever password comes next. Every failure
+# while locked starts the wait again. The address is REMOTE_ADDR: behind a proxy, daphne's
+# --proxy-headers puts the client's address there from the proxy's X-Forwarded-For; without it a
+# client's own X-Forwarded-For is never read (deploy/nginx.conf rate-limits the login too).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: a list of two, not a combination
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "infrastructure.login_throttle.lockout_response"  # the page, in the site's language
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept (AccessAttempt, in the admin); successes are not
+AXES_SENSITIVE_PARAMETERS = ["password"]
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
@@ -238,7 +268,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # django-axes logs every login it handles at INFO, and its version at every start of every command.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
 
 # App knobs. Each default is written once, in the app's app_settings.py (which documents it); here a
@@ -247,6 +278,8 @@ API_EXECUTE_RATE_LIMIT = env.int("API_EXECUTE_RATE_LIMIT", default=None)
 API_EXECUTE_RATE_WINDOW_S = env.int("API_EXECUTE_RATE_WINDOW_S", default=None)
 API_STREAM_POLL_S = env.float("API_STREAM_POLL_S", default=None)
 API_METRICS_PUBLIC = env.bool("API_METRICS_PUBLIC", default=None)
+API_REQUEST_RECEIVE_TIMEOUT_S = env.float("API_REQUEST_RECEIVE_TIMEOUT_S", default=None)
+API_STREAM_MAX_PER_USER = env.int("API_STREAM_MAX_PER_USER", default=None)
 COUNCILORS_NOTIFY_EMAILS = env.list("COUNCILORS_NOTIFY_EMAILS", default=None)
 COUNCILORS_OUTPUT_MAX_BYTES = env.int("COUNCILORS_OUTPUT_MAX_BYTES", default=None)
 COUNCILORS_OUTPUT_MAX_LINE_BYTES = env.int("COUNCILORS_OUTPUT_MAX_LINE_BYTES", default=None)

@@ -1,5 +1,6 @@
 """The admin in headless Chromium at 1280×800 against a real daphne: the columns that matter fit,
-and "Run now" on the change pages runs and links to the run page (in-process tests: test_admin.py).
+and "Run now" on the change pages queues the run for a worker and links to the run page (in-process
+tests: test_admin.py).
 """
 
 import pytest
@@ -9,8 +10,10 @@ from playwright.sync_api import Page, sync_playwright
 from councilors import validators
 from councilors.admin_run import run_page_url
 from councilors.demo import demo_seed
-from councilors.models import Agent, Councilor, Execution
+from councilors.models import Agent, Councilor
+from councilors.selectors import execution_wait_finished
 from councilors.services import execution_finish, execution_start
+from tests.councilors.cluster import qclusters
 from tests.dashboard.browser import context_logged_in, launch_chromium
 from tests.factories import make_user
 from tests.processes import daphne
@@ -38,8 +41,10 @@ HEADER_BOXES = """() => [...document.querySelectorAll('#result_list thead th')].
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory):
-    with daphne(log_path=tmp_path_factory.mktemp("admin-logs") / "web.log") as (_, port):
+def server(django_db_setup, django_db_blocker, tmp_path_factory):
+    # "Run now" from a web page is queued for a worker cluster, never run in the web process.
+    logs = tmp_path_factory.mktemp("admin-logs")
+    with django_db_blocker.unblock(), daphne(log_path=logs / "web.log") as (_, port), qclusters(1, log_dir=logs):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -105,11 +110,11 @@ def test_the_councilor_list_shows_the_last_result_at_1280(server, browser, histo
 def test_run_now_on_the_councilor_page_runs_it_and_links_to_the_run_page(server, browser, history):
     councilor = Councilor.objects.get(agent__agent_id="python-version")
     page = open_page(browser, server, reverse("admin:councilors_councilor_change", args=[councilor.pk]))
-    page.get_by_role("button", name="Run now").click()  # no worker cluster here: it runs in the web process
+    page.get_by_role("button", name="Run now").click()  # queued for the worker cluster
     link = page.locator("ul.messagelist li a")
     link.wait_for()
-    execution = Execution.objects.filter(councilor=councilor, prompt=councilor.task_prompt).get()
-    assert link.text_content() == execution.execution_id
+    execution = execution_wait_finished(execution_id=link.text_content(), timeout=60)
+    assert (execution.councilor, execution.prompt) == (councilor, councilor.task_prompt)
     assert link.get_attribute("href") == run_page_url(execution.execution_id)
     assert page.url == server + reverse("admin:councilors_councilor_change", args=[councilor.pk])
     page.context.close()
@@ -125,7 +130,8 @@ def test_run_now_on_a_plain_agent_asks_for_a_prompt_then_links_to_the_run(server
     page.get_by_role("button", name="Run now").click()
     link = page.locator("ul.messagelist li a")
     link.wait_for()
-    execution = Execution.objects.get(agent=agent, prompt="the release notes")
+    execution = execution_wait_finished(execution_id=link.text_content(), timeout=60)
+    assert (execution.agent, execution.prompt) == (agent, "the release notes")
     assert (execution.status, execution.severity) == ("completed", "success")
     assert link.get_attribute("href") == run_page_url(execution.execution_id)
     page.context.close()
