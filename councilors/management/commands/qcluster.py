@@ -12,6 +12,7 @@ from django_q.management.commands.qcluster import Command as QClusterCommand
 
 from councilors.app_settings import app_settings
 from councilors.cluster_loop import ClusterLoop
+from councilors.runners.sandbox import log_worker_sandbox
 
 
 class Command(QClusterCommand):
@@ -31,6 +32,7 @@ class Command(QClusterCommand):
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
         tick = app_settings.SCHEDULER_TICK_S if options["tick"] is None else options["tick"]
+        log_worker_sandbox()
         cluster = Cluster()
         cluster.start()
         if options.get("run_once"):
