@@ -78,35 +78,25 @@ WORKER_SANDBOXED = "command runs execute in a bubblewrap sandbox"
 
 # Merged-/usr systems make these symlinks into /usr; older ones have directories.
 SYSTEM_TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
-# What of /etc programs need: name resolution, certificates, time zone, the dynamic loader, the
-# alternatives' links (awk, editor, java…), MIME and magic databases. Never shadow, sudoers, ssh keys.
+# What of /etc programs need at run time: name resolution, certificates (not /etc/ssl/private), the
+# time zone, the dynamic loader's cache, the alternatives' links (awk, editor, java…), Java's own
+# settings where Java is installed. Each entry costs every run a mount: the list stays short.
 ETC_ENTRIES = (
     "alternatives",
-    "ca-certificates",
-    "ca-certificates.conf",
     "crypto-policies",
-    "debian_version",
-    "gai.conf",
-    "host.conf",
     "hosts",
     "java-*",
     "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "locale.alias",
     "localtime",
-    "magic",
-    "magic.mime",
-    "mime.types",
-    "networks",
     "nsswitch.conf",
     "os-release",
-    "pki",
+    "pki/ca-trust",
+    "pki/tls/certs",
     "protocols",
     "resolv.conf",
     "services",
-    "ssl",
-    "timezone",
+    "ssl/certs",
+    "ssl/openssl.cnf",
 )
 
 
@@ -292,9 +282,13 @@ def _system_binds() -> tuple[str, ...]:
     binds = ["--ro-bind", "/usr", "/usr"]
     for name in SYSTEM_TOP_LEVEL:
         binds += _mirror(f"/{name}")
-    binds += ["--perms", "0755", "--dir", "/etc"]  # bwrap would make it 0700: nobody could look inside
+    made = set()
     for pattern in ETC_ENTRIES:
         for path in sorted(glob.glob(f"/etc/{pattern}")):
+            # bwrap would make the folders above it 0700 (root's): the run could not look inside.
+            parents = [str(parent) for parent in reversed(Path(path).parents) if str(parent) not in ("/", *made)]
+            binds += [arg for parent in parents for arg in ("--perms", "0755", "--dir", parent)]
+            made.update(parents)
             binds += _mirror(path)
     binds += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     binds += ["--perms", "1777", "--tmpfs", "/dev/shm"]

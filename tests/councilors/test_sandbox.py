@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,17 @@ def test_the_workers_environment_is_in_no_process_a_run_can_see(sandbox, monkeyp
     output = run({"argv": [PY, "-c", script]})
     assert secret not in output
     assert "CONDUCTOR_AGENT_ID=sandboxed" in output  # its own environment is readable: it is the run's
+
+
+def test_a_run_has_what_programs_need_of_etc_and_none_of_its_secrets(sandbox):
+    script = (
+        "import os, ssl, time\n"
+        "print(ssl.create_default_context().cert_store_stats()['x509_ca'] > 0)\n"
+        "print(time.tzname[0], os.path.exists('/etc/resolv.conf'), os.path.exists('/etc/hosts'))\n"
+        "print([name for name in ('shadow', 'sudoers', 'ssl/private', 'gshadow') if os.path.exists('/etc/' + name)])\n"
+        "import pwd; print(pwd.getpwuid(os.getuid()).pw_name, pwd.getpwuid(os.getuid()).pw_dir == os.environ['HOME'])\n"
+    )
+    assert run({"argv": [PY, "-c", script]}).splitlines() == ["True", f"{time.tzname[0]} True True", "[]", "run True"]
 
 
 @pytest.mark.parametrize("mode", ["bwrap", "none"])
