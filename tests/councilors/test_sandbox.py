@@ -21,7 +21,6 @@ from django.db import connection
 
 from councilors.demo import demo_definitions
 from councilors.runners import RunCancelled, RunControl, RunLimitExceeded, RunnerError, RunTimedOut, get_runner
-from councilors.runners import sandbox as sandbox_module
 from councilors.runners.command import COULD_NOT_START, CommandRunner
 from councilors.runners.limits import LIMIT_INVALID, LIMIT_UNKNOWN, LIMITS_NOT_OBJECT
 from councilors.runners.sandbox import (
@@ -34,6 +33,8 @@ from councilors.runners.sandbox import (
     bwrap_probe,
     prepared_run,
 )
+from councilors.runners.sandbox import bwrap as sandbox_bwrap
+from councilors.runners.sandbox import paths as sandbox_paths
 from tests.councilors.run_processes import TREE_SCRIPT, new_marker, processes_with, wait_until_gone
 
 PY = sys.executable
@@ -476,8 +477,8 @@ def test_a_read_only_path_that_would_show_var_fails_the_run(sandbox, settings):
 
 def test_the_unprivileged_path_runs_as_an_unprivileged_worker_would(sandbox, monkeypatch):
     """A worker that is not root: bwrap makes the user namespace itself, and the process limit holds."""
-    monkeypatch.setattr(sandbox_module, "worker_is_root", lambda: False)
-    monkeypatch.setattr(sandbox_module, "_interpreter_prefixes", lambda: [])  # under /root: not nobody's to bind
+    monkeypatch.setattr(sandbox_bwrap, "worker_is_root", lambda: False)
+    monkeypatch.setattr(sandbox_paths, "interpreter_prefixes", lambda: [])  # under /root: not nobody's to bind
     script = "id -u; for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; echo started"
     with prepared_run(argv=["sh", "-c", script], config={"limits": {"processes": 4}}) as prepared:
         assert "--unshare-user" in prepared.argv and not any("setpriv" in arg for arg in prepared.argv)
