@@ -6,7 +6,12 @@ and mounts (and, for a root worker, setpriv and unshare exec'd in turn). Modes a
 so that a load change on the machine hits both alike. Prints every round, the median time per run
 of each mode, and the difference: the sandbox's cost per run.
 
-    .venv/bin/python bench/sandbox.py [--runs 100] [--rounds 5] [--argv true]
+A root worker's runs go bwrap → setpriv → unshare → prlimit → the program (docs/security.md says
+why); a worker of its own user's go bwrap → prlimit → the program. `--unprivileged-line` makes a root
+benchmark use the second command line (bwrap then makes the user namespace itself), to see what the
+two exec'd tools cost.
+
+    .venv/bin/python bench/sandbox.py [--runs 100] [--rounds 5] [--argv true] [--unprivileged-line]
 """
 
 import argparse
@@ -44,17 +49,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100, help="runs per mode and round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--argv", nargs="+", default=["true"], help="the command to run (default: true)")
+    parser.add_argument("--unprivileged-line", action="store_true", help="the command line of a non-root worker")
     options = parser.parse_args()
 
     import django
 
     django.setup()
-    from councilors.runners.sandbox import bwrap_probe, worker_is_root
+    from councilors.runners.sandbox import bwrap, bwrap_probe, worker_is_root
+
+    if options.unprivileged_line:
+        bwrap.worker_is_root = lambda: False
 
     probe = bwrap_probe()
     if not probe.works:
         sys.exit(f"bubblewrap cannot run here ({probe.reason}): nothing to compare")
-    print(f"{options.argv} x {options.runs} per mode and round; worker {'root' if worker_is_root() else 'not root'}")
+    line = "root's" if worker_is_root() and not options.unprivileged_line else "an unprivileged worker's"
+    print(f"{options.argv} x {options.runs} per mode and round; {line} command line")
     per_run: dict[str, list[float]] = {mode: [] for mode in MODES}
     for round_ in range(options.rounds):
         for mode in MODES if round_ % 2 == 0 else reversed(MODES):

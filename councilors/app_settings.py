@@ -63,11 +63,10 @@ class AppSettings:
     def SANDBOX(self) -> str:
         """Where command runs execute: `bwrap` (a bubblewrap sandbox) or `none` (as the worker, with its rights).
 
-        Unset: `bwrap` wherever bubblewrap works on this machine (probed once per process), else `none`.
+        Empty (unset): `bwrap` wherever bubblewrap works on this machine (councilors.runners.sandbox
+        asks once per process), else `none`.
         """
-        from councilors.runners.sandbox import default_sandbox  # the probe runs only when this is unset
-
-        return str(_setting("SANDBOX", "") or default_sandbox())
+        return str(_setting("SANDBOX", ""))
 
     @property
     def SANDBOX_READ_ONLY_PATHS(self) -> list[str]:

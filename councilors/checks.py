@@ -12,6 +12,7 @@ from councilors.runners.sandbox import (
     SANDBOXES,
     SandboxUnavailable,
     bwrap_probe,
+    chosen_sandbox,
     path_problem,
     sandbox_mode,
 )
@@ -64,7 +65,7 @@ def check_sandbox_setting(app_configs=None, **kwargs) -> list[checks.CheckMessag
     try:
         sandbox_mode()
     except SandboxUnavailable as exc:
-        invalid = app_settings.SANDBOX not in SANDBOXES
+        invalid = chosen_sandbox() not in SANDBOXES
         messages.append(
             checks.Error(exc.reason, id="councilors.E003")
             if invalid
@@ -80,10 +81,9 @@ def check_sandbox_setting(app_configs=None, **kwargs) -> list[checks.CheckMessag
 @checks.register(checks.Tags.security, deploy=True)
 def check_sandbox_on(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """In production (DEBUG off), warn when command runs would run unsandboxed."""
-    if settings.DEBUG or app_settings.SANDBOX != NONE:
+    if settings.DEBUG or chosen_sandbox() != NONE:
         return []
-    probe = bwrap_probe()
-    why = "" if getattr(settings, "COUNCILORS_SANDBOX", "") else f": bubblewrap cannot run here, {probe.reason}"
+    why = "" if app_settings.SANDBOX else f": bubblewrap cannot run here, {bwrap_probe().reason}"
     return [checks.Warning(SANDBOX_OFF % {"mode": NONE, "why": why}, hint=SANDBOX_OFF_HINT, id="councilors.W001")]
 
 

@@ -59,7 +59,10 @@ def _finished(councilor) -> Execution | None:
 
 
 def test_a_hostile_command_on_a_real_worker_reaches_nothing_and_its_run_completes(tmp_path, secret_key_file):
-    database = Path(connection.settings_dict["NAME"])
+    # The SQLite file of the run (on PostgreSQL, where an embedded install keeps it: var/).
+    database = Path(
+        connection.settings_dict["NAME"] if connection.vendor == "sqlite" else settings.VAR_DIR / "db.sqlite3"
+    )
     paths = {
         "database": str(database),
         "secret-key": str(secret_key_file),

@@ -6,8 +6,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from councilors.app_settings import app_settings
 from councilors.runners.base import RunnerError
 from councilors.runners.sandbox import bwrap
@@ -68,9 +66,14 @@ def default_sandbox() -> str:
     return BWRAP if bwrap_probe().works else NONE
 
 
+def chosen_sandbox() -> str:
+    """COUNCILORS_SANDBOX as set, or its default when unset (not checked: see sandbox_mode)."""
+    return app_settings.SANDBOX or default_sandbox()
+
+
 def sandbox_mode() -> str:
     """The sandbox runs use now; SandboxUnavailable when the setting is invalid or bwrap is asked for and broken."""
-    mode = app_settings.SANDBOX
+    mode = chosen_sandbox()
     if mode not in SANDBOXES:
         raise SandboxUnavailable(SANDBOX_INVALID % {"choices": " or ".join(SANDBOXES), "value": mode})
     if mode == BWRAP and not bwrap_probe().works:
@@ -86,7 +89,7 @@ def worker_sandbox_line() -> tuple[int, str]:
         return logging.ERROR, f"command runs will fail: {exc.reason}"
     if mode == BWRAP:
         return logging.INFO, WORKER_SANDBOXED
-    why = "" if getattr(settings, "COUNCILORS_SANDBOX", "") else f": bubblewrap cannot run here, {bwrap_probe().reason}"
+    why = "" if app_settings.SANDBOX else f": bubblewrap cannot run here, {bwrap_probe().reason}"
     return logging.WARNING, WORKER_UNSANDBOXED % {"why": why}
 
 
