@@ -10,6 +10,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from councilors.runners.sandbox import (
     SCRATCH_PREFIX,
     bwrap_probe,
     prepared_run,
+    remove_orphaned_scratch,
 )
 from councilors.runners.sandbox import bwrap as sandbox_bwrap
 from councilors.runners.sandbox import paths as sandbox_paths
@@ -173,6 +175,22 @@ def test_the_scratch_directory_is_home_and_working_directory_and_is_removed_afte
     assert cwd == home and os.path.basename(cwd).startswith(SCRATCH_PREFIX)
     assert listing == "['locked', 'made-by-the-run']"
     assert not os.path.exists(cwd)  # removed, even with a folder its owner could not enter
+
+
+def test_scratch_directories_of_dead_workers_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    orphan = tmp_path / f"{SCRATCH_PREFIX}{gone.pid}-abc123"
+    (orphan / "inner").mkdir(parents=True)
+    (orphan / "inner" / "file").write_text("left by a run")
+    live = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def456"
+    live.mkdir()
+    unrelated = tmp_path / "conductor-run-notes"
+    unrelated.mkdir()
+
+    assert remove_orphaned_scratch() == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([live.name, unrelated.name])
 
 
 def test_each_run_has_a_scratch_directory_of_its_own(sandbox):

@@ -5,6 +5,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from councilors.models import Execution
-from councilors.runners.sandbox import WORKER_SANDBOXED, WORKER_UNSANDBOXED
+from councilors.runners.sandbox import SCRATCH_PREFIX, WORKER_SANDBOXED, WORKER_UNSANDBOXED
 from tests.councilors.cluster import eventually, make_due, qclusters
 from tests.councilors.run_processes import TREE_SCRIPT, new_marker, wait_until_gone, wait_until_running
 from tests.factories import make_agent, make_councilor
@@ -102,6 +103,10 @@ def test_a_worker_that_dies_takes_its_runs_whole_tree_with_it(tmp_path, sig):
         worker.send_signal(sig)
         left = wait_until_gone(marker, within=2)
     assert left == []
+    # Its scratch directory outlived it; the next worker to start removes it.
+    [orphan] = Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{worker.pid}-*")
+    subprocess.run([PY, "manage.py", "qcluster", "--run-once"], cwd=PROJECT_DIR, env=process_env(), timeout=60)
+    assert not orphan.exists()
 
 
 def test_an_unsandboxed_worker_says_at_start_up_that_runs_share_its_rights():

@@ -46,7 +46,14 @@ from councilors.runners.sandbox.mode import (
     worker_sandbox_line,
 )
 from councilors.runners.sandbox.paths import PATH_HIDDEN, PATH_NOT_ABSOLUTE, path_problem
-from councilors.runners.sandbox.run import SCRATCH_PREFIX, PreparedRun, prepared_run
+from councilors.runners.sandbox.run import SCRATCH_PREFIX, PreparedRun, prepared_run, remove_orphaned_scratch
+
+
+def worker_startup() -> None:
+    """What a worker does about command runs as it starts: say where they execute, clear dead workers' scratch."""
+    log_worker_sandbox()
+    remove_orphaned_scratch()
+
 
 __all__ = [
     "BWRAP",
@@ -71,7 +78,9 @@ __all__ = [
     "log_worker_sandbox",
     "path_problem",
     "prepared_run",
+    "remove_orphaned_scratch",
     "sandbox_mode",
     "worker_is_root",
     "worker_sandbox_line",
+    "worker_startup",
 ]

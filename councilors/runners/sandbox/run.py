@@ -19,6 +19,8 @@ from councilors.runners.sandbox.paths import path_problem
 logger = logging.getLogger(__name__)
 
 SCRATCH_PREFIX = "conductor-run-"
+# A scratch directory is named after the worker process that made it (conductor-run-<pid>-<random>):
+# one whose worker died with the run in flight is removed when a worker starts (remove_orphaned_scratch).
 CWD_MISSING = "cwd %(cwd)r is not a directory on this worker."
 
 
@@ -49,7 +51,7 @@ def prepared_run(*, argv: list[str], config: Mapping[str, Any]) -> Iterator[Prep
     sandboxed = mode == BWRAP
     limits = run_limits(config, own_user_namespace=sandboxed)
     prlimit = [bwrap.tool("prlimit"), *prlimit_options(limits), "--"]
-    scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+    scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
     try:
         if not sandboxed:
             yield PreparedRun([*prlimit, *argv], cwd or scratch, scratch, (), limits, sandboxed=False)
@@ -77,3 +79,24 @@ def remove_scratch(path: str) -> None:
         shutil.rmtree(path, onerror=allow_and_retry)
     except OSError:
         logger.warning("could not remove the scratch directory %s of a command run", path, exc_info=True)
+
+
+def remove_orphaned_scratch() -> int:
+    """Remove the scratch directories whose worker process is gone (it died with a run in flight); how many."""
+    removed = 0
+    for entry in os.scandir(tempfile.gettempdir()):
+        pid = entry.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if entry.name.startswith(SCRATCH_PREFIX) and pid.isdigit() and not _alive(int(pid)) and entry.is_dir():
+            remove_scratch(entry.path)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's: alive
+    return True
