@@ -326,7 +326,8 @@ class Hub:
         if not app_settings.HISTORY_ENABLED:
             return
         try:
-            newest = await asyncio.wait_for(history.newest_id(), timeout=app_settings.HISTORY_TIMEOUT_S)
+            async with asyncio.timeout(app_settings.HISTORY_TIMEOUT_S):  # not wait_for: see presence.run
+                newest = await history.newest_id()
         except Exception as exc:  # noqa: BLE001 - Redis down: connections ask for the newest id themselves
             logger.warning("gateway hub could not read the newest event id (%r)", exc)
             return

@@ -109,8 +109,12 @@ class Presence:
                 await self.publish()
             except Exception as exc:  # noqa: BLE001 - stats are best effort; sockets must not suffer
                 logger.warning("gateway stats not published (%r)", exc)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that arrives as
+            # the wait completes, and this loop then outlives its event loop's shutdown (a test
+            # teardown hung on it, polling every STATS_HEARTBEAT_S).
             try:
-                await asyncio.wait_for(self.local.changed.wait(), timeout=app_settings.STATS_HEARTBEAT_S)
+                async with asyncio.timeout(app_settings.STATS_HEARTBEAT_S):
+                    await self.local.changed.wait()
                 await asyncio.sleep(DEBOUNCE_S)
             except TimeoutError:
                 pass

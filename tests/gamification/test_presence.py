@@ -157,3 +157,23 @@ async def test_get_stats_counts_connections_and_topics():
     assert stats["data"]["topics"] == {"all": 1, "system_alert": 1}
     assert stats["data"]["request_id"] == 1
     assert "clients" not in stats["data"]
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, 4])
+async def test_the_heartbeat_ends_when_cancelled_as_a_change_wakes_it(redis_client, settings, turns):
+    """A cancel that arrives just as a change wakes the wait still ends the task (the loop's shutdown waits for it).
+
+    asyncio.wait_for on Python 3.11 returned the wait's result instead of the cancel in that window,
+    and the heartbeat went on forever: a test's event loop then hung closing.
+    """
+    settings.GAMIFICATION_STATS_HEARTBEAT_S = 3600
+    local = Local([Connection("a")])
+    own = Presence(local=local)
+    heartbeat = asyncio.create_task(own.run())
+    await until(lambda: redis_client.get(key("gateway", own.instance)) is not None)
+    local.changed.set()
+    for _ in range(turns):  # let the wake-up travel part of the way, then cancel
+        await asyncio.sleep(0)
+    heartbeat.cancel()
+    done, _ = await asyncio.wait({heartbeat}, timeout=TIMEOUT)
+    assert heartbeat in done and heartbeat.cancelled()
