@@ -1,5 +1,6 @@
 """The admin in headless Chromium at 1280×800 against a real daphne: the columns that matter fit,
-and "Run now" on the change pages runs and links to the run page (in-process tests: test_admin.py).
+"Run now" on the change pages runs and links to the run page, and asks first when the form has
+unsaved edits (in-process tests: test_admin.py).
 """
 
 import pytest
@@ -21,8 +22,14 @@ VIEWPORT = {"width": 1280, "height": 800}
 OUTPUTS = {"success": "all good", "warning": "warning: 2 deprecated packages", "error": "fatal: disk full"}
 
 # The cells a run's row must show without scrolling, by the header labels the admin gives them.
-EXECUTION_COLUMNS = ("Status", "Severity", "Started", "Duration")
-COUNCILOR_COLUMNS = ("Last severity", "Last run", "Next run")
+EXECUTION_COLUMNS = ("Started", "Result", "Duration", "Agent")
+COUNCILOR_COLUMNS = ("Last result", "Last run", "Next run")
+# What "Run now" asks when the change form has unsaved edits (static/js/admin/admin.js).
+UNSAVED_WARNING = {
+    "en": "This form has unsaved changes. Run now runs the saved settings and drops your edits. Run anyway?",
+    "pt-br": "Este formulário tem alterações não salvas. Executar agora usa as configurações salvas e descarta "
+    "suas edições. Executar mesmo assim?",
+}
 
 # The widths a page lays out: the table's own, and what its scrolling container shows of it.
 TABLE_FIT = """() => {
@@ -55,8 +62,9 @@ def history(transactional_db) -> None:
     execution_start(agent=Agent.objects.get(agent_id="dependency-audit"), prompt="still going")
 
 
-def open_page(browser, server: str, path: str) -> Page:
-    context = context_logged_in(browser, server, make_user(is_staff=True, is_superuser=True), viewport=VIEWPORT)
+def open_page(browser, server: str, path: str, **options) -> Page:
+    user = make_user(is_staff=True, is_superuser=True)
+    context = context_logged_in(browser, server, user, viewport=VIEWPORT, **options)
     page = context.new_page()
     page.goto(server + path)
     return page
@@ -89,13 +97,13 @@ def browser():
         chromium.close()
 
 
-def test_the_execution_list_shows_status_severity_started_and_duration_at_1280(server, browser, history):
+def test_the_execution_list_shows_started_result_duration_and_agent_at_1280(server, browser, history):
     page = open_changelist(browser, server, "/admin/councilors/execution/")
     assert_fits(page, EXECUTION_COLUMNS)
     page.context.close()
 
 
-def test_the_councilor_list_shows_the_last_severity_at_1280(server, browser, history):
+def test_the_councilor_list_shows_the_last_result_at_1280(server, browser, history):
     page = open_changelist(browser, server, "/admin/councilors/councilor/")
     assert_fits(page, COUNCILOR_COLUMNS)
     assert page.locator("#result_list tbody tr").count() == Councilor.objects.count() == 4
@@ -128,4 +136,63 @@ def test_run_now_on_a_plain_agent_asks_for_a_prompt_then_links_to_the_run(server
     execution = Execution.objects.get(agent=agent, prompt="the release notes")
     assert (execution.status, execution.severity) == ("completed", "success")
     assert link.get_attribute("href") == run_page_url(execution.execution_id)
+    page.context.close()
+
+
+def _councilor_page(browser, server: str, councilor: Councilor, language: str = "en") -> tuple[Page, list]:
+    """The councilor's change page, with every dialog it opens recorded (and answered by the test)."""
+    headers = {"Accept-Language": {"en": "en-US,en;q=0.9", "pt-br": "pt-BR,pt;q=0.9"}[language]}
+    path = reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    page = open_page(browser, server, path, extra_http_headers=headers)
+    page.wait_for_selector("form.run-now[data-guarded=true]", state="attached")  # admin.js is watching the form
+    return page, []
+
+
+def _run_now_button(page: Page, language: str):
+    return page.get_by_role("button", name={"en": "Run now", "pt-br": "Executar agora"}[language], exact=True)
+
+
+@pytest.mark.parametrize("language", ["en", "pt-br"])
+def test_run_now_with_unsaved_edits_asks_first_and_a_no_keeps_the_edits(server, browser, history, language):
+    councilor = Councilor.objects.get(agent__agent_id="python-version")
+    page, dialogs = _councilor_page(browser, server, councilor, language)
+    page.fill("#id_task_prompt", "an edited prompt, not saved")
+    page.once("dialog", lambda dialog: (dialogs.append((dialog.type, dialog.message)), dialog.dismiss()))
+    _run_now_button(page, language).click()
+
+    assert dialogs == [("confirm", UNSAVED_WARNING[language])]
+    # Nothing ran, nothing was lost: the same page, the edit still in its field, no message.
+    assert page.input_value("#id_task_prompt") == "an edited prompt, not saved"
+    assert page.url == server + reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    assert page.locator("ul.messagelist").count() == 0
+    assert not Execution.objects.filter(councilor=councilor).exclude(prompt="check").exists()
+    page.context.close()
+
+
+def test_run_now_with_unsaved_edits_and_a_yes_runs_the_saved_settings(server, browser, history):
+    councilor = Councilor.objects.get(agent__agent_id="python-version")
+    page, dialogs = _councilor_page(browser, server, councilor)
+    page.fill("#id_title", "A title not saved")
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    _run_now_button(page, "en").click()
+    link = page.locator("ul.messagelist li a")
+    link.wait_for()
+
+    assert dialogs == [UNSAVED_WARNING["en"]]
+    execution = Execution.objects.filter(councilor=councilor).exclude(prompt="check").get()
+    assert execution.prompt == councilor.task_prompt  # the saved task, as the warning said
+    assert link.text_content() == execution.execution_id
+    councilor.refresh_from_db()
+    assert councilor.title != "A title not saved"
+    page.context.close()
+
+
+def test_run_now_without_edits_runs_at_once_without_asking(server, browser, history):
+    councilor = Councilor.objects.get(agent__agent_id="python-version")
+    page, dialogs = _councilor_page(browser, server, councilor)
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _run_now_button(page, "en").click()
+    page.locator("ul.messagelist li a").wait_for()
+    assert dialogs == []
+    assert Execution.objects.filter(councilor=councilor).exclude(prompt="check").count() == 1
     page.context.close()
