@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
 from ninja import Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -32,7 +33,7 @@ router = Router(tags=["councilors"])
 RUN_PERMISSION = "councilors.run_agent"
 UNKNOWN_AGENT = "No agent with agent_id %(agent_id)r."
 UNKNOWN_EXECUTION = "No execution with execution_id %(execution_id)r."
-LAST_EVENT_ID_INVALID = "Last-Event-ID must be a whole number (the id of the last event received)."
+LAST_EVENT_ID_INVALID = gettext_noop("Last-Event-ID must be a whole number (the id of the last event received).")
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
 
 
@@ -163,7 +164,7 @@ async def execution_stream(
     last_event_id = last_event_id or query.last_event_id
     if last_event_id:
         if not (last_event_id.strip().isascii() and last_event_id.strip().isdigit() and len(last_event_id) <= 18):
-            raise HttpError(400, LAST_EVENT_ID_INVALID)
+            raise HttpError(400, gettext(LAST_EVENT_ID_INVALID))
         after = int(last_event_id)
     if not await _visible(execution_id, request.auth):
         raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})

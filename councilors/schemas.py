@@ -4,16 +4,20 @@ from datetime import datetime
 from typing import Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext, gettext_noop
 from ninja import Field, Schema
 from pydantic import field_validator
 
 from councilors.validators import PROMPT_MAX_LENGTH, validate_prompt
 
 INSTANCE_ID_MAX_LENGTH = 120
-INSTANCE_ID_NUL = "instance_id must not contain NUL characters (\\x00)."
+INSTANCE_ID_NUL = gettext_noop('"instance_id" must not contain NUL characters (\\x00).')
 
 
 class ExecuteIn(Schema):
+    """The body of execute. Refusals are worded for people (the validators' messages, in the
+    request's language); conductor/api.py turns them into the API's 400."""
+
     prompt: str = Field(description=f"What the agent should do (1 to {PROMPT_MAX_LENGTH} characters).")
     instance_id: str | None = Field(
         None, max_length=INSTANCE_ID_MAX_LENGTH, description="Caller's instance, kept on the run (optional)."
@@ -32,7 +36,7 @@ class ExecuteIn(Schema):
     @classmethod
     def instance_id_valid(cls, value: str | None) -> str | None:
         if value is not None and "\x00" in value:  # the run could never be recorded (PostgreSQL refuses NUL)
-            raise ValueError(INSTANCE_ID_NUL)
+            raise ValueError(gettext(INSTANCE_ID_NUL))
         return value
 
 

@@ -10,8 +10,9 @@ export function errorMessage(status, body, retryAfter, gettext = pageGettext) {
     const limit = gettext("Too many runs asked for: the rate limit is reached.");
     return retryAfter ? `${limit} ${interpolate(gettext("Try again in %(seconds)s s."), { seconds: retryAfter })}` : limit;
   }
-  const fields = Array.isArray(body?.errors) ? body.errors.map((error) => (error.field ? `${error.field}: ${error.message}` : error.message)) : [];
-  if (fields.length) return fields.join(" ");
+  // Each message names its field already, in the page's language (infrastructure/api_errors.py).
+  const messages = Array.isArray(body?.errors) ? body.errors.map((error) => error.message).filter(Boolean) : [];
+  if (messages.length) return messages.join(" ");
   return body?.detail || interpolate(gettext("The server answered %(status)s."), { status });
 }
 
