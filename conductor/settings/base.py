@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.utils.translation import gettext_lazy
 
 from conductor.settings import guards
 from infrastructure.private_files import private_directory, private_file
@@ -168,7 +169,7 @@ Q_CLUSTER = {
     "poll": 0.5,
     "save_limit": 1000,
     "ack_failures": True,
-    "label": "Worker tasks",
+    "label": gettext_lazy("Worker tasks"),  # django-q2's models in the admin
     "cache": "q",
 }
 

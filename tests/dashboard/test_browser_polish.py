@@ -1,6 +1,7 @@
 """Issue 21 in headless Chromium against real daphne, django-q2 and Redis: no CSP violation on the
 main pages, the run page as a CI log, one verdict, the chart, toasts, the critical banner, the
-ticker's history and offline state, phones, dark mode and the styled 404 (docs/dashboard.md)."""
+ticker's history and offline state, phones, dark mode, the styled 404, and the pages as their
+scripts leave them in Portuguese (docs/dashboard.md)."""
 
 import sys
 
@@ -11,6 +12,7 @@ from councilors.services import agent_run, councilor_run
 from gamification.events import emit
 from tests.dashboard.browser import context_logged_in, wait_for_state, wait_for_ticker_title
 from tests.factories import make_agent, make_councilor
+from tests.untranslated import database_strings, untranslated
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -196,3 +198,26 @@ def test_a_styled_404_in_the_readers_language(stack, browser, viewer, locale, he
     assert page.text_content("#error-heading") == heading
     assert page.query_selector("link[href$='dashboard.css']") is not None
     context.close()
+
+
+def test_the_live_pages_as_their_scripts_leave_them_are_in_portuguese(stack, browser, staff):
+    """What the scripts write (rows, badges, cards, the ticker, the run page's tools) is translated too:
+    each page read in English and in Portuguese after its scripts ran (tests/untranslated.py)."""
+    councilor = make_councilor(agent=_agent("worded", COLOURED, name="Worded"), title="Worded")
+    execution = councilor_run(councilor=councilor)
+    failed = agent_run(agent=_agent("broken", "import sys; sys.exit(3)", name="Broken"), prompt="go")
+    emit("system_alert", {"level": "info", "message": "a note for the ticker", "source": "tests"})
+    paths = ["/", f"/executions/{execution.execution_id}/", f"/executions/{failed.execution_id}/", "/agents/worded/"]
+    for path in [*paths, "/agents/nobody/"]:
+        rendered = []
+        for locale in ("en-US", "pt-BR"):
+            context = context_logged_in(browser, stack.base_url, staff, locale=locale)
+            page = context.new_page()
+            page.goto(stack.base_url + path)
+            if path != "/agents/nobody/":
+                page.wait_for_function("window.conductor !== undefined")  # the page's script has run
+            if page.query_selector("#connection"):  # the pages with a socket: its first picture is in
+                wait_for_state(page, "open")
+            rendered.append(page.content())
+            context.close()
+        assert untranslated(*rendered, data=database_strings() | {"a note for the ticker", "tests"}) == [], path
