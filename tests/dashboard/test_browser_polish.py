@@ -8,10 +8,10 @@ import sys
 import pytest
 
 from councilors.models import Execution
-from councilors.services import agent_run, councilor_run
+from councilors.services import agent_run, councilor_pause, councilor_run
 from gamification.events import emit
 from tests.dashboard.browser import CUT_OFF_TEXT, context_logged_in, wait_for_state, wait_for_ticker_title
-from tests.factories import make_agent, make_councilor
+from tests.factories import make_actor, make_agent, make_councilor
 from tests.untranslated import database_strings, untranslated
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -216,6 +216,24 @@ def test_every_page_fits_a_phone_in_both_colour_schemes(stack, browser, staff, c
         )
         channels = [int(part) for part in background[background.index("(") + 1 : background.index(")")].split(",")[:3]]
         assert (sum(channels) / 3 < 80) == (color_scheme == "dark"), (path, background)
+    context.close()
+
+
+@pytest.mark.parametrize("width", [800, 1024, 1280, 1440])
+def test_the_admin_s_lists_fit_their_area_at_every_width_in_portuguese(stack, browser, staff, width):
+    """With the admin's sidebars open a list has less room than the screen: a narrow one turns into
+    cards, a wider one wraps long names, dates and headers; no column is cut off either way."""
+    _execution, councilor = _long_run()
+    councilor_pause(councilor=councilor, actor=make_actor("an operator with a long name, at a shell"))
+    viewport = {"width": width, "height": 900}
+    context = context_logged_in(browser, stack.base_url, staff, locale="pt-BR", viewport=viewport)
+    page = context.new_page()
+    for model in ("agent", "councilor", "execution", "actionrecord"):
+        page.goto(f"{stack.base_url}/admin/councilors/{model}/")
+        page.wait_for_selector("#result_list.cards-on-phones", state="attached")  # admin.js labelled the cells
+        assert page.evaluate(CUT_OFF_TEXT) == [], (width, model)
+    page.goto(f"{stack.base_url}/admin/councilors/councilor/{councilor.pk}/change/")
+    assert page.evaluate(CUT_OFF_TEXT) == [], (width, "change page")
     context.close()
 
 

@@ -2,7 +2,7 @@
 //  - "Run now" on a change page runs what is saved: with unsaved edits in the form, it asks first
 //    (Save, then Run now, to run the edited version), instead of dropping them silently.
 //  - Times the project's columns render (<time datetime>) stay as Django's formats wrote them.
-//  - On a phone, a list's rows (changelists, a councilor's recent runs) read as cards: each cell
+//  - A list with little room (a phone; the sidebars open on a tablet) reads as cards: each cell
 //    gets its column's header as `data-label`, which static/css/admin.css shows beside the value,
 //    instead of a table cut off at the right edge.
 
