@@ -17,6 +17,10 @@ from tests.untranslated import database_strings, untranslated
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True}
+# Where alerts show their senders' words: the ticker's items, the critical banners.
+ALERT_TITLES = (
+    "#ticker .ticker-item[data-type=system_alert] .ticker-title, #banners .banner-message, #banners .banner-source"
+)
 COLOURED = "print('\\x1b[32mok\\x1b[0m plain \\x1b[1;31mFAIL\\x1b[0m'); print('ERROR: disk almost full')"
 
 
@@ -257,7 +261,7 @@ def test_the_live_pages_as_their_scripts_leave_them_are_in_portuguese(stack, bro
     emit("system_alert", {"level": "info", "message": "a note for the ticker", "source": "tests"})
     paths = ["/", f"/executions/{execution.execution_id}/", f"/executions/{failed.execution_id}/", "/agents/worded/"]
     for path in [*paths, "/agents/nobody/"]:
-        rendered = []
+        rendered, alerts = [], set()
         for locale in ("en-US", "pt-BR"):
             context = context_logged_in(browser, stack.base_url, staff, locale=locale)
             page = context.new_page()
@@ -267,5 +271,7 @@ def test_the_live_pages_as_their_scripts_leave_them_are_in_portuguese(stack, bro
             if page.query_selector("#connection"):  # the pages with a socket: its first picture is in
                 wait_for_state(page, "open")
             rendered.append(page.content())
+            # Alerts' messages are data, as their senders wrote them (this module's other tests' too).
+            alerts |= set(page.eval_on_selector_all(ALERT_TITLES, "titles => titles.map(t => t.textContent)"))
             context.close()
-        assert untranslated(*rendered, data=database_strings() | {"a note for the ticker", "tests"}) == [], path
+        assert untranslated(*rendered, data=database_strings() | alerts | {"tests"}) == [], path
