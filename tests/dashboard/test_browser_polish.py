@@ -10,12 +10,19 @@ import pytest
 from councilors.models import Execution
 from councilors.services import agent_run, councilor_pause, councilor_run
 from gamification.events import emit
-from tests.dashboard.browser import CUT_OFF_TEXT, context_logged_in, wait_for_state, wait_for_ticker_title
+from tests.dashboard.browser import (
+    CUT_OFF_TEXT,
+    SCREENSHOTS_DIR,
+    context_logged_in,
+    wait_for_state,
+    wait_for_ticker_title,
+)
 from tests.factories import make_actor, make_agent, make_councilor
 from tests.untranslated import database_strings, untranslated
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
+DARK_SCREENSHOT = SCREENSHOTS_DIR / "dashboard-dark.png"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True}
 # Where alerts show their senders' words: the ticker's items, the critical banners.
 ALERT_TITLES = (
@@ -220,6 +227,22 @@ def test_every_page_fits_a_phone_in_both_colour_schemes(stack, browser, staff, c
         )
         channels = [int(part) for part in background[background.index("(") + 1 : background.index(")")].split(",")[:3]]
         assert (sum(channels) / 3 < 80) == (color_scheme == "dark"), (path, background)
+    context.close()
+
+
+def test_the_dark_screenshot_follows_the_system_s_scheme(stack, browser, staff):
+    """The dashboard in dark mode for docs/ (`make screenshots` writes dashboard-dark.png there)."""
+    for agent_id, script in (("uptime", "print('all good')"), ("disk", COLOURED)):
+        councilor_run(councilor=make_councilor(agent=_agent(agent_id, script, name=agent_id.title())))
+    viewport = {"width": 1280, "height": 800}
+    context = context_logged_in(browser, stack.base_url, staff, color_scheme="dark", viewport=viewport)
+    page = context.new_page()
+    page.goto(f"{stack.base_url}/")
+    wait_for_state(page, "open")
+    page.wait_for_selector('[data-agent-id="disk"] .trend canvas')
+    assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+    DARK_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DARK_SCREENSHOT), animations="disabled")
     context.close()
 
 
