@@ -29,6 +29,7 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # Translations (docs/dashboard.md, "Languages"): extract messages into locale/*.po (needs GNU
 # gettext), then compile the committed .mo files. Translate what it lists, and run it again.

@@ -79,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the harness")
     parser.add_argument("--seed-venv", default="/work/seedvenv")
+    parser.add_argument("--seed-dir", default=str(SEED_DIR), help="the folder of seed_peer.py (from another worktree)")
     parser.add_argument("--hold", type=int, default=10000, help="idle connections for the RSS figure (0: skip)")
     parser.add_argument("--client-procs", type=int, default=4)
     parser.add_argument("--only", nargs="*", default=["seed", "daphne", "uvicorn"])
@@ -100,7 +101,7 @@ def main() -> None:
     servers = {
         "seed (uvicorn)": (
             [f"{args.seed_venv}/bin/uvicorn", "seed_peer:app", "--port", "{port}", "--no-access-log"],
-            SEED_DIR,
+            Path(args.seed_dir),
         ),
         "gateway daphne": (daphne_argv(sys.executable, host="127.0.0.1", port="{port}"), PROJECT_DIR),
         "gateway uvicorn": (

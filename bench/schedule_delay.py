@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/schedule_delay.py [--runs 40] [--window 60] [--database-url URL]
 
-For each mode it starts a real `manage.py qcluster` (`--tick 0.5`, then `--tick 0` = stock
+For each mode it starts a real `manage.py run_cluster` (`--tick 0.5`, then `--tick 0` = stock
 django-q2, whose guard loop runs the scheduler about every 30 s) on a scratch database, gives
 `--runs` councilors due times spread over `--window` seconds, and measures each run's start
 delay: the execution's `started_at` (written by the worker) minus its due time. Prints p50/p99/max.
@@ -66,7 +66,7 @@ def wait_for_cluster(process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while not worker_clusters_alive():
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("qcluster did not start")
+            raise RuntimeError("run_cluster did not start")
         time.sleep(0.2)
 
 
@@ -81,7 +81,7 @@ def measure(*, tick: str, runs: int, window: float) -> list[float]:
     councilors = make_councilors(runs)
     OrmQ.objects.all().delete()
     cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster", "--tick", tick],
+        [sys.executable, "manage.py", "run_cluster", "--tick", tick],
         cwd=PROJECT_DIR,
         env=os.environ.copy(),
         stdout=subprocess.DEVNULL,

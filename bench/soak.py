@@ -91,7 +91,7 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60.0) -
 
 
 class Stack:
-    """Embedded Redis, SQLite, daphne and one qcluster in a temporary folder."""
+    """Embedded Redis, SQLite, daphne and one run_cluster in a temporary folder."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -123,7 +123,7 @@ class Stack:
         subprocess.run([PYTHON, "manage.py", "createcachetable"], cwd=PROJECT_DIR, check=True)
         port = free_port()
         daphne = self._spawn(daphne_argv(PYTHON, host="127.0.0.1", port=port), "daphne.log")
-        self._spawn([PYTHON, "manage.py", "qcluster"], "qcluster.log")
+        self._spawn([PYTHON, "manage.py", "run_cluster"], "run_cluster.log")
         wait_for_port(port, daphne)
         assert redis_proc.poll() is None, "redis-server died"
         print(f"started stack in {self.workdir} (logs there): daphne pid {daphne.pid} on port {port}", flush=True)
@@ -138,7 +138,7 @@ class Stack:
         return process
 
     def stop(self) -> None:
-        for process in reversed(self.processes):  # qcluster and daphne before Redis
+        for process in reversed(self.processes):  # the cluster and daphne before Redis
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from councilors import selectors, services
-from councilors.admin_run import admin_actor, agent_run_view, councilor_run_view, run_now_message
+from councilors.admin_run import admin_actor, agent_run_view, councilor_run_message, councilor_run_view
 from councilors.forms import AgentForm, CouncilorForm
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.run_errors import run_error_text
@@ -248,8 +248,7 @@ class CouncilorAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Run now"), permissions=["change"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:
         for councilor in queryset:
-            result = services.councilor_run_now(councilor=councilor, actor=admin_actor(request))
-            self.message_user(request, *run_now_message(label=councilor.title, result=result))
+            councilor_run_message(self, request, councilor)
 
     @admin.action(description=gettext_lazy("Pause"), permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Councilor]) -> None:

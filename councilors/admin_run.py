@@ -27,7 +27,7 @@ from councilors.run_errors import run_error_text
 from councilors.verdicts import run_verdict
 
 RUN_PERMISSION = "councilors.run_agent"
-# The dashboard's run page (SPEC §7): reversed by name, or its documented path where it is not wired.
+# The dashboard's run page (docs/dashboard.md): reversed by name, or its documented path where it is not wired.
 RUN_PAGE_URL_NAME = "run_detail"
 RUN_PAGE_PATH = "/executions/{execution_id}/"
 AGENT_RUN_TEMPLATE = "admin/councilors/agent/run.html"
@@ -36,6 +36,7 @@ AGENT_RUN_TEMPLATE = "admin/councilors/agent/run.html"
 QUEUED = gettext_noop("{}: queued for a worker as {}.")
 SKIPPED = gettext_noop("{}: not run — {}.")
 SKIPPED_BEHIND = gettext_noop("{}: not run — {} ({}).")
+REFUSED = gettext_noop("{}: not run — {}")
 RAN_HERE = gettext_noop("{}: ran here (no worker cluster is running) as {} — {}{}.")
 
 
@@ -74,6 +75,21 @@ def run_now_message(*, label: str, result: services.RunNow) -> tuple[SafeString,
     return format_html(_(RAN_HERE), label, link, f"{verdict.icon} {verdict.label}", detail), level
 
 
+def refusal_message(*, label: str, refused: services.RunRefused) -> str:
+    """Why a "Run now" ran nothing, for the admin's message."""
+    return _(REFUSED).format(label, refused)
+
+
+def councilor_run_message(model_admin: ModelAdmin, request: HttpRequest, councilor: Councilor) -> None:
+    """Queue a councilor's run for a worker (never here: the web process runs no agent) and say what happened."""
+    try:
+        result = services.councilor_run_requested(councilor=councilor, actor=admin_actor(request))
+    except services.RunRefused as refused:
+        model_admin.message_user(request, refusal_message(label=councilor.title, refused=refused), messages.ERROR)
+        return
+    model_admin.message_user(request, *run_now_message(label=councilor.title, result=result))
+
+
 def _object_or_404(model_admin: ModelAdmin, request: HttpRequest, object_id: str):
     found = model_admin.get_object(request, unquote(object_id))
     if found is None:
@@ -88,8 +104,7 @@ def councilor_run_view(model_admin: ModelAdmin, request: HttpRequest, object_id:
     councilor: Councilor = _object_or_404(model_admin, request, object_id)
     if not model_admin.has_change_permission(request, councilor):
         raise PermissionDenied
-    result = services.councilor_run_now(councilor=councilor, actor=admin_actor(request))
-    model_admin.message_user(request, *run_now_message(label=councilor.title, result=result))
+    councilor_run_message(model_admin, request, councilor)
     return redirect(reverse("admin:councilors_councilor_change", args=[councilor.pk]))
 
 
@@ -101,9 +116,14 @@ def agent_run_view(model_admin: ModelAdmin, request: HttpRequest, object_id: str
     if request.method == "POST":
         form = AgentRunForm(request.POST)
         if form.is_valid():
-            result = services.agent_run_now(agent=agent, actor=admin_actor(request), **form.cleaned_data)
-            model_admin.message_user(request, *run_now_message(label=agent.label, result=result))
-            return redirect(reverse("admin:councilors_agent_change", args=[agent.pk]))
+            try:
+                result = services.agent_run_now(agent=agent, actor=admin_actor(request), **form.cleaned_data)
+            except services.RunRefused as refused:
+                # The form stays filled in: the admin can try again once the reason is gone.
+                model_admin.message_user(request, refusal_message(label=agent.label, refused=refused), messages.ERROR)
+            else:
+                model_admin.message_user(request, *run_now_message(label=agent.label, result=result))
+                return redirect(reverse("admin:councilors_agent_change", args=[agent.pk]))
     else:
         councilor = getattr(agent, "councilor", None)
         form = AgentRunForm(initial={"prompt": councilor.task_prompt} if councilor else {})

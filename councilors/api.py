@@ -3,6 +3,8 @@
 Each one parses, calls a service or selector, and answers.
 """
 
+import uuid
+from functools import partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -26,6 +28,7 @@ from councilors.schemas import (
     ExecutionOut,
 )
 from councilors.sse import execution_output_events
+from councilors.sse_limit import LeasedStream
 from infrastructure.api_auth import ExecuteRateThrottle, api_auth
 
 router = Router(tags=["councilors"])
@@ -34,6 +37,9 @@ RUN_PERMISSION = "councilors.run_agent"
 UNKNOWN_AGENT = "No agent with agent_id %(agent_id)r."
 UNKNOWN_EXECUTION = "No execution with execution_id %(execution_id)r."
 LAST_EVENT_ID_INVALID = gettext_noop("Last-Event-ID must be a whole number (the id of the last event received).")
+TOO_MANY_STREAMS = gettext_noop(
+    "You have %(limit)s output streams open already (API_STREAM_MAX_PER_USER): close one, then try again."
+)
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
 
 
@@ -152,7 +158,7 @@ SSE_DOC = {
 }
 
 
-@router.get("/v1/stream", response={**ERRORS}, openapi_extra=SSE_DOC, url_name="execution_stream")
+@router.get("/v1/stream", response={429: ErrorOut, **ERRORS}, openapi_extra=SSE_DOC, url_name="execution_stream")
 async def execution_stream(
     request: HttpRequest,
     query: Query[StreamQuery],
@@ -168,9 +174,11 @@ async def execution_stream(
         after = int(last_event_id)
     if not await _visible(execution_id, request.auth):
         raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})
-    response = StreamingHttpResponse(
-        execution_output_events(execution_id=execution_id, after=after), content_type="text/event-stream"
-    )
+    events = partial(execution_output_events, execution_id=execution_id, after=after)
+    stream = LeasedStream(events, user_id=request.auth.pk, stream_id=uuid.uuid4().hex)
+    if not await stream.acquire():
+        raise HttpError(429, gettext(TOO_MANY_STREAMS) % {"limit": stream.streams.limit()})
+    response = StreamingHttpResponse(stream, content_type="text/event-stream")
     # No caching, and no buffering by a proxy in front (nginx honours X-Accel-Buffering).
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

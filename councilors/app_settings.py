@@ -1,10 +1,14 @@
 """Councilor knobs, each overridable in Django settings as COUNCILORS_<NAME>."""
 
+from typing import Any
+
 from django.conf import settings
 
 
-def _setting(name: str, default):
-    return getattr(settings, f"COUNCILORS_{name}", default)
+def _setting(name: str, default: Any) -> Any:
+    """Django's setting COUNCILORS_<name>, or `default` when it is unset or None (conductor/settings/base.py)."""
+    value = getattr(settings, f"COUNCILORS_{name}", None)
+    return default if value is None else value
 
 
 class AppSettings:
@@ -15,12 +19,12 @@ class AppSettings:
 
     @property
     def SCHEDULER_TICK_S(self) -> float:
-        """How often each `qcluster` runs django-q2's scheduler pass; 0 leaves only django-q2's own ~30 s pass."""
+        """How often each `run_cluster` runs django-q2's scheduler pass; 0 leaves only django-q2's own ~30 s pass."""
         return float(_setting("SCHEDULER_TICK_S", 0.5))
 
     @property
     def REAPER_INTERVAL_S(self) -> float:
-        """How often each `qcluster` looks for runs whose worker died."""
+        """How often each `run_cluster` looks for runs whose worker died."""
         return float(_setting("REAPER_INTERVAL_S", 5.0))
 
     @property

@@ -1,4 +1,4 @@
-"""The loop each `qcluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper
+"""The loop each `run_cluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper
 and the schedule repair.
 
 It runs in the command's main process, which stock django-q2 leaves idle while its Sentinel child

@@ -10,11 +10,13 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.forms.fields import InvalidJSONInput
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from councilors import validators
 from councilors.models import Agent, Councilor, default_notification_channels
+from infrastructure.text import unstorable_anywhere
 
 RUNNER_CONFIG_NOT_JSON = gettext_noop(
     "Runner settings are not valid JSON (look at line %(line)d, column %(column)d); "
@@ -68,7 +70,13 @@ NOTIFY_FIELDS = {
 
 
 class ReasonedJSONField(forms.JSONField):
-    """A JSON field whose parse error says where the JSON is broken."""
+    """A JSON field whose parse error says where the JSON is broken, and that refuses text the database cannot store."""
+
+    def prepare_value(self, value: Any) -> Any:
+        # Shown again as the escapes the admin typed: a lone surrogate cannot be written into the page.
+        if not isinstance(value, InvalidJSONInput) and unstorable_anywhere(value):
+            return json.dumps(value, cls=self.encoder)
+        return super().prepare_value(value)
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str) and value.strip():
@@ -77,7 +85,10 @@ class ReasonedJSONField(forms.JSONField):
             except json.JSONDecodeError as exc:
                 where = {"line": exc.lineno, "column": exc.colno}
                 raise ValidationError(gettext(RUNNER_CONFIG_NOT_JSON), code="invalid", params=where) from exc
-        return super().to_python(value)
+        converted = super().to_python(value)
+        if unstorable_anywhere(converted):
+            raise ValidationError(gettext(validators.TEXT_UNSTORABLE), code="unstorable")
+        return converted
 
 
 class LinesField(forms.CharField):
@@ -92,7 +103,20 @@ class LinesField(forms.CharField):
         return [line.strip() for line in (value or "").splitlines() if line.strip()]
 
 
-class AgentForm(forms.ModelForm):
+class StorableTextMixin:
+    """Every field's value must be text the database can store: a NUL or a lone surrogate (which a
+    JSON escape such as "\\ud800" in the runner settings makes) is refused on its field, not left
+    to fail when the row or a run of it is written."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name, value in list(cleaned.items()):
+            if unstorable_anywhere(value):
+                self.add_error(name, ValidationError(gettext(validators.TEXT_UNSTORABLE), code="unstorable"))
+        return cleaned
+
+
+class AgentForm(StorableTextMixin, forms.ModelForm):
     runner_config = ReasonedJSONField(
         required=False,
         label=gettext_lazy("Runner settings"),
@@ -113,7 +137,7 @@ class AgentForm(forms.ModelForm):
         return {} if value is None else value
 
 
-class CouncilorForm(forms.ModelForm):
+class CouncilorForm(StorableTextMixin, forms.ModelForm):
     notification_channels = forms.MultipleChoiceField(
         label=gettext_lazy("Notification channels"),
         choices=[(channel, CHANNEL_LABELS[channel]) for channel in validators.NOTIFICATION_CHANNELS],
@@ -157,7 +181,7 @@ class CouncilorForm(forms.ModelForm):
         return channels
 
 
-class AgentRunForm(forms.Form):
+class AgentRunForm(StorableTextMixin, forms.Form):
     """The admin's "Run now" of an agent: the prompt to run it with."""
 
     prompt = forms.CharField(

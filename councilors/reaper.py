@@ -2,7 +2,7 @@
 
 docs/scheduling.md, "Councilors on schedule", says when and how soon.
 
-Every `qcluster` runs `executions_reap_lost` every COUNCILORS_REAPER_INTERVAL_S seconds. Two rules:
+Every `run_cluster` runs `executions_reap_lost` every COUNCILORS_REAPER_INTERVAL_S seconds. Two rules:
 - the run's worker (`host:pid`, recorded when it started) is on this host and no longer alive
   (killed -9, OOM-killed, reincarnated after a timeout): found within one reaper interval;
 - the run has been `running` longer than the django-q2 worker timeout plus COUNCILORS_LOST_GRACE_S:

@@ -2,8 +2,8 @@
 
 django-q2 stays the scheduler of record: its `scheduler()` turns due Schedule rows into tasks on
 the ORM broker. Stock django-q2 runs that pass about every 30 s from each cluster's guard loop;
-`scheduler_tick` lets the `qcluster` command run the very same pass every
-COUNCILORS_SCHEDULER_TICK_S seconds (see councilors/management/commands/qcluster.py).
+`scheduler_tick` lets the `run_cluster` command run the very same pass every
+COUNCILORS_SCHEDULER_TICK_S seconds (see councilors/management/commands/run_cluster.py).
 """
 
 from datetime import datetime, timedelta
@@ -108,7 +108,7 @@ def councilor_next_run(
     if schedule is not None and schedule.next_run is not None:
         return schedule.next_run
     # Enabled but without a schedule: its row was deleted behind the services' back, and the
-    # reaper's repair (councilor_schedules_repair, every qcluster) gives it a new one within a
+    # reaper's repair (councilor_schedules_repair, every run_cluster) gives it a new one within a
     # tick. Until then this estimates from the schedule value (the cron's next time, or one
     # interval after the last run) rather than answer None, which everywhere means "paused".
     spec = schedule_spec(councilor=councilor)
@@ -148,7 +148,7 @@ def councilor_schedules_repair() -> int:
     """Give each enabled councilor without a schedule one, and take paused ones' away; returns how many changed.
 
     The services keep schedules in step; this catches what bypassed them, such as a schedule
-    deleted in django-q2's own admin pages. Every `qcluster` runs it with the reaper.
+    deleted in django-q2's own admin pages. Every `run_cluster` runs it with the reaper.
     """
     out_of_step = Councilor.objects.filter(
         Q(enabled=True, q_schedule__isnull=True) | Q(enabled=False, q_schedule__isnull=False)

@@ -9,9 +9,13 @@ from ninja import Field, Schema
 from pydantic import field_validator
 
 from councilors.validators import PROMPT_MAX_LENGTH, validate_prompt
+from infrastructure.text import unstorable
 
 INSTANCE_ID_MAX_LENGTH = 120
 INSTANCE_ID_NUL = gettext_noop('"instance_id" must not contain NUL characters (\\x00).')
+INSTANCE_ID_UNSTORABLE = gettext_noop(
+    '"instance_id" must be valid Unicode text: it contains a lone surrogate (U+D800 to U+DFFF).'
+)
 
 
 class ExecuteIn(Schema):
@@ -37,6 +41,8 @@ class ExecuteIn(Schema):
     def instance_id_valid(cls, value: str | None) -> str | None:
         if value is not None and "\x00" in value:  # the run could never be recorded (PostgreSQL refuses NUL)
             raise ValueError(gettext(INSTANCE_ID_NUL))
+        if value is not None and unstorable(value):  # nor does any database store a lone surrogate
+            raise ValueError(gettext(INSTANCE_ID_UNSTORABLE))
         return value
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from councilors.app_settings import app_settings
 from councilors.audit import Actor, action_record_create
@@ -23,6 +25,8 @@ from councilors.selectors import REQUESTED_BY_ARG, agent_metrics_get, worker_clu
 from councilors.severity import analyze_severity
 from gamification import payloads
 from gamification.events import emit
+from infrastructure.app_settings import app_settings as rate_settings
+from infrastructure.rate_limits import execute_rate_take
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,21 @@ TOGGLE_WITHOUT_ACTOR = "Pausing or resuming {councilor_id!r} needs an actor: eve
 # stored and broadcast in `councilor_error` to every client.
 ERROR_MAX_CHARS = 4000
 ERROR_TRUNCATED = " [error truncated]"
+# A run asked for from the web (the admin's "Run now") obeys the API's rules (docs/security.md).
+RUN_PERMISSION = "councilors.run_agent"
+NO_WORKER = _(
+    "No worker cluster is running, and a run asked for here never runs inside the web server: "
+    "start one (manage.py qcluster) and try again. Nothing was run."
+)
+RUN_FORBIDDEN = _("You need the %(permission)s permission to run an agent.")
+AGENT_NOT_AVAILABLE = _(
+    '%(agent)s is not available through the API: tick "Available through the API" on the agent to allow '
+    "runs by hand and over HTTP. Nothing was run."
+)
+RUN_RATE_LIMITED = _(
+    "Too many runs: at most %(limit)s per %(window)s seconds for each user (API_EXECUTE_RATE_LIMIT, counted "
+    "together with the API's execute). Try again later; nothing was run."
+)
 
 
 def new_execution_id(*, agent_id: str) -> str:
@@ -168,6 +187,7 @@ def _started_event(execution: Execution) -> payloads.Event:
         execution_id=execution.execution_id,
         started_at=execution.started_at,
         emoji=agent.emoji,
+        requester=execution.requested_by_id,
     )
 
 
@@ -189,6 +209,7 @@ def _finished_event(execution: Execution) -> payloads.Event:
             run=run,
             error=execution.error,
             emoji=agent.emoji,
+            requester=execution.requested_by_id,
         )
     return payloads.councilor_finished(
         councilor_id=agent.agent_id,
@@ -197,6 +218,7 @@ def _finished_event(execution: Execution) -> payloads.Event:
         run=run,
         error=execution.error,
         emoji=agent.emoji,
+        requester=execution.requested_by_id,
     )
 
 
@@ -504,19 +526,42 @@ def councilor_run_now(*, councilor: Councilor, actor: Actor) -> RunNow:
     return RunNow(execution_id=execution_id, execution=outcome)
 
 
-def agent_run_now(*, agent: Agent, prompt: str, actor: Actor, instance_id: str = "") -> RunNow:
-    """Queue one run of `agent` for a live worker cluster; with none alive, run it in this process and now.
+class RunRefused(Exception):
+    """A run asked for from the web that its rules do not allow: nothing was queued or recorded; the text says why."""
 
-    The admin's "Run now" of an agent (as `councilor_run_now` is a councilor's): a run outside any
-    schedule, so there is no overlap to guard against; recorded as asked for by `actor`.
+
+def _web_run_allowed() -> None:
+    # A web request never runs agent code in the web process (a gateway must not block on, or
+    # share its rights with, a run): without a worker cluster to queue for, the answer is no.
+    if not worker_clusters_alive():
+        raise RunRefused(gettext(NO_WORKER))
+
+
+def councilor_run_requested(*, councilor: Councilor, actor: Actor) -> RunNow:
+    """A web request's "Run now" of a councilor: queued for a live worker cluster, else RunRefused.
+
+    (`councilor_run_now`, for the `run_councilor` command in its own process, runs it there instead.)
     """
+    _web_run_allowed()
+    return RunNow(execution_id=councilor_enqueue(councilor=councilor, actor=actor))
+
+
+def agent_run_now(*, agent: Agent, prompt: str, actor: Actor, instance_id: str = "") -> RunNow:
+    """The admin's "Run now" of an agent, under the API's `execute` rules; RunRefused says which one failed.
+
+    The actor needs `councilors.run_agent`, the agent must be available through the API, a worker
+    cluster must be alive (the run is queued for it, never run here), and the run counts in the
+    actor's `execute` rate limit (API_EXECUTE_RATE_LIMIT, the same Redis bucket as the API's).
+    """
+    user = actor.user
+    if user is None or not user.has_perm(RUN_PERMISSION):
+        raise RunRefused(gettext(RUN_FORBIDDEN) % {"permission": RUN_PERMISSION})
+    if not agent.api_enabled:
+        raise RunRefused(gettext(AGENT_NOT_AVAILABLE) % {"agent": agent.label})
+    _web_run_allowed()
+    if not execute_rate_take(user_id=user.pk):
+        limits = {"limit": rate_settings.EXECUTE_RATE_LIMIT, "window": rate_settings.EXECUTE_RATE_WINDOW_S}
+        raise RunRefused(gettext(RUN_RATE_LIMITED) % limits)
     run_now = ActionRecord.Action.RUN_NOW
-    if worker_clusters_alive():
-        execution_id = agent_enqueue(agent=agent, prompt=prompt, actor=actor, instance_id=instance_id, action=run_now)
-        return RunNow(execution_id=execution_id)
-    execution_id = new_execution_id(agent_id=agent.agent_id)
-    action_record_create(actor=actor, action=run_now, target=agent.agent_id, execution_id=execution_id)
-    execution = agent_run(
-        agent=agent, prompt=prompt, instance_id=instance_id, execution_id=execution_id, requested_by=actor.user
-    )
-    return RunNow(execution_id=execution.execution_id, execution=execution)
+    execution_id = agent_enqueue(agent=agent, prompt=prompt, actor=actor, instance_id=instance_id, action=run_now)
+    return RunNow(execution_id=execution_id)

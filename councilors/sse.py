@@ -1,8 +1,9 @@
 """Server-Sent Events of one execution's output (`GET /api/v1/stream?execution_id=`).
 
-An async generator, so daphne holds no thread per client: it waits in XREAD BLOCK on the run's
-Redis Stream (`councilors.output_stream`) and yields `output` events (id = line number) as the
-worker appends lines, then one `end` event. The database is the record: when the run is over,
+An async generator, so daphne holds no thread per client: it reads the run's Redis Stream
+(`councilors.output_stream`) with the process's shared client, waits for more with every other
+stream of the process on one connection (`councilors.output_watch`), and yields `output` events
+(id = line number) as the worker appends lines, then one `end` event. The database is the record: when the run is over,
 any line the stream lacks (Redis was down, or trimmed) is sent from the stored output before
 `end`, and an idle stream checks it every STREAM_POLL_S so a run whose end marker never came
 (worker lost, Redis failed) still ends.
@@ -11,7 +12,7 @@ any line the stream lacks (Redis was down, or trimmed) is sent from the stored o
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import redis
@@ -19,10 +20,11 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
 from councilors.models import Execution
-from councilors.output_stream import StreamEntry, read_entries, split_lines
+from councilors.output_stream import StreamEntry, read_entries, split_lines, stream_key
+from councilors.output_watch import output_watch
 from councilors.selectors import execution_queued_agent
 from infrastructure.app_settings import app_settings
-from infrastructure.redis_access import redis_async_dedicated
+from infrastructure.redis_access import redis_async
 from infrastructure.timestamps import iso_utc_or_none
 
 logger = logging.getLogger(__name__)
@@ -34,11 +36,6 @@ KEEPALIVE = ": keepalive\n\n"
 NEVER_STARTED = "The run left the queue without starting (see the worker's log)."
 FINAL_FIELDS = ("status", "severity", "output", "error", "started_at", "completed_at", "duration_ms")
 TIME_FIELDS = ("started_at", "completed_at")  # written as everywhere in the API (infrastructure.timestamps)
-
-
-def sse_client_name(execution_id: str) -> str:
-    """The Redis client name of a stream's connection (CLIENT LIST shows which run each follows)."""
-    return f"sse:{execution_id}"
 
 
 def sse_event(*, event: str, data: str, event_id: int | None = None) -> str:
@@ -89,14 +86,18 @@ class _Follower:
 
     def __init__(self, *, execution_id: str) -> None:
         self.execution_id = execution_id
-        self.client = redis_async_dedicated(client_name=sse_client_name(execution_id))
         self.redis_failed = False
 
     async def entries_after(self, sent: int) -> list[StreamEntry]:
         """New entries, waiting up to STREAM_POLL_S; none (after that wait) when Redis fails."""
         try:
-            block_ms = int(app_settings.STREAM_POLL_S * 1000)
-            return await read_entries(self.client, execution_id=self.execution_id, after=sent, block_ms=block_ms)
+            entries = await self._read(sent)
+            if entries:
+                return entries
+            key = stream_key(self.execution_id)
+            if not await output_watch().wait(key, after=sent, timeout=app_settings.STREAM_POLL_S):
+                return []
+            return await self._read(sent)
         except (redis.RedisError, OSError) as exc:
             if not self.redis_failed:  # once per stream: the database check below goes on regardless
                 logger.warning("live output of %s unreadable (%r); following the database", self.execution_id, exc)
@@ -104,9 +105,15 @@ class _Follower:
             await asyncio.sleep(app_settings.STREAM_POLL_S)
             return []
 
+    async def _read(self, sent: int) -> list[StreamEntry]:
+        # Without blocking, on the shared client: waiting is the watch's, on its own connection.
+        return await read_entries(redis_async(), execution_id=self.execution_id, after=sent, block_ms=None)
 
-async def execution_output_events(*, execution_id: str, after: int = 0) -> AsyncIterator[str]:
-    """The SSE text of the run's output lines numbered above `after`, then its `end` event."""
+
+async def execution_output_events(
+    *, execution_id: str, after: int = 0, on_close: Callable[[], Awaitable[None]] | None = None
+) -> AsyncIterator[str]:
+    """The SSE text of the run's output lines numbered above `after`, then its `end` event; then `on_close()`."""
     follower = _Follower(execution_id=execution_id)
     sent = after
     try:
@@ -131,4 +138,5 @@ async def execution_output_events(*, execution_id: str, after: int = 0) -> Async
                 continue
             yield KEEPALIVE
     finally:
-        await follower.client.aclose()
+        if on_close is not None:
+            await on_close()

@@ -12,6 +12,8 @@ from croniter import CroniterError, croniter
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, gettext_noop
 
+from infrastructure.text import unstorable
+
 INTERVAL_PATTERN = re.compile(r"^\d+[mhd]$")
 INTERVAL_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -44,6 +46,13 @@ COLOR_INVALID = gettext_noop("Colour must be #rrggbb (six hex digits); got %(val
 PROMPT_EMPTY = gettext_noop("The prompt must not be empty: say what the agent should do.")
 PROMPT_TOO_LONG = gettext_noop("The prompt must be at most %(limit)d characters; it has %(length)d.")
 PROMPT_NUL = gettext_noop("The prompt must not contain NUL characters (\\x00).")
+PROMPT_UNSTORABLE = gettext_noop(
+    "The prompt must be valid Unicode text: it contains a lone surrogate (U+D800 to U+DFFF), which cannot be stored."
+)
+TEXT_UNSTORABLE = gettext_noop(
+    "This must be valid Unicode text without NUL characters (\\x00) or lone surrogates (U+D800 to U+DFFF), "
+    "which cannot be stored."
+)
 CHANNELS_EMPTY = gettext_noop("Choose at least one notification channel (panel, toast, email).")
 CHANNELS_UNKNOWN = gettext_noop("Unknown notification channel(s) %(unknown)s; choose from panel, toast, email.")
 CHANNELS_NOT_LIST = gettext_noop('Notification channels must be a list such as ["panel", "toast"].')
@@ -103,6 +112,8 @@ def validate_prompt(value: str) -> None:
         raise _refuse(PROMPT_TOO_LONG, "prompt_too_long", limit=PROMPT_MAX_LENGTH, length=len(value))
     if "\x00" in value:  # PostgreSQL cannot store it: refused here rather than crashing the run that saves it
         raise _refuse(PROMPT_NUL, "prompt_nul")
+    if unstorable(value):  # no database stores a lone surrogate (a JSON "\ud800" escape makes one)
+        raise _refuse(PROMPT_UNSTORABLE, "prompt_unstorable")
 
 
 def validate_notification_channels(value: Any) -> None:

@@ -1,10 +1,14 @@
 """Dashboard knobs, each overridable in Django settings as DASHBOARD_<NAME>."""
 
+from typing import Any
+
 from django.conf import settings
 
 
-def _setting(name: str, default):
-    return getattr(settings, f"DASHBOARD_{name}", default)
+def _setting(name: str, default: Any) -> Any:
+    """Django's setting DASHBOARD_<name>, or `default` when it is unset or None (conductor/settings/base.py)."""
+    value = getattr(settings, f"DASHBOARD_{name}", None)
+    return default if value is None else value
 
 
 class AppSettings:

@@ -5,6 +5,10 @@ client comes back at once (a gateway restart, a load balancer failing a node ove
 drops the connection attempts beyond it and the clients retry 1, 3, 7, 15 s later: a 5,000-client
 storm took a minute instead of seconds (bench/storm.py). A Twisted endpoint string sets the
 backlog; Linux caps it at net.core.somaxconn (4,096 by default since 5.4).
+
+A request whose headers or body never finish is closed by the application itself, whichever way
+daphne is started (API_REQUEST_RECEIVE_TIMEOUT_S, gamification/fastpath/request_deadline.py):
+daphne's own `--http-timeout` bounds the answer, not the request, and would cut SSE streams.
 """
 
 ASGI_APPLICATION = "conductor.asgi:application"

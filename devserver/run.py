@@ -23,11 +23,9 @@ from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 from typing import TextIO
 
-import honcho.manager
-from honcho.manager import SYSTEM_PRINTER_NAME, Manager
-from honcho.printer import Message, Printer
-
 from devserver import procgroup
+from devserver.fastpath import honcho
+from devserver.fastpath.honcho import SYSTEM_PRINTER_NAME, Manager, Message, Printer
 from devserver.gateway import daphne_argv
 from infrastructure.private_files import create_private_file, open_private_log, private_directory, replace_private_file
 
@@ -110,12 +108,27 @@ def prepare() -> list[str]:
     return lines
 
 
+def new_admin_password() -> str:
+    """A random password for the first admin that AUTH_PASSWORD_VALIDATORS accept (16 URL-safe characters)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    while True:
+        password = secrets.token_urlsafe(12)
+        try:  # all digits, or too like the name "admin": astronomically rare, but then draw again
+            validate_password(password, user=get_user_model()(username=ADMIN_USERNAME))
+        except ValidationError:
+            continue
+        return password
+
+
 def _admin_login(user_model) -> list[str]:
     from django.conf import settings
 
     password_file = Path(settings.VAR_DIR) / "admin-password.txt"
     if not user_model.objects.filter(is_superuser=True).exists():
-        password = secrets.token_urlsafe(12)
+        password = new_admin_password()
         user_model.objects.create_superuser(ADMIN_USERNAME, email="", password=password)
         replace_private_file(password_file, password + "\n")
     admin = user_model.objects.filter(username=ADMIN_USERNAME, is_superuser=True).first()
@@ -133,8 +146,8 @@ def process_table(*, host: str, port: int) -> dict[str, list[str]]:
     if not os.environ.get("REDIS_URL"):
         table["redis"] = [python, "-m", "devserver.embedded_redis"]
     table["web"] = daphne_argv(python, host=host, port=port)
-    # In a process group of its own: see conductor/procgroup.py for why.
-    table["worker"] = [python, "-m", "devserver.procgroup", python, "manage.py", "qcluster"]
+    # In a process group of its own: see devserver/procgroup.py for why.
+    table["worker"] = [python, "-m", "devserver.procgroup", python, "manage.py", "run_cluster"]
     # Clusters cannot report their own absence: this raises the "no worker cluster" alert.
     table["watchdog"] = [python, "manage.py", "check_workers", "--watch", "15"]
     return table
@@ -227,7 +240,7 @@ def main() -> int:
     print("\n".join(banner), flush=True)
 
     # honcho SIGKILLs whatever still runs 5 s after Ctrl+C; give the worker its own grace period first.
-    honcho.manager.KILL_WAIT = procgroup.GRACE_S + 5
+    honcho.grant_grace(procgroup.GRACE_S + 5)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     manager = Manager(TeePrinter(sys.stdout, log_dir=log_dir, names=log_names(table)))
     for name, argv in table.items():

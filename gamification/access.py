@@ -1,12 +1,14 @@
-"""What a connection's user may do now — active, staff, may control councilors — from a per-process cache.
+"""What a connection's user may do now — active, staff, may control councilors, may read every run's
+details — from a per-process cache.
 
 docs/protocol.md, "A socket's rights follow its user". Each gateway process (each event loop) keeps
 one `Access` per user for GAMIFICATION_ACCESS_TTL_S; an older or missing entry is loaded from the
 database on demand (concurrent misses for one user share one load). Twice per TTL the sweep
-reloads, in one query, the users with open sockets on this process and revokes the sockets of
-those who are gone or no longer active (close 4401). So a deactivation or a revoked permission
-takes effect within about one TTL, and commands and new sockets of those users in between find a
-fresh entry without a database round trip.
+reloads, in one query, the users with open sockets on this process (and the sessions those
+sockets were opened with) and hands each connection its fresh entry: a connection whose user is
+gone or inactive, whose session ended, or whose token went stale closes (4401). So a deactivation,
+a logout, a password change or a revoked permission takes effect within about one TTL, and
+commands and new sockets of those users in between find a fresh entry without a database round trip.
 """
 
 import asyncio
@@ -25,7 +27,8 @@ from django.db.models import Exists, OuterRef, Q
 from gamification.app_settings import app_settings
 from gamification.lookups import read_in_lookup_thread
 from gamification.loop_local import loop_local
-from gamification.protocol import CONTROL_PERMISSION
+from gamification.protocol import CONTROL_PERMISSION, DETAILS_PERMISSION
+from infrastructure.tokens import token_generation
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ class Access:
     user: Any  # the user row (a fresh object per load: nothing cached on it outlives the entry)
     may_control: bool  # active, and a superuser or granted CONTROL_PERMISSION directly or through a group
     loaded_at: float  # time.monotonic()
+    may_view_runs: bool = False  # likewise for DETAILS_PERMISSION: every run's private details
+    token_generation: str = ""  # infrastructure.tokens.token_generation: a token socket opened under another closes
 
     @property
     def active(self) -> bool:
@@ -50,25 +55,31 @@ class Access:
         return bool(self.user.is_active and self.user.is_staff)
 
 
+def _permission(name: str) -> Any:
+    app_label, codename = name.split(".")
+    return Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+
+
 def _load(users: Q) -> dict[int, Access]:
-    """The users matching `users` that still exist, with their control permission: one query."""
-    app_label, codename = CONTROL_PERMISSION.split(".")
-    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    """The users matching `users` that still exist, with their two permissions: one query."""
+    control, details = _permission(CONTROL_PERMISSION), _permission(DETAILS_PERMISSION)
     # The rule of Django's ModelBackend.has_perm, as one query for many users.
     rows = (
         get_user_model()
         .objects.filter(users)
         .annotate(
-            _direct=Exists(permission.filter(user=OuterRef("pk"))),
-            _grouped=Exists(permission.filter(group__user=OuterRef("pk"))),
+            _control=Exists(control.filter(user=OuterRef("pk"))) | Exists(control.filter(group__user=OuterRef("pk"))),
+            _details=Exists(details.filter(user=OuterRef("pk"))) | Exists(details.filter(group__user=OuterRef("pk"))),
         )
     )
     now = time.monotonic()
     return {
         user.pk: Access(
             user=user,
-            may_control=bool(user.is_active and (user.is_superuser or user._direct or user._grouped)),
+            may_control=bool(user.is_active and (user.is_superuser or user._control)),
             loaded_at=now,
+            may_view_runs=bool(user.is_active and (user.is_superuser or user._details)),
+            token_generation=token_generation(user),
         )
         for user in rows
     }
@@ -163,26 +174,40 @@ access_cache: Callable[[], AccessCache] = loop_local(AccessCache)
 
 class Guarded(Protocol):
     user_id: int | None  # None: an anonymous connection (nothing to revoke)
+    session_key: str | None  # the session it was opened with; None: a token or anonymous connection
 
-    def revoke(self) -> None:
-        """The user's rights are gone: close the connection with 4401, without raising."""
+    def follow(self, access: Access | None) -> None:
+        """The user as the database has them now (None: gone, or the session ended): keep up, or close 4401."""
 
 
 class LocalConnections(Protocol):
-    connections: Collection[Guarded]
+    @property
+    def connections(self) -> Collection[Guarded]:
+        """The process's open connections."""
+
+
+class Sessions(Protocol):
+    """What the sweep needs of the session cache (gamification/session_users.py)."""
+
+    async def refresh(self, session_keys: Iterable[str]) -> None:
+        """Look these session keys up again (one thread hop)."""
+
+    def names(self, session_key: str, access: Access) -> bool:
+        """Whether the session, as last looked up, is still logged in as this user (auth hash included)."""
 
 
 class AccessSweep:
-    """Twice per GAMIFICATION_ACCESS_TTL_S: reload the users with open sockets here, revoke the inactive ones.
+    """Twice per GAMIFICATION_ACCESS_TTL_S: reload the users and sessions of the sockets here, hand them over.
 
     Twice per period so that the entries of users with open sockets are renewed before they
     expire: a connection storm of those users then finds every entry fresh, instead of waiting
     for a reload on an event loop that the storm itself keeps busy.
     """
 
-    def __init__(self, *, local: LocalConnections, cache: AccessCache) -> None:
+    def __init__(self, *, local: LocalConnections, cache: AccessCache, sessions: Sessions | None = None) -> None:
         self.local = local
         self.cache = cache
+        self.sessions = sessions
 
     async def run(self) -> None:
         """Sweep forever; a database outage only delays the next sweep."""
@@ -194,17 +219,26 @@ class AccessSweep:
                 logger.warning("access sweep failed (%r); retrying in %ss", exc, app_settings.ACCESS_TTL_S)
 
     async def sweep(self) -> int:
-        """One pass; returns how many connections it revoked."""
+        """One pass; returns how many connections lost their user (gone, inactive, or their session ended)."""
         by_user: dict[int, list[Guarded]] = defaultdict(list)
         for connection in tuple(self.local.connections):
             if connection.user_id is not None:
                 by_user[connection.user_id].append(connection)
         fresh = await self.cache.refresh(by_user)
-        revoked = 0
+        session_keys = {c.session_key for connections in by_user.values() for c in connections if c.session_key}
+        if self.sessions is not None and session_keys:
+            await self.sessions.refresh(session_keys)
+        lost = 0
         for user_id, connections in by_user.items():
             entry = fresh.get(user_id)
-            if entry is None or not entry.active:
-                for connection in connections:
-                    connection.revoke()
-                revoked += len(connections)
-        return revoked
+            for connection in connections:
+                holds = entry is not None and entry.active and self._session_holds(connection, entry)
+                current = entry if holds else None
+                lost += current is None
+                connection.follow(current)
+        return lost
+
+    def _session_holds(self, connection: Guarded, entry: Access) -> bool:
+        if connection.session_key is None or self.sessions is None:
+            return True
+        return self.sessions.names(connection.session_key, entry)

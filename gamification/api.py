@@ -17,6 +17,8 @@ from gamification import history
 from gamification.app_settings import app_settings
 from gamification.asyncapi import asyncapi_document
 from gamification.catalogue import TOPICS
+from gamification.protocol import DETAILS_PERMISSION
+from gamification.shapes import envelope_for_viewer
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +49,11 @@ def _topics(raw: str) -> frozenset[str]:
 
 @router.get("/events", response=EventsPage, summary="Events since an id (as the WebSocket's resume)")
 async def events_since(request: HttpRequest, query: Query[EventsQuery]) -> dict[str, Any]:
-    """The kept events of the topics with id > since, as `resume` replays them on the WebSocket."""
+    """The kept events of the topics with id > since, as `resume` replays them on the WebSocket.
+
+    Each in the shape this user may see (docs/protocol.md, "Private run details"): a run's private
+    details only for its requester and holders of councilors.view_execution.
+    """
     topics = _topics(query.topics)
     if not app_settings.HISTORY_ENABLED:
         raise HttpError(503, HISTORY_UNAVAILABLE)
@@ -58,7 +64,13 @@ async def events_since(request: HttpRequest, query: Query[EventsQuery]) -> dict[
     except Exception as exc:  # noqa: BLE001 - Redis down or slow: a clear 503, never a 500
         logger.warning("GET /api/events: history unavailable (%r)", exc)
         raise HttpError(503, HISTORY_UNAVAILABLE) from exc
-    return {"events": page.events, "complete": page.complete, "last_id": page.last_id}
+    user = request.auth  # type: ignore[attr-defined]  # the API's authentication puts the user there
+    sees_all_details = await user.ahas_perm(DETAILS_PERMISSION)
+    events = [
+        envelope_for_viewer(event, requester=requester, user_id=user.pk, sees_all_details=sees_all_details)
+        for event, requester in zip(page.events, page.requesters, strict=True)
+    ]
+    return {"events": events, "complete": page.complete, "last_id": page.last_id}
 
 
 @router.get(

@@ -3,11 +3,15 @@
 README's "Configuration" lists them; the docstrings here are the reference.
 """
 
+from typing import Any
+
 from django.conf import settings
 
 
-def _setting(name: str, default):
-    return getattr(settings, f"GAMIFICATION_{name}", default)
+def _setting(name: str, default: Any) -> Any:
+    """Django's setting GAMIFICATION_<name>, or `default` when it is unset or None (conductor/settings/base.py)."""
+    value = getattr(settings, f"GAMIFICATION_{name}", None)
+    return default if value is None else value
 
 
 class AppSettings:

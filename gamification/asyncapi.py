@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, NotRequired, Required, Union, get_ar
 from django.conf import settings
 
 from gamification import protocol
-from gamification.catalogue import BROADCAST_TYPES, CATALOGUE
+from gamification.catalogue import BROADCAST_TYPES, CATALOGUE, DETAILS_WITHHELD, EventType
 
 ASYNCAPI_VERSION = "3.0.0"
 DOCUMENT_VERSION = "1.0.0"
@@ -83,7 +83,7 @@ class Schemas:
             return self.ref(hint)
         raise TypeError(f"no JSON Schema for {hint!r}")
 
-    def ref(self, typed_dict: type) -> dict[str, str]:
+    def ref(self, typed_dict: type[Any]) -> dict[str, str]:
         """A $ref to the TypedDict's entry, added on first use."""
         name = typed_dict.__name__
         if self._classes.setdefault(name, typed_dict) is not typed_dict:
@@ -93,7 +93,7 @@ class Schemas:
             self.named[name] = self.object(typed_dict)
         return {"$ref": SCHEMAS_REF + name}
 
-    def object(self, typed_dict: type, **extra: dict[str, Any]) -> dict[str, Any]:
+    def object(self, typed_dict: type[Any], **extra: dict[str, Any]) -> dict[str, Any]:
         """The TypedDict as a closed object (plus optional `extra` properties)."""
         hints = get_type_hints(typed_dict, include_extras=True)
         properties = {name: self.of(hint) for name, hint in hints.items()} | extra
@@ -132,12 +132,49 @@ def _message(name: str, summary: str, payload: dict[str, Any]) -> dict[str, Any]
     return {"name": name, "summary": summary, "contentType": "application/json", "payload": payload}
 
 
-def _event_messages(schemas: Schemas) -> dict[str, dict[str, Any]]:
-    return {
-        event_key(name): _message(name, event.summary, _envelope(name, schemas.ref(event.data), _EVENT_ID))
-        for name, event in CATALOGUE.items()
-        if name in BROADCAST_TYPES
+PRIVATE_DETAILS = (
+    "Two shapes of one event (same type, id and timestamp): the run's requester and holders of {permission} "
+    "get it whole; everyone else gets the public shape, where {fields} are emptied (required) or left out "
+    "(optional) and `{withheld}` is true."
+)
+
+
+def _event_data(schemas: Schemas, event: EventType) -> dict[str, Any]:
+    """The data schema of an event; with private details, one of its two shapes (gamification/shapes.py)."""
+    full = schemas.ref(event.data)
+    if not event.private:
+        return full
+    whole = schemas.named[event.data.__name__]
+    properties, required = dict(whole["properties"]), list(whole.get("required", []))
+    for name in event.private:
+        if name in required:
+            properties[name] = {"const": ""}
+        else:
+            properties.pop(name, None)
+    public = f"{event.data.__name__}Public"
+    schemas.named[public] = {
+        "type": "object",
+        "properties": properties | {DETAILS_WITHHELD: {"const": True}},
+        "required": [*required, DETAILS_WITHHELD],
+        "additionalProperties": False,
     }
+    return {"oneOf": [full, {"$ref": SCHEMAS_REF + public}]}
+
+
+def _event_messages(schemas: Schemas) -> dict[str, dict[str, Any]]:
+    messages = {}
+    for name, event in CATALOGUE.items():
+        if name not in BROADCAST_TYPES:
+            continue
+        message = _message(name, event.summary, _envelope(name, _event_data(schemas, event), _EVENT_ID))
+        if event.private:
+            fields = ", ".join(f"`{field}`" for field in event.private)
+            message["description"] = PRIVATE_DETAILS.format(
+                permission=protocol.DETAILS_PERMISSION, fields=fields, withheld=DETAILS_WITHHELD
+            )
+            message["x-private-fields"] = list(event.private)
+        messages[event_key(name)] = message
+    return messages
 
 
 def _reply_messages(schemas: Schemas) -> dict[str, dict[str, Any]]:
@@ -154,7 +191,7 @@ def _command_messages(schemas: Schemas) -> dict[str, dict[str, Any]]:
     messages = {}
     for name, command in protocol.COMMANDS.items():
         fields = schemas.object(command.fields)
-        payload = {
+        payload: dict[str, Any] = {
             "type": "object",
             "description": "Other fields are ignored.",
             "properties": {protocol.COMMAND_FIELD: {"const": name}, **fields["properties"]},
@@ -238,7 +275,7 @@ def _channel(message_keys: list[str]) -> dict[str, Any]:
             }
         },
         "x-close-codes": [
-            {"code": close.code, "reason": close.reason, "when": close.when} for close in protocol.CLOSE_CODES
+            {"code": int(close), "reason": close.reason, "when": close.when} for close in protocol.CloseCode
         ],
     }
 

@@ -108,9 +108,12 @@ class CouncilorRunQueued(TypedDict):
 @dataclass(frozen=True)
 class EventType:
     name: str
-    data: type  # the TypedDict of its data
+    data: type[Any]  # the TypedDict of its data
     broadcast: bool = True  # False: a reply to one client, never sent to a group
     summary: str = ""
+    # A run's private details: sent to its requester and to holders of DETAILS_PERMISSION only; everyone
+    # else gets the public shape (`public_data`). docs/protocol.md, "Private run details".
+    private: tuple[str, ...] = ()
 
     @property
     def required(self) -> frozenset[str]:
@@ -126,9 +129,19 @@ CATALOGUE: dict[str, EventType] = {
     for event in (
         EventType("councilor_started", CouncilorStarted, summary="A councilor's run started."),
         EventType("councilor_completed", CouncilorCompleted, summary="A councilor's run completed."),
-        EventType("councilor_error", CouncilorError, summary="A councilor's run failed."),
-        EventType("agent_execution_started", AgentExecutionStarted, summary="An agent run (API) started."),
-        EventType("agent_execution_completed", AgentExecutionCompleted, summary="An agent run (API) ended."),
+        EventType("councilor_error", CouncilorError, summary="A councilor's run failed.", private=("error",)),
+        EventType(
+            "agent_execution_started",
+            AgentExecutionStarted,
+            summary="An agent run (API) started.",
+            private=("instance_id",),
+        ),
+        EventType(
+            "agent_execution_completed",
+            AgentExecutionCompleted,
+            summary="An agent run (API) ended.",
+            private=("instance_id", "error"),
+        ),
         EventType("agent_metrics_updated", AgentMetricsUpdated, summary="An agent's metrics after a run."),
         EventType("system_alert", SystemAlert, summary="An alert for everyone watching."),
         EventType("councilor_paused", CouncilorToggled, summary="A councilor was paused."),
@@ -142,6 +155,9 @@ CATALOGUE: dict[str, EventType] = {
     )
 }
 
+PRIVATE_TYPES = frozenset(name for name, event in CATALOGUE.items() if event.private)
+# Set in the public shape of an event whose private details were left out.
+DETAILS_WITHHELD = "details_withheld"
 BROADCAST_TYPES = frozenset(name for name, event in CATALOGUE.items() if event.broadcast)
 TOPICS = frozenset({ALL_TOPICS, *BROADCAST_TYPES})
 ALERT_LEVELS = ("info", "warning", "critical")
@@ -151,6 +167,21 @@ DATA_NOT_OBJECT = "Event data must be a JSON object."
 MISSING_FIELDS = "Event {type!r} is missing field(s): {fields}."
 UNKNOWN_FIELDS = "Event {type!r} has unknown field(s): {fields}."
 BAD_ALERT_LEVEL = "system_alert level must be one of info, warning, critical; got {level!r}."
+
+
+def public_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The data everyone may see: a required private field empty, an optional one left out, DETAILS_WITHHELD set.
+
+    Required fields stay (as "") so that a client written to the catalogue never misses one.
+    """
+    event = CATALOGUE[event_type]
+    public = {
+        name: ("" if name in event.private else value)
+        for name, value in data.items()
+        if name not in event.private or name in event.required
+    }
+    public[DETAILS_WITHHELD] = True
+    return public
 
 
 class InvalidEvent(ValueError):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from gamification.app_settings import app_settings
-from gamification.catalogue import ALL_TOPICS
+from gamification.catalogue import ALL_TOPICS, PRIVATE_TYPES
 from infrastructure.redis_access import key, redis_async
 
 # KEYS: counter, history, origin, epoch, gap. ARGV: JSON head, message head, max events, ttl seconds,
@@ -92,6 +92,9 @@ return {newest, redis.call('GET', KEYS[3]) or '', lost, oldest[2] or '', rows}
 """
 
 _JSON_ID_TAIL = "null}"
+# Stored with an event that has private details, just before its id: who asked for the run
+# ({"requester": <user pk or null>}). Taken out again when the event is read (gamification/shapes.py).
+AUDIENCE_KEY = "audience"
 
 
 def encode_frame(envelope: dict[str, Any]) -> str:
@@ -103,8 +106,9 @@ def encode_frame(envelope: dict[str, Any]) -> str:
 class HistoryPage:
     """Events with since < id <= last_id of the requested topics, oldest first."""
 
-    events: list[dict[str, Any]]
-    frames: list[str]  # the same events, as stored: ready to send on a WebSocket
+    events: list[dict[str, Any]]  # the envelopes in full (their private details included)
+    frames: list[str]  # the same envelopes encoded: ready to send on a WebSocket to whoever may see them all
+    requesters: list[int | None]  # per event: who asked for its run (None: nobody, or no private details)
     complete: bool  # False: some events after `since` are no longer kept; reload state instead
     last_id: int  # the newest id the answer covers; ask from here next time
 
@@ -130,17 +134,24 @@ def keys() -> Keys:
     )
 
 
-def json_head(envelope: dict[str, Any]) -> str:
-    """The envelope's JSON cut just before the id's value (the script appends the id).
+def json_head(envelope: dict[str, Any], *, requester: int | None = None) -> str:
+    """The stored JSON of the envelope cut just before the id's value (the script appends the id).
 
     The envelope was built with `id` None as its very last key, so appending the id completes it.
+    An event with private details keeps its requester beside it (AUDIENCE_KEY), before the id.
     """
     if envelope.get("id") is not None or next(reversed(envelope)) != "id":
         raise ValueError("the envelope must end with an unassigned id")
-    return encode_frame(envelope)[: -len(_JSON_ID_TAIL)]
+    stored = envelope
+    if envelope["type"] in PRIVATE_TYPES:
+        stored = {name: value for name, value in envelope.items() if name != "id"}
+        stored |= {AUDIENCE_KEY: {"requester": requester}, "id": None}
+    return encode_frame(stored)[: -len(_JSON_ID_TAIL)]
 
 
-async def history_append(*, envelope: dict[str, Any], message_head: bytes = b"", channel: str = "") -> int:
+async def history_append(
+    *, envelope: dict[str, Any], requester: int | None = None, message_head: bytes = b"", channel: str = ""
+) -> int:
     """Assign the envelope its id and store it; with a `channel`, also PUBLISH `message_head` + the id there.
 
     `message_head` is the channel layer's message for the envelope, cut before the id's value
@@ -155,7 +166,7 @@ async def history_append(*, envelope: dict[str, Any], message_head: bytes = b"",
         key.origin,
         key.epoch,
         key.gap,
-        json_head(envelope),
+        json_head(envelope, requester=requester),
         message_head if channel else b"",
         app_settings.HISTORY_SIZE,
         app_settings.HISTORY_TTL_S,
@@ -208,16 +219,20 @@ async def history_since(
     else:
         held_from = since if since or not origin_raw else int(origin_raw)
         complete = bool(oldest_raw) and int(float(oldest_raw)) <= held_from + 1
-    events, frames = [], []
+    events, frames, requesters = [], [], []
     for row in rows:
         frame = row.decode()
         event = json.loads(frame)
-        if _wanted(topics, event["type"]):
-            events.append(event)
-            frames.append(frame)
+        if not _wanted(topics, event["type"]):
+            continue
+        audience = event.pop(AUDIENCE_KEY, None)
+        events.append(event)
+        frames.append(frame if audience is None else encode_frame(event))
+        requesters.append(audience.get("requester") if isinstance(audience, dict) else None)
     return HistoryPage(
         events=events,
         frames=frames,
+        requesters=requesters,
         complete=complete,
         last_id=max(last, since) if since <= newest else newest,
     )

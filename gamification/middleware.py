@@ -18,19 +18,21 @@ from urllib.parse import parse_qs, urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import DisallowedHost, ImproperlyConfigured
+from django.core.exceptions import DisallowedHost, ImproperlyConfigured, ValidationError
 from django.http import HttpRequest, parse_cookie
 
 from gamification.access import Access, access_cache
 from gamification.fastpath import daphne
 from gamification.session_users import session_users
-from infrastructure.tokens import InvalidToken, TokenClaims, token_claims
+from infrastructure.tokens import InvalidToken, TokenClaims, generation_matches, token_claims
 
 # Scope keys this module adds (ASGI allows extension keys; namespaced to avoid clashes).
 SCOPE_HAS_ORIGIN = "gamification.has_origin"
 SCOPE_AUTH = "gamification.auth"  # "session", "token" or None
 SCOPE_TOKEN_EXPIRES_AT = "gamification.token_expires_at"  # Unix seconds, for a connection authenticated by token
+SCOPE_SESSION_KEY = "gamification.session_key"  # the session a connection authenticated by session was opened with
 SCOPE_DAPHNE_PROTOCOL = "gamification.daphne_protocol"
 SCOPE_SERVER_SEND = "gamification.server_send"  # the server's own `send`, under the session wrapper
 
@@ -73,9 +75,9 @@ class HandshakeRequest(HttpRequest):
     """The WebSocket handshake as a Django request, so that its origin follows Django's own rules.
 
     `get_host()` honours X-Forwarded-Host only with USE_X_FORWARDED_HOST (X-Forwarded-Port only
-    with USE_X_FORWARDED_PORT) and checks ALLOWED_HOSTS; `scheme` honours the header named by
-    SECURE_PROXY_SSL_HEADER only when that is set, and is otherwise the socket's own (ws → http,
-    wss → https).
+    with USE_X_FORWARDED_PORT) and checks ALLOWED_HOSTS; `origin_scheme()` honours the header named
+    by SECURE_PROXY_SSL_HEADER only when that is set, as Django's `HttpRequest.scheme` does, and is
+    otherwise the socket's own (ws → http, wss → https). Only Django's public API is used.
     """
 
     def __init__(self, scope: dict[str, Any]) -> None:
@@ -92,13 +94,19 @@ class HandshakeRequest(HttpRequest):
             meta[key] = f"{meta[key]},{value}" if key in meta else value
         self.META = meta
 
-    def _get_scheme(self) -> str:
+    def origin_scheme(self) -> str:
+        """Django's rule for `HttpRequest.scheme`, with the socket's scheme where a WSGI server's would be."""
+        if settings.SECURE_PROXY_SSL_HEADER:
+            header, secure_value = settings.SECURE_PROXY_SSL_HEADER
+            value = self.META.get(header)
+            if value is not None:
+                return "https" if value.split(",", 1)[0].strip() == secure_value else "http"
         return self._socket_scheme
 
     def own_origin(self) -> Origin | None:
         """This request's origin; None when its host is not in ALLOWED_HOSTS."""
         try:
-            return parse_origin(f"{self.scheme}://{self.get_host()}")
+            return parse_origin(f"{self.origin_scheme()}://{self.get_host()}")
         except DisallowedHost:
             return None
 
@@ -144,9 +152,12 @@ def _verified_claims(token: str) -> TokenClaims:
 
 
 async def _token_user(token: str) -> tuple[Access, float] | None:
-    """The active user of a valid token and when the token expires (Unix seconds); None otherwise.
+    """The active user a valid token names, at the token's generation, and when it expires (Unix seconds).
 
-    The signature is checked here, on the event loop (an HMAC); the user comes from the access cache.
+    None otherwise. The signature is checked here, on the event loop (an HMAC); the user comes from
+    the access cache by primary key, and the token's generation must be the user's own
+    (infrastructure/tokens.py): a password change, a deactivation or a user deleted and created
+    again under the same name refuses the token (4401) once the cache has reloaded the user.
     """
     try:
         claims = _verified_claims(token)
@@ -154,8 +165,13 @@ async def _token_user(token: str) -> tuple[Access, float] | None:
         return None
     if claims.expires_at.timestamp() <= time.time():
         return None
-    access = await access_cache().by_username(claims.username)
-    if access is None or not access.active:
+    try:
+        # The user model's own key type ("5" and 5 name one user; a uid of another type names none).
+        user_id = get_user_model()._meta.pk.to_python(claims.user_id)
+        access = await access_cache().get(user_id)
+    except (ValueError, TypeError, ValidationError):  # a uid of the wrong type for this user model's key
+        return None
+    if access is None or not access.active or not generation_matches(access.user, claims.generation):
         return None
     return access, claims.expires_at.timestamp()
 
@@ -183,7 +199,8 @@ class ConnectionUserMiddleware:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
         tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
-        user, auth, expires_at = AnonymousUser(), None, None
+        user: Any = AnonymousUser()
+        auth, expires_at, session = None, None, None
         if tokens:
             found = await _token_user(tokens[0])
             if found is not None:
@@ -191,6 +208,12 @@ class ConnectionUserMiddleware:
         elif scope.get(SCOPE_HAS_ORIGIN, True) and (session_key := _session_key(scope)):
             access = await session_users().access(session_key)
             if access is not None:
-                user, auth = access.user, "session"
-        scope = {**scope, "user": user, SCOPE_AUTH: auth, SCOPE_TOKEN_EXPIRES_AT: expires_at}
+                user, auth, session = access.user, "session", session_key
+        scope = {
+            **scope,
+            "user": user,
+            SCOPE_AUTH: auth,
+            SCOPE_TOKEN_EXPIRES_AT: expires_at,
+            SCOPE_SESSION_KEY: session,
+        }
         return await self.application(scope, receive, send)

@@ -2,7 +2,7 @@
 
 The hub hands every frame to `put`, which returns at once, so one slow or dead client cannot hold
 back the fan-out to the others. Memory per client stays bounded: when more than `limit` frames
-wait, the outbox gives up and calls `on_overflow` (the consumer closes with CLOSE_SLOW_CONSUMER).
+wait, the outbox gives up and calls `on_overflow` (the consumer closes with CloseCode.SLOW_CONSUMER).
 
 `AsgiOutbox` works under any ASGI server through its `send`. Under uvicorn that `send` waits while
 the socket's write buffer is full, so a slow reader's frames pile up here, where they are counted.
@@ -18,7 +18,7 @@ bounded queue. Everything it does to daphne's internals is in gamification/fastp
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from gamification import metrics
@@ -26,7 +26,7 @@ from gamification.fastpath import daphne
 
 logger = logging.getLogger(__name__)
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 
 
 class Frame:
@@ -77,13 +77,13 @@ class AsgiOutbox:
     socket's buffer is full), a task finishes it and drains the frames queued meanwhile.
     """
 
-    def __init__(self, send: Send | None, *, limit: int, on_overflow: Callable[[], None]) -> None:
+    def __init__(self, send: Send, *, limit: int, on_overflow: Callable[[], None]) -> None:
         self._send = send
         self._limit = limit
         self._on_overflow = on_overflow
         self._frames: deque[Frame] = deque()
         self._open = True
-        self._task: asyncio.Task | None = None  # the writer, while one is needed
+        self._task: asyncio.Task[None] | None = None  # the writer, while one is needed
         self._room = asyncio.Event()  # set whenever queued frames leave (see `wait_room`)
 
     def __len__(self) -> int:
@@ -168,11 +168,15 @@ class AsgiOutbox:
         await self._send({"type": "websocket.send", "text": frame.text})
 
 
+async def _no_asgi_send(message: dict[str, Any]) -> None:
+    raise RuntimeError("the daphne outbox writes to its socket, never through ASGI send")
+
+
 class DaphneOutbox(AsgiOutbox):
     """Writes straight into daphne's Twisted transport while it drains; queues while it is paused."""
 
     def __init__(self, protocol: Any, *, limit: int, on_overflow: Callable[[], None]) -> None:
-        super().__init__(None, limit=limit, on_overflow=on_overflow)
+        super().__init__(_no_asgi_send, limit=limit, on_overflow=on_overflow)
         self._socket = daphne.DaphneSocket(protocol)
         self._writable = asyncio.Event()
         self._writable.set()

@@ -28,6 +28,8 @@ from infrastructure.timestamps import iso_utc
 class Event(NamedTuple):
     type: str
     data: dict[str, Any]
+    # The pk of the user who asked for the run (its private details are theirs); None: nobody did.
+    requester: int | None = None
 
 
 class RunTimes(NamedTuple):
@@ -56,10 +58,17 @@ def councilor_started(
 
 
 def councilor_finished(
-    *, councilor_id: str, task_name: str, display_name: str, run: RunTimes, error: str, emoji: str
+    *,
+    councilor_id: str,
+    task_name: str,
+    display_name: str,
+    run: RunTimes,
+    error: str,
+    emoji: str,
+    requester: int | None = None,
 ) -> Event:
     """`councilor_error` when the run failed, `councilor_completed` otherwise."""
-    common = {
+    common: dict[str, Any] = {
         "councilor_id": councilor_id,
         "task_name": task_name,
         "display_name": display_name,
@@ -70,12 +79,21 @@ def councilor_finished(
         "emoji": emoji,
     }
     if run.status == "error":
-        return Event("councilor_error", dict(CouncilorError(**common, status="error", severity="error", error=error)))
-    return Event("councilor_completed", dict(CouncilorCompleted(**common, status="completed", severity=run.severity)))
+        failed: CouncilorError = {**common, "status": "error", "severity": "error", "error": error}  # type: ignore[typeddict-item]
+        return Event("councilor_error", dict(failed), requester)
+    completed: CouncilorCompleted = {**common, "status": "completed", "severity": run.severity}  # type: ignore[typeddict-item]
+    return Event("councilor_completed", dict(completed), requester)
 
 
 def agent_execution_started(
-    *, agent_id: str, agent_name: str, instance_id: str, execution_id: str, started_at: datetime, emoji: str
+    *,
+    agent_id: str,
+    agent_name: str,
+    instance_id: str,
+    execution_id: str,
+    started_at: datetime,
+    emoji: str,
+    requester: int | None = None,
 ) -> Event:
     data = AgentExecutionStarted(
         agent_id=agent_id,
@@ -85,11 +103,18 @@ def agent_execution_started(
         started_at=iso_utc(started_at),
         emoji=emoji,
     )
-    return Event("agent_execution_started", dict(data))
+    return Event("agent_execution_started", dict(data), requester)
 
 
 def agent_execution_completed(
-    *, agent_id: str, agent_name: str, instance_id: str, run: RunTimes, error: str, emoji: str
+    *,
+    agent_id: str,
+    agent_name: str,
+    instance_id: str,
+    run: RunTimes,
+    error: str,
+    emoji: str,
+    requester: int | None = None,
 ) -> Event:
     data = AgentExecutionCompleted(
         agent_id=agent_id,
@@ -105,7 +130,7 @@ def agent_execution_completed(
     )
     if error:
         data["error"] = error
-    return Event("agent_execution_completed", dict(data))
+    return Event("agent_execution_completed", dict(data), requester)
 
 
 def agent_metrics_updated(*, agent_id: str, metrics: AgentMetrics) -> Event:

@@ -55,6 +55,10 @@ def _forget(instance: str) -> None:
         logger.debug("gateway stats not removed at exit: %r", exc)
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class Described(Protocol):
     def describe(self) -> dict[str, Any]:
         """What staff see of this client in `get_stats`."""
@@ -63,8 +67,11 @@ class Described(Protocol):
 class LocalConnections(Protocol):
     """What presence reads of the process's connections (the hub provides it)."""
 
-    connections: Collection[Described]
     changed: asyncio.Event  # set when connections or subscriptions change
+
+    @property
+    def connections(self) -> Collection[Described]:
+        """The process's open connections."""
 
     def topic_counts(self) -> dict[str, int]:
         """Connections per topic."""
@@ -130,7 +137,8 @@ class Presence:
     async def _others(self) -> list[dict[str, Any]]:
         client = redis_async()
         index = _index_key()
-        others = sorted(member.decode() for member in await client.smembers(index) if member.decode() != self.instance)
+        members = [_text(member) for member in await client.smembers(index)]
+        others = sorted(member for member in members if member != self.instance)
         if not others:
             return []
         values = await client.mget([_instance_key(instance) for instance in others])

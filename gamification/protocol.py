@@ -6,6 +6,7 @@ docs/protocol.md quote them.
 """
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Annotated, Any, NotRequired, TypedDict
 
 from gamification.catalogue import CATALOGUE, TOPICS
@@ -22,45 +23,61 @@ REQUEST_ID = "request_id"  # optional in any command; the reply echoes it in dat
 REQUEST_ID_EXPECTED = "a string or an integer"
 COMMAND_EXPECTED = "a string"
 
-# Close codes. daphne's WebSocket engine only sends 1000 or 3000-4999 from the server side,
-# so the application's reasons live in the private 4000 range (mirroring the HTTP status they mean).
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_UNAUTHORIZED_REASON = "Unauthorized"
-CLOSE_SLOW_CONSUMER = 4008  # the client read too slowly: its outbox of pending frames overflowed
-CLOSE_SLOW_CONSUMER_REASON = "Too slow"
-CLOSE_MESSAGE_TOO_BIG = 4009  # a command over GAMIFICATION_WS_MAX_MESSAGE_BYTES
-CLOSE_MESSAGE_TOO_BIG_REASON = "Message too big"
-CLOSE_RATE_LIMITED = 4029  # commands faster than GAMIFICATION_WS_RATE_LIMIT_PER_S / _BURST
-CLOSE_RATE_LIMITED_REASON = "Too many commands"
-CLOSE_TOO_MANY_CONNECTIONS = 4429  # the user already has GAMIFICATION_WS_MAX_PER_USER open sockets
-CLOSE_TOO_MANY_CONNECTIONS_REASON = "Too many connections"
-CLOSE_INTERNAL_ERROR = 4500  # writing to this client raised: the gateway dropped it (reconnect and resume)
-CLOSE_INTERNAL_ERROR_REASON = "Internal error"
 
-
-@dataclass(frozen=True)
-class CloseCode:
-    code: int
+# Close codes: one type, whose members are the codes (ints on the wire) and carry their reason and when
+# they are used. daphne's WebSocket engine only sends 1000 or 3000-4999 from the server side, so the
+# application's reasons live in the private 4000 range (mirroring the HTTP status they mean).
+class CloseCode(IntEnum):
     reason: str
     when: str
 
+    def __new__(cls, code: int, reason: str, when: str) -> "CloseCode":
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.reason = reason
+        member.when = when
+        return member
 
-CLOSE_CODES = (
-    CloseCode(
-        CLOSE_UNAUTHORIZED,
-        CLOSE_UNAUTHORIZED_REASON,
-        "no valid session or token (accepted, then closed); the token expired, or the user was deactivated",
-    ),
-    CloseCode(
-        CLOSE_TOO_MANY_CONNECTIONS,
-        CLOSE_TOO_MANY_CONNECTIONS_REASON,
+    @property
+    def code(self) -> int:
+        return int(self)
+
+    UNAUTHORIZED = (
+        4401,
+        "Unauthorized",
+        "no valid session or token (accepted, then closed); on an open connection: its token expired or went "
+        "stale, its session ended (logout, expiry, password change), or its user was deactivated",
+    )
+    TOO_MANY_CONNECTIONS = (
+        4429,
+        "Too many connections",
         "the user has GAMIFICATION_WS_MAX_PER_USER sockets open already (accepted, then closed)",
-    ),
-    CloseCode(CLOSE_SLOW_CONSUMER, CLOSE_SLOW_CONSUMER_REASON, "over GAMIFICATION_WS_OUTBOX_FRAMES frames unread"),
-    CloseCode(CLOSE_MESSAGE_TOO_BIG, CLOSE_MESSAGE_TOO_BIG_REASON, "a message over GAMIFICATION_WS_MAX_MESSAGE_BYTES"),
-    CloseCode(CLOSE_RATE_LIMITED, CLOSE_RATE_LIMITED_REASON, "commands faster than GAMIFICATION_WS_RATE_LIMIT_*"),
-    CloseCode(CLOSE_INTERNAL_ERROR, CLOSE_INTERNAL_ERROR_REASON, "writing to this client failed: reconnect and resume"),
-)
+    )
+    SLOW_CONSUMER = (4008, "Too slow", "over GAMIFICATION_WS_OUTBOX_FRAMES frames unread")
+    MESSAGE_TOO_BIG = (4009, "Message too big", "a message over GAMIFICATION_WS_MAX_MESSAGE_BYTES")
+    RATE_LIMITED = (4029, "Too many commands", "commands faster than GAMIFICATION_WS_RATE_LIMIT_*")
+    INTERNAL_ERROR = (4500, "Internal error", "writing to this client failed: reconnect and resume")
+
+
+CLOSE_CODES = tuple(CloseCode)
+# The same codes under the flat names that code written before CloseCode imports (deprecated: use
+# CloseCode), unpacked from the type in its order so that nothing is written twice.
+(
+    CLOSE_UNAUTHORIZED,
+    CLOSE_TOO_MANY_CONNECTIONS,
+    CLOSE_SLOW_CONSUMER,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_RATE_LIMITED,
+    CLOSE_INTERNAL_ERROR,
+) = CloseCode
+(
+    CLOSE_UNAUTHORIZED_REASON,
+    CLOSE_TOO_MANY_CONNECTIONS_REASON,
+    CLOSE_SLOW_CONSUMER_REASON,
+    CLOSE_MESSAGE_TOO_BIG_REASON,
+    CLOSE_RATE_LIMITED_REASON,
+    CLOSE_INTERNAL_ERROR_REASON,
+) = (code.reason for code in CloseCode)
 
 # Error replies: {"type": "error", "data": {"code": CODE, "message": text}}.
 INVALID_JSON = "invalid_json"
@@ -111,6 +128,8 @@ RESUME_COUNCILOR = "resume_councilor"
 RUN_COUNCILOR = "run_councilor"
 CONTROL_COMMANDS = (PAUSE_COUNCILOR, RESUME_COUNCILOR, RUN_COUNCILOR)
 CONTROL_PERMISSION = "councilors.change_councilor"
+# Who sees every run's private details in events (docs/protocol.md, "Private run details"), as in the HTTP API.
+DETAILS_PERMISSION = "councilors.view_execution"
 
 # Replies: to the caller only, `id` null. The control commands reply with catalogue events.
 CONNECTED = "connected"

@@ -11,6 +11,8 @@ holes. So for one connection:
 
 from dataclasses import dataclass, field
 
+from gamification.outbox import Frame
+
 
 @dataclass
 class ResumeSeam:
@@ -18,9 +20,9 @@ class ResumeSeam:
 
     first_live_id: int | None = None  # the first event this connection was sent live
     replayed_through: int = 0  # live events up to this id were (or will be) sent by a replay
-    held: list[tuple[str, int | None]] | None = field(default=None)  # live frames waiting for a replay
+    held: list[tuple[Frame, int | None]] | None = field(default=None)  # live frames waiting for a replay
 
-    def admit(self, frame: str, event_id: int | None) -> bool:
+    def admit(self, frame: Frame, event_id: int | None) -> bool:
         """True when a live frame should be sent now; False when it is held or already replayed."""
         if self.held is not None:
             self.held.append((frame, event_id))
@@ -32,7 +34,7 @@ class ResumeSeam:
         self.held = []
         return None if self.first_live_id is None else self.first_live_id - 1
 
-    def release(self, *, replayed_through: int = 0) -> list[str]:
+    def release(self, *, replayed_through: int = 0) -> list[Frame]:
         """Stop holding; returns the held frames to send now (those the replay did not cover), in order."""
         self.replayed_through = max(self.replayed_through, replayed_through)
         held, self.held = self.held or [], None

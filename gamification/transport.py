@@ -21,7 +21,9 @@ from channels.layers import get_channel_layer
 
 from gamification import history
 from gamification.app_settings import app_settings
+from gamification.catalogue import PRIVATE_TYPES
 from gamification.fastpath import channels_redis
+from gamification.history import AUDIENCE_KEY
 
 EVENT_MESSAGE_TYPE = "gamification.event"
 
@@ -40,37 +42,55 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def layer_message(envelope: dict[str, Any]) -> dict[str, Any]:
-    """The channel-layer message that carries one envelope to every gateway process."""
-    return {"type": EVENT_MESSAGE_TYPE, "envelope": envelope}
+def layer_message(envelope: dict[str, Any], *, requester: int | None = None) -> dict[str, Any]:
+    """The channel-layer message that carries one envelope to every gateway process.
+
+    The envelope is the full one; an event with private details also names who asked for its run
+    (AUDIENCE_KEY), so each gateway can pick the shape each client may see (gamification/shapes.py).
+    A plain Channels consumer of the group is server-side code of this project: it gets both.
+    The envelope comes last: the history script appends the id to the serialized message.
+    """
+    if envelope["type"] not in PRIVATE_TYPES:
+        return {"type": EVENT_MESSAGE_TYPE, "envelope": envelope}
+    return {"type": EVENT_MESSAGE_TYPE, AUDIENCE_KEY: {"requester": requester}, "envelope": envelope}
 
 
-async def _publish(envelope: dict[str, Any]) -> None:
+def message_requester(message: dict[str, Any]) -> int | None:
+    """Who asked for the run of the event a layer message carries (None: nobody said)."""
+    audience = message.get(AUDIENCE_KEY)
+    requester = audience.get("requester") if isinstance(audience, dict) else None
+    return requester if isinstance(requester, int) and not isinstance(requester, bool) else None
+
+
+async def _publish(envelope: dict[str, Any], requester: int | None) -> None:
     layer = get_channel_layer()
+    message = layer_message(envelope, requester=requester)
     if not app_settings.HISTORY_ENABLED:
-        await layer.group_send(app_settings.GROUP, layer_message(envelope))
+        await layer.group_send(app_settings.GROUP, message)
         return
     if channels_redis.check(layer).available:
         envelope["id"] = await history.history_append(
             envelope=envelope,
-            message_head=channels_redis.message_head(layer, layer_message(envelope)),
+            requester=requester,
+            message_head=channels_redis.message_head(layer, message),
             channel=channels_redis.group_channel(layer, app_settings.GROUP),
         )
         return
     # Stored before it is sent: a client can never see an id that `resume` cannot find.
-    envelope["id"] = await history.history_append(envelope=envelope)
-    await layer.group_send(app_settings.GROUP, layer_message(envelope))
+    envelope["id"] = await history.history_append(envelope=envelope, requester=requester)
+    await layer.group_send(app_settings.GROUP, message)
 
 
-async def apublish(envelope: dict[str, Any]) -> None:
+async def apublish(envelope: dict[str, Any], *, requester: int | None = None) -> None:
     """Give the envelope its id (when the history is on), store it and send it to the group.
 
-    Sets `envelope["id"]`; raises when Redis cannot be reached in time.
+    `requester`: the pk of the user who asked for the run the event is about (its private details
+    are theirs). Sets `envelope["id"]`; raises when Redis cannot be reached in time.
     """
-    await asyncio.wait_for(_publish(envelope), timeout=app_settings.PUBLISH_TIMEOUT_S)
+    await asyncio.wait_for(_publish(envelope, requester), timeout=app_settings.PUBLISH_TIMEOUT_S)
 
 
-def publish(envelope: dict[str, Any]) -> None:
+def publish(envelope: dict[str, Any], *, requester: int | None = None) -> None:
     """Blocking `apublish` for sync code; raises when the layer cannot be reached in time."""
-    future = asyncio.run_coroutine_threadsafe(apublish(envelope), _background_loop())
+    future = asyncio.run_coroutine_threadsafe(apublish(envelope, requester=requester), _background_loop())
     future.result(timeout=app_settings.PUBLISH_TIMEOUT_S + 1)

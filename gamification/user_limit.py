@@ -50,7 +50,8 @@ return #ARGV - 1
 
 
 def _user_key(user_id: int) -> str:
-    return key("ws-user", user_id)
+    """The socket leases' set of one user (UserSockets.KEY)."""
+    return key(UserSockets.KEY, user_id)
 
 
 def _member(client_id: str) -> str:
@@ -58,7 +59,20 @@ def _member(client_id: str) -> str:
 
 
 class UserSockets:
-    """This process's sockets per user, and their leases in Redis."""
+    """This process's sockets per user, and their leases in Redis.
+
+    A subclass counts another kind of long-lived connection the same way, with its own key and
+    limit (councilors/sse_limit.py: SSE streams).
+    """
+
+    KEY = "ws-user"  # the sets are `<prefix>:<KEY>:<user id>`
+
+    def limit(self) -> int:
+        """The most a user may hold at once (0 or less: no limit)."""
+        return app_settings.WS_MAX_PER_USER
+
+    def _key(self, user_id: int) -> str:
+        return key(self.KEY, user_id)
 
     def __init__(self) -> None:
         self._held: dict[int, set[str]] = {}  # user id → lease members of this process
@@ -66,13 +80,13 @@ class UserSockets:
 
     async def acquire(self, *, user_id: int, client_id: str) -> bool:
         """Take a slot for this socket; False when the user already has the maximum open."""
-        limit = app_settings.WS_MAX_PER_USER
+        limit = self.limit()
         if limit <= 0:
             return True
         member = _member(client_id)
         try:
             taken = await asyncio.wait_for(
-                redis_async().eval(_ACQUIRE_LUA, 1, _user_key(user_id), member, limit, int(LEASE_S * 1000)),
+                redis_async().eval(_ACQUIRE_LUA, 1, self._key(user_id), member, limit, int(LEASE_S * 1000)),
                 timeout=REDIS_TIMEOUT_S,
             )
         except Exception as exc:  # noqa: BLE001 - Redis down: count this process's sockets instead
@@ -92,7 +106,7 @@ class UserSockets:
         if not members:
             del self._held[user_id]
         try:
-            await asyncio.wait_for(redis_async().zrem(_user_key(user_id), member), timeout=REDIS_TIMEOUT_S)
+            await asyncio.wait_for(redis_async().zrem(self._key(user_id), member), timeout=REDIS_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - the lease expires on its own
             logger.warning("socket lease of user %s not released (%r); it expires in %ss", user_id, exc, LEASE_S)
 
@@ -103,7 +117,7 @@ class UserSockets:
             return
         async with redis_async().pipeline(transaction=False) as pipe:
             for user_id, members in held.items():
-                pipe.eval(_RENEW_LUA, 1, _user_key(user_id), int(LEASE_S * 1000), *members)
+                pipe.eval(_RENEW_LUA, 1, self._key(user_id), int(LEASE_S * 1000), *members)
             await pipe.execute()
         # A socket that closed while the renewal was on its way was just added back: remove it again.
         released = {
@@ -114,7 +128,7 @@ class UserSockets:
         if released:
             async with redis_async().pipeline(transaction=False) as pipe:
                 for user_id, members in released.items():
-                    pipe.zrem(_user_key(user_id), *members)
+                    pipe.zrem(self._key(user_id), *members)
                 await pipe.execute()
 
     async def run(self) -> None:
@@ -133,7 +147,7 @@ class UserSockets:
         try:
             with redis_sync().pipeline(transaction=False) as pipe:
                 for user_id, members in self._held.items():
-                    pipe.zrem(_user_key(user_id), *members)
+                    pipe.zrem(self._key(user_id), *members)
                 pipe.execute()
         except Exception as exc:  # noqa: BLE001 - exiting anyway; the leases expire
             logger.debug("socket leases not removed at exit: %r", exc)

@@ -1,23 +1,17 @@
 """Who may call the HTTP API (docs/http-api.md, "HTTP API"): the Django session or `Authorization: Bearer <jwt>`,
 plus permission checks and the per-user rate limit on `execute`."""
 
-import logging
-import time
 from typing import Any
 
 import jwt
-import redis
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 from ninja.errors import AuthorizationError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import BaseThrottle
 
-from infrastructure.app_settings import app_settings
-from infrastructure.redis_access import key, redis_sync
+from infrastructure.rate_limits import EXECUTE_SCOPE, execute_rate_take, execute_rate_wait
 from infrastructure.tokens import InvalidToken, token_user
-
-logger = logging.getLogger(__name__)
 
 FORBIDDEN = "You need the %(permission)s permission for this."
 TOKEN_EXPIRED = "The bearer token has expired: mint a new one (manage.py ws_token <username>)."
@@ -30,7 +24,7 @@ BEARER = "bearer"
 
 def _checked(user: AbstractBaseUser | None, permission: str | None) -> AbstractBaseUser | None:
     # Raising (not returning None) makes ninja answer 403 at once instead of trying the next method.
-    if user is not None and permission and not user.has_perm(permission):
+    if user is not None and permission and not user.has_perm(permission):  # type: ignore[attr-defined]
         raise AuthorizationError(message=FORBIDDEN % {"permission": permission})
     return user
 
@@ -75,30 +69,16 @@ def api_auth(*, permission: str | None = None) -> list:
 
 
 class ExecuteRateThrottle(BaseThrottle):
-    """A fixed window per user in Redis, so the limit holds across every gateway process.
+    """API_EXECUTE_RATE_LIMIT per user and window, counted in Redis with the admin's "Run now" (rate_limits.py)."""
 
-    When Redis cannot be reached the request is let through (and logged): the limit protects the
-    workers, and refusing every run because Redis hiccupped would be worse.
-    """
-
-    scope = "execute"
+    scope = EXECUTE_SCOPE
 
     def allow_request(self, request: HttpRequest) -> bool:
-        window = app_settings.EXECUTE_RATE_WINDOW_S
-        counter = key("ratelimit", self.scope, request.auth.pk, int(time.time() // window))
-        try:
-            pipe = redis_sync().pipeline(transaction=False)
-            pipe.incr(counter)
-            pipe.expire(counter, window + 1)
-            count, _ = pipe.execute()
-        except redis.RedisError as exc:
-            logger.warning("rate limit not checked (Redis unreachable: %r)", exc)
-            return True
-        return count <= app_settings.EXECUTE_RATE_LIMIT
+        user = request.auth  # type: ignore[attr-defined]  # ninja's authentication puts the user there
+        return execute_rate_take(user_id=user.pk)
 
     def wait(self) -> float:
-        window = app_settings.EXECUTE_RATE_WINDOW_S
-        return window - (time.time() % window)
+        return execute_rate_wait()
 
 
 def _bearer_token(request: HttpRequest) -> str | None:

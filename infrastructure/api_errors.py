@@ -21,6 +21,9 @@ FIELD_INVALID = gettext_noop('"%(field)s" is not valid.')
 FIELD_MESSAGES = {
     "missing": gettext_noop('"%(field)s" is required.'),
     "string_type": gettext_noop('"%(field)s" must be a string.'),
+    "string_unicode": gettext_noop(
+        '"%(field)s" must be valid Unicode text: it contains a lone surrogate (U+D800 to U+DFFF).'
+    ),
     "string_too_long": gettext_noop('"%(field)s" must be at most %(max_length)s characters.'),
     "string_too_short": gettext_noop('"%(field)s" must be at least %(min_length)s characters.'),
     "int_type": gettext_noop('"%(field)s" must be a whole number.'),

@@ -1,10 +1,14 @@
 """HTTP API knobs, each overridable in Django settings as API_<NAME> (base settings read them from the environment)."""
 
+from typing import Any
+
 from django.conf import settings
 
 
-def _setting(name: str, default):
-    return getattr(settings, f"API_{name}", default)
+def _setting(name: str, default: Any) -> Any:
+    """Django's setting API_<name>, or `default` when it is unset or None (conductor/settings/base.py)."""
+    value = getattr(settings, f"API_{name}", None)
+    return default if value is None else value
 
 
 class AppSettings:
@@ -32,6 +36,16 @@ class AppSettings:
     def STREAM_POLL_S(self) -> float:
         """How long an idle SSE stream waits for a line before it sends a keep-alive and checks the database."""
         return float(_setting("STREAM_POLL_S", 5.0))
+
+    @property
+    def STREAM_MAX_PER_USER(self) -> int:
+        """Open SSE streams one user may hold over the whole deployment (0: no limit); the next gets 429."""
+        return int(_setting("STREAM_MAX_PER_USER", 20))
+
+    @property
+    def REQUEST_RECEIVE_TIMEOUT_S(self) -> float:
+        """How long daphne waits for a request's headers and body, from its first line (0: no limit)."""
+        return float(_setting("REQUEST_RECEIVE_TIMEOUT_S", 30.0))
 
     @property
     def METRICS_PUBLIC(self) -> bool:

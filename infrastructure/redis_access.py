@@ -6,7 +6,8 @@ history, gateway presence, rate limits, run output streams, health — goes thro
   deployments and test runs sharing one Redis stay apart;
 - `redis_sync()`: the process's blocking client (per PID: django-q2 forks its workers);
 - `redis_async()`: the running event loop's shared asyncio client, closed with its loop;
-- `redis_async_dedicated()`: a new asyncio client for one long-lived blocking reader (SSE).
+- `redis_async_dedicated()`: a new asyncio client for one long-lived blocking reader (the
+  SSE streams' watch, councilors/output_watch.py).
 
 The Redis they reach is the channel layer's host (the settings build it from REDIS_URL,
 infrastructure/redis_url.py): one server, or the primary of a Sentinel group. Through Sentinel a
@@ -20,7 +21,7 @@ import os
 import threading
 import types
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio
@@ -57,7 +58,7 @@ _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClien
 
 
 def _layer_config() -> dict[str, Any]:
-    return settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    return cast(dict[str, Any], settings.CHANNEL_LAYERS["default"].get("CONFIG", {}))
 
 
 def key_prefix() -> str:
@@ -212,13 +213,16 @@ def redis_async() -> redis.asyncio.Redis:
     return clients.shared[identity]
 
 
-def redis_async_dedicated(*, client_name: str | None = None) -> redis.asyncio.Redis:
-    """A new asyncio client for one long-lived reader (an SSE stream); the caller closes it with `aclose()`.
+def redis_async_dedicated(*, client_name: str | None = None, **options: Any) -> redis.asyncio.Redis:
+    """A new asyncio client for one long-lived blocking reader; the caller closes it with `aclose()`.
 
-    No socket timeout: the reader blocks in XREAD for its own, shorter, BLOCK time. `client_name`
-    shows in Redis' CLIENT LIST, so an operator can see what each connection follows.
+    No socket timeout: the reader blocks in XREAD for its own BLOCK time. `client_name` shows in
+    Redis' CLIENT LIST, so an operator can see what each connection is for; `options` go to the
+    client (e.g. `single_connection_client=True`, to know the connection's CLIENT ID).
     """
-    return _loop_clients().client(redis_host(), socket_connect_timeout=CONNECT_TIMEOUT_S, client_name=client_name)
+    return _loop_clients().client(
+        redis_host(), socket_connect_timeout=CONNECT_TIMEOUT_S, client_name=client_name, **options
+    )
 
 
 def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -233,7 +237,7 @@ def _close_with_loop(loop: asyncio.AbstractEventLoop) -> None:
         clients = _async_clients.pop(self, None)
         if clients is not None and not self.is_running():
             self.run_until_complete(clients.aclose())
-        self.close = original_close
+        self.close = original_close  # type: ignore[method-assign]  # this loop's own close again
         original_close()
 
-    loop.close = types.MethodType(close, loop)
+    loop.close = types.MethodType(close, loop)  # type: ignore[method-assign]  # only this loop's

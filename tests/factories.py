@@ -9,6 +9,8 @@ from councilors.models import ActionRecord, Agent, Councilor
 from councilors.services import agent_create, councilor_create
 
 _sequence = itertools.count(1)
+# Passes AUTH_PASSWORD_VALIDATORS (tests/infrastructure/test_login_throttle.py checks it).
+PASSWORD = "a-test-password-of-conductor"
 
 
 def make_agent(**fields: Any) -> Agent:
@@ -37,12 +39,12 @@ def make_councilor(*, agent: Agent | None = None, **fields: Any) -> Councilor:
 
 
 def make_user(*, username: str | None = None, permissions: tuple[str, ...] = (), **fields: Any):
-    """An active user with the given `app_label.codename` permissions (password: "password")."""
+    """An active user with the given `app_label.codename` permissions (password: PASSWORD)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
     user = get_user_model().objects.create_user(
-        username=username or f"user-{next(_sequence)}", password="password", **fields
+        username=username or f"user-{next(_sequence)}", password=PASSWORD, **fields
     )
     for permission in permissions:
         app_label, codename = permission.split(".")

@@ -1,4 +1,4 @@
-"""Real processes for tests: daphne, qcluster and friends on free ports, stopped afterwards."""
+"""Real processes for tests: daphne, run_cluster and friends on free ports, stopped afterwards."""
 
 import os
 import signal
@@ -101,11 +101,15 @@ def _server(argv: list[str], *, port: int, log_path: Path | None, env: dict[str,
 
 @contextmanager
 def daphne(
-    *, port: int | None = None, log_path: Path | None = None, **env: str
+    *, port: int | None = None, log_path: Path | None = None, module: str = "daphne", **env: str
 ) -> Iterator[tuple[subprocess.Popen, int]]:
-    """A real daphne serving the project's ASGI application on 127.0.0.1:<port>."""
+    """A real daphne serving the project's ASGI application on 127.0.0.1:<port>.
+
+    `module`: what `python -m` runs, daphne itself or a test's wrapper around it.
+    """
     port = port or free_port()
     argv = daphne_argv(PYTHON, host="127.0.0.1", port=port)
+    argv[argv.index("daphne")] = module
     with _server(argv, port=port, log_path=log_path, env=env) as running:
         yield running
 
@@ -126,7 +130,7 @@ SERVERS = {"daphne": daphne, "uvicorn": uvicorn}
 
 @contextmanager
 def manage(*args: str, log_path: Path | None = None, **env: str) -> Iterator[subprocess.Popen]:
-    """A long-running `manage.py` command (e.g. qcluster), stopped on exit."""
+    """A long-running `manage.py` command (e.g. run_cluster), stopped on exit."""
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [PYTHON, "manage.py", *args],
@@ -139,7 +143,7 @@ def manage(*args: str, log_path: Path | None = None, **env: str) -> Iterator[sub
     try:
         yield process
     finally:
-        # SIGTERM to the command alone: signalled as a group, qcluster's forked workers get it too
+        # SIGTERM to the command alone: signalled as a group, the cluster's forked workers get it too
         # and the cluster hangs until killed. The group is killed afterwards for anything left over.
         if process.poll() is None:
             process.terminate()

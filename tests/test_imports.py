@@ -100,3 +100,37 @@ def test_the_import_linter_contracts_are_kept():
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert re.search(r"Contracts: \d+ kept, 0 broken", checked.stdout), checked.stdout
+
+
+# Private state of foreign libraries the project relies on (docs/architecture.md): each name may
+# appear only in a module of a `fastpath` package, which checks it at start-up and falls back.
+FOREIGN_INTERNALS = {
+    "thread_sensitive_context": "asgiref's SyncToAsync",
+    "KILL_WAIT": "honcho.manager",
+    "_get_scheme": "Django's HttpRequest",
+    "_tempDataLen": "Twisted's transport",
+    "dataBuffer": "Twisted's transport",
+    "send_queue": "autobahn's protocol",
+    "payloadHybi": "autobahn's PreparedMessage",
+    "failByDrop": "autobahn's protocol",
+    "closeHandshakeTimeout": "autobahn's protocol",
+    "_get_group_channel_name": "channels-redis",
+    "handle_reply": "daphne's Server",
+}
+
+
+def test_foreign_internals_are_touched_only_in_fastpath_modules():
+    import ast
+
+    found = []
+    for app in (WIRING, *APPS):
+        for path in sorted((PROJECT_DIR / app).rglob("*.py")):
+            if "fastpath" in path.relative_to(PROJECT_DIR).parts or "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "name", None)
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    name = node.value
+                if name in FOREIGN_INTERNALS:
+                    found.append(f"{path.relative_to(PROJECT_DIR)}:{node.lineno}: {name} ({FOREIGN_INTERNALS[name]})")
+    assert found == []

@@ -125,8 +125,9 @@ EXCLUDED_UNTIL_THE_MODELS_PASS: set[str] = model_labels("councilors") | {
 }
 # ----------------------------------------------------------------------------------------------------
 
-# Not the project's own: django-q2's models in the admin's index (its app has no Portuguese).
-THIRD_PARTY = model_labels("django_q")
+# Not the project's own: django-q2's and django-axes' models in the admin's index (neither app has
+# Portuguese), and axes' app name.
+THIRD_PARTY = model_labels("django_q") | model_labels("axes") | {"Axes"}
 
 
 def _without(text: str, pieces: Iterable[str]) -> str:

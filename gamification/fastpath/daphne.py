@@ -16,17 +16,22 @@ What the gateway relies on, and why:
   settings, and the reason of every lost connection (a Twisted traceback), for debug lines that
   are usually not written (about a tenth of a connection storm's CPU); `check()` makes them lazy.
 
-`check()` proves at start-up that each of these is where this module expects it and logs once which
-path the gateway takes; per connection, `protocol_from_send` finds the protocol or returns None
-(then the outbox uses plain ASGI `send`, correct but slower, and says so once in the log).
+`check()` proves at start-up that each of these is where this module expects it (on the classes,
+and on a Twisted transport made for the purpose) and logs once which path the gateway takes; per
+connection, `protocol_from_send` finds the protocol and checks on that real instance, and on its
+transport, every attribute the write path touches (`PROTOCOL_ATTRIBUTES`, `TRANSPORT_ATTRIBUTES`:
+instance attributes only exist there), or returns None. Then the outbox uses plain ASGI `send`,
+correct but slower, and says so once in the log: a renamed attribute after an upgrade costs
+speed, never a client (no write that raises, no 4500).
 """
 
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any
+
+from infrastructure.fastpath.capability import Capability, logged
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +45,23 @@ SLOW_PATH = "asgi"
 MSG_AVAILABLE = "WebSocket writes: daphne fast path available (%s)"
 MSG_UNAVAILABLE = "WebSocket writes: daphne fast path unavailable, plain ASGI send (%s)"
 MSG_CONNECTION_LOGGING = "WebSocket connections: autobahn's per-connection debug text %s"
+MSG_INSTANCE_MISSING = "WebSocket writes: daphne fast path unavailable for connections, plain ASGI send (%s)"
 
-
-@dataclass(frozen=True)
-class Capability:
-    available: bool
-    reason: str
+# What the write path (DaphneSocket, send_close, configure_protocol) touches on one connection's
+# autobahn protocol and on its Twisted transport: checked on each real instance before it is used.
+PROTOCOL_ATTRIBUTES = ("state", "STATE_OPEN", "send_queue", "transport", "sendClose")
+TRANSPORT_ATTRIBUTES = (
+    "connected",
+    "disconnecting",
+    "offset",
+    "dataBuffer",
+    "_tempDataLen",
+    "socket",
+    "write",
+    "producer",
+    "registerProducer",
+    "unregisterProducer",
+)
 
 
 def _probe() -> Capability:
@@ -65,7 +81,7 @@ def _probe() -> Capability:
             return Capability(False, f"daphne's WebSocketProtocol (autobahn's) has no {name}")
     descriptor = FileDescriptor.__new__(FileDescriptor)
     FileDescriptor.__init__(descriptor)
-    for name in ("dataBuffer", "offset", "_tempDataLen", "producer"):
+    for name in ("dataBuffer", "offset", "_tempDataLen", "producer", "connected", "disconnecting"):
         if not hasattr(descriptor, name):
             return Capability(False, f"Twisted's transport has no {name}")
     return Capability(True, "daphne, Twisted and autobahn expose what the fast path writes through")
@@ -74,11 +90,7 @@ def _probe() -> Capability:
 @cache
 def check() -> Capability:
     """Whether the daphne fast path can be used in this process; logged once."""
-    capability = _probe()
-    if capability.available:
-        logger.info(MSG_AVAILABLE, capability.reason)
-    else:
-        logger.warning(MSG_UNAVAILABLE, capability.reason)
+    capability = logged(_probe(), logger, available=MSG_AVAILABLE, unavailable=MSG_UNAVAILABLE)
     logger.info(MSG_CONNECTION_LOGGING, _defer_connection_debug_text())
     return capability
 
@@ -134,13 +146,40 @@ def _defer_connection_debug_text() -> str:
     return "deferred: " + ", ".join(done) if done else "not found; nothing to defer"
 
 
+def missing_attribute(protocol: Any) -> str | None:
+    """The first attribute the write path needs that this connection's protocol or transport lacks, or None."""
+    for name in PROTOCOL_ATTRIBUTES:
+        if not hasattr(protocol, name):
+            return f"the protocol has no {name}"
+    transport = protocol.transport
+    for name in TRANSPORT_ATTRIBUTES:
+        if not hasattr(transport, name):
+            return f"its transport ({type(transport).__name__}) has no {name}"
+    return None
+
+
 def protocol_from_send(send: Any) -> Any | None:
-    """daphne's autobahn protocol behind an ASGI `send`, or None (another server, or daphne changed)."""
+    """daphne's autobahn protocol behind an ASGI `send`, or None (another server, or daphne changed).
+
+    None also when that protocol or its transport lacks what the write path touches (logged once).
+    """
     if isinstance(send, partial) and send.args and hasattr(send.args[0], "registerProducer"):
-        return send.args[0] if check().available else None
+        if not check().available:
+            return None
+        protocol = send.args[0]
+        missing = missing_attribute(protocol)
+        if missing is not None:
+            _warn_once_instance_missing(missing)
+            return None
+        return protocol
     if getattr(getattr(send, "func", None), "__qualname__", "") == "Server.handle_reply":
         _warn_once_protocol_not_found()
     return None
+
+
+@cache
+def _warn_once_instance_missing(missing: str) -> None:
+    logger.warning(MSG_INSTANCE_MISSING, missing)
 
 
 @cache

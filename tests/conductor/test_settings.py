@@ -1,7 +1,9 @@
 """The settings in real processes: production refuses to start unsafe, and the documented production
 environment (deploy/production.env, shown in the README) passes `manage.py check --deploy` silently."""
 
+import json
 import os
+import re
 import secrets
 import stat
 import subprocess
@@ -49,7 +51,7 @@ def without_key(**extra: str) -> dict[str, str]:
 
 PROCESSES = {
     "manage.py check": [PYTHON, "manage.py", "check"],
-    "qcluster": [PYTHON, "manage.py", "qcluster"],
+    "run_cluster": [PYTHON, "manage.py", "run_cluster"],
     "daphne": daphne_argv(PYTHON, host="127.0.0.1", port="{port}"),
 }
 UNSAFE_KEYS = {
@@ -178,3 +180,77 @@ def test_an_older_open_var_and_database_are_closed(tmp_path):
     assert run([PYTHON, "manage.py", "check"], env).returncode == 0
 
     assert (mode(var), mode(var / "db.sqlite3")) == (0o700, 0o600)
+
+
+# Every documented variable is read; importing the settings touches no file -------------------------
+
+# Recording which variables importing the settings reads (and which files it creates), in a fresh
+# process: os.environ and django-environ's copy of it are wrapped before the settings are imported.
+READ_BY_SETTINGS = """
+import json, os, sys
+from pathlib import Path
+
+class Recording(dict):
+    read = set()
+    def __getitem__(self, name):
+        Recording.read.add(name)
+        return super().__getitem__(name)
+    def __contains__(self, name):
+        Recording.read.add(name)
+        return super().__contains__(name)
+    def get(self, name, default=None):
+        Recording.read.add(name)
+        return super().get(name, default)
+
+environment = Recording(os.environ)
+os.environ = environment
+import environ
+environ.Env.ENVIRON = environment
+var = Path(os.environ["CONDUCTOR_VAR_DIR"])
+import conductor.settings.base
+print(json.dumps({"read": sorted(Recording.read), "var_made": var.exists()}))
+"""
+# Documented in the table, read by another program than the settings.
+READ_ELSEWHERE = {
+    "HOST": PROJECT_DIR / "devserver" / "run.py",
+    "PORT": PROJECT_DIR / "devserver" / "run.py",
+    "PROMETHEUS_MULTIPROC_DIR": PROJECT_DIR / "monitoring" / "health.py",  # and prometheus_client
+}
+
+
+def readme_configuration_variables() -> set[str]:
+    """The variables of README's "Configuration" table (first column, each spelled in full)."""
+    text = (PROJECT_DIR / "README.md").read_text()
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+
+
+def test_readme_s_configuration_table_lists_exactly_the_variables_the_settings_read(tmp_path):
+    var_dir = tmp_path / "var-not-made"
+    env = {**process_env(), "CONDUCTOR_VAR_DIR": str(var_dir)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = run([PYTHON, "-c", READ_BY_SETTINGS], env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    read = set(report["read"]) - {"DJANGO_SETTINGS_MODULE"}
+    documented = readme_configuration_variables()
+    assert documented - read == set(READ_ELSEWHERE)  # every documented variable is read
+    assert read - documented == set()  # every variable read is documented
+    for name, path in READ_ELSEWHERE.items():
+        assert name in path.read_text(), (name, path)
+    assert report["var_made"] is False  # importing the settings made no folder
+
+
+def test_each_app_knob_s_default_is_written_once_in_its_app_settings(settings):
+    from dashboard.app_settings import app_settings as dashboard
+    from gamification.app_settings import app_settings as gamification
+
+    base = (PROJECT_DIR / "conductor" / "settings" / "base.py").read_text()
+    assert "globals()" not in base and "default=None)" in base
+    # Unset in the environment, the knob is None and the app's own default applies.
+    settings.DASHBOARD_RUNS_PAGE_SIZE = None
+    settings.GAMIFICATION_HISTORY_SIZE = None
+    assert (dashboard.RUNS_PAGE_SIZE, gamification.HISTORY_SIZE) == (20, 1000)
+    settings.DASHBOARD_RUNS_PAGE_SIZE = 7
+    assert dashboard.RUNS_PAGE_SIZE == 7

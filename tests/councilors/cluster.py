@@ -37,7 +37,7 @@ def qclusters(count: int = 1, *, log_dir: Path, **env: str) -> Iterator[None]:
     """`count` real `manage.py qcluster` processes, up (heartbeats seen) before the body runs."""
     with ExitStack() as stack:
         for number in range(count):
-            stack.enter_context(manage("qcluster", log_path=log_dir / f"qcluster-{number}.log", **env))
+            stack.enter_context(manage("run_cluster", log_path=log_dir / f"qcluster-{number}.log", **env))
         eventually(lambda: worker_clusters_alive() >= count, timeout=CLUSTER_START_TIMEOUT_S, what="clusters up")
         yield
 

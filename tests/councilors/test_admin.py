@@ -303,11 +303,11 @@ def test_councilor_change_form_keeps_the_stored_schedule_on_error(admin_client):
 
 @pytest.mark.django_db
 def test_councilor_list_shows_schedule_and_last_severity(admin_client):
+    from councilors.services import councilor_run
+
     councilor = make_councilor(schedule_value="45m")
     Execution.objects.all().delete()
-    admin_client.post(
-        reverse("admin:councilors_councilor_changelist"), {"action": "run_now", "_selected_action": [councilor.pk]}
-    )
+    councilor_run(councilor=councilor)
     page = admin_client.get(reverse("admin:councilors_councilor_changelist")).content.decode()
     assert "every 45m" in page
     assert "✅ Succeeded" in page  # the one verdict (councilors/verdicts.py)
@@ -385,22 +385,6 @@ def test_execution_search_finds_text_in_the_output(admin_client):
 def run_action(client, model: str, action: str, pks: list[int]):
     url = reverse(f"admin:councilors_{model}_changelist")
     return client.post(url, {"action": action, "_selected_action": pks}, follow=True)
-
-
-@pytest.mark.django_db
-def test_run_now_without_a_worker_runs_in_process_and_records_the_severity(admin_client):
-    warning_agent = make_agent(runner_config={"argv": [PY, "-c", "print('Warning: disk 91% full')"]})
-    failing_agent = make_agent(runner_config={"argv": [PY, "-c", "import sys; sys.exit(3)"]})
-    ok, warn, fail = make_councilor(), make_councilor(agent=warning_agent), make_councilor(agent=failing_agent)
-    response = run_action(admin_client, "councilor", "run_now", [ok.pk, warn.pk, fail.pk])
-    severities = {e.councilor_id: (e.status, e.severity) for e in Execution.objects.all()}
-    assert severities == {
-        ok.pk: ("completed", "success"),
-        warn.pk: ("completed", "warning"),
-        fail.pk: ("error", "error"),
-    }
-    texts = [str(message) for message in get_messages(response.wsgi_request)]
-    assert any("ran here (no worker cluster is running)" in text and "exited with status 3" in text for text in texts)
 
 
 @pytest.mark.django_db
@@ -551,20 +535,18 @@ def admin_records() -> list[tuple]:
 
 
 @pytest.mark.django_db
-def test_pause_resume_and_run_now_actions_are_recorded_as_the_admins(admin_client, admin_user):
+def test_pause_and_resume_actions_are_recorded_as_the_admins_and_a_refused_run_now_is_not(admin_client):
     councilor = make_councilor(enabled=True)
     cid = councilor.councilor_id
     run_action(admin_client, "councilor", "pause", [councilor.pk])
     run_action(admin_client, "councilor", "resume", [councilor.pk])
-    run_action(admin_client, "councilor", "run_now", [councilor.pk])
+    run_action(admin_client, "councilor", "run_now", [councilor.pk])  # no worker cluster: refused, nothing run
 
-    execution = Execution.objects.get(councilor=councilor)  # no worker cluster: it ran here
+    assert not Execution.objects.filter(councilor=councilor).exists()
     assert admin_records() == [
         ("admin", "admin", "pause", cid, "", "admin", "127.0.0.1"),
         ("admin", "admin", "resume", cid, "", "admin", "127.0.0.1"),
-        ("admin", "admin", "run_now", cid, execution.execution_id, "admin", "127.0.0.1"),
     ]
-    assert execution.requested_by == admin_user
 
 
 @pytest.mark.django_db

@@ -1,6 +1,6 @@
 """The admin in headless Chromium at 1280×800 against a real daphne: the columns that matter fit,
-"Run now" on the change pages runs and links to the run page, and asks first when the form has
-unsaved edits (in-process tests: test_admin.py).
+"Run now" on the change pages queues the run for a worker and links to the run page, and asks
+first when the form has unsaved edits (in-process tests: test_admin.py).
 """
 
 import pytest
@@ -10,8 +10,10 @@ from playwright.sync_api import Page, sync_playwright
 from councilors import validators
 from councilors.admin_run import run_page_url
 from councilors.demo import demo_seed
-from councilors.models import Agent, Councilor, Execution
+from councilors.models import ActionRecord, Agent, Councilor
+from councilors.selectors import execution_wait_finished
 from councilors.services import execution_finish, execution_start
+from tests.councilors.cluster import qclusters
 from tests.dashboard.browser import context_logged_in, launch_chromium
 from tests.factories import make_user
 from tests.processes import daphne
@@ -22,7 +24,7 @@ VIEWPORT = {"width": 1280, "height": 800}
 OUTPUTS = {"success": "all good", "warning": "warning: 2 deprecated packages", "error": "fatal: disk full"}
 
 # The cells a run's row must show without scrolling, by the header labels the admin gives them.
-EXECUTION_COLUMNS = ("Started", "Result", "Duration", "Agent")
+EXECUTION_COLUMNS = ("Agent", "Result", "Started", "Duration")
 COUNCILOR_COLUMNS = ("Last result", "Last run", "Next run")
 # What "Run now" asks when the change form has unsaved edits (static/js/admin/admin.js).
 UNSAVED_WARNING = {
@@ -45,8 +47,10 @@ HEADER_BOXES = """() => [...document.querySelectorAll('#result_list thead th')].
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory):
-    with daphne(log_path=tmp_path_factory.mktemp("admin-logs") / "web.log") as (_, port):
+def server(django_db_setup, django_db_blocker, tmp_path_factory):
+    # "Run now" from a web page is queued for a worker cluster, never run in the web process.
+    logs = tmp_path_factory.mktemp("admin-logs")
+    with django_db_blocker.unblock(), daphne(log_path=logs / "web.log") as (_, port), qclusters(1, log_dir=logs):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -97,7 +101,7 @@ def browser():
         chromium.close()
 
 
-def test_the_execution_list_shows_started_result_duration_and_agent_at_1280(server, browser, history):
+def test_the_execution_list_shows_the_result_started_and_duration_at_1280(server, browser, history):
     page = open_changelist(browser, server, "/admin/councilors/execution/")
     assert_fits(page, EXECUTION_COLUMNS)
     page.context.close()
@@ -113,11 +117,11 @@ def test_the_councilor_list_shows_the_last_result_at_1280(server, browser, histo
 def test_run_now_on_the_councilor_page_runs_it_and_links_to_the_run_page(server, browser, history):
     councilor = Councilor.objects.get(agent__agent_id="python-version")
     page = open_page(browser, server, reverse("admin:councilors_councilor_change", args=[councilor.pk]))
-    page.get_by_role("button", name="Run now").click()  # no worker cluster here: it runs in the web process
+    page.get_by_role("button", name="Run now").click()  # queued for the worker cluster
     link = page.locator("ul.messagelist li a")
     link.wait_for()
-    execution = Execution.objects.filter(councilor=councilor, prompt=councilor.task_prompt).get()
-    assert link.text_content() == execution.execution_id
+    execution = execution_wait_finished(execution_id=link.text_content(), timeout=60)
+    assert (execution.councilor, execution.prompt) == (councilor, councilor.task_prompt)
     assert link.get_attribute("href") == run_page_url(execution.execution_id)
     assert page.url == server + reverse("admin:councilors_councilor_change", args=[councilor.pk])
     page.context.close()
@@ -133,7 +137,8 @@ def test_run_now_on_a_plain_agent_asks_for_a_prompt_then_links_to_the_run(server
     page.get_by_role("button", name="Run now").click()
     link = page.locator("ul.messagelist li a")
     link.wait_for()
-    execution = Execution.objects.get(agent=agent, prompt="the release notes")
+    execution = execution_wait_finished(execution_id=link.text_content(), timeout=60)
+    assert (execution.agent, execution.prompt) == (agent, "the release notes")
     assert (execution.status, execution.severity) == ("completed", "success")
     assert link.get_attribute("href") == run_page_url(execution.execution_id)
     page.context.close()
@@ -157,33 +162,33 @@ def test_run_now_with_unsaved_edits_asks_first_and_a_no_keeps_the_edits(server, 
     councilor = Councilor.objects.get(agent__agent_id="python-version")
     page, dialogs = _councilor_page(browser, server, councilor, language)
     page.fill("#id_task_prompt", "an edited prompt, not saved")
+    page.evaluate("window.sameDocument = true")  # gone if the page were sent
     page.once("dialog", lambda dialog: (dialogs.append((dialog.type, dialog.message)), dialog.dismiss()))
     _run_now_button(page, language).click()
 
     assert dialogs == [("confirm", UNSAVED_WARNING[language])]
-    # Nothing ran, nothing was lost: the same page, the edit still in its field, no message.
+    # Nothing was sent, nothing was lost: the same document, the edit still in its field, no run asked for.
+    assert page.evaluate("window.sameDocument") is True
     assert page.input_value("#id_task_prompt") == "an edited prompt, not saved"
-    assert page.url == server + reverse("admin:councilors_councilor_change", args=[councilor.pk])
     assert page.locator("ul.messagelist").count() == 0
-    assert not Execution.objects.filter(councilor=councilor).exclude(prompt="check").exists()
+    assert not ActionRecord.objects.filter(action=ActionRecord.Action.RUN_NOW).exists()
     page.context.close()
 
 
 def test_run_now_with_unsaved_edits_and_a_yes_runs_the_saved_settings(server, browser, history):
     councilor = Councilor.objects.get(agent__agent_id="python-version")
     page, dialogs = _councilor_page(browser, server, councilor)
-    page.fill("#id_title", "A title not saved")
+    page.fill("#id_task_prompt", "an edited prompt, not saved")
     page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     _run_now_button(page, "en").click()
     link = page.locator("ul.messagelist li a")
     link.wait_for()
 
     assert dialogs == [UNSAVED_WARNING["en"]]
-    execution = Execution.objects.filter(councilor=councilor).exclude(prompt="check").get()
+    execution = execution_wait_finished(execution_id=link.text_content(), timeout=60)
     assert execution.prompt == councilor.task_prompt  # the saved task, as the warning said
-    assert link.text_content() == execution.execution_id
     councilor.refresh_from_db()
-    assert councilor.title != "A title not saved"
+    assert councilor.task_prompt != "an edited prompt, not saved"
     page.context.close()
 
 
@@ -192,7 +197,8 @@ def test_run_now_without_edits_runs_at_once_without_asking(server, browser, hist
     page, dialogs = _councilor_page(browser, server, councilor)
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     _run_now_button(page, "en").click()
-    page.locator("ul.messagelist li a").wait_for()
+    link = page.locator("ul.messagelist li a")
+    link.wait_for()
     assert dialogs == []
-    assert Execution.objects.filter(councilor=councilor).exclude(prompt="check").count() == 1
+    assert execution_wait_finished(execution_id=link.text_content(), timeout=60).councilor == councilor
     page.context.close()

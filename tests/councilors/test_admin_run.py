@@ -1,6 +1,7 @@
 """ "Run now" in the admin (councilors/admin_run.py): the change pages' buttons, and messages that link to the run.
 
-With a live worker cluster the runs are queued instead: test_worker_runs.py. In Chromium: test_admin_browser.py.
+Without a live worker cluster they refuse and run nothing (a web request never runs an agent); with one,
+the runs are queued: test_worker_runs.py. In Chromium: test_admin_browser.py.
 """
 
 import sys
@@ -10,12 +11,11 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils.html import escape
 
-from councilors import validators
+from councilors import services, validators
 from councilors.admin_run import RUN_PAGE_PATH, run_page_url
 from councilors.forms import INSTANCE_ID_HELP, RUN_PROMPT_HELP
-from councilors.models import Execution
-from councilors.services import execution_start
-from tests.factories import make_agent, make_councilor, make_user
+from councilors.models import ActionRecord, Execution
+from tests.factories import make_actor, make_agent, make_councilor, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,11 @@ def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
 
-def link_to(execution: Execution) -> str:
-    return f'<a href="{run_page_url(execution.execution_id)}">{execution.execution_id}</a>'
+def assert_nothing_run() -> None:
+    """A refused "Run now" leaves no execution, no queued task and no action record."""
+    from django_q.models import OrmQ
+
+    assert (Execution.objects.count(), OrmQ.objects.count(), ActionRecord.objects.count()) == (0, 0, 0)
 
 
 def test_the_run_page_url_is_the_documented_path():
@@ -45,28 +48,15 @@ def test_the_councilor_change_page_has_run_now(admin_client):
     assert ">Run now</button>" in page
 
 
-def test_run_now_on_the_councilor_page_runs_it_and_the_message_links_to_the_run(admin_client):
+def test_run_now_on_the_councilor_page_without_a_worker_refuses_and_runs_nothing(admin_client):
     councilor = make_councilor(agent=make_agent(runner_config={"argv": [PY, "-c", "print('caution: 80% full')"]}))
     url = reverse("admin:councilors_councilor_run", args=[councilor.pk])
 
     response = admin_client.post(url, follow=True)
 
-    execution = Execution.objects.get(councilor=councilor)
-    assert (execution.status, execution.severity, execution.prompt) == ("completed", "warning", councilor.task_prompt)
     assert response.redirect_chain == [(reverse("admin:councilors_councilor_change", args=[councilor.pk]), 302)]
-    assert messages_of(response) == [
-        f"{councilor.title}: ran here (no worker cluster is running) as {link_to(execution)} — "
-        "⚠️ Completed with warnings."
-    ]
-    assert link_to(execution) in response.content.decode()
-
-
-def test_run_now_on_the_councilor_page_behind_a_running_run_links_to_that_one(admin_client):
-    councilor = make_councilor()
-    running = execution_start(agent=councilor.agent, councilor=councilor, prompt="still going")
-    response = admin_client.post(reverse("admin:councilors_councilor_run", args=[councilor.pk]), follow=True)
-    assert messages_of(response) == [f"{councilor.title}: not run — previous run still running ({link_to(running)})."]
-    assert Execution.objects.filter(councilor=councilor).count() == 1
+    assert messages_of(response) == [f"{councilor.title}: not run — {services.NO_WORKER}"]
+    assert_nothing_run()
 
 
 def test_run_now_on_the_councilor_page_is_a_post_and_needs_the_change_permission(client, admin_client):
@@ -82,16 +72,17 @@ def test_run_now_on_the_councilor_page_is_a_post_and_needs_the_change_permission
     assert not Execution.objects.exists()
 
 
-def test_the_run_now_action_message_links_to_the_run_page(admin_client):
-    councilor = make_councilor()
+def test_the_run_now_action_without_a_worker_refuses_each_councilor_and_runs_nothing(admin_client):
+    first, second = make_councilor(), make_councilor()
     response = admin_client.post(
         reverse("admin:councilors_councilor_changelist"),
-        {"action": "run_now", "_selected_action": [councilor.pk]},
+        {"action": "run_now", "_selected_action": [first.pk, second.pk]},
         follow=True,
     )
-    execution = Execution.objects.get(councilor=councilor)
-    [message] = messages_of(response)
-    assert link_to(execution) in message
+    assert sorted(messages_of(response)) == sorted(
+        f"{councilor.title}: not run — {services.NO_WORKER}" for councilor in (first, second)
+    )
+    assert_nothing_run()
 
 
 # --- the agent's change page ----------------------------------------------------------------------
@@ -143,16 +134,39 @@ def test_run_now_of_an_agent_refuses_a_bad_prompt_and_runs_nothing(admin_client,
     assert not Execution.objects.exists()
 
 
-def test_run_now_of_an_agent_runs_it_with_the_prompt_and_links_to_the_run(admin_client):
-    agent = make_agent(runner_config={"argv": [PY, "-c", "import os; print('asked:', os.environ['CONDUCTOR_PROMPT'])"]})
-    url = reverse("admin:councilors_agent_run", args=[agent.pk])
+def post_run(client, agent, prompt: str = "the release notes"):
+    return client.post(reverse("admin:councilors_agent_run", args=[agent.pk]), {"prompt": prompt, "instance_id": ""})
 
-    response = admin_client.post(url, {"prompt": "the release notes", "instance_id": "ops-7"}, follow=True)
 
-    execution = Execution.objects.get(agent=agent)
-    assert (execution.kind, execution.prompt, execution.instance_id) == ("agent", "the release notes", "ops-7")
-    assert (execution.status, execution.output) == ("completed", "asked: the release notes\n")
-    assert response.redirect_chain == [(reverse("admin:councilors_agent_change", args=[agent.pk]), 302)]
-    assert messages_of(response) == [
-        f"{agent.label}: ran here (no worker cluster is running) as {link_to(execution)} — ✅ Succeeded."
-    ]
+def test_run_now_of_an_agent_not_available_through_the_api_is_refused_and_runs_nothing(admin_client):
+    agent = make_agent(api_enabled=False)
+    response = post_run(admin_client, agent)
+    assert response.status_code == 200  # the form again, filled in, with the reason above it
+    assert response.context["form"]["prompt"].value() == "the release notes"
+    message = services.AGENT_NOT_AVAILABLE % {"agent": agent.label}
+    assert messages_of(response) == [f"{agent.label}: not run — {message}"]
+    assert_nothing_run()
+
+
+def test_run_now_of_an_agent_without_a_worker_is_refused_and_runs_nothing(admin_client):
+    agent = make_agent(api_enabled=True)
+    response = post_run(admin_client, agent)
+    assert response.status_code == 200
+    assert messages_of(response) == [f"{agent.label}: not run — {services.NO_WORKER}"]
+    assert_nothing_run()
+
+
+def test_run_now_of_an_agent_needs_run_agent_even_for_staff_who_may_edit_it(client):
+    agent = make_agent(api_enabled=True)
+    client.force_login(make_user(is_staff=True, permissions=("councilors.change_agent", "councilors.view_agent")))
+    assert post_run(client, agent).status_code == 403
+    assert_nothing_run()
+
+
+def test_the_service_refuses_an_actor_without_run_agent_whoever_calls_it():
+    agent = make_agent(api_enabled=True)
+    with pytest.raises(services.RunRefused, match="councilors.run_agent"):
+        services.agent_run_now(agent=agent, prompt="go", actor=make_actor(user=make_user()))
+    with pytest.raises(services.RunRefused, match="councilors.run_agent"):
+        services.agent_run_now(agent=agent, prompt="go", actor=make_actor("an operator"))
+    assert_nothing_run()

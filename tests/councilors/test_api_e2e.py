@@ -16,8 +16,9 @@ from django.conf import settings
 from django.core.cache import caches
 from django.test import Client
 
-from councilors.sse import sse_client_name
+from councilors.sse_limit import UserStreams
 from gamification.app_settings import app_settings as gamification_settings
+from infrastructure.redis_access import key
 from infrastructure.tokens import token_mint
 from tests.factories import make_agent, make_user
 from tests.processes import daphne, manage
@@ -66,11 +67,12 @@ class Gateway:
 def gateway(django_db_setup, django_db_blocker, tmp_path_factory):
     """daphne and a qcluster sharing the test database and Redis."""
     logs = tmp_path_factory.mktemp("e2e-logs")
-    env = {"API_EXECUTE_RATE_LIMIT": str(RATE_LIMIT), "API_STREAM_POLL_S": "1"}
+    # More streams per user than the default 20: test_open_streams_hold_no_thread opens 30 of one user.
+    env = {"API_EXECUTE_RATE_LIMIT": str(RATE_LIMIT), "API_STREAM_POLL_S": "1", "API_STREAM_MAX_PER_USER": "50"}
     with django_db_blocker.unblock():
         with (
             daphne(log_path=logs / "daphne.log", **env) as (process, port),
-            manage("qcluster", log_path=logs / "qcluster.log", **env),
+            manage("run_cluster", log_path=logs / "qcluster.log", **env),
         ):
             yield Gateway(url=f"http://127.0.0.1:{port}", daphne_pid=process.pid)
         # The stopped cluster's heartbeat would make later tests see a live worker for a while.
@@ -90,9 +92,10 @@ async def read_events(response: httpx.Response, parser: SSEParser):
             yield event
 
 
-def stream_connections(execution_id: str) -> list[dict]:
+def open_streams() -> int:
+    """SSE streams the gateway holds open (their leases, councilors/sse_limit.py), over every user."""
     with redis.Redis.from_url(settings.REDIS_URL) as client:
-        return [c for c in client.client_list() if c.get("name") == sse_client_name(execution_id)]
+        return sum(client.zcard(name) for name in client.scan_iter(key(UserStreams.KEY, "*")))
 
 
 async def until(condition, timeout: float = WAIT_S) -> None:
@@ -167,12 +170,12 @@ async def test_a_dropped_client_resumes_with_last_event_id_and_gets_no_line_twic
             async for event in read_events(response, SSEParser()):
                 first.append(event)
                 if len(first) == 1:
-                    assert len(stream_connections(execution_id)) == 1  # the server follows the run for us
+                    assert open_streams() == 1  # the server follows the run for us
                 if len(first) == 2:
                     break  # the client drops the connection mid-run
         status_when_dropped = (await http.get(f"/api/executions/{execution_id}")).json()["status"]
-        # The server noticed the drop: the stream's generator ended and let its Redis connection go.
-        await until(lambda: not stream_connections(execution_id))
+        # The server noticed the drop: the stream's generator ended and gave its slot back.
+        await until(lambda: not open_streams())
         gate.touch()  # the rest of the output is printed while the client is away or back
 
         second: list[SSEEvent] = []
@@ -224,7 +227,7 @@ def test_the_execute_rate_limit_is_shared_between_processes(gateway, settings):
 
 
 async def test_open_streams_hold_no_thread(gateway, tmp_path):
-    """Each stream waits in the event loop (XREAD BLOCK), not in a thread of daphne's."""
+    """Each stream waits in the event loop (on the process's one watch connection), not in a thread of daphne's."""
     gate = tmp_path / "go"
     agent_id, auth = await runner_with_token(argv=gated_printer(before=1, after=3, gate=gate))
     clients = 30

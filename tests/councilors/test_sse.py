@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django_q.models import OrmQ
 
 from conductor.api import UNAUTHORIZED
-from councilors import output_stream
+from councilors import output_stream, output_watch
 from councilors import sse as councilors_sse
 from councilors.api import LAST_EVENT_ID_INVALID, UNKNOWN_EXECUTION
 from councilors.app_settings import app_settings
@@ -162,7 +162,8 @@ async def test_with_redis_down_for_the_reader_the_stream_follows_the_database(as
     def nothing_listening(**kwargs) -> redis.asyncio.Redis:
         return redis.asyncio.Redis(port=port, socket_connect_timeout=0.5)
 
-    monkeypatch.setattr(councilors_sse, "redis_async_dedicated", nothing_listening)
+    monkeypatch.setattr(councilors_sse, "redis_async", nothing_listening)
+    monkeypatch.setattr(output_watch, "redis_async_dedicated", nothing_listening)
 
     events = await stream(async_client, execution.execution_id, **await auth_headers())
 

@@ -10,12 +10,15 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 from django.urls import reverse
 
+from councilors import services
 from councilors.admin_run import run_page_url
-from councilors.models import Execution, SkippedRun
+from councilors.models import ActionRecord, Execution, SkippedRun
 from councilors.selectors import execution_wait_finished, worker_clusters_alive
 from councilors.services import execution_start
+from infrastructure.tokens import token_mint
 from tests.factories import make_agent, make_councilor
 from tests.processes import PROJECT_DIR, manage, process_env
 
@@ -42,7 +45,7 @@ def wait_for_cluster() -> None:
 def test_run_now_queues_for_a_live_worker_cluster(admin_client, tmp_path):
     warning = make_councilor(agent=make_agent(runner_config={"argv": [PY, "-c", "print('caution: 80% used')"]}))
     failing = make_councilor(agent=make_agent(runner_config={"argv": [PY, "-c", "raise SystemExit(9)"]}))
-    with manage("qcluster", log_path=tmp_path / "qcluster.log"):
+    with manage("run_cluster", log_path=tmp_path / "qcluster.log"):
         wait_for_cluster()
 
         out = StringIO()
@@ -86,7 +89,8 @@ def test_run_now_queues_for_a_live_worker_cluster(admin_client, tmp_path):
         assert (execution.status, execution.severity, execution.error) == ("error", "error", "exited with status 9")
 
         # An agent's "Run now" (its change page) queues too, with the prompt asked for.
-        plain = make_agent(runner_config={"argv": [PY, "-c", "import os; print(os.environ['CONDUCTOR_PROMPT'])"]})
+        argv = [PY, "-c", "import os; print(os.environ['CONDUCTOR_PROMPT'])"]
+        plain = make_agent(runner_config={"argv": argv}, api_enabled=True)
         url = reverse("admin:councilors_agent_run", args=[plain.pk])
         response = admin_client.post(url, {"prompt": "count the sheep", "instance_id": ""}, follow=True)
         [message] = [str(m) for m in get_messages(response.wsgi_request)]
@@ -94,3 +98,61 @@ def test_run_now_queues_for_a_live_worker_cluster(admin_client, tmp_path):
         execution = execution_wait_finished(execution_id=queued_id(message), timeout=60)
         assert (execution.status, execution.output, execution.kind) == ("completed", "count the sheep\n", "agent")
     assert Execution.objects.filter(status="running").count() == 0
+
+
+def test_run_cluster_is_ours_and_qcluster_is_django_q2_s_own():
+    """The scheduler's loop starts from a command of its own; no app shadows django-q2's `qcluster`."""
+    from django.core.management import get_commands
+    from django_q.management.commands.qcluster import Command as QCluster
+
+    from councilors.management.commands.run_cluster import Command as RunCluster
+
+    commands = get_commands()
+    assert (commands["run_cluster"], commands["qcluster"]) == ("councilors", "django_q")
+    assert issubclass(RunCluster, QCluster)  # same options, same cluster
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_django_q2_s_own_qcluster_still_runs_queued_runs(tmp_path):
+    """Operators who start `manage.py qcluster` get a working cluster (without Conductor's tick and reaper)."""
+    councilor = make_councilor()
+    with manage("qcluster", log_path=tmp_path / "qcluster.log"):
+        wait_for_cluster()
+        out = StringIO()
+        call_command("run_councilor", councilor.councilor_id, "--wait", "--timeout", "60", stdout=out)
+    assert "completed, severity success" in out.getvalue(), (tmp_path / "qcluster.log").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("private_channel_prefix")  # a rate-limit bucket of this test's own
+def test_an_agent_s_run_now_counts_in_the_api_s_execute_rate_limit(admin_client, admin_user, settings, tmp_path):
+    settings.API_EXECUTE_RATE_LIMIT = 2
+    settings.API_EXECUTE_RATE_WINDOW_S = 86_400  # one window for the whole test
+    agent = make_agent(api_enabled=True)
+    run_url = reverse("admin:councilors_agent_run", args=[agent.pk])
+    api_url = reverse("api:agent_execute", args=[agent.agent_id])
+    bearer = {"Authorization": f"Bearer {token_mint(user=admin_user)}"}
+    with manage("run_cluster", log_path=tmp_path / "qcluster.log"):
+        wait_for_cluster()
+
+        response = admin_client.post(run_url, {"prompt": "one", "instance_id": ""}, follow=True)  # 1st in the bucket
+        [message] = [str(m) for m in get_messages(response.wsgi_request)]
+        first = queued_id(message)
+        api = Client().post(api_url, {"prompt": "two"}, content_type="application/json", headers=bearer)  # 2nd
+        assert api.status_code == 202, api.content
+
+        response = admin_client.post(run_url, {"prompt": "three", "instance_id": ""})  # 3rd: over the limit
+        refused = services.RUN_RATE_LIMITED % {"limit": 2, "window": 86_400}
+        assert [str(m) for m in get_messages(response.wsgi_request)] == [f"{agent.label}: not run — {refused}"]
+        assert (
+            Client().post(api_url, {"prompt": "four"}, content_type="application/json", headers=bearer).status_code
+            == 429
+        )
+
+        second = api.json()["execution_id"]
+        for execution_id in (first, second):
+            assert execution_wait_finished(execution_id=execution_id, timeout=60).status == "completed"
+    assert sorted(Execution.objects.values_list("prompt", flat=True)) == ["one", "two"]
+    assert ActionRecord.objects.filter(target=agent.agent_id).count() == 2

@@ -61,7 +61,7 @@ class Stack:
                 DASHBOARD_POLL_INTERVAL_S=str(POLL_INTERVAL_S),
             )
         )
-        self.exit.enter_context(manage("qcluster", log_path=self.log_dir / "qcluster.log"))
+        self.exit.enter_context(manage("run_cluster", log_path=self.log_dir / "run_cluster.log"))
         return self
 
     def start_gateway(self) -> None:

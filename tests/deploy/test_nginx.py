@@ -115,7 +115,7 @@ def front(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         with (
             daphne(log_path=workdir / "daphne.log", API_STREAM_POLL_S="1") as (_, gateway_port),
-            manage("qcluster", log_path=workdir / "qcluster.log"),
+            manage("run_cluster", log_path=workdir / "qcluster.log"),
             nginx(gateway_ports=[gateway_port], workdir=workdir / "nginx") as (_, port),
         ):
             yield Front(url=f"http://127.0.0.1:{port}", static_dir=workdir / "nginx" / "static")
@@ -158,3 +158,32 @@ async def test_nginx_serves_static_files_and_passes_healthz_and_the_browser_s_ho
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         await websockets.connect(ws_url, origin="http://evil.example", compression=None)
     assert refused.value.response.status_code == 403
+
+
+LOGIN_TRIES = 10
+LOGIN_AT_ONCE = 3  # the rate's one, and the burst's first two (`delay=2`)
+LOGIN_DELAYED = 3  # the rest of the burst (5), let through one every 10 s
+QUICK_S = 3.0  # far under the 10 s a delayed try waits, far over what a refusal or an answer takes
+
+
+async def test_nginx_slows_down_then_refuses_password_tries_from_one_address(front):
+    async with httpx.AsyncClient(base_url=front.url, timeout=WAIT_S) as http:
+        tries = [
+            asyncio.ensure_future(http.post("/admin/login/", data={"username": "admin", "password": f"guess-{n}"}))
+            for n in range(LOGIN_TRIES)
+        ]
+        done, pending = await asyncio.wait(tries, timeout=QUICK_S)
+        try:
+            statuses = sorted(task.result().status_code for task in done)
+            # Refused by nginx at once: beyond the rate and its burst.
+            assert statuses.count(429) == LOGIN_TRIES - LOGIN_AT_ONCE - LOGIN_DELAYED, statuses
+            # Answered by the gateway (a form post without its CSRF token: 403), the others still waiting.
+            assert statuses.count(403) == LOGIN_AT_ONCE, statuses
+            assert len(pending) == LOGIN_DELAYED
+            # The login page itself is not counted, nor is the rest of the site slowed down.
+            page = await http.get("/admin/login/")
+            assert page.status_code == 200 and 'name="password"' in page.text
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -93,7 +93,7 @@ async def test_postgres_restart_errors_runs_in_flight_and_the_gateway_keeps_serv
 
     with (
         daphne(log_path=tmp_path / "daphne.log") as (_, port),
-        manage("qcluster", log_path=tmp_path / "qcluster.log"),
+        manage("run_cluster", log_path=tmp_path / "qcluster.log"),
     ):
         url = f"ws://127.0.0.1:{port}/ws/gamification?token="
         async with connect(url + token, ping_interval=None) as watcher:

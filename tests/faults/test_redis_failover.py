@@ -98,7 +98,7 @@ async def test_a_primary_killed_under_200_clients_and_running_councilors_fails_o
     councilors = await setup_councilors(COUNCILORS, run_seconds=RUN_SECONDS)
     with (
         daphne(log_path=tmp_path / "daphne.log", **FLEET_GATEWAY_ENV) as (gateway, port),
-        manage("qcluster", log_path=tmp_path / "qcluster.log", Q_WORKERS=str(COUNCILORS)) as cluster,
+        manage("run_cluster", log_path=tmp_path / "qcluster.log", Q_WORKERS=str(COUNCILORS)) as cluster,
     ):
         clients = await open_fleet([f"ws://127.0.0.1:{port}/ws/gamification?token={token}"], CLIENTS)
         try:

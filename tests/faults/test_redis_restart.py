@@ -53,7 +53,7 @@ async def test_redis_restart_with_200_clients_and_running_councilors(redis_serve
     councilors = await setup_councilors(3, run_seconds=RUN_SECONDS)
     with (
         daphne(log_path=tmp_path / "daphne.log", **FLEET_GATEWAY_ENV) as (_, port),
-        manage("qcluster", log_path=tmp_path / "qcluster.log"),
+        manage("run_cluster", log_path=tmp_path / "qcluster.log"),
     ):
         clients = await open_fleet([f"ws://127.0.0.1:{port}/ws/gamification?token={token}"], CLIENTS)
         try:

@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group, Permission, User
 
-from gamification.access import AccessCache, AccessSweep, _load_ids
+from gamification.access import Access, AccessCache, AccessSweep, _load_ids
 from tests.gamification.ws import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_thread_connections")]
@@ -70,10 +70,12 @@ async def test_concurrent_misses_for_one_user_share_one_load():
 @dataclass(eq=False)
 class Connection:
     user_id: int | None
+    session_key: str | None = None
     revoked: int = 0
 
-    def revoke(self) -> None:
-        self.revoked += 1
+    def follow(self, access: Access | None) -> None:
+        if access is None:
+            self.revoked += 1
 
 
 async def test_the_sweep_revokes_the_sockets_of_deactivated_and_deleted_users_only():

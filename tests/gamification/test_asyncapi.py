@@ -18,7 +18,7 @@ from gamification.asyncapi import (
     event_key,
     reply_key,
 )
-from gamification.catalogue import BROADCAST_TYPES, CATALOGUE
+from gamification.catalogue import BROADCAST_TYPES, CATALOGUE, DETAILS_WITHHELD, PRIVATE_TYPES
 from gamification.events import build_envelope
 from tests.asyncapi_check import ServerMessages, recorder, server_message_keys
 
@@ -47,8 +47,10 @@ def message_of(document: dict[str, Any], ref: str) -> dict[str, Any]:
     return resolve(document, resolve(document, ref)["$ref"])
 
 
-def data_schema(document: dict[str, Any], key: str) -> dict[str, Any]:
+def data_schema(document: dict[str, Any], key: str, *, shape: int = 0) -> dict[str, Any]:
+    """The schema of a message's data (`shape` 1: the public shape of an event with private details)."""
     data = document["components"]["messages"][key]["payload"]["properties"]["data"]
+    data = data["oneOf"][shape] if "oneOf" in data else data
     return resolve(document, data["$ref"]) if "$ref" in data else data
 
 
@@ -93,6 +95,17 @@ def test_every_broadcast_event_is_sent_with_exactly_its_catalogue_fields(documen
         assert set(schema["required"]) == CATALOGUE[name].required, name
         assert set(schema["properties"]) == CATALOGUE[name].required | CATALOGUE[name].optional, name
         assert schema["additionalProperties"] is False
+
+
+def test_an_event_with_private_details_has_a_public_shape_without_them(document):
+    for name in PRIVATE_TYPES:
+        event, message = CATALOGUE[name], document["components"]["messages"][event_key(name)]
+        public = data_schema(document, event_key(name), shape=1)
+        assert message["x-private-fields"] == list(event.private)
+        assert public["properties"][DETAILS_WITHHELD] == {"const": True} and DETAILS_WITHHELD in public["required"]
+        for field in event.private:
+            assert public["properties"].get(field, {"const": ""}) == {"const": ""}, (name, field)
+            assert (field in public["properties"]) == (field in event.required), (name, field)
 
 
 def test_every_catalogue_type_appears_and_replies_only_types_are_replies(document):

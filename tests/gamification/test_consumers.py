@@ -36,7 +36,7 @@ async def test_connected_message_has_client_id_last_id_and_null_id():
 async def test_no_credentials_are_accepted_then_closed_with_4401():
     async with socket(connected=False) as ws:
         closed = await ws.receive_output(timeout=TIMEOUT)
-    assert closed == {"type": "websocket.close", "code": protocol.CLOSE_UNAUTHORIZED, "reason": "Unauthorized"}
+    assert closed == {"type": "websocket.close", "code": protocol.CloseCode.UNAUTHORIZED, "reason": "Unauthorized"}
 
 
 async def test_anonymous_read_only_mode_behind_a_setting(settings, councilor):
@@ -166,7 +166,7 @@ async def test_a_message_over_the_size_limit_closes_with_4009(settings):
     async with await authed() as ws, await authed() as bystander:
         await ws.send_to(text_data=json.dumps({"command": "ping", "pad": "é" * 600}))  # 1,200 bytes, 600 chars
         closed = await ws.receive_output(timeout=TIMEOUT)
-        assert closed["type"] == "websocket.close" and closed["code"] == protocol.CLOSE_MESSAGE_TOO_BIG
+        assert closed["type"] == "websocket.close" and closed["code"] == protocol.CloseCode.MESSAGE_TOO_BIG
         assert (await send(bystander, {"command": "ping"}))["type"] == "pong"
 
 
@@ -247,8 +247,8 @@ async def test_a_client_the_hub_gives_up_on_is_closed_with_4500_and_the_others_c
         closed = await victim.receive_output(timeout=TIMEOUT)
         assert closed == {
             "type": "websocket.close",
-            "code": protocol.CLOSE_INTERNAL_ERROR,
-            "reason": protocol.CLOSE_INTERNAL_ERROR_REASON,
+            "code": protocol.CloseCode.INTERNAL_ERROR,
+            "reason": protocol.CloseCode.INTERNAL_ERROR.reason,
         }
         await aemit("system_alert", ALERT)
         assert (await bystander.receive_json_from(timeout=TIMEOUT))["type"] == "system_alert"

@@ -144,3 +144,29 @@ async def test_a_client_is_served_through_the_fast_path_under_daphne_only(server
     # The capability checks ran at start-up (conductor/asgi.py) and said which paths the process takes.
     assert daphne.MSG_AVAILABLE % daphne.check().reason in started
     assert channels_redis.MSG_AVAILABLE % channels_redis.check(get_channel_layer()).reason in started
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+async def test_a_connection_whose_protocol_lacks_an_attribute_is_served_by_plain_asgi_sends_not_closed(tmp_path):
+    """After an upgrade that renamed what the fast path writes through: slower, every client kept (no 4500)."""
+    token = await staff_token()
+    log = tmp_path / "daphne.log"
+    with SERVERS["daphne"](log_path=log, module="tests.gamification.daphne_upgraded") as (_, port):
+        async with (
+            websockets.connect(ws_url(port, token), compression=None) as first,
+            websockets.connect(ws_url(port, token), compression=None) as second,
+        ):
+            for ws in (first, second):
+                await receive(ws, "connected")
+            for _ in range(3):
+                sent = await aemit("system_alert", ALERT)
+                for ws in (first, second):
+                    assert (await receive(ws, "system_alert"))["id"] == sent["id"]
+            async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+                response = await http.get(
+                    f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
+                )
+    assert write_paths(response.text) == {daphne.SLOW_PATH: 2}
+    assert daphne.MSG_INSTANCE_MISSING % "the protocol has no send_queue" in log.read_text()

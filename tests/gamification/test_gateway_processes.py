@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from councilors.services import councilor_enqueue
 from gamification import history
 from gamification.events import emit
-from gamification.protocol import CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON
+from gamification.protocol import CloseCode
 from tests.factories import make_actor
 from tests.gamification.live import TIMEOUT, receive, request, staff_token, ws_url
 from tests.processes import SERVERS, daphne, manage
@@ -45,7 +45,7 @@ async def test_without_credentials_the_server_closes_with_4401_unauthorized(serv
         async with websockets.connect(f"ws://127.0.0.1:{port}/ws/gamification", compression=None) as ws:
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), timeout=TIMEOUT)
-    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (CLOSE_UNAUTHORIZED, CLOSE_UNAUTHORIZED_REASON)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (CloseCode.UNAUTHORIZED, CloseCode.UNAUTHORIZED.reason)
 
 
 async def _stats_until(ws, predicate) -> dict:
@@ -63,7 +63,7 @@ async def test_two_gateways_and_a_worker_share_one_redis(councilor):
     # A prefix of their own, so that stats of hubs from other tests in this process do not count.
     env = {"CHANNEL_PREFIX": f"conductor-two-{uuid.uuid4().hex[:8]}", "GAMIFICATION_STATS_TTL_S": "3"}
     env["GAMIFICATION_STATS_HEARTBEAT_S"] = "1"
-    with daphne(**env) as (_, port_a), daphne(**env) as (process_b, port_b), manage("qcluster", **env):
+    with daphne(**env) as (_, port_a), daphne(**env) as (process_b, port_b), manage("run_cluster", **env):
         async with (
             websockets.connect(ws_url(port_a, token), compression=None) as ws_a,
             websockets.connect(ws_url(port_b, token), compression=None) as ws_b,

@@ -212,7 +212,7 @@ async def test_an_invalid_or_expired_token_is_closed_with_4401():
     for token in ("garbage", expired):
         async with socket(f"/ws/gamification?token={token}", connected=False) as ws:
             closed = await ws.receive_output(timeout=TIMEOUT)
-        assert closed["code"] == protocol.CLOSE_UNAUTHORIZED
+        assert closed["code"] == protocol.CloseCode.UNAUTHORIZED
 
 
 async def test_a_foreign_origin_is_refused_before_accept():
@@ -234,7 +234,7 @@ async def test_no_origin_with_only_a_session_cookie_is_closed_with_4401():
     cookie = await session_cookie(await make_user())
     async with socket(headers=[(b"cookie", cookie)], connected=False) as ws:
         closed = await ws.receive_output(timeout=TIMEOUT)
-    assert closed["code"] == protocol.CLOSE_UNAUTHORIZED
+    assert closed["code"] == protocol.CloseCode.UNAUTHORIZED
 
 
 # Same origin ------------------------------------------------------------------------------------

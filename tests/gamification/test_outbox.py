@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from gamification.events import emit
 from gamification.outbox import AsgiOutbox, Frame, make_outbox
-from gamification.protocol import CLOSE_SLOW_CONSUMER
+from gamification.protocol import CloseCode
 from tests.gamification.live import TIMEOUT, receive, request, staff_token, ws_url
 from tests.processes import SERVERS
 
@@ -216,7 +216,7 @@ async def test_a_client_that_stops_reading_is_closed_and_holds_back_no_one(serve
         stuck.close()
         assert len(received) < events * 16000  # it did not get everything: it was cut off
         if received.endswith(b"Too slow"):
-            assert received[-10:-8] == CLOSE_SLOW_CONSUMER.to_bytes(2, "big")
+            assert received[-10:-8] == CloseCode.SLOW_CONSUMER.to_bytes(2, "big")
 
 
 async def test_put_many_sends_every_frame_in_order_and_counts_them_against_the_limit():

@@ -65,4 +65,4 @@ async def test_flooding_commands_closes_with_4029(settings):
             await ws.send_json_to({"command": "ping"})
         replies = [await ws.receive_output(timeout=TIMEOUT) for _ in range(4)]
     assert [json.loads(r["text"])["type"] for r in replies[:3]] == ["pong"] * 3
-    assert replies[3] == {**replies[3], "type": "websocket.close", "code": protocol.CLOSE_RATE_LIMITED}
+    assert replies[3] == {**replies[3], "type": "websocket.close", "code": protocol.CloseCode.RATE_LIMITED}

@@ -8,6 +8,7 @@ from gamification import history
 from gamification.events import aemit
 from gamification.hub import RecentEvents, get_hub
 from gamification.outbox import Frame
+from gamification.shapes import EventFrames
 from tests.gamification.ws import TIMEOUT, authed, make_user, socket, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,12 +23,17 @@ def alert(message: str) -> dict:
 def kept(*ids: int, event_type: str = "system_alert") -> RecentEvents:
     recent = RecentEvents(size=5)
     for event_id in ids:
-        recent.add(event_id, event_type, Frame(f"f{event_id}"))
+        recent.add(frames_of(event_id, event_type))
     return recent
 
 
+def frames_of(event_id: int, event_type: str) -> EventFrames:
+    frame = Frame(f"f{event_id}")
+    return EventFrames(event_id, event_type, frame, frame)
+
+
 def texts(replay) -> list[str]:
-    return [frame.text for frame in replay.frames]
+    return [event.full.text for event in replay.frames]
 
 
 def test_a_since_within_what_is_kept_is_answered_whole_and_complete():
@@ -55,7 +61,7 @@ def test_only_the_newest_are_kept_and_a_hole_starts_afresh():
 def test_topics_and_until_narrow_the_replay():
     recent = RecentEvents(size=5)
     for event_id, event_type in [(1, "system_alert"), (2, "councilor_paused"), (3, "system_alert")]:
-        recent.add(event_id, event_type, Frame(f"f{event_id}"))
+        recent.add(frames_of(event_id, event_type))
     assert texts(recent.replay(since=0, topics=frozenset({"councilor_paused"}), until=None)) == ["f2"]
     bounded = recent.replay(since=0, topics=ALL, until=2)
     assert (texts(bounded), bounded.last_id) == (["f1", "f2"], 2)
@@ -90,4 +96,4 @@ async def test_a_hub_that_just_started_remembers_the_history_s_newest_events(mon
         recent = get_hub().recent
     replay = recent.replay(since=before[0]["id"], topics=ALL, until=None)
     assert replay is not None and replay.complete
-    assert [json.loads(frame.text) for frame in replay.frames] == before[1:]
+    assert [json.loads(event.full.text) for event in replay.frames] == before[1:]

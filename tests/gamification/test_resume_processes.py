@@ -192,7 +192,7 @@ async def test_two_gateways_assign_no_duplicate_ids_and_a_restarted_gateway_goes
 async def test_events_a_worker_emitted_while_the_client_was_away_are_replayed_then_live_ones_follow(councilor):
     token, _ = await _token()
     topics = ["councilor_started", "councilor_completed"]
-    with daphne() as (_, port), manage("qcluster"):
+    with daphne() as (_, port), manage("run_cluster"):
         async with websockets.connect(_url(port, token), compression=None) as witness:
             await _until(witness, lambda f: f["type"] == "connected")
             async with websockets.connect(_url(port, token), compression=None) as ws:

@@ -32,7 +32,10 @@ async def test_the_21st_socket_of_a_user_is_closed_with_4429_and_the_others_carr
 
         async with await authed(user, connected=False) as extra:
             code, reason = await closed_with(extra)
-        assert (code, reason) == (protocol.CLOSE_TOO_MANY_CONNECTIONS, protocol.CLOSE_TOO_MANY_CONNECTIONS_REASON)
+        assert (code, reason) == (
+            protocol.CloseCode.TOO_MANY_CONNECTIONS,
+            protocol.CloseCode.TOO_MANY_CONNECTIONS.reason,
+        )
 
         for ws in sockets:  # every one of the twenty is still served
             assert (await send(ws, {"command": "ping"}))["type"] == "pong"
@@ -43,7 +46,7 @@ async def test_the_21st_socket_of_a_user_is_closed_with_4429_and_the_others_carr
         async with await authed(user) as again:  # one closed: there is room for one more
             assert (await send(again, {"command": "ping"}))["type"] == "pong"
             async with await authed(user, connected=False) as extra:
-                assert (await closed_with(extra))[0] == protocol.CLOSE_TOO_MANY_CONNECTIONS
+                assert (await closed_with(extra))[0] == protocol.CloseCode.TOO_MANY_CONNECTIONS
 
 
 async def test_a_session_and_a_token_count_alike_and_zero_means_no_limit(settings):
@@ -52,7 +55,7 @@ async def test_a_session_and_a_token_count_alike_and_zero_means_no_limit(setting
     cookie = (b"cookie", await session_cookie(user))
     async with socket(headers=[*BROWSER, cookie]):  # the dashboard, by its session
         async with await authed(user, connected=False) as extra:  # a program, by a token of the same user
-            assert (await closed_with(extra))[0] == protocol.CLOSE_TOO_MANY_CONNECTIONS
+            assert (await closed_with(extra))[0] == protocol.CloseCode.TOO_MANY_CONNECTIONS
         settings.GAMIFICATION_WS_MAX_PER_USER = 0
         async with await authed(user) as unlimited:
             assert (await send(unlimited, {"command": "ping"}))["type"] == "pong"

@@ -134,7 +134,7 @@ async def test_an_open_socket_is_closed_with_4401_when_its_token_expires(gateway
     async with program(gateway, token) as ws:
         assert (await receive(ws))["type"] == protocol.CONNECTED
         assert (await command(ws, {"command": "ping"}))["type"] == "pong"  # valid until then
-        assert await closed(ws) == (protocol.CLOSE_UNAUTHORIZED, protocol.CLOSE_UNAUTHORIZED_REASON)
+        assert await closed(ws) == (protocol.CloseCode.UNAUTHORIZED, protocol.CloseCode.UNAUTHORIZED.reason)
     assert time.time() >= expires_at
 
 
@@ -169,7 +169,7 @@ async def test_a_deactivated_user_s_sockets_are_closed_with_4401_and_new_ones_re
         user.is_active = False
         await sync_to_async(user.save)()
 
-        unauthorized = (protocol.CLOSE_UNAUTHORIZED, protocol.CLOSE_UNAUTHORIZED_REASON)
+        unauthorized = (protocol.CloseCode.UNAUTHORIZED, protocol.CloseCode.UNAUTHORIZED.reason)
         assert await closed(by_token) == unauthorized
         assert await closed(by_session) == unauthorized
         async with program(gateway, token) as again:  # the token has not expired, the user has
@@ -191,8 +191,8 @@ async def test_the_limit_per_user_counts_the_sockets_on_every_gateway(tmp_path):
             for port in (port_a, port_b):
                 async with program(port, token) as third:
                     assert await closed(third) == (
-                        protocol.CLOSE_TOO_MANY_CONNECTIONS,
-                        protocol.CLOSE_TOO_MANY_CONNECTIONS_REASON,
+                        protocol.CloseCode.TOO_MANY_CONNECTIONS,
+                        protocol.CloseCode.TOO_MANY_CONNECTIONS.reason,
                     )
             assert (await command(on_a, {"command": "ping"}))["type"] == "pong"
             assert (await command(on_b, {"command": "ping"}))["type"] == "pong"

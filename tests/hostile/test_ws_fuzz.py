@@ -29,7 +29,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 5
 BROWSER = [(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000")]
 ERROR_CODES = frozenset(protocol.ERROR_CODES)
-DOCUMENTED_CLOSES = {protocol.CLOSE_MESSAGE_TOO_BIG, protocol.CLOSE_RATE_LIMITED, protocol.CLOSE_SLOW_CONSUMER}
+DOCUMENTED_CLOSES = {
+    protocol.CloseCode.MESSAGE_TOO_BIG,
+    protocol.CloseCode.RATE_LIMITED,
+    protocol.CloseCode.SLOW_CONSUMER,
+}
 REPLY_TYPES = {
     "pong",
     "subscribed",

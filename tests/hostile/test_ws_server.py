@@ -121,7 +121,7 @@ async def test_foreign_origin_missing_origin_and_bad_tokens_are_refused(gateway)
 
     cookie = await session_cookie("browser-user")
     async with client(port, additional_headers={"Cookie": cookie}) as ws:  # no Origin: a cookie is not enough
-        assert await close_code(ws) == protocol.CLOSE_UNAUTHORIZED
+        assert await close_code(ws) == protocol.CloseCode.UNAUTHORIZED
     async with client(
         port, additional_headers={"Cookie": cookie}, origin=same_origin(port)
     ) as ws:  # the same, from a browser
@@ -140,9 +140,9 @@ async def test_foreign_origin_missing_origin_and_bad_tokens_are_refused(gateway)
     }
     for name, bad in tampered.items():
         async with client(port, bad) as ws:
-            assert await close_code(ws) == protocol.CLOSE_UNAUTHORIZED, name
+            assert await close_code(ws) == protocol.CloseCode.UNAUTHORIZED, name
         async with client(port, bad, origin=same_origin(port)) as ws:
-            assert await close_code(ws) == protocol.CLOSE_UNAUTHORIZED, name
+            assert await close_code(ws) == protocol.CloseCode.UNAUTHORIZED, name
 
     await still_served(good)
     await good.close()
@@ -182,7 +182,7 @@ async def test_a_client_sending_1000_commands_per_second_is_closed_and_others_ar
         await still_served(good)  # while the flood runs
         code = await close_code(flooder)
         sent = await flooding
-    assert code == protocol.CLOSE_RATE_LIMITED
+    assert code == protocol.CloseCode.RATE_LIMITED
     assert time.monotonic() - started < 5, "the flood went on for too long"
     assert sent < 1000
     await still_served(good)
@@ -288,7 +288,7 @@ async def test_a_client_that_never_reads_is_disconnected_with_bounded_memory_and
     rss_growth = psutil.Process(process.pid).memory_info().rss - rss_before
     assert rss_growth < 30 * 2**20, f"gateway grew {rss_growth / 2**20:.1f} MB for one slow client"
 
-    assert await asyncio.wait_for(dropped, TIMEOUT * 2) == protocol.CLOSE_SLOW_CONSUMER
+    assert await asyncio.wait_for(dropped, TIMEOUT * 2) == protocol.CloseCode.SLOW_CONSUMER
     slow.close()
     await still_served(good)
     await good.close()

@@ -14,12 +14,15 @@ from channels.testing import WebsocketCommunicator
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connections
 from django.utils.crypto import salted_hmac
 
 from conductor.asgi import application
 from conductor.settings.guards import DEVELOPMENT_SECRET_KEY
 from gamification import protocol
+from gamification.access import access_cache
+from infrastructure.api_auth import TOKEN_INVALID
 from infrastructure.tokens import (
     IAT_LEEWAY_S,
     ISSUED_IN_THE_FUTURE,
@@ -28,11 +31,12 @@ from infrastructure.tokens import (
     TTL_OVER_MAXIMUM,
     InvalidToken,
     signing_key,
+    token_generation,
     token_identity,
     token_mint,
     token_user,
 )
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 THIRTY_YEARS_S = 30 * 365 * 86400
@@ -40,9 +44,19 @@ TIMEOUT = 5
 
 
 def claims(username: str, **changes: Any) -> dict[str, Any]:
-    """Claims a valid token of this deployment carries (a minute to live), with `changes` (None drops a claim)."""
+    """Claims a valid token of this deployment carries for this user (a minute to live), with `changes`
+    (None drops a claim)."""
+    user = get_user_model().objects.get(username=username)
     now = int(time.time())
-    base = {"sub": username, "iss": settings.JWT_ISSUER, "aud": settings.JWT_AUDIENCE, "iat": now, "exp": now + 60}
+    base = {
+        "sub": username,
+        "uid": user.pk,
+        "gen": token_generation(user),
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+        "iat": now,
+        "exp": now + 60,
+    }
     merged = {**base, **changes}
     return {name: value for name, value in merged.items() if value is not None}
 
@@ -79,7 +93,7 @@ def admin():
 def test_a_minted_token_names_the_user_issuer_audience_and_expiry(admin):
     token = token_mint(user=admin, ttl_seconds=120)
     decoded = jwt.decode(token, signing_key(), algorithms=[settings.JWT_ALGORITHM], audience=settings.JWT_AUDIENCE)
-    assert decoded["sub"] == "admin"
+    assert (decoded["sub"], decoded["uid"], decoded["gen"]) == ("admin", admin.pk, token_generation(admin))
     assert (decoded["iss"], decoded["aud"]) == ("conductor", "conductor-gateway")
     assert decoded["exp"] - decoded["iat"] == 120
     identity = token_identity(token)
@@ -140,6 +154,13 @@ FORGERIES = {
     "HS256, no issuer": lambda: forge("admin", iss=None),
     "HS256, no iat": lambda: forge("admin", iat=None),
     "HS256, no exp": lambda: forge("admin", exp=None),
+    "HS256, no uid (a token of before uid and gen)": lambda: forge("admin", uid=None),
+    "HS256, no gen": lambda: forge("admin", gen=None),
+    "HS256, another user's uid": lambda: forge("admin", uid=make_user().pk),
+    "HS256, a guessed gen": lambda: forge("admin", gen="0" * 20),
+    "HS256, uid as a boolean": lambda: forge("admin", uid=True),
+    "HS256, uid of the wrong type": lambda: forge("admin", uid="not-a-number"),
+    "HS256, gen as a number": lambda: forge("admin", gen=7),
     "valid for 30 years": lambda: forge("admin", exp=int(time.time()) + THIRTY_YEARS_S),
     "exp - iat one second over the maximum": lambda: forge(
         "admin", iat=int(time.time()), exp=int(time.time()) + settings.JWT_MAX_TTL_SECONDS + 1
@@ -214,4 +235,84 @@ async def _close_code(token: str) -> int | None:
 async def test_the_websocket_closes_4401_on_a_forged_token(name):
     admin = await sync_to_async(make_user)(username="admin", is_staff=True, is_superuser=True)
     assert await _close_code(token_mint(user=admin)) is None
-    assert await _close_code(await sync_to_async(FORGERIES[name])()) == protocol.CLOSE_UNAUTHORIZED
+    assert await _close_code(await sync_to_async(FORGERIES[name])()) == protocol.CloseCode.UNAUTHORIZED
+
+
+# A token names one account: a password change, a deactivation or a re-created user refuses it --
+
+
+def change_password(user) -> None:
+    user.set_password("a-new-password-for-alice")
+    user.save()
+
+
+def deactivate(user) -> None:
+    user.is_active = False
+    user.save()
+
+
+def recreate(user) -> None:
+    """Deleted, and another user created under the same name (a new primary key)."""
+    user.delete()
+    make_user(username=user.username)
+
+
+def recreate_with_the_same_pk(user) -> None:
+    """Deleted, and another created with the same name *and* primary key (SQLite may reuse the largest id)."""
+    pk = user.pk
+    user.delete()
+    get_user_model().objects.create_user(pk=pk, username=user.username, password=PASSWORD)
+
+
+INVALIDATIONS = {
+    "password change": change_password,
+    "deactivation": deactivate,
+    "deleted and re-created with the same name": recreate,
+    "deleted and re-created with the same name and primary key": recreate_with_the_same_pk,
+}
+
+
+def test_the_generation_is_stable_until_the_account_changes():
+    user = make_user(username="alice")
+    before = token_generation(user)
+    user.first_name, user.last_login = "Alice", datetime.now(tz=UTC)
+    user.save()
+    assert token_generation(get_user_model().objects.get(pk=user.pk)) == before
+    change_password(user)
+    assert token_generation(user) != before
+
+
+@pytest.mark.parametrize("invalidate", INVALIDATIONS.values(), ids=INVALIDATIONS.keys())
+def test_the_api_answers_401_invalid_token_to_a_token_of_before(client, invalidate):
+    user = make_user(username="alice")
+    token = token_mint(user=user)
+    assert client.get("/api/councilors", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+    invalidate(user)
+
+    response = client.get("/api/councilors", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert response.json() == {"detail": TOKEN_INVALID, "code": "unauthorized"}
+    with pytest.raises(InvalidToken):
+        token_user(token)
+    # A token minted now, for whoever holds the name now, works (except for the deactivated user).
+    current = get_user_model().objects.get(username="alice")
+    if current.is_active:
+        assert token_user(token_mint(user=current)) == current
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+@pytest.mark.parametrize("invalidate", INVALIDATIONS.values(), ids=INVALIDATIONS.keys())
+async def test_the_websocket_closes_4401_at_the_handshake_with_a_token_of_before(settings, invalidate):
+    user = await sync_to_async(make_user)(username="alice")
+    token = token_mint(user=user)
+    assert await _close_code(token) is None  # accepted (and the user now in this gateway's access cache)
+
+    await sync_to_async(invalidate)(user)
+    # A gateway sees the change once its view of the user is reloaded, at most GAMIFICATION_ACCESS_TTL_S
+    # later (docs/protocol.md); the sweep's reload is what that TTL bounds.
+    await access_cache().refresh([])
+
+    assert await _close_code(token) == protocol.CloseCode.UNAUTHORIZED

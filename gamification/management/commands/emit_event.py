@@ -67,7 +67,8 @@ def catalogue_help() -> str:
 
 
 class Command(OperatorCommand):
-    help = gettext_lazy(
+    # Lazy, so that --help speaks the shell's language (OperatorCommand activates it before parsing).
+    help = gettext_lazy(  # type: ignore[assignment]
         "Emit a catalogue event (e.g. system_alert) to every WebSocket client; the data is validated first."
     )
 
@@ -77,14 +78,14 @@ class Command(OperatorCommand):
         parser.formatter_class = _HelpFormatter
         return parser
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         names = [name for name, event in CATALOGUE.items() if event.broadcast]
         parser.add_argument(
             "event_type", help=_("one of: %(types)s (fields below)") % {"types": ", ".join(sorted(names))}
         )
-        parser.add_argument("--data", default="{}", help=gettext_lazy("the event's data as a JSON object"))
+        parser.add_argument("--data", default="{}", help=_("the event's data as a JSON object"))
 
-    def handle(self, *args, event_type: str, data: str, **options) -> None:
+    def handle(self, *args: Any, event_type: str, data: str, **options: Any) -> None:
         try:
             payload = json.loads(data)
         except json.JSONDecodeError as exc:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from infrastructure.text import unstorable
 from infrastructure.tokens import token_mint
 
 NO_SUCH_USER = "No active user {username!r}."
@@ -29,6 +30,8 @@ class Command(BaseCommand):
             raise CommandError(BAD_TTL.format(ttl=ttl))
         if ttl is not None and ttl > settings.JWT_MAX_TTL_SECONDS:
             raise CommandError(TTL_OVER_MAXIMUM.format(maximum=settings.JWT_MAX_TTL_SECONDS, ttl=ttl))
+        if unstorable(username):  # bytes that are not UTF-8 (surrogateescape), or a NUL: no user has that name
+            raise CommandError(NO_SUCH_USER.format(username=username))
         model = get_user_model()
         user = model.objects.filter(**{model.USERNAME_FIELD: username}, is_active=True).first()
         if user is None:

@@ -1,6 +1,10 @@
-"""`manage.py qcluster`: django-q2's own command, plus Conductor's tick in the otherwise idle main process.
+"""`manage.py run_cluster`: django-q2's cluster, plus Conductor's loop in its otherwise idle main process.
 
-This app is listed before django_q in INSTALLED_APPS so that this command replaces django-q2's.
+What `make run` starts and deployments run (docs/scheduling.md): the cluster as django-q2's own
+`qcluster` command starts it (same options, it is that command's subclass), then, in the command's
+main process, the loop of councilors/cluster_loop.py: due schedules within a tick, runs of dead
+workers closed, schedules repaired. django-q2's `qcluster` is left as it is (no app shadows it):
+it still runs a cluster, with django-q2's own scheduling pass and without that loop.
 `--tick 0` gives stock django-q2 scheduling (one pass about every 30 s), for comparison.
 """
 
