@@ -63,5 +63,39 @@ class AppSettings:
         """Largest response body an `http` agent reads; a longer one fails the run."""
         return int(_setting("HTTP_MAX_RESPONSE_BYTES", 1_048_576))
 
+    @property
+    def SANDBOX(self) -> str:
+        """Where command runs execute: `bwrap` (a bubblewrap sandbox) or `none` (as the worker, with its rights).
+
+        Empty (unset): `bwrap` wherever bubblewrap works on this machine (councilors.runners.sandbox
+        asks once per process), else `none`.
+        """
+        return str(_setting("SANDBOX", ""))
+
+    @property
+    def SANDBOX_READ_ONLY_PATHS(self) -> list[str]:
+        """Host paths (absolute) that command runs see read-only besides the system's, e.g. ["/opt/tools"]."""
+        return list(_setting("SANDBOX_READ_ONLY_PATHS", []))
+
+    @property
+    def LIMIT_CPU_SECONDS(self) -> int:
+        """CPU seconds each process of a command run may use (SIGXCPU, then SIGKILL); 0: no limit."""
+        return int(_setting("LIMIT_CPU_SECONDS", 300))
+
+    @property
+    def LIMIT_MEMORY_MB(self) -> int:
+        """Address space of each process of a command run, in MiB (Node.js needs about 1,000); 0: no limit."""
+        return int(_setting("LIMIT_MEMORY_MB", 2048))
+
+    @property
+    def LIMIT_PROCESSES(self) -> int:
+        """Processes and threads a sandboxed command run may have at once (not applied without the sandbox)."""
+        return int(_setting("LIMIT_PROCESSES", 128))
+
+    @property
+    def LIMIT_FILE_SIZE_MB(self) -> int:
+        """Largest file a process of a command run may write, in MiB; 0: no limit."""
+        return int(_setting("LIMIT_FILE_SIZE_MB", 512))
+
 
 app_settings = AppSettings()

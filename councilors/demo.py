@@ -1,11 +1,13 @@
 """Demo agents and councilors for a fresh install (`manage.py seed_demo`, run by `make run` on an empty database).
 
-Each command runner uses this interpreter (sys.executable), so it runs in any virtualenv; together
+Each command runner uses this Python's base installation (not its virtualenv: the sandbox shows runs
+the interpreter's installation read-only, and the demo scripts need no installed package); together
 they show every severity: a check that passes, one that reports a warning, one that fails. The
 heartbeat runs every minute, from the moment the workers start, so a fresh `make run` shows live
 runs (and a run page that streams) within a minute without anyone touching anything.
 """
 
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +44,15 @@ class DemoCouncilor:
     due_at_once: bool = False
 
 
+def base_interpreter() -> str:
+    """This interpreter's base installation (outside any virtualenv), where it has one."""
+    base = getattr(sys, "_base_executable", "") or sys.executable
+    return base if os.path.exists(base) else sys.executable
+
+
 def demo_definitions() -> list[DemoCouncilor]:
     """The demo agents (all but the last promoted to councilors), built for this interpreter."""
-    python = sys.executable
+    python = base_interpreter()
     return [
         DemoCouncilor(
             agent={

@@ -177,6 +177,26 @@ def banner_lines(
     ]
 
 
+SANDBOX_MISSING = (
+    "make run: bubblewrap is not installed, so command runs are not sandboxed: they run with your rights and see "
+    "your files. To sandbox them: sudo {install} (then restart make run; docs/security.md)."
+)
+SANDBOX_BROKEN = (
+    "make run: bubblewrap cannot run here ({reason}), so command runs are not sandboxed: they run with your rights "
+    "and see your files (docs/security.md)."
+)
+
+
+def sandbox_notice() -> str | None:
+    """What to say, once per start, when command runs will not be sandboxed although nobody chose that."""
+    from councilors.runners.sandbox import INSTALL_HINT, bwrap_probe
+
+    if os.environ.get("COUNCILORS_SANDBOX") or bwrap_probe().works:
+        return None
+    probe = bwrap_probe()
+    return SANDBOX_MISSING.format(install=INSTALL_HINT) if probe.missing else SANDBOX_BROKEN.format(reason=probe.reason)
+
+
 def _announce_when_ready(*, host: str, port: int, banner: list[str]) -> None:
     # The banner is printed once up front, then again once daphne answers, so it is the last
     # thing on screen after the processes' start-up chatter.
@@ -238,6 +258,8 @@ def main() -> int:
         site=f"http://{host}:{port}", login=login, log_dir=log_dir, logs=log_names(table), key_file=key_file
     )
     print("\n".join(banner), flush=True)
+    if notice := sandbox_notice():
+        print(notice, flush=True)
 
     # honcho SIGKILLs whatever still runs 5 s after Ctrl+C; give the worker its own grace period first.
     honcho.grant_grace(procgroup.GRACE_S + 5)

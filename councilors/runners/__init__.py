@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from councilors.runners.base import RunCancelled, RunControl, Runner, RunnerError, RunTimedOut
+from councilors.runners.base import RunCancelled, RunControl, RunLimitExceeded, Runner, RunnerError, RunTimedOut
 from councilors.runners.command import CommandRunner
 from councilors.runners.http import HttpRunner
 from councilors.runners.python import PythonRunner
@@ -15,4 +15,13 @@ def get_runner(name: str, config: dict[str, Any]) -> Runner:
     return RUNNERS[name](config)
 
 
-__all__ = ["RUNNERS", "RunCancelled", "RunControl", "Runner", "RunnerError", "RunTimedOut", "get_runner"]
+__all__ = [
+    "RUNNERS",
+    "RunCancelled",
+    "RunControl",
+    "RunLimitExceeded",
+    "Runner",
+    "RunnerError",
+    "RunTimedOut",
+    "get_runner",
+]

@@ -1,20 +1,37 @@
-"""What a `command` agent's argv may do with the prompt: keep it data, never code or an option.
+"""What a `command` agent's argv may do with the prompt: keep it data, never code, a program or an option.
 
 The prompt comes from whoever asks for a run, so it is hostile. It reaches the command on stdin and
 in $CONDUCTOR_PROMPT; as an argument only as a whole `{prompt}` after a `--` (so `--help` is an
-operand, not an option), and never to a shell or interpreter that runs code given on its command
-line (`sh -c`, `python -c`, `perl -e`, `node -e`, …), runs the prompt as its script, or reads its
-program from stdin (where the prompt now is). Programs are matched by base name anywhere in argv,
-so wrappers (`env sh -c`, `timeout 5 bash -c`, `/bin/sh -c`) are caught. The rules may refuse an
-argv that would have been safe; they are meant never to accept one that is not. A command that
-evaluates its input itself (`sh -c 'eval "$(cat)"'`) is code the admin wrote, and beyond them.
+operand, not an option), and never where it would be code or name code to run: given to an
+interpreter that runs code from its command line (`sh -c`, `python -c`, `perl -e`, `pwsh -Command`),
+as an interpreter's script, as an awk or sed program, after a program that runs the program named
+in its arguments (`env`, `timeout`, `xargs`), to `find` (any of whose arguments may be `-exec`), right
+after an option that usually takes code (`-e`, `--eval`, `--command`), or to a program that joins its
+arguments into a shell command (`ssh`). Nor may an interpreter read its program from stdin (where
+the prompt is), whether by default (`["python3"]`, `["tclsh"]`) or from `-`, `/dev/stdin` or
+`/dev/fd/0`, nor xargs turn the prompt into the arguments of such programs.
+
+Interpreters (councilors/runners/programs.py) are matched by base name anywhere in argv, so wrappers
+(`env sh -c`, `/bin/sh -c`) are caught. The rules may refuse an argv that would have been safe;
+they are meant never to accept one that is not. A command that evaluates its input itself
+(`sh -c 'eval "$(cat)"'`) is code the admin wrote, and beyond them: the sandbox (sandbox.py) is
+what bounds what any run can reach.
 """
 
 import os
-import re
+
+from councilors.runners.programs import (
+    CODE_OPTIONS,
+    END_OF_OPTIONS,
+    FIND,
+    REMOTE_SHELLS,
+    family_of,
+    is_wrapper,
+    program_source,
+    reads_stdin_anyway,
+)
 
 PROMPT_PLACEHOLDER = "{prompt}"
-END_OF_OPTIONS = "--"
 HOW_TO_PASS = (
     " Read the prompt from stdin or from $CONDUCTOR_PROMPT instead, or give {prompt} as a whole "
     "argument after a -- argument to a program that does not run it as code."
@@ -25,6 +42,22 @@ PROMPT_BEFORE_END_OF_OPTIONS = (
 )
 PROMPT_TO_CODE_RUNNER = "{prompt} cannot be given to %(program)r run with %(flag)s: it could become code." + HOW_TO_PASS
 PROMPT_AS_SCRIPT = "{prompt} cannot be the script %(program)r runs: it could name code to run." + HOW_TO_PASS
+PROMPT_AS_PROGRAM_TEXT = (
+    "{prompt} cannot be the program %(program)r runs: an awk or sed program is code, and can run commands."
+    + HOW_TO_PASS
+)
+PROMPT_AFTER_WRAPPER = (
+    "{prompt} cannot come after %(program)r, which runs the program named in its arguments: the prompt could "
+    "become that program. Leave %(program)r out (every run has its own timeout and limits) or call it from a "
+    "script." + HOW_TO_PASS
+)
+PROMPT_TO_FIND = (
+    "{prompt} cannot be given to %(program)r: any of its arguments can be an action such as -exec or -delete."
+    + HOW_TO_PASS
+)
+PROMPT_AFTER_CODE_OPTION = "{prompt} cannot follow %(option)r: in most programs that option takes code to run." + (
+    HOW_TO_PASS
+)
 PROMPT_TO_REMOTE_SHELL = "{prompt} cannot be given to %(program)r: it joins its arguments into a shell command." + (
     HOW_TO_PASS
 )
@@ -37,107 +70,85 @@ XARGS_TO_INTERPRETER = (
     "let the program read stdin or $CONDUCTOR_PROMPT itself."
 )
 
-SHELLS = frozenset({"sh", "ash", "bash", "dash", "zsh", "ksh", "mksh", "pdksh", "fish", "csh", "tcsh", "su"})
-INTERPRETERS = (
-    ("python", re.compile(r"^(python|pypy)(\d+(\.\d+)*)?[dmw]?$")),
-    ("perl", re.compile(r"^perl(\d+(\.\d+)*)?$")),
-    ("ruby", re.compile(r"^(ruby|jruby)(\d+(\.\d+)*)?$")),
-    ("node", re.compile(r"^(node|nodejs|deno|bun)$")),
-    ("php", re.compile(r"^php(\d+(\.\d+)*)?$")),
-    ("lua", re.compile(r"^(lua|luajit)(\d+(\.\d+)*)?$")),
-)
-# The letters with which each family runs code given on its command line, alone or in a cluster
-# (-c, -lc, -e, -ne), and the long options that do the same.
-CODE_LETTERS = {"shell": "c", "python": "c", "perl": "eE", "ruby": "e", "node": "ep", "php": "r", "lua": "e"}
-CODE_LONG_OPTIONS = frozenset({"--command", "--eval", "--print", "--exec"})
-# Options after which an interpreter prints something and exits, reading no program (bash's -v
-# and python's -v are verbose modes, which still read one: they are not listed).
-INFO_OPTIONS = {
-    "shell": frozenset({"--version", "--help"}),
-    "python": frozenset({"--version", "-V", "-VV", "--help", "-h"}),
-    "perl": frozenset({"--version", "-v", "-V", "--help", "-h"}),
-    "ruby": frozenset({"--version", "--help", "-h"}),
-    "node": frozenset({"--version", "-v", "--help", "-h"}),
-    "php": frozenset({"--version", "-v", "--help", "-h"}),
-    "lua": frozenset({"-v"}),
-}
-# Programs that join their arguments into a command line for a shell (here or on another host).
-REMOTE_SHELLS = frozenset({"ssh", "watch"})
-# Programs that run the program named after them: an interpreter there is in a program's place.
-WRAPPERS = frozenset({"env", "nice", "nohup", "setsid", "stdbuf", "timeout", "sudo", "doas", "time", "ionice"})
-WRAPPERS |= {"chrt", "taskset", "flock", "unbuffer", "busybox", "xargs", "exec", "command"}
-
-
-def interpreter_family(arg: str) -> str | None:
-    """The interpreter family of the program `arg` names (a path or a bare name), or None."""
-    name = os.path.basename(arg)
-    if name in SHELLS:
-        return "shell"
-    return next((family for family, pattern in INTERPRETERS if pattern.match(name)), None)
-
 
 def argv_problem(argv: list[str]) -> str | None:
-    """Why `argv` would let the prompt become code or an option, or None when it does not."""
-    return _placeholder_problem(argv) or _interpreter_problem(argv)
+    """Why `argv` would let the prompt become code, a program or an option, or None when it does not."""
+    return _placeholder_problem(argv) or _stdin_problem(argv)
+
+
+def _in_program_place(argv: list[str], index: int) -> bool:
+    """Whether argv[index] may be a program that runs: the first argument, or anything after a wrapper."""
+    return index == 0 or any(is_wrapper(arg) for arg in argv[:index])
 
 
 def _placeholder_problem(argv: list[str]) -> str | None:
     places = [index for index, arg in enumerate(argv) if PROMPT_PLACEHOLDER in arg]
+    if not places:
+        return None
     for index in places:
         if argv[index] != PROMPT_PLACEHOLDER:
             return PROMPT_INSIDE_ARGUMENT % {"arg": argv[index]}
         if END_OF_OPTIONS not in argv[:index]:
             return PROMPT_BEFORE_END_OF_OPTIONS
-    for start, program in enumerate(argv):
-        family = interpreter_family(program)
-        if places and os.path.basename(program) in REMOTE_SHELLS:
-            return PROMPT_TO_REMOTE_SHELL % {"program": program}
-        if not places or family is None:
-            continue
-        flag = _code_flag(argv, start, family)
-        if flag is not None:
-            return PROMPT_TO_CODE_RUNNER % {"program": program, "flag": flag}
-        if _script_operand(argv, start) in places:
-            return PROMPT_AS_SCRIPT % {"program": program}
+    # Interpreters first: their message says what the prompt would become (code, a script).
+    for rule in (_prompt_to_interpreter_problem, _prompt_to_runner_problem):
+        for start in range(len(argv)):
+            if (problem := rule(argv, start, places)) is not None:
+                return problem
+    return _prompt_after_code_option(argv, places)
+
+
+def _prompt_to_interpreter_problem(argv: list[str], start: int, places: list[int]) -> str | None:
+    """Whether the program at `start` would take the prompt as code, a script, or a shell command line."""
+    program = argv[start]
+    if os.path.basename(program) in REMOTE_SHELLS:
+        return PROMPT_TO_REMOTE_SHELL % {"program": program}
+    family = family_of(program)
+    if family is None:
+        return None
+    source = program_source(argv, start, family)
+    if source.kind == "code" and family.operand != "text":  # awk's and sed's operands are only files
+        return PROMPT_TO_CODE_RUNNER % {"program": program, "flag": source.option}
+    if source.kind in ("file", "stdin") and source.index in places:
+        return PROMPT_AS_SCRIPT % {"program": program}
+    if source.kind == "text" and source.index in places:
+        return PROMPT_AS_PROGRAM_TEXT % {"program": program}
     return None
 
 
-def _interpreter_problem(argv: list[str]) -> str | None:
-    """An interpreter in a program's place that reads its program from stdin, or is fed by xargs."""
+def _prompt_to_runner_problem(argv: list[str], start: int, places: list[int]) -> str | None:
+    """Whether the program at `start` runs a program named in its arguments (env, timeout) or actions (find)."""
+    if not _in_program_place(argv, start) or not any(place > start for place in places):
+        return None
+    program = argv[start]
+    if is_wrapper(program):
+        return PROMPT_AFTER_WRAPPER % {"program": program}
+    if os.path.basename(program) in FIND:
+        return PROMPT_TO_FIND % {"program": program}
+    return None
+
+
+def _prompt_after_code_option(argv: list[str], places: list[int]) -> str | None:
+    """{prompt} right after an option that usually takes code (`-e`, `--eval`, `-Command`), `--` between or not."""
+    for index in places:
+        before = [arg for arg in argv[:index] if arg != END_OF_OPTIONS]
+        if before[1:] and before[-1].lower() in CODE_OPTIONS:
+            return PROMPT_AFTER_CODE_OPTION % {"option": before[-1]}
+    return None
+
+
+def _stdin_problem(argv: list[str]) -> str | None:
+    """An interpreter in a program's place that reads its program from stdin, or xargs feeding one the prompt."""
     for start, program in enumerate(argv):
-        family = interpreter_family(program)
-        wrappers = {os.path.basename(arg) for arg in argv[:start]}
-        if family is None or (start > 0 and not wrappers & WRAPPERS):
+        if not _in_program_place(argv, start):
             continue
-        if "xargs" in wrappers:
+        family = family_of(program)
+        fed_by_xargs = any(os.path.basename(arg) == "xargs" for arg in argv[:start])
+        runs_code = family is not None or is_wrapper(program) or os.path.basename(program) in FIND
+        if fed_by_xargs and runs_code:
             return XARGS_TO_INTERPRETER % {"program": program}
-        if _reads_program_from_stdin(argv, start, family):
+        if family is None:
+            continue
+        if reads_stdin_anyway(argv, start, family) or program_source(argv, start, family).kind == "stdin":
             return STDIN_PROGRAM % {"program": program}
-    return None
-
-
-def _reads_program_from_stdin(argv: list[str], start: int, family: str) -> bool:
-    if _code_flag(argv, start, family) is not None or INFO_OPTIONS[family] & set(argv[start + 1 :]):
-        return False
-    shell_reads_stdin = family == "shell" and any(_short_cluster_has(arg, "s") for arg in argv[start + 1 :])
-    return shell_reads_stdin or _script_operand(argv, start) is None
-
-
-def _short_cluster_has(arg: str, letters: str) -> bool:
-    return arg.startswith("-") and not arg.startswith("--") and any(letter in arg[1:] for letter in letters)
-
-
-def _code_flag(argv: list[str], start: int, family: str) -> str | None:
-    """The first option after the interpreter at `start` that makes it run code from its command line."""
-    for arg in argv[start + 1 :]:
-        if arg.split("=", 1)[0] in CODE_LONG_OPTIONS or _short_cluster_has(arg, CODE_LETTERS[family]):
-            return arg
-    return None
-
-
-def _script_operand(argv: list[str], start: int) -> int | None:
-    """Index of the first operand after `start` (the interpreter's script), skipping options and `--`."""
-    for index in range(start + 1, len(argv)):
-        if argv[index] != END_OF_OPTIONS and not argv[index].startswith("-"):
-            return index
     return None

@@ -27,6 +27,14 @@ class RunnerError(Exception):
         self.output = output
 
 
+class RunLimitExceeded(RunnerError):
+    """The run hit one of its resource limits; `limit` names it (cpu_seconds, memory_mb, processes, file_size_mb)."""
+
+    def __init__(self, reason: str, *, limit: str, output: str = "") -> None:
+        super().__init__(reason, output=output)
+        self.limit = limit
+
+
 class RunTimedOut(RunnerError):
     """The run took longer than its timeout (`seconds`) and was stopped."""
 

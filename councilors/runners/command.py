@@ -1,28 +1,52 @@
-"""Runs an argv list (never through a shell) and returns what it printed, bounded.
+"""Runs an argv list (never through a shell), in the sandbox, within its limits, and returns what it printed, bounded.
 
 The prompt goes to the command's stdin (written, then closed) and to $CONDUCTOR_PROMPT; `{prompt}`
 in argv is replaced only where `argv_policy` allows it (a whole argument after `--`). The child
-gets an allowlisted environment (`environment`), never the server's.
+gets an allowlisted environment (`environment`), never the server's; `sandbox` decides what else
+it sees (COUNCILORS_SANDBOX) and `limits` what it may use.
 """
 
 import codecs
 import io
 import os
+import select
+import signal
 import subprocess
 import threading
 import time
 from typing import IO, Any
 
+import psutil
 from django.core.exceptions import ValidationError
 
 from councilors.runners.argv_policy import PROMPT_PLACEHOLDER, argv_problem
-from councilors.runners.base import OutputCallback, RunCancelled, RunControl, Runner, RunnerError, RunTimedOut
+from councilors.runners.base import (
+    OutputCallback,
+    RunCancelled,
+    RunControl,
+    RunLimitExceeded,
+    Runner,
+    RunnerError,
+    RunTimedOut,
+)
 from councilors.runners.bounded import BoundedOutput
 from councilors.runners.environment import ENV_SECRET_NAME, child_environment, env_secret_names
+from councilors.runners.limits import limit_hit, signal_of, validate_limits
+from councilors.runners.sandbox import PreparedRun, path_problem, prepared_run
 
 ARGV_INVALID = 'argv must be a non-empty list of strings, e.g. ["python", "--version"].'
 ENV_INVALID = "env must be an object of string names to string values."
 CWD_INVALID = "cwd must be a path string."
+NETWORK_INVALID = "network must be true or false (false: the run has no network)."
+EXITED = "exited with status %(status)d"
+KILLED = "was killed by %(signal)s"
+COULD_NOT_START = "could not start %(program)r: %(reason)s"
+IN_THE_SANDBOX = (
+    " (in the sandbox, which shows /usr, /bin, /lib*, the worker's Python, the agent's cwd and "
+    "COUNCILORS_SANDBOX_READ_ONLY_PATHS)"
+)
+# What prlimit (util-linux) prints, with status 126 or 127, when it cannot exec the program.
+PRLIMIT_EXEC_FAILED = "prlimit: failed to execute "
 READ_CHUNK_BYTES = 65_536
 # How often a running command looks at its stop request: a cancel takes effect within this.
 STOP_POLL_S = 0.1
@@ -44,8 +68,14 @@ class CommandRunner(Runner):
             raise ValidationError({"runner_config": ENV_INVALID})
         if secrets := env_secret_names(env):
             raise ValidationError({"runner_config": ENV_SECRET_NAME % {"names": ", ".join(secrets)}})
-        if not isinstance(config.get("cwd", ""), str):
+        cwd = config.get("cwd", "")
+        if not isinstance(cwd, str):
             raise ValidationError({"runner_config": CWD_INVALID})
+        if cwd and (problem := path_problem(cwd, what="cwd")):
+            raise ValidationError({"runner_config": problem})
+        if not isinstance(config.get("network", True), bool):
+            raise ValidationError({"runner_config": NETWORK_INVALID})
+        validate_limits(config.get("limits"))
         problem = argv_problem(argv)
         if problem is not None:
             raise ValidationError({"runner_config": problem})
@@ -62,49 +92,82 @@ class CommandRunner(Runner):
         if problem is not None:
             raise RunnerError(problem)
         argv = [prompt if arg == PROMPT_PLACEHOLDER else arg for arg in self.config["argv"]]
+        control = control or RunControl()
+        output = BoundedOutput(on_output=on_output)
+        with prepared_run(argv=argv, config=self.config) as prepared:
+            returncode = self._run_prepared(prepared, prompt=prompt, context=context, output=output, control=control)
+        if returncode != 0:
+            raise _failure(returncode, output=output.text(), prepared=prepared, program=argv[0])
+        return output.text()
+
+    def _run_prepared(
+        self, prepared: PreparedRun, *, prompt: str, context: dict[str, Any], output: BoundedOutput, control: RunControl
+    ) -> int:
+        """Start the prepared command, feed and drain it, and return its exit status once it and its tree are gone."""
         run_vars = {"prompt": prompt, **{name: context.get(name, "") for name in ("agent_id", "execution_id")}}
+        env = child_environment(agent_env=self.config.get("env", {}), run_vars=run_vars, home=prepared.home)
         try:
             process = subprocess.Popen(
-                argv,
-                cwd=self.config.get("cwd") or None,
-                env=child_environment(agent_env=self.config.get("env", {}), run_vars=run_vars),
+                prepared.argv,
+                cwd=prepared.cwd,
+                env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=prepared.pass_fds,
             )
         except OSError as exc:
-            raise RunnerError(f"could not start {argv[0]!r}: {exc.strerror or exc}") from exc
-        output = BoundedOutput(on_output=on_output)
+            raise RunnerError(COULD_NOT_START % {"program": prepared.argv[0], "reason": exc.strerror or exc}) from exc
         threading.Thread(target=_feed_stdin, args=(process.stdin, prompt), daemon=True).start()
         reader = threading.Thread(target=_drain, args=(process.stdout, output), daemon=True)
         reader.start()
-        control = control or RunControl()
         timeout = self.timeout_for(control)
         returncode = _wait(process, timeout=timeout, control=control)
         if returncode is None:
-            _kill_group(process)
+            _kill_tree(process)
             reader.join(timeout=2)
             if control.cancelled():
                 raise RunCancelled(output=output.text())
             raise RunTimedOut(timeout, output=output.text())
+        # What the run left behind ends with it (in the sandbox, its PID namespace already has).
+        _kill_group(process.pid)
         reader.join()
-        if returncode != 0:
-            raise RunnerError(f"exited with status {returncode}", output=output.text())
-        return output.text()
+        return returncode
+
+
+def _failure(returncode: int, *, output: str, prepared: PreparedRun, program: str) -> RunnerError:
+    """The error of a run that ended with a non-zero status, naming the limit it hit if it hit one."""
+    if returncode in (126, 127) and output.startswith(PRLIMIT_EXEC_FAILED):
+        reason = output.splitlines()[0].rsplit(": ", 1)[-1]
+        where = IN_THE_SANDBOX if prepared.sandboxed else ""
+        return RunnerError(COULD_NOT_START % {"program": program, "reason": reason} + where)
+    killed_by = signal_of(returncode) if returncode < 0 else None
+    ended = KILLED % {"signal": signal.Signals(killed_by).name} if killed_by else EXITED % {"status": returncode}
+    hit = limit_hit(returncode, output, prepared.limits)
+    if hit is None:
+        return RunnerError(ended, output=output)
+    limit, said = hit
+    return RunLimitExceeded(f"{ended}: {said}", limit=limit.name, output=output)
 
 
 def _wait(process: subprocess.Popen, *, timeout: float, control: RunControl) -> int | None:
-    """The exit status, or None when the run must be stopped first (timed out, or cancelled)."""
+    """The exit status, or None when the run must be stopped first (timed out, or cancelled).
+
+    Waits on a pidfd, which wakes as the process exits (Popen.wait with a timeout polls, with
+    sleeps growing to 50 ms: most of a short run's time), looking at the stop request in between.
+    """
     deadline = time.monotonic() + timeout
-    while not control.cancelled():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        try:
-            return process.wait(timeout=min(left, STOP_POLL_S))
-        except subprocess.TimeoutExpired:
-            continue
+    pidfd = os.pidfd_open(process.pid)
+    try:
+        while not control.cancelled():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if select.select([pidfd], [], [], min(left, STOP_POLL_S))[0]:
+                return process.wait()
+    finally:
+        os.close(pidfd)
     return None
 
 
@@ -138,10 +201,28 @@ def _drain(stdout: IO[bytes], output: BoundedOutput) -> None:
     stdout.close()
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    # The command may have started children of its own; they share its new session's group.
+def _kill_tree(process: subprocess.Popen) -> None:
+    """Kill a run still going, with every process it started, and reap it.
+
+    In the sandbox, killing bwrap ends its PID namespace and with it every process of the run.
+    Without it, the run's processes are its descendants and its process group (a session of its
+    own); one that left both (setsid, then its parent exited) is beyond reach: docs/security.md.
+    """
     try:
-        os.killpg(process.pid, 9)
-    except ProcessLookupError:
-        pass
+        descendants = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    _kill_group(process.pid)
+    for child in descendants:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
     process.wait()
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -2,15 +2,16 @@
 
 Workers run with the server's secrets in their environment (SECRET_KEY, JWT_SECRET, DATABASE_URL,
 REDIS_URL, EMAIL_HOST_PASSWORD, …) and any user who may read a run's output could have a command
-print them. So a child gets only what a program needs to behave (PATH, HOME, locale, time zone),
-the agent's own `env`, and the CONDUCTOR_* variables this runner sets for the run.
+print them. So a child gets only what a program needs to behave (PATH, locale, time zone), HOME set
+to the run's scratch directory, the agent's own `env`, and the CONDUCTOR_* variables this runner
+sets for the run.
 """
 
 import os
 from collections.abc import Mapping
 from typing import Any
 
-PASSED_THROUGH = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TZ"})
+PASSED_THROUGH = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
 PASSED_THROUGH_PREFIXES = ("LC_",)
 # Names of the server's secrets. The agent's `env` may not set them either, although its values
 # are literals typed by an admin and never the server's: a name such as DATABASE_URL there is
@@ -40,8 +41,8 @@ def env_secret_names(env: Mapping[str, str]) -> list[str]:
     return sorted(name for name in env if name.upper() in SERVER_SECRET_NAMES)
 
 
-def child_environment(*, agent_env: Mapping[str, str], run_vars: Mapping[str, Any]) -> dict[str, str]:
-    """The allowlisted part of this process's environment, then the agent's `env`, then the run's CONDUCTOR_*."""
+def child_environment(*, agent_env: Mapping[str, str], run_vars: Mapping[str, Any], home: str) -> dict[str, str]:
+    """The allowlisted part of this process's environment, HOME, then the agent's `env`, then the run's CONDUCTOR_*."""
     inherited = {
         name: value
         for name, value in os.environ.items()
@@ -49,4 +50,4 @@ def child_environment(*, agent_env: Mapping[str, str], run_vars: Mapping[str, An
     }
     own = {name: value for name, value in agent_env.items() if name.upper() not in SERVER_SECRET_NAMES}
     conductor = {f"CONDUCTOR_{name.upper()}": str(value) for name, value in run_vars.items()}
-    return {**inherited, **own, **conductor}
+    return {**inherited, "HOME": home, **own, **conductor}

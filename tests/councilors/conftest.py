@@ -34,3 +34,15 @@ def break_schedule_sync(monkeypatch):
         monkeypatch.setattr(services, "councilor_schedule_sync", sync_then_fail)
 
     return arm
+
+
+@pytest.fixture
+def no_sandbox(settings):
+    """Command runs as the worker, for tests of plain runner behaviour whose command uses the test's own files."""
+    settings.COUNCILORS_SANDBOX = "none"
+
+
+@pytest.fixture
+def sandbox(settings):
+    """Command runs in bubblewrap; where it cannot run, they fail (the test fails, it is never skipped)."""
+    settings.COUNCILORS_SANDBOX = "bwrap"

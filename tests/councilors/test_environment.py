@@ -1,5 +1,6 @@
 """What a command agent's process sees of the server's environment: the allowlist, never its secrets."""
 
+import os
 import secrets
 
 import pytest
@@ -8,6 +9,7 @@ from django.core.exceptions import ValidationError
 from councilors.runners import get_runner
 from councilors.runners.command import CommandRunner
 from councilors.runners.environment import ENV_SECRET_NAME
+from councilors.runners.sandbox import SCRATCH_PREFIX
 
 # Made up per run: a key written down in the repository would be a published key
 # (tests/conductor/test_guards.py refuses any that is not on the published list).
@@ -55,7 +57,9 @@ def test_a_run_that_prints_the_servers_secrets_prints_none_of_them(worker_secret
         "CONDUCTOR_AGENT_ID",
         "CONDUCTOR_EXECUTION_ID",
     }
-    assert (env["HOME"], env["LANG"], env["LC_ALL"], env["TZ"]) == ("/home/worker", "pt_BR.UTF-8", "C.UTF-8", "UTC")
+    assert (env["LANG"], env["LC_ALL"], env["TZ"]) == ("pt_BR.UTF-8", "C.UTF-8", "UTC")
+    # HOME is the run's own scratch directory, not the worker's home.
+    assert env["HOME"] != "/home/worker" and os.path.basename(env["HOME"]).startswith(SCRATCH_PREFIX)
     assert env["REVIEW_TOKEN"] == "agent-own"
     assert (env["CONDUCTOR_PROMPT"], env["CONDUCTOR_AGENT_ID"]) == ("audit now", "auditor")
 

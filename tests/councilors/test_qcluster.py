@@ -119,7 +119,8 @@ def test_a_run_that_finds_the_previous_one_still_running_is_skipped(tmp_path):
     wait_for_gate = "import os, sys, time\nwhile not os.path.exists(sys.argv[1]): time.sleep(0.05)\nprint('done')"
     agent = make_agent(runner_config={"argv": [sys.executable, "-c", wait_for_gate, str(gate)], "timeout": 60})
     councilor = make_councilor(agent=agent, schedule_value="1m")
-    with qclusters(log_dir=tmp_path):
+    # Unsandboxed: the command waits for a file of the test's own, which a sandbox hides.
+    with qclusters(log_dir=tmp_path, COUNCILORS_SANDBOX="none"):
         make_due(councilor)
         first = eventually(lambda: Execution.objects.filter(councilor=councilor, status="running").first())
         second_due = make_due(councilor)

@@ -25,6 +25,7 @@ def cancel_when(control: RunControl, ready: threading.Event) -> threading.Thread
     return thread
 
 
+@pytest.mark.usefixtures("no_sandbox")  # its command writes its pids to the test's folder (test_sandbox.py: in bwrap)
 def test_a_cancelled_command_has_its_whole_tree_killed_and_keeps_its_output(tmp_path):
     pids = tmp_path / "pids"
     script = (

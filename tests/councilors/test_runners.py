@@ -60,6 +60,7 @@ def test_command_gets_the_prompt_cwd_and_env(tmp_path):
     assert run("command", config, prompt="audit now").splitlines() == [str(tmp_path), "audit now", "yes"]
 
 
+@pytest.mark.usefixtures("no_sandbox")  # the script is a file of the test's own, which a sandbox hides
 def test_command_prompt_placeholder_is_an_argument_never_a_shell_string(tmp_path):
     script = tmp_path / "last_argument.py"
     script.write_text("import sys; print(sys.argv[-1])")
@@ -87,6 +88,7 @@ def test_command_missing_binary_is_an_error_naming_it():
     assert "No such file" in excinfo.value.reason
 
 
+@pytest.mark.usefixtures("no_sandbox")  # its command writes its pids to the test's folder (test_sandbox.py: in bwrap)
 def test_command_timeout_kills_it_and_its_children(tmp_path):
     pids = tmp_path / "pids"
     script = (

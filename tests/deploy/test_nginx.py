@@ -115,7 +115,8 @@ def front(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         with (
             daphne(log_path=workdir / "daphne.log", API_STREAM_POLL_S="1") as (_, gateway_port),
-            manage("run_cluster", log_path=workdir / "qcluster.log"),
+            # Unsandboxed: gated_printer's command waits for a file of the test's own, which a sandbox hides.
+            manage("run_cluster", log_path=workdir / "qcluster.log", COUNCILORS_SANDBOX="none"),
             nginx(gateway_ports=[gateway_port], workdir=workdir / "nginx") as (_, port),
         ):
             yield Front(url=f"http://127.0.0.1:{port}", static_dir=workdir / "nginx" / "static")

@@ -17,6 +17,7 @@ from honcho.printer import Message
 from websockets.asyncio.client import connect
 
 from councilors.demo import HEARTBEAT_ID
+from councilors.runners.sandbox import WORKER_SANDBOXED
 from devserver import run as devserver
 from devserver.gateway import daphne_endpoint
 from tests.processes import PROJECT_DIR, free_port, wait_for_port
@@ -215,6 +216,9 @@ def test_make_run_serves_the_admin_runs_the_demo_and_stops_on_ctrl_c(tmp_path):
             assert result.returncode == (1 if councilor_id == "backup-check" else 0)
         assert "web | " in (var / "log" / "web.log").read_text()
         assert "worker | " in (var / "log" / "worker.log").read_text()
+        # The demo's runs went through the sandbox (bubblewrap works here): nothing to tell at start.
+        assert WORKER_SANDBOXED in (var / "log" / "worker.log").read_text()
+        assert "apt-get install bubblewrap" not in text
         assert "redis | " in (var / "log" / "redis.log").read_text()
     finally:
         server.send_signal(signal.SIGINT)

@@ -16,6 +16,7 @@ from django_q.management.commands.qcluster import Command as QClusterCommand
 
 from councilors.app_settings import app_settings
 from councilors.cluster_loop import ClusterLoop
+from councilors.runners.sandbox import worker_startup
 
 
 class Command(QClusterCommand):
@@ -35,6 +36,7 @@ class Command(QClusterCommand):
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
         tick = app_settings.SCHEDULER_TICK_S if options["tick"] is None else options["tick"]
+        worker_startup()  # where command runs execute; scratch left by dead workers removed
         cluster = Cluster()
         cluster.start()
         if options.get("run_once"):
