@@ -169,9 +169,12 @@ async def execution_stream(
     after = 0
     last_event_id = last_event_id or query.last_event_id
     if last_event_id:
-        if not (last_event_id.strip().isascii() and last_event_id.strip().isdigit() and len(last_event_id) <= 18):
+        # Spaces and tabs around it are forgiven (HTTP's own whitespace), nothing else: str.strip()
+        # would also drop control characters such as \x1d that int() then refuses.
+        value = last_event_id.strip(" \t")
+        if not (value.isascii() and value.isdigit() and len(value) <= 18):
             raise HttpError(400, gettext(LAST_EVENT_ID_INVALID))
-        after = int(last_event_id)
+        after = int(value)
     if not await _visible(execution_id, request.auth):
         raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})
     events = partial(execution_output_events, execution_id=execution_id, after=after)
