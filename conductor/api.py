@@ -19,10 +19,10 @@ from ninja.responses import NinjaJSONEncoder
 from councilors.api import router as councilors_router
 from gamification.api import router as gamification_router
 from infrastructure.api_auth import api_auth, bearer_token_refusal
+from infrastructure.api_errors import field_errors, http_error_text, invalid_detail
 from infrastructure.timestamps import iso_utc
 
 UNAUTHORIZED = "Authentication required: log in, or send Authorization: Bearer <token> (manage.py ws_token)."
-INVALID = "Invalid request: %(fields)s."
 UNKNOWN_PATH = "No API endpoint at %(path)s; the endpoints are listed in /api/openapi.json."
 CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
 
@@ -66,19 +66,12 @@ def error_response(request: HttpRequest, status: int, detail: str, **extra: Any)
     return api.create_response(request, {"detail": detail, "code": CODES.get(status, "error"), **extra}, status=status)
 
 
-def _field(loc: list[Any]) -> str:
-    # loc is (source, [body parameter,] field...): keep the part a client wrote.
-    parts = list(loc[1:])
-    if loc and loc[0] == "body" and len(parts) > 1:
-        parts = parts[1:]
-    return ".".join(str(part) for part in parts) or str(loc[0] if loc else "body")
-
-
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [{"field": _field(error.get("loc", [])), "message": error.get("msg", "")} for error in exc.errors]
-    fields = ", ".join(f"{error['field']} ({error['message']})" for error in errors)
-    return error_response(request, 400, INVALID % {"fields": fields}, errors=errors)
+    # Worded for people, in the request's language (infrastructure/api_errors.py), not pydantic's text.
+    errors = field_errors(exc.errors, body=request.body)
+    listed = [{"field": error.field, "message": error.message} for error in errors]
+    return error_response(request, 400, invalid_detail(errors), errors=listed)
 
 
 @api.exception_handler(AuthenticationError)
@@ -93,7 +86,7 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return error_response(request, exc.status_code, str(exc))
+    return error_response(request, exc.status_code, http_error_text(exc.status_code, str(exc)))
 
 
 @api.exception_handler(Http404)

@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
 from ninja import Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -35,8 +36,8 @@ router = Router(tags=["councilors"])
 RUN_PERMISSION = "councilors.run_agent"
 UNKNOWN_AGENT = "No agent with agent_id %(agent_id)r."
 UNKNOWN_EXECUTION = "No execution with execution_id %(execution_id)r."
-LAST_EVENT_ID_INVALID = "Last-Event-ID must be a whole number (the id of the last event received)."
-TOO_MANY_STREAMS = (
+LAST_EVENT_ID_INVALID = gettext_noop("Last-Event-ID must be a whole number (the id of the last event received).")
+TOO_MANY_STREAMS = gettext_noop(
     "You have %(limit)s output streams open already (API_STREAM_MAX_PER_USER): close one, then try again."
 )
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
@@ -168,15 +169,18 @@ async def execution_stream(
     after = 0
     last_event_id = last_event_id or query.last_event_id
     if last_event_id:
-        if not (last_event_id.strip().isascii() and last_event_id.strip().isdigit() and len(last_event_id) <= 18):
-            raise HttpError(400, LAST_EVENT_ID_INVALID)
-        after = int(last_event_id)
+        # Spaces and tabs around it are forgiven (HTTP's own whitespace), nothing else: str.strip()
+        # would also drop control characters such as \x1d that int() then refuses.
+        value = last_event_id.strip(" \t")
+        if not (value.isascii() and value.isdigit() and len(value) <= 18):
+            raise HttpError(400, gettext(LAST_EVENT_ID_INVALID))
+        after = int(value)
     if not await _visible(execution_id, request.auth):
         raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})
     events = partial(execution_output_events, execution_id=execution_id, after=after)
     stream = LeasedStream(events, user_id=request.auth.pk, stream_id=uuid.uuid4().hex)
     if not await stream.acquire():
-        raise HttpError(429, TOO_MANY_STREAMS % {"limit": stream.streams.limit()})
+        raise HttpError(429, gettext(TOO_MANY_STREAMS) % {"limit": stream.streams.limit()})
     response = StreamingHttpResponse(stream, content_type="text/event-stream")
     # No caching, and no buffering by a proxy in front (nginx honours X-Accel-Buffering).
     response["Cache-Control"] = "no-cache"

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class CouncilorsConfig(AppConfig):
     name = "councilors"
-    verbose_name = "Councilors"
+    verbose_name = gettext_lazy("Councilors")  # the admin's section
 
     def ready(self) -> None:
         from councilors import checks, control, signals  # noqa: F401 - registers the system checks and the receiver

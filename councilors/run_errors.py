@@ -41,6 +41,40 @@ ERROR_TEXTS = (
         re.compile(r"^database connection lost while the run was in flight: (?P<error>.+)$", re.DOTALL),
         gettext_lazy("database connection lost while the run was in flight: %(error)s"),
     ),
+    # councilors/runners/http.py
+    ErrorText(
+        re.compile(r"^redirect from (?P<origin>\S+) to another origin \((?P<target>\S+)\) refused$"),
+        gettext_lazy("redirect from %(origin)s to another origin (%(target)s) refused"),
+    ),
+    ErrorText(
+        re.compile(r"^more than (?P<limit>\d+) redirects from (?P<url>\S+)$"),
+        gettext_lazy("more than %(limit)s redirects from %(url)s"),
+    ),
+    ErrorText(
+        re.compile(
+            r"^response from (?P<url>\S+) is larger than (?P<limit>\d+) bytes \(COUNCILORS_HTTP_MAX_RESPONSE_BYTES\)$"
+        ),
+        gettext_lazy("response from %(url)s is larger than %(limit)s bytes (COUNCILORS_HTTP_MAX_RESPONSE_BYTES)"),
+    ),
+    # councilors/runners/python.py (a callable refused at run time: the settings changed since it was saved)
+    ErrorText(
+        re.compile(
+            r"^callable (?P<path>'[^']*') is not in a module listed in COUNCILORS_PYTHON_RUNNER_MODULES "
+            r"\(now: (?P<allowed>.*)\); an admin of the server adds the module \(or its package\) to that setting\.$"
+        ),
+        gettext_lazy(
+            "callable %(path)s is not in a module listed in COUNCILORS_PYTHON_RUNNER_MODULES (now: %(allowed)s); "
+            "an admin of the server adds the module (or its package) to that setting."
+        ),
+    ),
+    ErrorText(
+        re.compile(r"^callable must be a dotted path to a function, e\.g\. \"myapp\.agents\.review\"\.$"),
+        gettext_lazy('callable must be a dotted path to a function, e.g. "myapp.agents.review".'),
+    ),
+    ErrorText(
+        re.compile(r"^cannot import (?P<path>'[^']*'): (?P<reason>.+)$", re.DOTALL),
+        gettext_lazy("cannot import %(path)s: %(reason)s"),
+    ),
 )
 
 

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext, gettext_noop
 from ninja import Field, Schema
 from pydantic import field_validator
 
@@ -11,11 +12,16 @@ from councilors.validators import PROMPT_MAX_LENGTH, validate_prompt
 from infrastructure.text import unstorable
 
 INSTANCE_ID_MAX_LENGTH = 120
-INSTANCE_ID_NUL = "instance_id must not contain NUL characters (\\x00)."
-INSTANCE_ID_UNSTORABLE = "instance_id must be valid Unicode text: it contains a lone surrogate (U+D800 to U+DFFF)."
+INSTANCE_ID_NUL = gettext_noop('"instance_id" must not contain NUL characters (\\x00).')
+INSTANCE_ID_UNSTORABLE = gettext_noop(
+    '"instance_id" must be valid Unicode text: it contains a lone surrogate (U+D800 to U+DFFF).'
+)
 
 
 class ExecuteIn(Schema):
+    """The body of execute. Refusals are worded for people (the validators' messages, in the
+    request's language); conductor/api.py turns them into the API's 400."""
+
     prompt: str = Field(description=f"What the agent should do (1 to {PROMPT_MAX_LENGTH} characters).")
     instance_id: str | None = Field(
         None, max_length=INSTANCE_ID_MAX_LENGTH, description="Caller's instance, kept on the run (optional)."
@@ -34,9 +40,9 @@ class ExecuteIn(Schema):
     @classmethod
     def instance_id_valid(cls, value: str | None) -> str | None:
         if value is not None and "\x00" in value:  # the run could never be recorded (PostgreSQL refuses NUL)
-            raise ValueError(INSTANCE_ID_NUL)
+            raise ValueError(gettext(INSTANCE_ID_NUL))
         if value is not None and unstorable(value):  # nor does any database store a lone surrogate
-            raise ValueError(INSTANCE_ID_UNSTORABLE)
+            raise ValueError(gettext(INSTANCE_ID_UNSTORABLE))
         return value
 
 

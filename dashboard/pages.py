@@ -146,7 +146,9 @@ def agent_page_get(
         "filters": filters,
         "severities": Execution.Severity.choices,
         "statuses": Execution.Status.choices,
-        "can_run": user.has_perm(RUN_PERMISSION),
+        # The form posts to the API's execute, which answers 404 for an agent not available through it.
+        "can_run": user.has_perm(RUN_PERMISSION) and agent.api_enabled,
+        "run_elsewhere": user.has_perm(RUN_PERMISSION) and not agent.api_enabled,
         "config": {
             "agentId": agent.agent_id,
             "councilorId": councilor.councilor_id if councilor else None,

@@ -5,6 +5,7 @@ import uuid
 import pytest
 import redis
 from django.conf import settings
+from django.utils import translation
 
 from tests.factories import make_agent, make_councilor
 
@@ -18,6 +19,14 @@ def pytest_configure(config: pytest.Config) -> None:
         from devserver.embedded_redis import start_private_server
 
         start_private_server(socket_path=settings.TEST_EMBEDDED_REDIS_SOCKET)
+
+
+@pytest.fixture(autouse=True)
+def _site_language():
+    """Each test starts in the site's language: a request that asked for Portuguese leaves it active
+    in the thread (LocaleMiddleware activates a language and nothing resets it after the response)."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 import environ
 from csp.constants import NONE, SELF
+from django.utils.translation import gettext_lazy
 
 from conductor.settings import guards
 from infrastructure.redis_url import layer_host
@@ -167,7 +168,7 @@ Q_CLUSTER = {
     "poll": 0.5,
     "save_limit": 1000,
     "ack_failures": True,
-    "label": "Worker tasks",
+    "label": gettext_lazy("Worker tasks"),  # django-q2's models in the admin
     "cache": "q",
 }
 

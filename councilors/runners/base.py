@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_noop
 
 OutputCallback = Callable[[str], None]
 DEFAULT_TIMEOUT_S = 60
-TIMEOUT_INVALID = "timeout must be a positive number of seconds; got %(value)r."
+# Settings errors are shown to the admin in their language (translated when raised); run errors
+# (below) are recorded in English and worded for each reader by councilors/run_errors.py.
+TIMEOUT_INVALID = gettext_noop("timeout must be a positive number of seconds; got %(value)r.")
 TIMED_OUT = "timed out after %(seconds)gs"
 CANCELLED = "cancelled"
 
@@ -88,7 +91,7 @@ class Runner(ABC):
         """Raise ValidationError naming the first bad setting in `config`."""
         timeout = config.get("timeout", DEFAULT_TIMEOUT_S)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ValidationError({"runner_config": TIMEOUT_INVALID % {"value": timeout}})
+            raise ValidationError({"runner_config": gettext(TIMEOUT_INVALID) % {"value": timeout}})
 
     @abstractmethod
     def run(

@@ -18,13 +18,16 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_noop
 
 from councilors.app_settings import app_settings
 from councilors.runners.base import OutputCallback, RunCancelled, RunControl, Runner, RunnerError, RunTimedOut
 from councilors.runners.bounded import BoundedOutput
 
-URL_INVALID = "url must be an http:// or https:// address."
-HEADERS_INVALID = "headers must be an object of string names to string values."
+# Settings errors, in the admin's language when raised; the run errors below are recorded in English
+# (councilors/run_errors.py words them for each reader).
+URL_INVALID = gettext_noop("url must be an http:// or https:// address.")
+HEADERS_INVALID = gettext_noop("headers must be an object of string names to string values.")
 ERROR_BODY_LIMIT = 500
 MAX_REDIRECTS = 3
 READ_CHUNK_BYTES = 65_536
@@ -105,10 +108,10 @@ class HttpRunner(Runner):
         super().validate_config(config)
         url = config.get("url")
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-            raise ValidationError({"runner_config": URL_INVALID})
+            raise ValidationError({"runner_config": gettext(URL_INVALID)})
         headers = config.get("headers", {})
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-            raise ValidationError({"runner_config": HEADERS_INVALID})
+            raise ValidationError({"runner_config": gettext(HEADERS_INVALID)})
 
     def run(
         self,

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext, gettext_noop
 
 from councilors.app_settings import app_settings
 from councilors.runners.base import OutputCallback, RunCancelled, RunControl, Runner, RunnerError, RunTimedOut
@@ -17,12 +18,32 @@ from councilors.runners.bounded import BoundedOutput
 
 # The name under which a callable finds its cancellation check in `context`: `context["cancelled"]()`.
 CANCELLED_CHECK = "cancelled"
-CALLABLE_INVALID = 'callable must be a dotted path to a function, e.g. "myapp.agents.review".'
-CALLABLE_NOT_FOUND = "callable %(path)r cannot be imported: %(reason)s"
-CALLABLE_NOT_ALLOWED = (
+# Each refusal is a settings error (shown to the admin in their language) and, when the settings
+# changed since the agent was saved, a run error (recorded in English, worded for each reader by
+# councilors/run_errors.py).
+CALLABLE_INVALID = gettext_noop('callable must be a dotted path to a function, e.g. "myapp.agents.review".')
+CALLABLE_NOT_FOUND = gettext_noop("callable %(path)r cannot be imported: %(reason)s")
+CALLABLE_NOT_ALLOWED = gettext_noop(
     "callable %(path)r is not in a module listed in COUNCILORS_PYTHON_RUNNER_MODULES (now: %(allowed)s); "
     "an admin of the server adds the module (or its package) to that setting."
 )
+CANNOT_IMPORT = "cannot import %(path)r: %(reason)s"
+NO_MODULES = gettext_noop("none")
+
+
+class CallableRefused(ValueError):
+    """A callable the runner will not call: `message` (English) with `params`, worded by `text()`."""
+
+    def __init__(self, message: str, params: dict[str, Any] | None = None) -> None:
+        self.message, self.params = message, params or {}
+        super().__init__(message % self.params if self.params else message)
+
+    def text(self) -> str:
+        """The refusal in the active language."""
+        params = {**self.params}
+        if params.get("allowed") == NO_MODULES:
+            params["allowed"] = gettext(NO_MODULES)
+        return gettext(self.message) % params if params else gettext(self.message)
 
 
 def module_allowed(module: str, allowed: list[str]) -> bool:
@@ -33,18 +54,18 @@ def module_allowed(module: str, allowed: list[str]) -> bool:
 def _allowed_target(path: str) -> Any:
     """The callable at `path`, imported only when its module is allowed and checked to be defined there.
 
-    Raises ValueError (not allowed, not callable) or ImportError with the message to show.
+    Raises CallableRefused (not allowed, not callable) or ImportError.
     """
     allowed = app_settings.PYTHON_RUNNER_MODULES
-    refusal = CALLABLE_NOT_ALLOWED % {"path": path, "allowed": ", ".join(allowed) or "none"}
+    refusal = CallableRefused(CALLABLE_NOT_ALLOWED, {"path": path, "allowed": ", ".join(allowed) or NO_MODULES})
     if not module_allowed(path.rsplit(".", 1)[0], allowed):
-        raise ValueError(refusal)
+        raise refusal
     target = import_string(path)
     if not callable(target):
-        raise ValueError(CALLABLE_INVALID)
+        raise CallableRefused(CALLABLE_INVALID)
     # A name an allowed module merely imported (`from os import system`) is not its code.
     if not module_allowed(getattr(target, "__module__", None) or "", allowed):
-        raise ValueError(refusal)
+        raise refusal
     return target
 
 
@@ -58,13 +79,14 @@ class PythonRunner(Runner):
         super().validate_config(config)
         path = config.get("callable")
         if not isinstance(path, str) or "." not in path:
-            raise ValidationError({"runner_config": CALLABLE_INVALID})
+            raise ValidationError({"runner_config": gettext(CALLABLE_INVALID)})
         try:
             _allowed_target(path)
-        except ValueError as exc:
-            raise ValidationError({"runner_config": str(exc)}) from exc
+        except CallableRefused as exc:
+            raise ValidationError({"runner_config": exc.text()}) from exc
         except ImportError as exc:
-            raise ValidationError({"runner_config": CALLABLE_NOT_FOUND % {"path": path, "reason": exc}}) from exc
+            not_found = gettext(CALLABLE_NOT_FOUND) % {"path": path, "reason": exc}
+            raise ValidationError({"runner_config": not_found}) from exc
 
     def run(
         self,
@@ -75,10 +97,10 @@ class PythonRunner(Runner):
     ) -> str:
         try:
             target = _allowed_target(self.config["callable"])
-        except ValueError as exc:
+        except CallableRefused as exc:
             raise RunnerError(str(exc)) from exc
         except ImportError as exc:
-            raise RunnerError(f"cannot import {self.config['callable']!r}: {exc}") from exc
+            raise RunnerError(CANNOT_IMPORT % {"path": self.config["callable"], "reason": exc}) from exc
         control = control or RunControl()
         # The callable's cooperative check: it looks at context["cancelled"]() and returns early.
         context = {**context, CANCELLED_CHECK: control.cancelled}

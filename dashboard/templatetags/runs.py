@@ -1,6 +1,9 @@
 """Template helpers of the pages: a run's one verdict, labels and durations as the scripts write them."""
 
+from datetime import datetime
+
 from django import template
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -17,6 +20,12 @@ register = template.Library()
 def duration(duration_ms: int | None) -> str:
     """ "23ms", "0.3s", "1.2s", "15s" (in Portuguese "2,1 s"; as the scripts write them); "—" when unknown."""
     return duration_text(duration_ms)
+
+
+@register.filter
+def iso_moment(value: str | None) -> datetime | None:
+    """A time the page's config carries as ISO 8601 text, as a datetime for `|date` (None if it is none)."""
+    return parse_datetime(value) if value else None
 
 
 @register.filter

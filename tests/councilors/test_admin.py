@@ -18,6 +18,7 @@ from councilors.admin import RECENT_EXECUTIONS, short_time
 from councilors.forms import (
     AGENT_HELP,
     AGENT_TAKEN,
+    CHANNELS_FOR_NOTIFY,
     COLOR_REQUIRED,
     RUNNER_CONFIG_NOT_JSON,
     SCHEDULE_REQUIRED,
@@ -102,8 +103,10 @@ def test_agent_form_explains_broken_json(admin_client):
         json.loads(broken)
     response = admin_client.post(reverse("admin:councilors_agent_add"), agent_post(runner_config=broken))
     # Only the parse error: not also "argv must be…" about the settings it could not read.
-    assert form_errors(response)["runner_config"] == [RUNNER_CONFIG_NOT_JSON % {"reason": parse_error.value}]
-    assert "line 1 column 11" in response.content.decode()
+    where = {"line": parse_error.value.lineno, "column": parse_error.value.colno}
+    assert where == {"line": 1, "column": 11}
+    assert form_errors(response)["runner_config"] == [RUNNER_CONFIG_NOT_JSON % where]
+    assert "Expecting value" not in response.content.decode(), "the json module's own wording stays out"
     assert not Agent.objects.exists()
 
 
@@ -203,7 +206,16 @@ def test_councilor_add_form_saves_a_valid_councilor(admin_client):
             "task_prompt",
             validators.PROMPT_TOO_LONG % {"limit": 10_000, "length": 10_001},
         ),
-        ({"notification_channels": None}, "notification_channels", validators.CHANNELS_EMPTY),
+        (
+            {"notification_channels": None},
+            "notification_channels",
+            CHANNELS_FOR_NOTIFY % {"outcomes": "warning, error"},
+        ),
+        (
+            {"notification_channels": None, "notify_on_warning": None, "notify_on_error": None},
+            "notification_channels",
+            validators.CHANNELS_EMPTY,
+        ),
     ],
 )
 def test_councilor_add_form_shows_each_rule_and_saves_nothing(admin_client, overrides, field, message):
@@ -241,17 +253,39 @@ def test_the_councilor_change_form_keeps_offering_its_own_agent(admin_client):
 @pytest.mark.django_db
 def test_the_task_prompt_says_what_it_is_for_per_runner(admin_client):
     page = admin_client.get(reverse("admin:councilors_councilor_add")).content.decode()
-    assert TASK_PROMPT_HELP in page  # the admin shows help texts as written
+    assert str(TASK_PROMPT_HELP) in page  # the admin shows help texts as written
     for runner in ("command: on its stdin and in $CONDUCTOR_PROMPT", 'http: sent as "prompt"', "python: the callable"):
-        assert runner in TASK_PROMPT_HELP
+        assert runner in str(TASK_PROMPT_HELP)
 
 
 @pytest.mark.django_db
-def test_councilor_form_refuses_bad_cron_with_croniters_reason(admin_client):
+def test_councilor_form_refuses_bad_cron_naming_the_cron_field(admin_client):
     agent = make_agent()
     data = councilor_post(agent, schedule_type="cron", schedule_value="61 * * * *")
-    [message] = form_errors(admin_client.post(reverse("admin:councilors_councilor_add"), data))["schedule_value"]
-    assert message.startswith("Cron expression '61 * * * *' is not valid: ")
+    response = admin_client.post(reverse("admin:councilors_councilor_add"), data)
+    params = {"value": "61 * * * *", "field": "minute", "part": "61", "allowed": "0-59"}
+    assert_refused(response, "schedule_value", validators.CRON_FIELD_INVALID % params)
+
+
+@pytest.mark.django_db
+def test_the_add_councilor_form_ticks_a_channel_for_the_notifications_it_ticks(admin_client):
+    """A new councilor notifies on warning and error (the model's defaults): a channel comes ticked with them."""
+    form = admin_client.get(reverse("admin:councilors_councilor_add")).context["adminform"].form
+    assert (form["notify_on_warning"].value(), form["notify_on_error"].value()) == (True, True)
+    assert form["notification_channels"].value() == ["panel"]
+    html = admin_client.get(reverse("admin:councilors_councilor_add")).content.decode()
+    assert re.search(r'<input type="checkbox" name="notification_channels" value="panel"[^>]* checked', html)
+    # Saving the form as it comes (only the required blanks filled in) keeps those defaults.
+    agent = make_agent()
+    posted = {name: value for name, value in councilor_post(agent).items() if name != "notify_on_success"}
+    posted["notification_channels"] = form["notification_channels"].value()
+    assert admin_client.post(reverse("admin:councilors_councilor_add"), posted).status_code == 302
+    councilor = Councilor.objects.get(agent=agent)
+    assert (councilor.notify_on_warning, councilor.notify_on_error, councilor.notification_channels) == (
+        True,
+        True,
+        ["panel"],
+    )
 
 
 @pytest.mark.django_db

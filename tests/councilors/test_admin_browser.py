@@ -1,6 +1,6 @@
 """The admin in headless Chromium at 1280×800 against a real daphne: the columns that matter fit,
-and "Run now" on the change pages queues the run for a worker and links to the run page (in-process
-tests: test_admin.py).
+"Run now" on the change pages queues the run for a worker and links to the run page, and asks
+first when the form has unsaved edits (in-process tests: test_admin.py).
 """
 
 import pytest
@@ -10,7 +10,7 @@ from playwright.sync_api import Page, sync_playwright
 from councilors import validators
 from councilors.admin_run import run_page_url
 from councilors.demo import demo_seed
-from councilors.models import Agent, Councilor
+from councilors.models import ActionRecord, Agent, Councilor
 from councilors.selectors import execution_wait_finished
 from councilors.services import execution_finish, execution_start
 from tests.councilors.cluster import qclusters
@@ -26,6 +26,12 @@ OUTPUTS = {"success": "all good", "warning": "warning: 2 deprecated packages", "
 # The cells a run's row must show without scrolling, by the header labels the admin gives them.
 EXECUTION_COLUMNS = ("Agent", "Result", "Started", "Duration")
 COUNCILOR_COLUMNS = ("Last result", "Last run", "Next run")
+# What "Run now" asks when the change form has unsaved edits (static/js/admin/admin.js).
+UNSAVED_WARNING = {
+    "en": "This form has unsaved changes. Run now runs the saved settings and drops your edits. Run anyway?",
+    "pt-br": "Este formulário tem alterações não salvas. Executar agora usa as configurações salvas e descarta "
+    "suas edições. Executar mesmo assim?",
+}
 
 # The widths a page lays out: the table's own, and what its scrolling container shows of it.
 TABLE_FIT = """() => {
@@ -60,8 +66,9 @@ def history(transactional_db) -> None:
     execution_start(agent=Agent.objects.get(agent_id="dependency-audit"), prompt="still going")
 
 
-def open_page(browser, server: str, path: str) -> Page:
-    context = context_logged_in(browser, server, make_user(is_staff=True, is_superuser=True), viewport=VIEWPORT)
+def open_page(browser, server: str, path: str, **options) -> Page:
+    user = make_user(is_staff=True, is_superuser=True)
+    context = context_logged_in(browser, server, user, viewport=VIEWPORT, **options)
     page = context.new_page()
     page.goto(server + path)
     return page
@@ -134,4 +141,64 @@ def test_run_now_on_a_plain_agent_asks_for_a_prompt_then_links_to_the_run(server
     assert (execution.agent, execution.prompt) == (agent, "the release notes")
     assert (execution.status, execution.severity) == ("completed", "success")
     assert link.get_attribute("href") == run_page_url(execution.execution_id)
+    page.context.close()
+
+
+def _councilor_page(browser, server: str, councilor: Councilor, language: str = "en") -> tuple[Page, list]:
+    """The councilor's change page, with every dialog it opens recorded (and answered by the test)."""
+    headers = {"Accept-Language": {"en": "en-US,en;q=0.9", "pt-br": "pt-BR,pt;q=0.9"}[language]}
+    path = reverse("admin:councilors_councilor_change", args=[councilor.pk])
+    page = open_page(browser, server, path, extra_http_headers=headers)
+    page.wait_for_selector("form.run-now[data-guarded=true]", state="attached")  # admin.js is watching the form
+    return page, []
+
+
+def _run_now_button(page: Page, language: str):
+    return page.get_by_role("button", name={"en": "Run now", "pt-br": "Executar agora"}[language], exact=True)
+
+
+@pytest.mark.parametrize("language", ["en", "pt-br"])
+def test_run_now_with_unsaved_edits_asks_first_and_a_no_keeps_the_edits(server, browser, history, language):
+    councilor = Councilor.objects.get(agent__agent_id="python-version")
+    page, dialogs = _councilor_page(browser, server, councilor, language)
+    page.fill("#id_task_prompt", "an edited prompt, not saved")
+    page.evaluate("window.sameDocument = true")  # gone if the page were sent
+    page.once("dialog", lambda dialog: (dialogs.append((dialog.type, dialog.message)), dialog.dismiss()))
+    _run_now_button(page, language).click()
+
+    assert dialogs == [("confirm", UNSAVED_WARNING[language])]
+    # Nothing was sent, nothing was lost: the same document, the edit still in its field, no run asked for.
+    assert page.evaluate("window.sameDocument") is True
+    assert page.input_value("#id_task_prompt") == "an edited prompt, not saved"
+    assert page.locator("ul.messagelist").count() == 0
+    assert not ActionRecord.objects.filter(action=ActionRecord.Action.RUN_NOW).exists()
+    page.context.close()
+
+
+def test_run_now_with_unsaved_edits_and_a_yes_runs_the_saved_settings(server, browser, history):
+    councilor = Councilor.objects.get(agent__agent_id="python-version")
+    page, dialogs = _councilor_page(browser, server, councilor)
+    page.fill("#id_task_prompt", "an edited prompt, not saved")
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    _run_now_button(page, "en").click()
+    link = page.locator("ul.messagelist li a")
+    link.wait_for()
+
+    assert dialogs == [UNSAVED_WARNING["en"]]
+    execution = execution_wait_finished(execution_id=link.text_content(), timeout=60)
+    assert execution.prompt == councilor.task_prompt  # the saved task, as the warning said
+    councilor.refresh_from_db()
+    assert councilor.task_prompt != "an edited prompt, not saved"
+    page.context.close()
+
+
+def test_run_now_without_edits_runs_at_once_without_asking(server, browser, history):
+    councilor = Councilor.objects.get(agent__agent_id="python-version")
+    page, dialogs = _councilor_page(browser, server, councilor)
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _run_now_button(page, "en").click()
+    link = page.locator("ul.messagelist li a")
+    link.wait_for()
+    assert dialogs == []
+    assert execution_wait_finished(execution_id=link.text_content(), timeout=60).councilor == councilor
     page.context.close()

@@ -107,7 +107,7 @@ def test_run_now_of_a_plain_agent_asks_for_a_prompt(admin_client):
     form = response.context["form"]
     assert (form["prompt"].value(), form["instance_id"].value()) == (None, None)
     page = response.content.decode()
-    assert escape(RUN_PROMPT_HELP) in page and escape(INSTANCE_ID_HELP) in page
+    assert escape(str(RUN_PROMPT_HELP)) in page and escape(str(INSTANCE_ID_HELP)) in page
     assert "Run Summarizer" in page
 
 

@@ -18,10 +18,12 @@ from councilors.api import UNKNOWN_AGENT, UNKNOWN_EXECUTION
 from councilors.app_settings import app_settings
 from councilors.models import ActionRecord, Agent, Execution
 from councilors.runners.bounded import TRUNCATION_SLACK
+from councilors.schemas import INSTANCE_ID_NUL
 from councilors.services import agent_run, councilor_pause, councilor_run
 from councilors.tasks import run_agent_task
-from councilors.validators import PROMPT_EMPTY, PROMPT_MAX_LENGTH
+from councilors.validators import PROMPT_EMPTY, PROMPT_MAX_LENGTH, PROMPT_NUL, PROMPT_TOO_LONG
 from infrastructure.api_auth import FORBIDDEN, TOKEN_EXPIRED, TOKEN_INVALID
+from infrastructure.api_errors import BODY_MISSING, BODY_NOT_JSON, BODY_NOT_OBJECT, FIELD_MESSAGES, INVALID
 from infrastructure.tokens import token_mint
 from tests.councilors.flood import OUTPUT_TRUNCATED_LINE, flood_config
 from tests.factories import make_actor, make_agent, make_councilor, make_user
@@ -99,24 +101,52 @@ def test_execute_queues_the_run_and_answers_202_with_its_id_and_status_url(clien
 @pytest.mark.parametrize(
     ("body", "field", "message"),
     [
-        ({}, "prompt", "Field required"),
+        ({}, "prompt", FIELD_MESSAGES["missing"] % {"field": "prompt"}),
         ({"prompt": "   "}, "prompt", PROMPT_EMPTY),
-        ({"prompt": "x" * (PROMPT_MAX_LENGTH + 1)}, "prompt", "at most"),
-        ({"prompt": 123}, "prompt", "string"),
-        ({"prompt": "ok", "instance_id": "i" * 121}, "instance_id", "at most 120"),
+        ({"prompt": "x" * (PROMPT_MAX_LENGTH + 1)}, "prompt", PROMPT_TOO_LONG % {"limit": 10_000, "length": 10_001}),
+        ({"prompt": "a\x00b"}, "prompt", PROMPT_NUL),
+        ({"prompt": 123}, "prompt", FIELD_MESSAGES["string_type"] % {"field": "prompt"}),
+        ({"prompt": "ok", "instance_id": 7}, "instance_id", FIELD_MESSAGES["string_type"] % {"field": "instance_id"}),
+        (
+            {"prompt": "ok", "instance_id": "i" * 121},
+            "instance_id",
+            FIELD_MESSAGES["string_too_long"] % {"field": "instance_id", "max_length": 120},
+        ),
+        ({"prompt": "ok", "instance_id": "a\x00"}, "instance_id", INSTANCE_ID_NUL),
+        ([{"prompt": "ok"}], "body", BODY_NOT_OBJECT),
+        ("null", "body", BODY_NOT_OBJECT),
+        ("", "body", BODY_MISSING),
     ],
 )
-def test_execute_refuses_a_bad_body_with_400_naming_the_field(client, agent, runner, body, field, message):
+def test_execute_refuses_a_bad_body_with_400_and_one_sentence_per_field(client, agent, runner, body, field, message):
     response = execute(client, agent.agent_id, body, **bearer(runner))
 
     assert response.status_code == 400
-    payload = response.json()
-    assert payload["code"] == "invalid"
-    [error] = payload["errors"]
-    assert error["field"] == field
-    assert message in error["message"]
-    assert field in payload["detail"]
+    assert response.json() == {
+        "detail": INVALID % {"messages": message},
+        "code": "invalid",
+        "errors": [{"field": field, "message": message}],
+    }
+    assert "Value error" not in response.content.decode()
     assert queued_tasks() == []
+
+
+def test_execute_names_every_bad_field(client, agent, runner):
+    response = execute(client, agent.agent_id, {"prompt": "", "instance_id": "i" * 121}, **bearer(runner))
+    assert [error["field"] for error in response.json()["errors"]] == ["prompt", "instance_id"]
+
+
+def test_execute_refusals_are_in_the_language_the_client_asks_for(client, agent, runner):
+    headers = {**bearer(runner), "HTTP_ACCEPT_LANGUAGE": "pt-BR,pt;q=0.9"}
+    response = execute(client, agent.agent_id, {"prompt": " ", "instance_id": "i" * 121}, **headers)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "prompt", "message": "O prompt não pode ficar vazio: diga o que o agente deve fazer."},
+        {"field": "instance_id", "message": '"instance_id" deve ter no máximo 120 caracteres.'},
+    ]
+    assert response.json()["detail"].startswith("Pedido inválido: O prompt não pode ficar vazio")
+    english = execute(client, agent.agent_id, {"prompt": " "}, **bearer(runner))
+    assert english.json()["errors"][0]["message"] == PROMPT_EMPTY
 
 
 def test_execute_takes_a_null_or_missing_instance_id_as_none_given(client, agent, runner):
@@ -128,7 +158,7 @@ def test_execute_takes_a_null_or_missing_instance_id_as_none_given(client, agent
 def test_execute_refuses_a_body_that_is_not_json(client, agent, runner):
     response = execute(client, agent.agent_id, "{not json", **bearer(runner))
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid"
+    assert response.json() == {"detail": BODY_NOT_JSON, "code": "invalid"}
     assert queued_tasks() == []
 
 

@@ -21,6 +21,7 @@ from councilors.management.lookup import BAD_ACTOR_TEXT
 from councilors.models import ActionRecord, Agent, Councilor, Execution
 from gamification import protocol
 from gamification.management.commands.ws_token import NO_SUCH_USER
+from infrastructure.api_errors import FIELD_MESSAGES
 from infrastructure.text import unstorable, unstorable_anywhere
 from infrastructure.tokens import token_mint
 from tests.councilors.test_control import close_thread_connections, connected_from, send  # noqa: F401 - a fixture
@@ -63,8 +64,13 @@ def execute(client: Client, agent: Agent, body: str):
         (json.dumps({"prompt": LONE_SURROGATE}), "prompt", validators.PROMPT_UNSTORABLE),
         ('{"prompt": "abc\\udfffdef"}', "prompt", validators.PROMPT_UNSTORABLE),  # a low one alone
         ('{"prompt": "a\\u0000b"}', "prompt", validators.PROMPT_NUL),
-        # pydantic itself refuses it in a constrained string; INSTANCE_ID_UNSTORABLE stands behind it.
-        (json.dumps({"prompt": "fine", "instance_id": LONE_SURROGATE}), "instance_id", "unicode string"),
+        # pydantic itself refuses it in a constrained string (worded by infrastructure/api_errors.py);
+        # INSTANCE_ID_UNSTORABLE stands behind it.
+        (
+            json.dumps({"prompt": "fine", "instance_id": LONE_SURROGATE}),
+            "instance_id",
+            FIELD_MESSAGES["string_unicode"] % {"field": "instance_id"},
+        ),
     ],
 )
 def test_execute_refuses_unstorable_text_with_400_and_queues_nothing(api, body, field, message):

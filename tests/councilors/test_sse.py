@@ -118,6 +118,19 @@ async def test_the_header_of_a_reconnect_wins_over_the_query_parameter(async_cli
     assert [event.event for event in events] == ["output", "end"]
 
 
+@pytest.mark.parametrize("last_event_id", ["5\x1d", "\x1c7", "3\x00"])
+async def test_a_last_event_id_with_control_characters_is_400_not_a_500(async_client, last_event_id):
+    # str.strip() drops \x1c-\x1f, which int() refuses (found by tests/hostile/test_http_fuzz.py).
+    execution = await run_agent()
+    response = await async_client.get(
+        "/api/v1/stream",
+        {"execution_id": execution.execution_id, "last_event_id": last_event_id},
+        headers=await auth_headers(),
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == LAST_EVENT_ID_INVALID
+
+
 async def test_a_bad_last_event_id_query_parameter_is_400(async_client):
     execution = await run_agent()
     response = await async_client.get(

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from councilors import validators
 from councilors.models import RUNNER_CONFIG_NOT_OBJECT, Agent, Councilor
@@ -56,12 +57,45 @@ def test_cron_with_the_wrong_field_count_is_refused(value, count):
     assert validators.CRON_FIELDS % {"count": count} in errors_of(excinfo)["schedule_value"]
 
 
-@pytest.mark.parametrize("value", ["61 * * * *", "* 25 * * *", "* * 32 * *", "* * * 13 *", "a b c d e"])
-def test_cron_refused_by_croniter_names_the_expression(value):
+@pytest.mark.parametrize(
+    ("value", "field", "part", "allowed"),
+    [
+        ("61 * * * *", "minute", "61", "0-59"),
+        ("*/0 * * * *", "minute", "*/0", "0-59"),
+        ("0 25 * * *", "hour", "25", "0-23"),
+        ("0 6 32 * *", "day of month", "32", "1-31"),
+        ("0 6 * 13 *", "month", "13", "1-12 or jan-dec"),
+        ("0 6 * jna *", "month", "jna", "1-12 or jan-dec"),
+        ("0 6 * * 8", "day of week", "8", "0-6 or sun-sat, 0 and 7 being Sunday"),
+        ("a b c d e", "minute", "a", "0-59"),
+    ],
+)
+def test_a_bad_cron_expression_names_the_field_that_is_wrong(value, field, part, allowed):
     with pytest.raises(ValidationError) as excinfo:
         make_councilor(schedule_type="cron", schedule_value=value)
+    params = {"value": value, "field": field, "part": part, "allowed": allowed}
+    assert errors_of(excinfo)["schedule_value"] == [validators.CRON_FIELD_INVALID % params]
+
+
+def test_a_bad_cron_expression_never_shows_croniter_s_own_wording():
+    with pytest.raises(ValidationError) as excinfo:
+        make_councilor(schedule_type="cron", schedule_value="0 6 * 13 *")
     [message] = errors_of(excinfo)["schedule_value"]
-    assert message.startswith(f"Cron expression {value!r} is not valid: ")
+    assert "not acceptable" not in message and "out of range" not in message
+
+
+def test_a_cron_expression_that_never_comes_due_is_refused():
+    # croniter accepts it, and django-q2 would look for its next run in vain.
+    with pytest.raises(ValidationError) as excinfo:
+        make_councilor(schedule_type="cron", schedule_value="0 0 31 2 *")
+    assert errors_of(excinfo)["schedule_value"] == [validators.CRON_NEVER % {"value": "0 0 31 2 *"}]
+
+
+def test_a_cron_refusal_is_in_the_reader_s_language():
+    with translation.override("pt-br"), pytest.raises(ValidationError) as excinfo:
+        make_councilor(schedule_type="cron", schedule_value="0 25 * * *")
+    [message] = errors_of(excinfo)["schedule_value"]
+    assert message == "Expressão cron '0 25 * * *': o campo hora '25' não é válido (0-23)."
 
 
 def test_an_interval_value_is_not_a_cron_expression():
@@ -184,6 +218,62 @@ def test_python_callable_that_cannot_be_imported_is_refused_with_the_reason(sett
         agent_create(agent_id="bad", name="Bad", runner="python", runner_config={"callable": "no.such.module.f"})
     [message] = errors_of(excinfo)["runner_config"]
     assert message.startswith("callable 'no.such.module.f' cannot be imported: ")
+
+
+@pytest.mark.parametrize(
+    "runner, config, message",
+    [
+        ("http", {"url": "ftp://example.com/x"}, "url deve ser um endereço http:// ou https://."),
+        (
+            "http",
+            {"url": "https://example.com/", "headers": {"A": 1}},
+            "headers deve ser um objeto de nomes (texto) para valores (texto).",
+        ),
+        (
+            "http",
+            {"url": "https://example.com/", "timeout": 0},
+            "timeout deve ser um número positivo de segundos; recebido 0.",
+        ),
+        (
+            "python",
+            {"callable": "nodots"},
+            'callable deve ser o caminho com pontos de uma função, por exemplo "myapp.agents.review".',
+        ),
+        (
+            "python",
+            {"callable": "builtins.eval"},
+            "a função 'builtins.eval' não está num módulo listado em COUNCILORS_PYTHON_RUNNER_MODULES (agora: "
+            "councilors.demo); um administrador do servidor acrescenta o módulo (ou o seu pacote) a essa configuração.",
+        ),
+    ],
+)
+def test_runner_config_errors_are_in_the_admin_s_language(runner, config, message):
+    with translation.override("pt-br"), pytest.raises(ValidationError) as excinfo:
+        agent_create(agent_id="bad", name="Bad", runner=runner, runner_config=config)
+    assert errors_of(excinfo)["runner_config"] == [message]
+
+
+def test_no_module_allowed_for_callables_is_said_in_the_admin_s_language(settings):
+    settings.COUNCILORS_PYTHON_RUNNER_MODULES = []
+    with translation.override("pt-br"), pytest.raises(ValidationError) as excinfo:
+        agent_create(
+            agent_id="bad", name="Bad", runner="python", runner_config={"callable": "councilors.demo.summarize"}
+        )
+    [message] = errors_of(excinfo)["runner_config"]
+    assert "(agora: nenhum)" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("30", "O intervalo deve ser um número inteiro seguido de m, h ou d (por exemplo 30m, 1h, 2d); recebido '30'."),
+        ("0m", "O intervalo deve ser maior que zero; recebido '0m'."),
+    ],
+)
+def test_interval_refusals_are_in_the_admin_s_language(value, message):
+    with translation.override("pt-br"), pytest.raises(ValidationError) as excinfo:
+        make_councilor(schedule_type="interval", schedule_value=value)
+    assert errors_of(excinfo)["schedule_value"] == [message]
 
 
 @pytest.mark.parametrize("config", [[], "argv", 3])

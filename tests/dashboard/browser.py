@@ -145,3 +145,8 @@ def wait_for_ticker_title(page: Page, title: str, timeout_ms: float = 15000) -> 
 
 def wait_for_state(page: Page, state: str, timeout_ms: float = 15000) -> None:
     page.wait_for_selector(f"#connection[data-state={json.dumps(state)}]", timeout=timeout_ms)
+
+
+# Every piece of text on the page that runs past the box that clips it (a panel with overflow
+# hidden, the screen) or past what its scrolling container shows: [{kind, where, text}, ...].
+CUT_OFF_TEXT = (Path(__file__).parent / "cut_off_text.js").read_text()

@@ -6,6 +6,7 @@ import sys
 import pytest
 from django.utils import translation
 
+from councilors import validators
 from councilors.models import Execution
 from councilors.services import agent_enqueue, agent_run, councilor_run
 from dashboard.templatetags.runs import duration
@@ -171,7 +172,8 @@ def test_the_run_form_shows_a_validation_error_then_starts_a_run_and_lands_on_it
     page.fill("#run-prompt-input", "")
     page.click("#run-submit")
     page.wait_for_selector("#run-form-message[data-tone=error]")
-    assert "prompt" in page.text_content("#run-form-message")
+    # The validator's own sentence, not pydantic's "prompt: Value error, …".
+    assert page.text_content("#run-form-message") == validators.PROMPT_EMPTY
     assert page.url == f"{stack.base_url}/agents/echo/"
 
     page.fill("#run-prompt-input", "hello from the form")

@@ -294,13 +294,24 @@ def test_the_agent_page_filters_by_severity_and_status(client, viewer):
 
 
 def test_the_run_form_is_for_users_who_may_run_agents(client, viewer):
-    agent = make_agent()
+    agent = make_agent(api_enabled=True)
     runner = get_user_model().objects.create_user("rita", password="pw")
     runner.user_permissions.add(Permission.objects.get(codename="run_agent"))
     client.force_login(viewer)
     assert 'id="run-form"' not in client.get(f"/agents/{agent.agent_id}/").content.decode()
     client.force_login(runner)
     assert 'id="run-form"' in client.get(f"/agents/{agent.agent_id}/").content.decode()
+
+
+def test_an_agent_not_available_through_the_api_says_where_to_run_it_instead_of_a_form(client, db):
+    # The form posts to the API's execute, which would answer "No agent with agent_id …".
+    agent = make_agent(api_enabled=False)
+    runner = get_user_model().objects.create_user("rita", password="pw")
+    runner.user_permissions.add(Permission.objects.get(codename="run_agent"))
+    client.force_login(runner)
+    html = client.get(f"/agents/{agent.agent_id}/").content.decode()
+    assert 'id="run-form"' not in html
+    assert 'id="run-elsewhere"' in html
 
 
 def test_the_staff_controls_are_for_councilors_and_those_who_may_change_them(client, controller, viewer):

@@ -2,16 +2,25 @@
 // CSRF token, as any client does, so validation and rate limiting answer with the API's own JSON
 // errors, shown in the form. A queued run opens its run page, which streams its output.
 
-import { interpolate, pageGettext } from "../gamification/i18n.js";
+import { gettext_noop, interpolate, pageGettext } from "../gamification/i18n.js";
+
+// Refusals the page words itself, in its language: the API's own text for them is for programs.
+const REFUSALS = {
+  401: gettext_noop("Your session has ended: log in again, then run it."),
+  403: gettext_noop("Not allowed: running agents needs the councilors.run_agent permission (or reload the page if it has been open a long time)."),
+  404: gettext_noop("This agent is not available through the API, or no longer exists."),
+};
 
 /** The message to show for an error answer of the API (`{detail, code, errors?}`). */
 export function errorMessage(status, body, retryAfter, gettext = pageGettext) {
+  if (REFUSALS[status]) return gettext(REFUSALS[status]);
   if (status === 429) {
     const limit = gettext("Too many runs asked for: the rate limit is reached.");
     return retryAfter ? `${limit} ${interpolate(gettext("Try again in %(seconds)s s."), { seconds: retryAfter })}` : limit;
   }
-  const fields = Array.isArray(body?.errors) ? body.errors.map((error) => (error.field ? `${error.field}: ${error.message}` : error.message)) : [];
-  if (fields.length) return fields.join(" ");
+  // Each message names its field already, in the page's language (infrastructure/api_errors.py).
+  const messages = Array.isArray(body?.errors) ? body.errors.map((error) => error.message).filter(Boolean) : [];
+  if (messages.length) return messages.join(" ");
   return body?.detail || interpolate(gettext("The server answered %(status)s."), { status });
 }
 

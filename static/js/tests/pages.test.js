@@ -50,13 +50,23 @@ test("run rows from events, and which fit the page's filters", () => {
 });
 
 test("the run form shows the API's errors: fields, rate limit, anything else", async () => {
-  const invalid = { detail: "Invalid input.", code: "invalid", errors: [{ field: "prompt", message: "String should have at least 1 character" }] };
-  assert.equal(errorMessage(400, invalid, null), "prompt: String should have at least 1 character");
+  const invalid = {
+    detail: "Invalid request: The prompt must not be empty: say what the agent should do.",
+    code: "invalid",
+    errors: [{ field: "prompt", message: "The prompt must not be empty: say what the agent should do." }],
+  };
+  assert.equal(errorMessage(400, invalid, null), "The prompt must not be empty: say what the agent should do.");
+  const two = { detail: "…", code: "invalid", errors: [{ field: "a", message: "One." }, { field: "b", message: "Two." }] };
+  assert.equal(errorMessage(400, two, null), "One. Two.");
+  assert.equal(errorMessage(400, { detail: "The body is not valid JSON.", code: "invalid" }, null), "The body is not valid JSON.");
   assert.equal(errorMessage(429, { detail: "slow down", code: "rate_limited" }, "42"), "Too many runs asked for: the rate limit is reached. Try again in 42 s.");
-  assert.equal(errorMessage(404, { detail: "No agent with agent_id 'x'.", code: "not_found" }, null), "No agent with agent_id 'x'.");
+  assert.equal(errorMessage(404, { detail: "No agent with agent_id 'x'.", code: "not_found" }, null), "This agent is not available through the API, or no longer exists.");
+  assert.equal(errorMessage(401, { detail: "Authentication required", code: "unauthorized" }, null), "Your session has ended: log in again, then run it.");
+  assert.match(errorMessage(403, { detail: "CSRF check failed", code: "forbidden" }, null), /^Not allowed: running agents needs the councilors\.run_agent permission/);
   assert.equal(errorMessage(502, null, null), "The server answered 502.");
   const { gettext } = await catalogueGettext(PORTUGUESE_CATALOGUE);
   assert.equal(errorMessage(429, {}, "5", gettext), "Execuções demais pedidas: o limite foi atingido. Tente de novo em 5 s.");
+  assert.equal(errorMessage(404, {}, null, gettext), "Este agente não está disponível pela API, ou não existe mais.");
 });
 
 test("the output view never shows a line twice and writes once per frame", () => {
