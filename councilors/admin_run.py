@@ -68,7 +68,7 @@ def run_now_message(*, label: str, result: services.RunNow) -> tuple[SafeString,
             return format_html(_(SKIPPED_BEHIND), label, reason, _run_link(running.execution_id)), messages.WARNING
         return format_html(_(SKIPPED), label, reason), messages.WARNING
     execution = result.execution
-    level = messages.ERROR if execution.status == Execution.Status.ERROR else messages.SUCCESS
+    level = messages.ERROR if execution.status in Execution.FAILED else messages.SUCCESS
     verdict = run_verdict(execution.status, execution.severity)
     detail = f": {run_error_text(execution.error)}" if execution.error else ""
     link = _run_link(execution.execution_id)

@@ -1,8 +1,10 @@
 """Agents, the councilors promoted from them, and the execution history of every run (README, "Architecture")."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Length
 from django.utils.translation import gettext
 
@@ -86,6 +88,13 @@ class Agent(ValidatedWhenEmpty):
         help_text="Whether users with the run permission may run this agent with the API's execute "
         "endpoint. Off: the API answers as if the agent did not exist.",
     )
+    # How many runs of this agent may be in flight at once (councilors never overlap themselves);
+    # a run over the cap waits as `queued`. Empty: no cap of its own (the cluster's still applies).
+    max_concurrent = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Runs of this agent in flight at once; more wait as queued. Empty: no limit.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -147,6 +156,12 @@ class Councilor(ValidatedWhenEmpty):
         DETAILED = "detailed", "Detailed"
         CHECKLIST = "checklist", "Checklist"
 
+    class CatchUp(models.TextChoices):
+        """What happens to slots missed while no worker cluster was up."""
+
+        RUN_ONCE = "run_once", "Run once"
+        SKIP = "skip", "Skip and record"
+
     agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="councilor")
     title = models.CharField(max_length=120)
     schedule_type = models.CharField(max_length=8, choices=ScheduleType.choices, default=ScheduleType.INTERVAL)
@@ -163,6 +178,30 @@ class Councilor(ValidatedWhenEmpty):
     notify_on_error = models.BooleanField(default=True)
     notification_channels = models.JSONField(
         default=default_notification_channels, validators=[validators.validate_notification_channels]
+    )
+    # Run control (issue "Runs under control"; docs/scheduling.md): each empty/zero value means "off".
+    timeout_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds a run may take; empty: the agent's own timeout."
+    )
+    max_retries = models.PositiveSmallIntegerField(
+        default=0, help_text="Further attempts after a run ends in error or timed out (never after a cancel)."
+    )
+    retry_backoff_s = models.PositiveIntegerField(
+        default=30, help_text="Seconds before the first retry; each next one waits twice as long (with jitter)."
+    )
+    grace_s = models.PositiveIntegerField(
+        default=300, help_text="Seconds after its due time before a run that has not started is reported late."
+    )
+    max_duration_s = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Seconds after which a running run is reported stuck; empty: far longer than its recent runs.",
+    )
+    catch_up = models.CharField(
+        max_length=8,
+        choices=CatchUp.choices,
+        default=CatchUp.RUN_ONCE,
+        help_text="Slots missed while no worker was up: run once when one is back, or skip them (recorded).",
     )
     # The django-q2 schedule that runs this councilor; kept in step by councilors.scheduling.
     q_schedule = models.OneToOneField(
@@ -190,6 +229,9 @@ class Councilor(ValidatedWhenEmpty):
             models.CheckConstraint(
                 condition=models.Q(task_prompt__length__gt=0, task_prompt__length__lte=validators.PROMPT_MAX_LENGTH),
                 name="councilor_task_prompt_length",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(catch_up__in=["run_once", "skip"]), name="councilor_catch_up_valid"
             ),
         ]
 
@@ -227,9 +269,17 @@ class Execution(models.Model):
         AGENT = "agent", "Agent"
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         COMPLETED = "completed", "Completed"
         ERROR = "error", "Error"
+        CANCELLED = "cancelled", "Cancelled"
+        TIMED_OUT = "timed_out", "Timed out"
+
+    # Not finished yet: waiting for a place (queued) or on a worker (running).
+    IN_FLIGHT = ("queued", "running")
+    # Ended without doing its work: the events report these as failures, severity `error`.
+    FAILED = ("error", "cancelled", "timed_out")
 
     class Severity(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -238,6 +288,9 @@ class Execution(models.Model):
 
     execution_id = models.CharField(max_length=120, unique=True)
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="executions")
+    # The number people see (`Heartbeat #128`): one more than the agent's newest, given on the first save
+    # (retention always keeps an agent's newest runs, so a number is never given twice).
+    run_number = models.PositiveIntegerField(blank=True)
     councilor = models.ForeignKey(
         Councilor, on_delete=models.SET_NULL, null=True, blank=True, related_name="executions"
     )
@@ -248,6 +301,7 @@ class Execution(models.Model):
     severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
     output = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    # When the run started; for a `queued` run, when it was queued (set again when it starts).
     started_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -260,44 +314,73 @@ class Execution(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Retries: attempt n of max_attempts; every later attempt points at the first one.
+    attempt = models.PositiveSmallIntegerField(default=1)
+    max_attempts = models.PositiveSmallIntegerField(default=1)
+    first_attempt = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries")
+    # A cancel asked for (by `cancelled_by`, null for a command's or a deleted user): the worker running
+    # the run sees it and stops the run, which then ends as `cancelled`.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cancelled_by_name = models.CharField(max_length=150, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-started_at"]
         get_latest_by = "started_at"
+        permissions = [("cancel_execution", "Can cancel runs asked for by others")]
         indexes = [
             models.Index(fields=["agent", "-started_at"], name="execution_agent_recent"),
             models.Index(fields=["status"], name="execution_status"),
+            models.Index(fields=["started_at"], name="execution_started"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(kind__in=["councilor", "agent"]), name="execution_kind_valid"),
             models.CheckConstraint(
-                condition=models.Q(status__in=["running", "completed", "error"]), name="execution_status_valid"
+                condition=models.Q(status__in=["queued", "running", "completed", "error", "cancelled", "timed_out"]),
+                name="execution_status_valid",
             ),
             models.CheckConstraint(
                 condition=models.Q(severity__in=["", "success", "warning", "error"]), name="execution_severity_valid"
             ),
-            # A finished run has its severity, end time and duration; a running one has none of them.
+            # A finished run has its severity, end time and duration; a queued or running one has none of them.
             models.CheckConstraint(
                 condition=(
-                    models.Q(status="running", completed_at__isnull=True, severity="")
+                    models.Q(status__in=["queued", "running"], completed_at__isnull=True, severity="")
                     | (
-                        ~models.Q(status="running")
+                        ~models.Q(status__in=["queued", "running"])
                         & models.Q(completed_at__isnull=False, duration_ms__isnull=False)
                         & ~models.Q(severity="")
                     )
                 ),
                 name="execution_finished_fields",
             ),
+            # A run that failed, timed out or was cancelled is an error (the seed's clients know two verdicts).
             models.CheckConstraint(
-                condition=~models.Q(status="error") | models.Q(severity="error"), name="execution_error_severity"
+                condition=~models.Q(status__in=["error", "timed_out", "cancelled"]) | models.Q(severity="error"),
+                name="execution_error_severity",
             ),
+            models.UniqueConstraint(fields=["agent", "run_number"], name="execution_run_number_per_agent"),
             # Exactly once: a due time delivered twice (two clusters, a redelivered task) runs once.
             models.UniqueConstraint(fields=["councilor", "scheduled_for"], name="execution_once_per_due_time"),
         ]
 
     def __str__(self) -> str:
         return self.execution_id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.run_number is not None:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():
+            # The agent's row lock makes "read the newest number, write mine" one step when two
+            # clusters start runs of one agent at once (SQLite's IMMEDIATE transactions do it there).
+            Agent.objects.select_for_update().filter(pk=self.agent_id).values_list("pk").first()
+            newest = Execution.objects.filter(agent_id=self.agent_id).aggregate(models.Max("run_number"))
+            self.run_number = (newest["run_number__max"] or 0) + 1
+            super().save(*args, **kwargs)
 
 
 class SkippedRun(models.Model):
@@ -330,19 +413,22 @@ class SkippedRun(models.Model):
 
 
 class ActionRecord(models.Model):
-    """One pause, resume, run now or execute: who did it, from where, to what (read-only history)."""
+    """One pause, resume, run now, execute, cancel or prune: who did it, from where, to what (read-only history)."""
 
     class Action(models.TextChoices):
         PAUSE = "pause", "Pause"
         RESUME = "resume", "Resume"
         RUN_NOW = "run_now", "Run now"
         EXECUTE = "execute", "Execute (API)"
+        CANCEL = "cancel", "Cancel a run"
+        PRUNE = "prune", "Prune old runs"
 
     class Source(models.TextChoices):
         ADMIN = "admin", "Admin"
         WEBSOCKET = "websocket", "WebSocket"
         API = "api", "HTTP API"
         COMMAND = "command", "Management command"
+        SCHEDULE = "schedule", "Scheduled task"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -363,14 +449,49 @@ class ActionRecord(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(action__in=["pause", "resume", "run_now", "execute"]),
+                condition=models.Q(action__in=["pause", "resume", "run_now", "execute", "cancel", "prune"]),
                 name="actionrecord_action_valid",
             ),
             models.CheckConstraint(
-                condition=models.Q(source__in=["admin", "websocket", "api", "command"]),
+                condition=models.Q(source__in=["admin", "websocket", "api", "command", "schedule"]),
                 name="actionrecord_source_valid",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.target}"
+
+
+class RunIncident(models.Model):
+    """A councilor that started late, a run that is stuck, or slots missed while no worker was up.
+
+    One row per incident (the unique `key` says which due time or run it is about), so each raises
+    its `system_alert` and notification exactly once however many clusters look; `resolved_at` is
+    set when it is over (the run started or ended), and the councilors table shows open ones.
+    """
+
+    class Kind(models.TextChoices):
+        LATE = "late", "Late"
+        STUCK = "stuck", "Stuck"
+        MISSED = "missed", "Missed"
+
+    councilor = models.ForeignKey(Councilor, on_delete=models.CASCADE, related_name="incidents")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # The due time (ISO 8601) a late or missed incident is about, or the execution_id of a stuck run.
+    key = models.CharField(max_length=120)
+    execution = models.ForeignKey(Execution, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    details = models.JSONField(default=dict, blank=True)
+    raised_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["late", "stuck", "missed"]), name="runincident_kind_valid"
+            ),
+            models.UniqueConstraint(fields=["councilor", "kind", "key"], name="runincident_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.councilor} {self.kind} ({self.key})"

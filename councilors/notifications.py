@@ -38,7 +38,7 @@ def councilor_run_notify(*, execution: Execution) -> None:
     councilor = execution.councilor
     if councilor is None:
         return
-    if execution.status == Execution.Status.ERROR:
+    if execution.status in (Execution.Status.ERROR, Execution.Status.TIMED_OUT):
         _alert_on_streak(councilor)
     if _email_wanted(councilor, execution.severity):
         _send_email(councilor, execution)

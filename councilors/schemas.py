@@ -58,7 +58,7 @@ class ExecutionOut(Schema):
     kind: Literal["agent", "councilor"] | None = None
     instance_id: str = ""
     prompt: str = ""
-    status: Literal["queued", "running", "completed", "error"]
+    status: Literal["queued", "running", "completed", "error", "cancelled", "timed_out"]
     severity: Literal["success", "warning", "error"] | None = None
     output: str = ""
     error: str = ""

@@ -17,10 +17,12 @@ from infrastructure.timestamps import iso_utc_or_none
 VIEW_EXECUTION_PERMISSION = "councilors.view_execution"
 # How many of an agent's latest finished runs its trend chart shows (docs/dashboard.md, "Trends").
 TREND_RUNS = 30
-FINISHED = ~Q(status=Execution.Status.RUNNING)
+FINISHED = ~Q(status__in=Execution.IN_FLIGHT)
 # The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
 # a negated condition across a multi-valued relation would turn into a subquery).
-AGENT_FINISHED = Q(executions__status__in=[Execution.Status.COMPLETED, Execution.Status.ERROR])
+AGENT_FINISHED = Q(
+    executions__status__in=[status for status in Execution.Status.values if status not in Execution.IN_FLIGHT]
+)
 AGENT_SUCCEEDED = AGENT_FINISHED & Q(executions__severity__in=[Execution.Severity.SUCCESS, Execution.Severity.WARNING])
 
 
@@ -190,7 +192,7 @@ def councilor_failure_streak(*, councilor: Councilor, limit: int) -> int:
     latest = councilor.executions.filter(FINISHED).order_by("-started_at", "-pk").values_list("status", flat=True)
     streak = 0
     for status in latest[:limit]:
-        if status != Execution.Status.ERROR:
+        if status not in (Execution.Status.ERROR, Execution.Status.TIMED_OUT):
             break
         streak += 1
     return streak
@@ -211,11 +213,11 @@ def councilors_overview() -> QuerySet[Councilor]:
 
 
 def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 0.25) -> Execution | SkippedRun | None:
-    """The execution once it is no longer `running`, or the SkippedRun that stood in for it; None on timeout."""
+    """The execution once it has ended (not queued or running), or the SkippedRun in its place; None on timeout."""
     deadline = time.monotonic() + timeout
     while True:
         execution = Execution.objects.select_related("agent").filter(execution_id=execution_id).first()
-        if execution is not None and execution.status != Execution.Status.RUNNING:
+        if execution is not None and execution.status not in Execution.IN_FLIGHT:
             return execution
         skipped = SkippedRun.objects.filter(execution_id=execution_id).first() if execution is None else None
         if skipped is not None:

@@ -18,7 +18,7 @@ from councilors.models import ActionRecord, Agent, Councilor, Execution, Skipped
 from councilors.notifications import councilor_run_notify
 from councilors.output_stream import OutputPublisher
 from councilors.runners import RunnerError, get_runner
-from councilors.runners.base import OutputCallback
+from councilors.runners.base import OutputCallback, RunCancelled, RunControl, RunTimedOut
 from councilors.runners.bounded import TRUNCATION_SLACK, bound_text
 from councilors.scheduling import councilor_schedule_delete, councilor_schedule_sync
 from councilors.selectors import REQUESTED_BY_ARG, agent_metrics_get, worker_clusters_alive
@@ -169,6 +169,12 @@ def councilor_resume(*, councilor: Councilor, actor: Actor) -> Councilor:
     return _set_enabled(councilor=councilor, enabled=True, actor=actor)
 
 
+def run_numbers(execution: Execution) -> payloads.RunNumbers:
+    return payloads.RunNumbers(
+        run_number=execution.run_number, attempt=execution.attempt, max_attempts=execution.max_attempts
+    )
+
+
 def _started_event(execution: Execution) -> payloads.Event:
     agent, councilor = execution.agent, execution.councilor
     if execution.kind == Execution.Kind.COUNCILOR:
@@ -179,6 +185,7 @@ def _started_event(execution: Execution) -> payloads.Event:
             execution_id=execution.execution_id,
             started_at=execution.started_at,
             emoji=agent.emoji,
+            numbers=run_numbers(execution),
         )
     return payloads.agent_execution_started(
         agent_id=agent.agent_id,
@@ -188,6 +195,7 @@ def _started_event(execution: Execution) -> payloads.Event:
         started_at=execution.started_at,
         emoji=agent.emoji,
         requester=execution.requested_by_id,
+        numbers=run_numbers(execution),
     )
 
 
@@ -210,6 +218,8 @@ def _finished_event(execution: Execution) -> payloads.Event:
             error=execution.error,
             emoji=agent.emoji,
             requester=execution.requested_by_id,
+            numbers=run_numbers(execution),
+            cancelled_by=execution.cancelled_by_name,
         )
     return payloads.councilor_finished(
         councilor_id=agent.agent_id,
@@ -219,6 +229,8 @@ def _finished_event(execution: Execution) -> payloads.Event:
         error=execution.error,
         emoji=agent.emoji,
         requester=execution.requested_by_id,
+        numbers=run_numbers(execution),
+        cancelled_by=execution.cancelled_by_name,
     )
 
 
@@ -232,11 +244,17 @@ def execution_start(
     scheduled_for: datetime | None = None,
     worker: str = "",
     requested_by: Any = None,
+    attempt: int = 1,
+    max_attempts: int = 1,
+    first_attempt: Execution | None = None,
 ) -> Execution:
     """Write the `running` record (with who asked for it, if anyone did) and announce it."""
     execution = Execution(
         execution_id=execution_id or new_execution_id(agent_id=agent.agent_id),
         agent=agent,
+        attempt=attempt,
+        max_attempts=max_attempts,
+        first_attempt=first_attempt,
         councilor=councilor,
         kind=Execution.Kind.COUNCILOR if councilor else Execution.Kind.AGENT,
         instance_id=instance_id,
@@ -253,14 +271,19 @@ def execution_start(
     return execution
 
 
-def execution_finish(*, execution: Execution, output: str, error: str = "") -> Execution:
-    """Record how a run ended (status, severity, timings) and announce it with fresh metrics."""
+def execution_finish(*, execution: Execution, output: str, error: str = "", status: str | None = None) -> Execution:
+    """Record how a run ended (status, severity, timings) and announce it with fresh metrics.
+
+    `status` defaults to `error` when there is an error, else `completed`; a run stopped by its
+    timeout or by a cancel passes `timed_out` or `cancelled` (with its reason in `error`).
+    """
     execution.completed_at = timezone.now()
     execution.duration_ms = max(0, int((execution.completed_at - execution.started_at).total_seconds() * 1000))
     execution.output = _output_bounded(output)
     execution.error = error if len(error) <= ERROR_MAX_CHARS else error[:ERROR_MAX_CHARS] + ERROR_TRUNCATED
-    execution.status = Execution.Status.ERROR if error else Execution.Status.COMPLETED
-    execution.severity = analyze_severity(output=output, failed=bool(error))
+    execution.status = status or (Execution.Status.ERROR if error else Execution.Status.COMPLETED)
+    failed = execution.status != Execution.Status.COMPLETED
+    execution.severity = analyze_severity(output=output, failed=failed)
     execution.full_clean()
     with transaction.atomic():
         execution.save()
@@ -286,15 +309,24 @@ def _output_bounded(output: str) -> str:
     return bound_text(output)
 
 
-def execution_run(*, execution: Execution, on_output: OutputCallback | None = None) -> Execution:
-    """Run a started execution's agent, publish its output live (SSE), and finish the record."""
+def execution_run(
+    *, execution: Execution, on_output: OutputCallback | None = None, control: RunControl | None = None
+) -> Execution:
+    """Run a started execution's agent, publish its output live (SSE), and finish the record.
+
+    `control` is the run's stop request and timeout; by default the councilor's `timeout_s`, if set,
+    overrides the agent's.
+    """
+    if control is None:
+        councilor = execution.councilor
+        control = RunControl(timeout_s=councilor.timeout_s if councilor is not None else None)
     publisher = OutputPublisher(execution_id=execution.execution_id, forward=on_output)
-    finished = _execution_run_and_finish(execution=execution, on_output=publisher)
+    finished = _execution_run_and_finish(execution=execution, on_output=publisher, control=control)
     publisher.end(status=finished.status, severity=finished.severity)
     return finished
 
 
-def _execution_run_and_finish(*, execution: Execution, on_output: OutputCallback) -> Execution:
+def _execution_run_and_finish(*, execution: Execution, on_output: OutputCallback, control: RunControl) -> Execution:
     """Run the agent and finish the record, whatever the runner does."""
     agent, councilor = execution.agent, execution.councilor
     context = {
@@ -305,7 +337,15 @@ def _execution_run_and_finish(*, execution: Execution, on_output: OutputCallback
         "output_format": councilor.output_format if councilor else "",
     }
     try:
-        output = get_runner(agent.runner, agent.runner_config).run(execution.prompt, context, on_output)
+        output = get_runner(agent.runner, agent.runner_config).run(execution.prompt, context, on_output, control)
+    except RunTimedOut as exc:
+        return _finish_recorded(
+            execution=execution, output=exc.output, error=exc.reason, status=Execution.Status.TIMED_OUT
+        )
+    except RunCancelled as exc:
+        return _finish_recorded(
+            execution=execution, output=exc.output, error=exc.reason, status=Execution.Status.CANCELLED
+        )
     except RunnerError as exc:
         return _finish_recorded(execution=execution, output=exc.output, error=exc.reason)
     except Exception as exc:  # noqa: BLE001 - a runner bug is this run's error, never a crashed worker
@@ -314,7 +354,7 @@ def _execution_run_and_finish(*, execution: Execution, on_output: OutputCallback
     return _finish_recorded(execution=execution, output=output)
 
 
-def _finish_recorded(*, execution: Execution, output: str, error: str = "") -> Execution:
+def _finish_recorded(*, execution: Execution, output: str, error: str = "", status: str | None = None) -> Execution:
     """`execution_finish`, surviving a database connection that died under the run.
 
     When PostgreSQL restarts mid-run the worker's connection is gone and the finish fails; the run
@@ -322,7 +362,7 @@ def _finish_recorded(*, execution: Execution, output: str, error: str = "") -> E
     `error` with the reason (the output is kept), trying for a while as the server comes back.
     """
     try:
-        return execution_finish(execution=execution, output=output, error=error)
+        return execution_finish(execution=execution, output=output, error=error, status=status)
     except (OperationalError, InterfaceError) as exc:
         if connection.in_atomic_block:  # the caller's transaction is lost with it; it must handle that
             raise

@@ -49,7 +49,7 @@ def _final_state_sync(execution_id: str) -> dict[str, Any] | None:
     try:
         row = Execution.objects.filter(execution_id=execution_id).values(*FINAL_FIELDS).first()
         if row is not None:
-            return None if row["status"] == Execution.Status.RUNNING else row
+            return None if row["status"] in Execution.IN_FLIGHT else row
         if execution_queued_agent(execution_id=execution_id) is not None:
             return None
         never = {"status": "error", "severity": "error", "output": "", "error": NEVER_STARTED}

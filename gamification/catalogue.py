@@ -21,6 +21,9 @@ class CouncilorStarted(TypedDict):
     execution_id: str
     started_at: str  # ISO 8601
     emoji: NotRequired[str]
+    run_number: NotRequired[int]  # per agent, shown to people (`Heartbeat #128`)
+    attempt: NotRequired[int]  # 1 unless retried
+    max_attempts: NotRequired[int]
 
 
 class CouncilorCompleted(TypedDict):
@@ -34,6 +37,9 @@ class CouncilorCompleted(TypedDict):
     completed_at: str
     duration_ms: int
     emoji: NotRequired[str]
+    run_number: NotRequired[int]  # per agent, shown to people (`Heartbeat #128`)
+    attempt: NotRequired[int]  # 1 unless retried
+    max_attempts: NotRequired[int]
 
 
 class CouncilorError(TypedDict):
@@ -41,13 +47,18 @@ class CouncilorError(TypedDict):
     task_name: str
     display_name: str
     execution_id: str
-    status: Literal["error"]
+    # Seed clients know `error`; a cancelled or timed-out run ends with this event too.
+    status: Literal["error", "cancelled", "timed_out"]
     severity: Literal["error"]
     error: str
     started_at: str
     completed_at: str
     duration_ms: NotRequired[int]
     emoji: NotRequired[str]
+    cancelled_by: NotRequired[str]  # who cancelled it (status `cancelled`)
+    run_number: NotRequired[int]  # per agent, shown to people (`Heartbeat #128`)
+    attempt: NotRequired[int]  # 1 unless retried
+    max_attempts: NotRequired[int]
 
 
 class AgentExecutionStarted(TypedDict):
@@ -57,6 +68,9 @@ class AgentExecutionStarted(TypedDict):
     execution_id: str
     started_at: str
     emoji: NotRequired[str]
+    run_number: NotRequired[int]  # per agent, shown to people (`Heartbeat #128`)
+    attempt: NotRequired[int]  # 1 unless retried
+    max_attempts: NotRequired[int]
 
 
 class AgentExecutionCompleted(TypedDict):
@@ -64,13 +78,17 @@ class AgentExecutionCompleted(TypedDict):
     agent_name: str
     instance_id: str
     execution_id: str
-    status: Literal["completed", "error"]
+    status: Literal["completed", "error", "cancelled", "timed_out"]
     severity: Severity
     started_at: str
     completed_at: str
     duration_ms: int
     error: NotRequired[str]
     emoji: NotRequired[str]
+    cancelled_by: NotRequired[str]  # who cancelled it (status `cancelled`)
+    run_number: NotRequired[int]  # per agent, shown to people (`Heartbeat #128`)
+    attempt: NotRequired[int]  # 1 unless retried
+    max_attempts: NotRequired[int]
 
 
 class AgentMetrics(TypedDict):

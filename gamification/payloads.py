@@ -24,6 +24,9 @@ from gamification.catalogue import (
 )
 from infrastructure.timestamps import iso_utc
 
+# The statuses of a run that ended without doing its work: their events carry `error` and severity `error`.
+FAILED_STATUSES = ("error", "cancelled", "timed_out")
+
 
 class Event(NamedTuple):
     type: str
@@ -32,11 +35,26 @@ class Event(NamedTuple):
     requester: int | None = None
 
 
+class RunNumbers(NamedTuple):
+    """Which run this is, for people: `Heartbeat #128`, attempt 2 of 3."""
+
+    run_number: int
+    attempt: int = 1
+    max_attempts: int = 1
+
+    def fields(self) -> dict[str, int]:
+        return {"run_number": self.run_number, "attempt": self.attempt, "max_attempts": self.max_attempts}
+
+
+def _numbered(data: dict[str, Any], numbers: RunNumbers | None) -> dict[str, Any]:
+    return {**data, **numbers.fields()} if numbers is not None else data
+
+
 class RunTimes(NamedTuple):
     """How a finished run went, as every "run ended" event reports it."""
 
     execution_id: str
-    status: str  # completed | error
+    status: str  # completed | error | cancelled | timed_out
     severity: Severity
     started_at: datetime
     completed_at: datetime
@@ -44,7 +62,14 @@ class RunTimes(NamedTuple):
 
 
 def councilor_started(
-    *, councilor_id: str, task_name: str, display_name: str, execution_id: str, started_at: datetime, emoji: str
+    *,
+    councilor_id: str,
+    task_name: str,
+    display_name: str,
+    execution_id: str,
+    started_at: datetime,
+    emoji: str,
+    numbers: RunNumbers | None = None,
 ) -> Event:
     data = CouncilorStarted(
         councilor_id=councilor_id,
@@ -54,7 +79,7 @@ def councilor_started(
         started_at=iso_utc(started_at),
         emoji=emoji,
     )
-    return Event("councilor_started", dict(data))
+    return Event("councilor_started", _numbered(dict(data), numbers))
 
 
 def councilor_finished(
@@ -66,8 +91,10 @@ def councilor_finished(
     error: str,
     emoji: str,
     requester: int | None = None,
+    numbers: RunNumbers | None = None,
+    cancelled_by: str = "",
 ) -> Event:
-    """`councilor_error` when the run failed, `councilor_completed` otherwise."""
+    """`councilor_error` when the run failed, timed out or was cancelled (`status` says which); else `completed`."""
     common: dict[str, Any] = {
         "councilor_id": councilor_id,
         "task_name": task_name,
@@ -78,11 +105,13 @@ def councilor_finished(
         "duration_ms": run.duration_ms,
         "emoji": emoji,
     }
-    if run.status == "error":
-        failed: CouncilorError = {**common, "status": "error", "severity": "error", "error": error}  # type: ignore[typeddict-item]
-        return Event("councilor_error", dict(failed), requester)
+    if run.status in FAILED_STATUSES:
+        failed: CouncilorError = {**common, "status": run.status, "severity": "error", "error": error}  # type: ignore[typeddict-item]
+        if cancelled_by:
+            failed["cancelled_by"] = cancelled_by
+        return Event("councilor_error", _numbered(dict(failed), numbers), requester)
     completed: CouncilorCompleted = {**common, "status": "completed", "severity": run.severity}  # type: ignore[typeddict-item]
-    return Event("councilor_completed", dict(completed), requester)
+    return Event("councilor_completed", _numbered(dict(completed), numbers), requester)
 
 
 def agent_execution_started(
@@ -94,6 +123,7 @@ def agent_execution_started(
     started_at: datetime,
     emoji: str,
     requester: int | None = None,
+    numbers: RunNumbers | None = None,
 ) -> Event:
     data = AgentExecutionStarted(
         agent_id=agent_id,
@@ -103,7 +133,7 @@ def agent_execution_started(
         started_at=iso_utc(started_at),
         emoji=emoji,
     )
-    return Event("agent_execution_started", dict(data), requester)
+    return Event("agent_execution_started", _numbered(dict(data), numbers), requester)
 
 
 def agent_execution_completed(
@@ -115,13 +145,15 @@ def agent_execution_completed(
     error: str,
     emoji: str,
     requester: int | None = None,
+    numbers: RunNumbers | None = None,
+    cancelled_by: str = "",
 ) -> Event:
     data = AgentExecutionCompleted(
         agent_id=agent_id,
         agent_name=agent_name,
         instance_id=instance_id,
         execution_id=run.execution_id,
-        status="error" if run.status == "error" else "completed",
+        status=run.status if run.status in FAILED_STATUSES else "completed",  # type: ignore[typeddict-item]
         severity=run.severity,
         started_at=iso_utc(run.started_at),
         completed_at=iso_utc(run.completed_at),
@@ -130,7 +162,9 @@ def agent_execution_completed(
     )
     if error:
         data["error"] = error
-    return Event("agent_execution_completed", dict(data), requester)
+    if cancelled_by:
+        data["cancelled_by"] = cancelled_by
+    return Event("agent_execution_completed", _numbered(dict(data), numbers), requester)
 
 
 def agent_metrics_updated(*, agent_id: str, metrics: AgentMetrics) -> Event:

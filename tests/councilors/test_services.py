@@ -117,8 +117,12 @@ async def test_councilor_run_emits_started_completed_and_metrics_in_order():
         "execution_id": execution.execution_id,
         "started_at": iso_utc(execution.started_at),
         "emoji": agent.emoji,
+        "run_number": 1,
+        "attempt": 1,
+        "max_attempts": 1,
     }
     assert completed["data"]["status"] == "completed"
+    assert completed["data"]["run_number"] == 1
     assert completed["data"]["severity"] == "warning"
     assert completed["data"]["duration_ms"] == execution.duration_ms
     assert completed["data"]["completed_at"] == iso_utc(execution.completed_at)

@@ -88,6 +88,6 @@ class Command(OperatorCommand):
         self.stdout.write(style(line))
         if execution.output:
             self.stdout.write(execution.output[:OUTPUT_PREVIEW_CHARS].rstrip())
-        if execution.status == Execution.Status.ERROR:
+        if execution.status in Execution.FAILED:
             error = run_error_text(execution.error)
             raise CommandError(_(RUN_FAILED).format(execution_id=execution.execution_id, error=error))
