@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models.functions import Length
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from councilors import validators
 from councilors.runners import RUNNERS
@@ -59,46 +60,59 @@ class Agent(ValidatedWhenEmpty):
     validated_when_empty = {"color": validators.validate_color}
 
     class Runner(models.TextChoices):
-        COMMAND = "command", "Command"
-        HTTP = "http", "HTTP (AI-agent service)"
-        PYTHON = "python", "Python callable"
+        COMMAND = "command", _("Command")
+        HTTP = "http", _("HTTP (AI-agent service)")
+        PYTHON = "python", _("Python callable")
 
     agent_id = models.SlugField(
-        max_length=64, unique=True, help_text="Identifies the agent in events, commands and the API."
+        max_length=64,
+        unique=True,
+        help_text=_("Identifies the agent in events, commands and the API."),
+        verbose_name=_("agent id"),
     )
-    name = models.CharField(max_length=120)
-    emoji = models.CharField(max_length=16, default="🤖", blank=True)
-    description = models.TextField(blank=True)
-    runner = models.CharField(max_length=16, choices=Runner.choices, default=Runner.COMMAND)
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    emoji = models.CharField(max_length=16, default="🤖", blank=True, verbose_name=_("emoji"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    runner = models.CharField(max_length=16, choices=Runner.choices, default=Runner.COMMAND, verbose_name=_("runner"))
     runner_config = models.JSONField(
         default=dict,
         blank=True,
-        help_text='command: {"argv": [...], "cwd", "env", "timeout"}; http: {"url", "timeout"}; '
-        'python: {"callable": "pkg.module.func", "timeout"}. Timeout in seconds (default 60).',
+        help_text=_(
+            'command: {"argv": [...], "cwd", "env", "timeout"}; http: {"url", "timeout"}; '
+            'python: {"callable": "pkg.module.func", "timeout"}. Timeout in seconds (default 60).'
+        ),
+        verbose_name=_("runner settings"),
     )
-    display_name = models.CharField(max_length=120, blank=True)
-    avatar_url = models.URLField(blank=True)
-    color = models.CharField(max_length=7, default="#4f46e5", validators=[validators.validate_color])
+    display_name = models.CharField(max_length=120, blank=True, verbose_name=_("display name"))
+    avatar_url = models.URLField(blank=True, verbose_name=_("avatar URL"))
+    color = models.CharField(
+        max_length=7, default="#4f46e5", validators=[validators.validate_color], verbose_name=_("color")
+    )
     # Off by default: an agent runs whatever its runner does, so exposing it to every holder of
     # `councilors.run_agent` is a choice an admin makes per agent, not something a new agent inherits.
     api_enabled = models.BooleanField(
-        "Available through the API",
+        _("Available through the API"),
         default=False,
         # The admin shows help text unescaped: no angle brackets here.
-        help_text="Whether users with the run permission may run this agent with the API's execute "
-        "endpoint. Off: the API answers as if the agent did not exist.",
+        help_text=_(
+            "Whether users with the run permission may run this agent with the API's execute "
+            "endpoint. Off: the API answers as if the agent did not exist."
+        ),
     )
     # How many runs of this agent may be in flight at once (councilors never overlap themselves);
     # a run over the cap waits as `queued`. Empty: no cap of its own (the cluster's still applies).
     max_concurrent = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Runs of this agent in flight at once; more wait as queued. Empty: no limit.",
+        help_text=_("Runs of this agent in flight at once; more wait as queued. Empty: no limit."),
+        verbose_name=_("runs at once (most)"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
+        verbose_name = _("agent")
+        verbose_name_plural = _("agents")
         ordering = ["name"]
         permissions = [("run_agent", "Can run agents through the HTTP API")]
         constraints = [
@@ -148,60 +162,81 @@ class Councilor(ValidatedWhenEmpty):
     }
 
     class ScheduleType(models.TextChoices):
-        INTERVAL = "interval", "Interval"
-        CRON = "cron", "Cron"
+        INTERVAL = "interval", _("Interval")
+        CRON = "cron", _("Cron")
 
     class OutputFormat(models.TextChoices):
-        SUMMARY = "summary", "Summary"
-        DETAILED = "detailed", "Detailed"
-        CHECKLIST = "checklist", "Checklist"
+        SUMMARY = "summary", _("Summary")
+        DETAILED = "detailed", _("Detailed")
+        CHECKLIST = "checklist", _("Checklist")
 
     class CatchUp(models.TextChoices):
         """What happens to slots missed while no worker cluster was up."""
 
-        RUN_ONCE = "run_once", "Run once"
-        SKIP = "skip", "Skip and record"
+        RUN_ONCE = "run_once", _("Run once")
+        SKIP = "skip", _("Skip and record")
 
-    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="councilor")
-    title = models.CharField(max_length=120)
-    schedule_type = models.CharField(max_length=8, choices=ScheduleType.choices, default=ScheduleType.INTERVAL)
-    schedule_value = models.CharField(
-        max_length=120, help_text="Interval such as 30m, 1h, 2d; or a 5-field cron expression."
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="councilor", verbose_name=_("agent"))
+    title = models.CharField(max_length=120, verbose_name=_("title"))
+    schedule_type = models.CharField(
+        max_length=8, choices=ScheduleType.choices, default=ScheduleType.INTERVAL, verbose_name=_("schedule type")
     )
-    enabled = models.BooleanField(default=True)
-    task_name = models.CharField(max_length=120)
-    task_prompt = models.TextField(validators=[validators.validate_prompt])
-    context_files = models.JSONField(default=list, blank=True, validators=[validators.validate_context_files])
-    output_format = models.CharField(max_length=10, choices=OutputFormat.choices, default=OutputFormat.SUMMARY)
-    notify_on_success = models.BooleanField(default=False)
-    notify_on_warning = models.BooleanField(default=True)
-    notify_on_error = models.BooleanField(default=True)
+    schedule_value = models.CharField(
+        max_length=120,
+        help_text=_("Interval such as 30m, 1h, 2d; or a 5-field cron expression."),
+        verbose_name=_("schedule"),
+    )
+    enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
+    task_name = models.CharField(max_length=120, verbose_name=_("task name"))
+    task_prompt = models.TextField(validators=[validators.validate_prompt], verbose_name=_("task prompt"))
+    context_files = models.JSONField(
+        default=list, blank=True, validators=[validators.validate_context_files], verbose_name=_("context files")
+    )
+    output_format = models.CharField(
+        max_length=10, choices=OutputFormat.choices, default=OutputFormat.SUMMARY, verbose_name=_("output format")
+    )
+    notify_on_success = models.BooleanField(default=False, verbose_name=_("notify on success"))
+    notify_on_warning = models.BooleanField(default=True, verbose_name=_("notify on warning"))
+    notify_on_error = models.BooleanField(default=True, verbose_name=_("notify on error"))
     notification_channels = models.JSONField(
-        default=default_notification_channels, validators=[validators.validate_notification_channels]
+        default=default_notification_channels,
+        validators=[validators.validate_notification_channels],
+        verbose_name=_("notification channels"),
     )
     # Run control (issue "Runs under control"; docs/scheduling.md): each empty/zero value means "off".
     timeout_s = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Seconds a run may take; empty: the agent's own timeout."
+        null=True,
+        blank=True,
+        help_text=_("Seconds a run may take; empty: the agent's own timeout."),
+        verbose_name=_("timeout (seconds)"),
     )
     max_retries = models.PositiveSmallIntegerField(
-        default=0, help_text="Further attempts after a run ends in error or timed out (never after a cancel)."
+        default=0,
+        help_text=_("Further attempts after a run ends in error or timed out (never after a cancel)."),
+        verbose_name=_("retries (most)"),
     )
     retry_backoff_s = models.PositiveIntegerField(
-        default=30, help_text="Seconds before the first retry; each next one waits twice as long (with jitter)."
+        default=30,
+        help_text=_("Seconds before the first retry; each next one waits twice as long (with jitter)."),
+        verbose_name=_("first retry after (seconds)"),
     )
     grace_s = models.PositiveIntegerField(
-        default=300, help_text="Seconds after its due time before a run that has not started is reported late."
+        default=300,
+        help_text=_("Seconds after its due time before a run that has not started is reported late."),
+        verbose_name=_("grace period (seconds)"),
     )
     max_duration_s = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Seconds after which a running run is reported stuck; empty: far longer than its recent runs.",
+        help_text=_("Seconds after which a running run is reported stuck; empty: far longer than its recent runs."),
+        verbose_name=_("stuck after (seconds)"),
     )
     catch_up = models.CharField(
         max_length=8,
         choices=CatchUp.choices,
         default=CatchUp.RUN_ONCE,
-        help_text="Slots missed while no worker was up: run once when one is back, or skip them (recorded).",
+        help_text=_("Slots missed while no worker was up: run once when one is back, or skip them (recorded)."),
+        verbose_name=_("missed slots"),
     )
     # The django-q2 schedule that runs this councilor; kept in step by councilors.scheduling.
     q_schedule = models.OneToOneField(
@@ -211,11 +246,14 @@ class Councilor(ValidatedWhenEmpty):
         blank=True,
         editable=False,
         related_name="councilor",
+        verbose_name=_("django-q2 schedule"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
+        verbose_name = _("councilor")
+        verbose_name_plural = _("councilors")
         ordering = ["title"]
         constraints = [
             models.CheckConstraint(
@@ -265,16 +303,16 @@ class Execution(models.Model):
     """One run of an agent or councilor: written when it starts, finished when it ends."""
 
     class Kind(models.TextChoices):
-        COUNCILOR = "councilor", "Councilor"
-        AGENT = "agent", "Agent"
+        COUNCILOR = "councilor", _("Councilor")
+        AGENT = "agent", _("Agent")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        ERROR = "error", "Error"
-        CANCELLED = "cancelled", "Cancelled"
-        TIMED_OUT = "timed_out", "Timed out"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        ERROR = "error", _("Error")
+        CANCELLED = "cancelled", _("Cancelled")
+        TIMED_OUT = "timed_out", _("Timed out")
 
     # Not finished yet: waiting for a place (queued) or on a worker (running).
     IN_FLIGHT = ("queued", "running")
@@ -282,52 +320,76 @@ class Execution(models.Model):
     FAILED = ("error", "cancelled", "timed_out")
 
     class Severity(models.TextChoices):
-        SUCCESS = "success", "Success"
-        WARNING = "warning", "Warning"
-        ERROR = "error", "Error"
+        SUCCESS = "success", _("Success")
+        WARNING = "warning", _("Warning")
+        ERROR = "error", _("Error")
 
-    execution_id = models.CharField(max_length=120, unique=True)
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="executions")
+    execution_id = models.CharField(max_length=120, unique=True, verbose_name=_("execution id"))
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="executions", verbose_name=_("agent"))
     # The number people see (`Heartbeat #128`): one more than the agent's newest, given on the first save
     # (retention always keeps an agent's newest runs, so a number is never given twice).
-    run_number = models.PositiveIntegerField(blank=True)
+    run_number = models.PositiveIntegerField(blank=True, verbose_name=_("run number"))
     councilor = models.ForeignKey(
-        Councilor, on_delete=models.SET_NULL, null=True, blank=True, related_name="executions"
+        Councilor,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="executions",
+        verbose_name=_("councilor"),
     )
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    instance_id = models.CharField(max_length=120, blank=True)
-    prompt = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
-    output = models.TextField(blank=True)
-    error = models.TextField(blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, verbose_name=_("kind"))
+    instance_id = models.CharField(max_length=120, blank=True, verbose_name=_("instance id"))
+    prompt = models.TextField(blank=True, verbose_name=_("prompt"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING, verbose_name=_("status"))
+    severity = models.CharField(max_length=10, choices=Severity.choices, blank=True, verbose_name=_("severity"))
+    output = models.TextField(blank=True, verbose_name=_("output"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
     # When the run started; for a `queued` run, when it was queued (set again when it starts).
-    started_at = models.DateTimeField()
-    completed_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(verbose_name=_("started"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed"))
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("duration (ms)"))
     # When a scheduled run was due (null for runs started by hand); one execution per due time.
-    scheduled_for = models.DateTimeField(null=True, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True, verbose_name=_("scheduled for"))
     # `host:pid` of the django-q2 worker running it, so a dead worker's run can be found and closed.
-    worker = models.CharField(max_length=255, blank=True)
+    worker = models.CharField(max_length=255, blank=True, verbose_name=_("worker"))
     # Who asked for the run (API execute, run now from the admin or the WebSocket): they may read its
     # prompt and output. Null for scheduled runs, runs from a command line, and deleted users.
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
     # Retries: attempt n of max_attempts; every later attempt points at the first one.
-    attempt = models.PositiveSmallIntegerField(default=1)
-    max_attempts = models.PositiveSmallIntegerField(default=1)
-    first_attempt = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries")
+    attempt = models.PositiveSmallIntegerField(default=1, verbose_name=_("attempt"))
+    max_attempts = models.PositiveSmallIntegerField(default=1, verbose_name=_("attempts (most)"))
+    first_attempt = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="retries",
+        verbose_name=_("first attempt"),
+    )
     # A cancel asked for (by `cancelled_by`, null for a command's or a deleted user): the worker running
     # the run sees it and stops the run, which then ends as `cancelled`.
-    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancel requested"))
     cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("cancelled by"),
     )
-    cancelled_by_name = models.CharField(max_length=150, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    cancelled_by_name = models.CharField(max_length=150, blank=True, verbose_name=_("cancelled by (name)"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
+        verbose_name = _("execution")
+        verbose_name_plural = _("executions")
         ordering = ["-started_at"]
         get_latest_by = "started_at"
         permissions = [("cancel_execution", "Can cancel runs asked for by others")]
@@ -387,20 +449,31 @@ class SkippedRun(models.Model):
     """A scheduled run that did not start, and why (shown in the admin; runs never overlap)."""
 
     class Reason(models.TextChoices):
-        OVERLAP = "overlap", "Previous run still running"
-        PAUSED = "paused", "Councilor paused before the run started"
-        DUPLICATE = "duplicate", "This due time already ran"
+        OVERLAP = "overlap", _("Previous run still running")
+        PAUSED = "paused", _("Councilor paused before the run started")
+        DUPLICATE = "duplicate", _("This due time already ran")
 
-    councilor = models.ForeignKey(Councilor, on_delete=models.CASCADE, related_name="skipped_runs")
-    scheduled_for = models.DateTimeField(null=True, blank=True)
+    councilor = models.ForeignKey(
+        Councilor, on_delete=models.CASCADE, related_name="skipped_runs", verbose_name=_("councilor")
+    )
+    scheduled_for = models.DateTimeField(null=True, blank=True, verbose_name=_("scheduled for"))
     # The id the skipped run would have recorded (runs asked for by hand), so `run_councilor --wait`
     # can tell its caller the run was skipped instead of waiting for a record that never comes.
-    execution_id = models.CharField(max_length=120, blank=True, db_index=True)
-    reason = models.CharField(max_length=10, choices=Reason.choices)
-    running_execution = models.ForeignKey(Execution, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    execution_id = models.CharField(max_length=120, blank=True, db_index=True, verbose_name=_("execution id"))
+    reason = models.CharField(max_length=10, choices=Reason.choices, verbose_name=_("reason"))
+    running_execution = models.ForeignKey(
+        Execution,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("run still running"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("skipped run")
+        verbose_name_plural = _("skipped runs")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -409,43 +482,58 @@ class SkippedRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.councilor} skipped ({self.get_reason_display()})"
+        return gettext("%(councilor)s skipped (%(reason)s)") % {
+            "councilor": self.councilor,
+            "reason": self.get_reason_display(),
+        }
 
 
 class ActionRecord(models.Model):
     """One pause, resume, run now, execute, cancel or prune: who did it, from where, to what (read-only history)."""
 
     class Action(models.TextChoices):
-        PAUSE = "pause", "Pause"
-        RESUME = "resume", "Resume"
-        RUN_NOW = "run_now", "Run now"
-        EXECUTE = "execute", "Execute (API)"
-        CANCEL = "cancel", "Cancel a run"
-        PRUNE = "prune", "Prune old runs"
+        PAUSE = "pause", _("Pause")
+        RESUME = "resume", _("Resume")
+        RUN_NOW = "run_now", _("Run now")
+        EXECUTE = "execute", _("Execute (API)")
+        CANCEL = "cancel", _("Cancel a run")
+        PRUNE = "prune", _("Prune old runs")
 
     class Source(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        WEBSOCKET = "websocket", "WebSocket"
-        API = "api", "HTTP API"
-        COMMAND = "command", "Management command"
-        SCHEDULE = "schedule", "Scheduled task"
+        ADMIN = "admin", _("Admin")
+        WEBSOCKET = "websocket", _("WebSocket")
+        API = "api", _("HTTP API")
+        COMMAND = "command", _("Management command")
+        SCHEDULE = "schedule", _("Scheduled task")
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("when"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     # The name as it was, so the record still says who once the account is gone (and for commands,
     # whose actor is a name given with --by or the OS user, not an account).
-    actor_name = models.CharField(max_length=150)
-    action = models.CharField(max_length=10, choices=Action.choices)
-    target = models.CharField(max_length=64, help_text="The agent_id of the councilor or agent acted on.")
-    execution_id = models.CharField(max_length=120, blank=True)
-    source = models.CharField(max_length=10, choices=Source.choices)
+    actor_name = models.CharField(max_length=150, verbose_name=_("actor name"))
+    action = models.CharField(max_length=10, choices=Action.choices, verbose_name=_("action"))
+    target = models.CharField(
+        max_length=64, help_text=_("The agent_id of the councilor or agent acted on."), verbose_name=_("target")
+    )
+    execution_id = models.CharField(max_length=120, blank=True, verbose_name=_("execution id"))
+    source = models.CharField(max_length=10, choices=Source.choices, verbose_name=_("source"))
     address = models.CharField(
-        max_length=255, blank=True, help_text="The client's IP address, or the host name for a command."
+        max_length=255,
+        blank=True,
+        help_text=_("The client's IP address, or the host name for a command."),
+        verbose_name=_("address"),
     )
 
     class Meta:
+        verbose_name = _("action record")
+        verbose_name_plural = _("action records")
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
@@ -459,7 +547,7 @@ class ActionRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.actor_name} {self.action} {self.target}"
+        return f"{self.actor_name}: {self.get_action_display()} {self.target}"
 
 
 class RunIncident(models.Model):
@@ -471,20 +559,26 @@ class RunIncident(models.Model):
     """
 
     class Kind(models.TextChoices):
-        LATE = "late", "Late"
-        STUCK = "stuck", "Stuck"
-        MISSED = "missed", "Missed"
+        LATE = "late", _("Late")
+        STUCK = "stuck", _("Stuck")
+        MISSED = "missed", _("Missed")
 
-    councilor = models.ForeignKey(Councilor, on_delete=models.CASCADE, related_name="incidents")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    councilor = models.ForeignKey(
+        Councilor, on_delete=models.CASCADE, related_name="incidents", verbose_name=_("councilor")
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
     # The due time (ISO 8601) a late or missed incident is about, or the execution_id of a stuck run.
-    key = models.CharField(max_length=120)
-    execution = models.ForeignKey(Execution, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    details = models.JSONField(default=dict, blank=True)
-    raised_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    key = models.CharField(max_length=120, verbose_name=_("key"))
+    execution = models.ForeignKey(
+        Execution, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("execution")
+    )
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+    raised_at = models.DateTimeField(verbose_name=_("raised"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved"))
 
     class Meta:
+        verbose_name = _("run incident")
+        verbose_name_plural = _("run incidents")
         ordering = ["-raised_at"]
         constraints = [
             models.CheckConstraint(

@@ -32,6 +32,8 @@ LANGUAGE_NEUTRAL = {
     "Conductor",  # the product's name
     "Prompt",  # the word Brazilian users of AI agents say (the catalogue keeps it)
     "Status",  # the same word in Portuguese
+    "Emoji",  # the same word in Portuguese
+    "Worker",  # what Brazilian operators call it too (the catalogue keeps the word)
     "total",  # the same word ("5 total", Django's changelist)
     "Django",  # a name
     "Django Q",  # django-q2's app name, in the admin's index (a third-party app)
@@ -41,6 +43,7 @@ LANGUAGE_NEUTRAL = {
     "panel",
     "email",
     "HTTP",
+    "WebSocket",  # a protocol's name
     "API",
     "JSON",
     "URL",
@@ -113,18 +116,6 @@ def model_labels(app_label: str) -> set[str]:
     return labels
 
 
-# ----------------------------------------------------------------------------------------------------
-# UNTIL THE MODELS PASS: councilors/models.py's verbose names, field labels, help texts and choices are
-# translated later, with their migration (another engineer owns councilors' migrations now). Until
-# then the test leaves them out. When that pass lands, delete this block and its one use below.
-# The models' __str__ too: SkippedRun's "<councilor> skipped (<reason>)", ActionRecord's
-# "<actor> <action value> <target>".
-EXCLUDED_UNTIL_THE_MODELS_PASS: set[str] = model_labels("councilors") | {
-    "skipped",
-    *(str(value) for value in ("pause", "resume", "run_now", "execute")),
-}
-# ----------------------------------------------------------------------------------------------------
-
 # Not the project's own: django-q2's and django-axes' models in the admin's index (neither app has
 # Portuguese), and axes' app name.
 THIRD_PARTY = model_labels("django_q") | model_labels("axes") | {"Axes"}
@@ -146,7 +137,7 @@ def untranslated(english_html: str, portuguese_html: str, *, data: set[str], adm
     labels are excused on the admin's pages only (the live pages word everything themselves).
     """
     same = readable_texts(english_html) & readable_texts(portuguese_html)
-    excused = EXCLUDED_UNTIL_THE_MODELS_PASS | THIRD_PARTY if admin else set()
+    excused = THIRD_PARTY if admin else set()
     removable = {piece for piece in data | excused if len(piece) > 1}
     found = []
     for text in sorted(same):

@@ -523,7 +523,7 @@ def test_the_api_flag_is_shown_in_the_agent_list_and_set_in_the_form(admin_clien
     assert "Available through the API" in changelist.content.decode()
     form = admin_client.get(reverse("admin:councilors_agent_add")).content.decode()
     assert 'name="api_enabled"' in form
-    assert Agent._meta.get_field("api_enabled").help_text in form  # the admin renders help text as HTML
+    assert str(Agent._meta.get_field("api_enabled").help_text) in form  # the admin renders help text as HTML
 
 
 # --- every action on record ----------------------------------------------------------------------
