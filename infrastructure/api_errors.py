@@ -34,6 +34,12 @@ FIELD_MESSAGES = {
 }
 # The text django-ninja answers a body it cannot parse with (ninja/params/models.py, pinned in requirements.txt).
 NINJA_UNPARSABLE_BODY = "Cannot parse request body"
+# django-ninja's other texts (ninja/errors.py's Throttled, ninja/security/apikey.py's CSRF check), worded
+# in the request's language; the English stays django-ninja's own.
+NINJA_TEXTS = {
+    "Too many requests.": gettext_noop("Too many requests."),
+    "CSRF check Failed": gettext_noop("CSRF check Failed"),
+}
 BODY = "body"
 
 
@@ -86,7 +92,9 @@ def invalid_detail(errors: list[FieldError]) -> str:
 
 
 def http_error_text(status: int, text: str) -> str:
-    """An HttpError's text as the API answers it: ninja's unparsable body worded as the other 400s."""
+    """An HttpError's text as the API answers it: ninja's own in the request's language, a bad body as other 400s."""
     if status == 400 and text.startswith(NINJA_UNPARSABLE_BODY):
         return gettext(BODY_NOT_JSON)
+    if text in NINJA_TEXTS:
+        return gettext(NINJA_TEXTS[text])
     return text
