@@ -60,7 +60,8 @@ function axisColors() {
 
 function options(points, { width, height, compact, gettext }) {
   const colors = { success: cssColor("--success", "#16794a"), warning: cssColor("--warning", "#8a5a00"), error: cssColor("--error", "#b42318") };
-  const bars = uPlot.paths.bars({ size: [0.7, 48], align: 0 });
+  // A card's sparkline keeps its bars thin: one run is a mark, not a block filling the card.
+  const bars = uPlot.paths.bars({ size: [0.7, compact ? 12 : 48], align: 0 });
   const axes = compact
     ? [{ show: false }, { show: false, scale: "s" }, { show: false, scale: "%" }]
     : [
