@@ -199,6 +199,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
 # Catalogues compiled and committed (docs/dashboard.md, "Languages"): a fresh clone needs no gettext.
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# DATETIME_FORMAT as the pages' scripts write a moment (conductor/formats/).
+FORMAT_MODULE_PATH = ["conductor.formats"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
