@@ -16,6 +16,8 @@ A new error text written by a runner gets a line here (and its translation);
 tests/councilors/test_run_errors.py finds the texts that have none.
 """
 
+import errno
+import os
 import re
 from dataclasses import dataclass
 
@@ -99,6 +101,12 @@ ERROR_TEXTS = (
     _line(limits.MEMORY.hit, gettext_lazy("hit its memory limit (%(value)s MB)"), fragment=True),
     _line(limits.PROCESSES.hit, gettext_lazy("hit its process limit (%(value)s processes)"), fragment=True),
     _line(limits.FILE_SIZE.hit, gettext_lazy("hit its file size limit (%(value)s MB)"), fragment=True),
+    # Why a program could not start, in the system's words (strerror, English in the worker's locale):
+    # the reasons a misconfigured agent gives most often, worded inside COULD_NOT_START.
+    _line(os.strerror(errno.ENOENT), gettext_lazy("No such file or directory"), fragment=True),
+    _line(os.strerror(errno.EACCES), gettext_lazy("Permission denied"), fragment=True),
+    _line(os.strerror(errno.ENOEXEC), gettext_lazy("Exec format error"), fragment=True),
+    _line(os.strerror(errno.ENOTDIR), gettext_lazy("Not a directory"), fragment=True),
     # councilors/runners/argv_policy.py: an agent saved before these rules, refused when it runs
     _refusal(
         argv_policy.PROMPT_INSIDE_ARGUMENT,

@@ -3,7 +3,9 @@ records in English is recognised and worded in Portuguese; anything else is show
 Every text the runners, the sandbox, the reaper and the run service write (their named constants,
 found by walking the modules) reads in Portuguese, as a run error or a settings refusal."""
 
+import errno
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -202,6 +204,16 @@ def test_a_reason_of_the_projects_own_inside_another_text_is_worded_too():
         worded = run_error_text(recorded)
     assert "prlimit (util-linux) não está instalado" in worded
     assert not english_left(worded)
+
+
+@pytest.mark.parametrize("sandboxed", [False, True])
+def test_a_program_that_cannot_start_reads_in_portuguese_the_systems_reason_too(sandboxed):
+    recorded = command.COULD_NOT_START % {"program": "backup.sh", "reason": os.strerror(errno.ENOENT)}
+    recorded += command.IN_THE_SANDBOX if sandboxed else ""
+    with translation.override("pt-br"):
+        worded = run_error_text(recorded)
+    assert worded.startswith("não foi possível iniciar 'backup.sh': Arquivo ou diretório não encontrado")
+    assert not english_left(worded), worded
 
 
 def test_a_refused_argv_reads_in_the_admins_language_when_saved():
