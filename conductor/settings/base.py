@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language: the one chosen in the page (cookie), else the browser's Accept-Language.
     "django.middleware.locale.LocaleMiddleware",
+    # Inside LocaleMiddleware (the request's language is active): a 405 under /api/ answers JSON.
+    "infrastructure.api_errors.api_method_not_allowed",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

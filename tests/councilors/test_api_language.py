@@ -133,3 +133,13 @@ def test_metrics_without_credentials_401_in_portuguese(client):
 def test_english_is_still_the_default(client):
     response = client.get("/api/councilors")
     answered(response, 401, "unauthorized", UNAUTHORIZED)
+
+
+def test_a_method_an_endpoint_does_not_answer_is_a_json_405_in_portuguese(client, runner):
+    response = client.delete("/api/councilors", **bearer(runner), **PORTUGUESE)
+    answered(response, 405, "method_not_allowed", "DELETE não é permitido em /api/councilors; ele atende GET.")
+    assert response["Allow"] == "GET"
+    english = client.get(f"/api/agents/{make_agent(api_enabled=True).agent_id}/execute", **bearer(runner))
+    assert english.status_code == 405
+    assert english.json()["detail"].startswith("GET is not allowed on /api/agents/")
+    assert english["Allow"] == "POST"
