@@ -12,6 +12,9 @@ cannot drift apart: the template's `%(name)X` placeholders become the pattern's 
 group captured is worded too when it is one of the project's own texts (a sandbox's reason, "the
 project directory"): `fragment` lines are matched only there, never as a whole error.
 
+The alerts the project emits (councilors/notifications.py) are worded by the same table: a
+`system_alert`'s message is English on the wire, like a run's error.
+
 A new error text written by a runner gets a line here (and its translation);
 tests/councilors/test_run_errors.py finds the texts that have none.
 """
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
+from councilors import notifications
 from councilors.reaper import WORKER_LOST
 from councilors.runners import argv_policy, base, command, http, limits, python
 from councilors.runners.sandbox import bwrap, mode, paths
@@ -233,6 +237,13 @@ ERROR_TEXTS = (
     # councilors/reaper.py, councilors/services.py
     _line(WORKER_LOST, gettext_lazy("worker lost (its process ended during the run)")),
     _line(DATABASE_LOST, gettext_lazy("database connection lost while the run was in flight: %(error)s")),
+    # The alerts the project emits (councilors/notifications.py): a system_alert's message, worded alike.
+    _line(notifications.STREAK_MESSAGE, gettext_lazy("%(title)s failed %(count)s runs in a row"), title=r".+"),
+    _line(
+        notifications.WORKERS_DOWN_MESSAGE,
+        gettext_lazy("No worker cluster seen for %(seconds)ss: councilors are not running"),
+    ),
+    _line(notifications.WORKERS_BACK_MESSAGE, gettext_lazy("Worker clusters are back (%(count)s alive)")),
 )
 
 

@@ -15,7 +15,7 @@ import pytest
 from django.utils import translation
 from django.utils.translation import gettext
 
-from councilors import reaper, services
+from councilors import notifications, reaper, services
 from councilors.run_errors import PLACEHOLDER, error_part_text, run_error_patterns, run_error_text
 from councilors.runners import argv_policy, base, bounded, command, environment, http, limits, programs, python
 from councilors.runners.base import CANCELLED, TIMED_OUT
@@ -98,6 +98,7 @@ MODULES: tuple[ModuleType, ...] = (
     sandbox_run,
     reaper,
     services,
+    notifications,
 )
 # Constants with words that no reader sees as an error: log lines, output markers, settings' values.
 NOT_SHOWN = {
@@ -110,6 +111,7 @@ NOT_SHOWN = {
     "bounded.LINE_TRUNCATED": "a marker in the output, which is shown as the program printed it",
     "services.TOGGLE_WITHOUT_ACTOR": "a programming error (ValueError) for code that forgets the actor",
     "services.ERROR_TRUNCATED": "the suffix of a cut error, worded with it (see the test below)",
+    "notifications.EMAIL_SUBJECT": "an e-mail's subject, written in the site's language (LANGUAGE_CODE)",
 }
 # Sample values: what a placeholder of this name holds (narrowed groups need their real shapes).
 SAMPLES = {

@@ -78,8 +78,9 @@ const BUILDERS = {
     if (d.status === "error" && (d.error || d.details_withheld)) return failed(d.agent_name, d, gettext, errorText);
     return completed(d.agent_name, severityOf(d.severity), d.duration_ms, gettext, locale);
   },
-  system_alert: (d) => ({
-    title: `${ALERT_ICONS[d.level] ?? ALERT_ICONS.info} ${d.message}`,
+  system_alert: (d, { errorText }) => ({
+    // The project's own alerts (a failure streak, workers down) in the page's language; others as sent.
+    title: `${ALERT_ICONS[d.level] ?? ALERT_ICONS.info} ${errorText(d.message ?? "")}`,
     tone: d.level === "critical" ? "critical" : d.level === "warning" ? "warning" : "info",
   }),
   councilor_paused: (d, { gettext, nameOf }) => ({

@@ -71,6 +71,16 @@ test("error: the message in the page's language, by the server's table of its ow
   assert.equal(item.title, "❌ Security advisor - Erro: saiu com status 2");
 });
 
+test("an alert of the project's own reads in the page's language; anyone else's as sent", () => {
+  const errorPatterns = [
+    { pattern: "^(?<title>.+) failed (?<count>-?\\d+) runs in a row$", flags: "s", message: "%(title)s falhou %(count)s execuções seguidas" },
+  ];
+  const streak = { level: "critical", message: "Backup check failed 3 runs in a row", source: "councilors" };
+  assert.equal(tickerItem(envelope("system_alert", streak), { errorPatterns }).title, "🚨 Backup check falhou 3 execuções seguidas");
+  const operator = { level: "info", message: "disk almost full", source: "ops" };
+  assert.equal(tickerItem(envelope("system_alert", operator), { errorPatterns }).title, "ℹ️ disk almost full");
+});
+
 test("one name per councilor: start, end, error and pause all use its display name", () => {
   const nameOf = (id) => ({ sec: "Security advisor" })[id] ?? null;
   const titles = [
