@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.common import no_append_slash
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -22,8 +23,13 @@ from infrastructure.api_auth import api_auth, bearer_token_refusal
 from infrastructure.api_errors import field_errors, http_error_text, invalid_detail
 from infrastructure.timestamps import iso_utc
 
-UNAUTHORIZED = "Authentication required: log in, or send Authorization: Bearer <token> (manage.py ws_token)."
-UNKNOWN_PATH = "No API endpoint at %(path)s; the endpoints are listed in /api/openapi.json."
+# In English here (the tests compare against them); every `detail` is worded in the language the
+# request asks for (Accept-Language, through LocaleMiddleware) when it is answered. `code` never changes.
+UNAUTHORIZED = gettext_noop(
+    "Authentication required: log in, or send Authorization: Bearer <token> (manage.py ws_token)."
+)
+UNKNOWN_PATH = gettext_noop("No API endpoint at %(path)s; the endpoints are listed in /api/openapi.json.")
+NOT_FOUND = gettext_noop("Not found.")
 CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
 
 
@@ -79,7 +85,7 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
     # A refused token says why (RFC 6750's invalid_token), so a client knows to mint a new one
     # rather than wonder whether its header arrived at all.
     refusal = bearer_token_refusal(request)
-    response = error_response(request, 401, refusal or UNAUTHORIZED)
+    response = error_response(request, 401, gettext(refusal or UNAUTHORIZED))
     response["WWW-Authenticate"] = 'Bearer error="invalid_token"' if refusal else "Bearer"
     return response
 
@@ -91,13 +97,13 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return error_response(request, 404, str(exc) or "Not found.")
+    return error_response(request, 404, str(exc) or gettext(NOT_FOUND))
 
 
 @no_append_slash  # a redirect to the same answer with a slash added would help no one
 def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     """Every path under /api/ that no endpoint has (an empty execution id, a typo): the JSON 404."""
-    return error_response(request, 404, UNKNOWN_PATH % {"path": request.path})
+    return error_response(request, 404, gettext(UNKNOWN_PATH) % {"path": request.path})
 
 
 api.add_router("", councilors_router)

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from councilors import selectors, services
 from councilors.admin_run import admin_actor, agent_run_view, councilor_run_message, councilor_run_view
@@ -27,8 +27,9 @@ from infrastructure.formatting import duration_text
 RECENT_EXECUTIONS = 10
 # List columns show times short (the change pages show them in full), so that the columns that
 # matter fit a 1280 px screen beside the admin's sidebars: "Dec 1, 04:08", a past year added.
-SHORT_TIME = "M j, H:i"
-SHORT_TIME_OTHER_YEAR = "M j Y, H:i"
+# Django date formats, in each language's order ("1 Dez, 04:08" in Portuguese).
+SHORT_TIME = pgettext_lazy("short date and time in admin lists (a Django date format)", "M j, H:i")
+SHORT_TIME_OTHER_YEAR = pgettext_lazy("short date, year and time in admin lists (a Django date format)", "M j Y, H:i")
 
 
 def severity_badge(severity: str | None, status: str | None = None) -> SafeString | str:
@@ -49,7 +50,7 @@ def short_time(moment: datetime | None, *, now: datetime | None = None) -> str:
         return "—"
     local = timezone.localtime(moment)
     this_year = timezone.localtime(now).year if now else timezone.localtime().year
-    return dateformat.format(local, SHORT_TIME if local.year == this_year else SHORT_TIME_OTHER_YEAR)
+    return dateformat.format(local, str(SHORT_TIME if local.year == this_year else SHORT_TIME_OTHER_YEAR))
 
 
 def _page_link(url_name: str, key: str, value: str | None, text: str | None = None) -> SafeString | str:

@@ -34,8 +34,8 @@ from infrastructure.api_auth import ExecuteRateThrottle, api_auth
 router = Router(tags=["councilors"])
 
 RUN_PERMISSION = "councilors.run_agent"
-UNKNOWN_AGENT = "No agent with agent_id %(agent_id)r."
-UNKNOWN_EXECUTION = "No execution with execution_id %(execution_id)r."
+UNKNOWN_AGENT = gettext_noop("No agent with agent_id %(agent_id)r.")
+UNKNOWN_EXECUTION = gettext_noop("No execution with execution_id %(execution_id)r.")
 LAST_EVENT_ID_INVALID = gettext_noop("Last-Event-ID must be a whole number (the id of the last event received).")
 TOO_MANY_STREAMS = gettext_noop(
     "You have %(limit)s output streams open already (API_STREAM_MAX_PER_USER): close one, then try again."
@@ -55,7 +55,7 @@ def agent_execute(request: HttpRequest, agent_id: str, body: ExecuteIn):
     # An agent not available through the API answers exactly as one that does not exist.
     agent = selectors.agent_find_for_api(agent_id=agent_id)
     if agent is None:
-        raise Http404(UNKNOWN_AGENT % {"agent_id": agent_id})
+        raise Http404(gettext(UNKNOWN_AGENT) % {"agent_id": agent_id})
     actor = Actor.of_user(request.auth, source=ActionRecord.Source.API, address=request_address(request))
     execution_id = services.agent_enqueue(
         agent=agent, prompt=body.prompt, instance_id=body.instance_id or "", actor=actor
@@ -90,7 +90,7 @@ def execution_get(request: HttpRequest, execution_id: str):
     """
     found = selectors.execution_find_visible(execution_id=execution_id, user=request.auth)
     if found is None:
-        raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})
+        raise Http404(gettext(UNKNOWN_EXECUTION) % {"execution_id": execution_id})
     if isinstance(found, selectors.QueuedRun):
         return {"execution_id": execution_id, "agent_id": found.agent_id, "status": "queued"}
     return _execution_out(found)
@@ -176,7 +176,7 @@ async def execution_stream(
             raise HttpError(400, gettext(LAST_EVENT_ID_INVALID))
         after = int(value)
     if not await _visible(execution_id, request.auth):
-        raise Http404(UNKNOWN_EXECUTION % {"execution_id": execution_id})
+        raise Http404(gettext(UNKNOWN_EXECUTION) % {"execution_id": execution_id})
     events = partial(execution_output_events, execution_id=execution_id, after=after)
     stream = LeasedStream(events, user_id=request.auth.pk, stream_id=uuid.uuid4().hex)
     if not await stream.acquire():

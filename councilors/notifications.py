@@ -20,9 +20,11 @@ logger = logging.getLogger(__name__)
 
 ALERT_SOURCE = "councilors"
 WATCHDOG_SOURCE = "worker-watchdog"
-STREAK_MESSAGE = "{title} failed {count} runs in a row"
-WORKERS_DOWN_MESSAGE = "No worker cluster seen for {seconds:.0f}s: councilors are not running"
-WORKERS_BACK_MESSAGE = "Worker clusters are back ({count} alive)"
+# Alerts go out in English (a worker has no reader); the pages word them for theirs with the table of
+# councilors/run_errors.py, as they do a run's error.
+STREAK_MESSAGE = "%(title)s failed %(count)d runs in a row"
+WORKERS_DOWN_MESSAGE = "No worker cluster seen for %(seconds).0fs: councilors are not running"
+WORKERS_BACK_MESSAGE = "Worker clusters are back (%(count)d alive)"
 EMAIL_SUBJECT = "[Conductor] {title}: {label}"
 SEVERITY_LABELS = {"success": "Success", "warning": "Warning", "error": "Error"}
 
@@ -54,7 +56,7 @@ def _alert_on_streak(councilor: Councilor) -> None:
     emit(
         *payloads.system_alert(
             level="critical",
-            message=STREAK_MESSAGE.format(title=councilor.title, count=streak),
+            message=STREAK_MESSAGE % {"title": councilor.title, "count": streak},
             source=ALERT_SOURCE,
             details={"councilor_id": councilor.councilor_id, "consecutive_failures": streak},
         )
@@ -100,13 +102,13 @@ def workers_watchdog_check(*, now: float) -> int:
     alive = worker_clusters_alive()
     if alive:
         if cache.get(ALERTED_KEY):
-            _alert("info", WORKERS_BACK_MESSAGE.format(count=alive), {"clusters_alive": alive})
+            _alert("info", WORKERS_BACK_MESSAGE % {"count": alive}, {"clusters_alive": alive})
         cache.delete_many([DOWN_SINCE_KEY, ALERTED_KEY])
         return alive
     cache.add(DOWN_SINCE_KEY, now, timeout=None)
     down_for = now - float(cache.get(DOWN_SINCE_KEY, now))
     if down_for >= app_settings.WORKER_ALERT_AFTER_S and cache.add(ALERTED_KEY, True, timeout=None):
-        _alert("critical", WORKERS_DOWN_MESSAGE.format(seconds=down_for), {"down_for_s": round(down_for)})
+        _alert("critical", WORKERS_DOWN_MESSAGE % {"seconds": down_for}, {"down_for_s": round(down_for)})
     return 0
 
 

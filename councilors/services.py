@@ -30,7 +30,7 @@ from infrastructure.rate_limits import execute_rate_take
 
 logger = logging.getLogger(__name__)
 
-DATABASE_LOST = "database connection lost while the run was in flight: {error}"
+DATABASE_LOST = "database connection lost while the run was in flight: %(error)s"
 # Pauses before each new try to record a run whose database connection died (about 15 s in all:
 # long enough for a PostgreSQL restart or fail-over, short of holding a worker for long).
 FINISH_RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -366,7 +366,7 @@ def _finish_recorded(*, execution: Execution, output: str, error: str = "", stat
     except (OperationalError, InterfaceError) as exc:
         if connection.in_atomic_block:  # the caller's transaction is lost with it; it must handle that
             raise
-        lost = DATABASE_LOST.format(error=str(exc).strip() or type(exc).__name__)
+        lost = DATABASE_LOST % {"error": str(exc).strip() or type(exc).__name__}
         logger.warning("execution %s: %s; recording it once the database answers", execution.execution_id, lost)
     for pause in FINISH_RETRY_PAUSES_S:
         time.sleep(pause)

@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse, reverse_lazy
 
 from councilors.models import Agent, Councilor, Execution
+from councilors.run_errors import run_error_patterns
 from councilors.scheduling import councilor_next_run
 from councilors.selectors import (
     TREND_RUNS,
@@ -139,4 +140,6 @@ def dashboard_config_get(*, user: AbstractBaseUser) -> dict:
         "username": user.get_username(),
         "councilors": dashboard_councilors_list(),
         "agents": dashboard_agents_list(),
+        # The ticker and toasts word a run's error in the page's language, as the run pages do.
+        "runErrorPatterns": run_error_patterns(),
     }

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_noop
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
@@ -24,8 +25,9 @@ logger = logging.getLogger(__name__)
 
 router = Router(tags=["events"])
 
-UNKNOWN_TOPICS = "Unknown topic(s): {unknown}; valid topics: {valid}."
-HISTORY_UNAVAILABLE = "The event history is not available; reload the state from the REST API."
+# In English here (the tests compare against them), in the request's language when answered.
+UNKNOWN_TOPICS = gettext_noop("Unknown topic(s): {unknown}; valid topics: {valid}.")
+HISTORY_UNAVAILABLE = gettext_noop("The event history is not available; reload the state from the REST API.")
 
 
 class EventsQuery(Schema):
@@ -43,7 +45,9 @@ def _topics(raw: str) -> frozenset[str]:
     topics = frozenset(topic.strip() for topic in raw.split(",") if topic.strip()) or frozenset({"all"})
     unknown = sorted(topics - TOPICS)
     if unknown:
-        raise HttpError(400, UNKNOWN_TOPICS.format(unknown=", ".join(unknown), valid=", ".join(sorted(TOPICS))))
+        raise HttpError(
+            400, gettext(UNKNOWN_TOPICS).format(unknown=", ".join(unknown), valid=", ".join(sorted(TOPICS)))
+        )
     return topics
 
 
@@ -56,14 +60,14 @@ async def events_since(request: HttpRequest, query: Query[EventsQuery]) -> dict[
     """
     topics = _topics(query.topics)
     if not app_settings.HISTORY_ENABLED:
-        raise HttpError(503, HISTORY_UNAVAILABLE)
+        raise HttpError(503, gettext(HISTORY_UNAVAILABLE))
     try:
         page = await asyncio.wait_for(
             history.history_since(since=query.since, topics=topics), timeout=app_settings.HISTORY_TIMEOUT_S
         )
     except Exception as exc:  # noqa: BLE001 - Redis down or slow: a clear 503, never a 500
         logger.warning("GET /api/events: history unavailable (%r)", exc)
-        raise HttpError(503, HISTORY_UNAVAILABLE) from exc
+        raise HttpError(503, gettext(HISTORY_UNAVAILABLE)) from exc
     user = request.auth  # type: ignore[attr-defined]  # the API's authentication puts the user there
     sees_all_details = await user.ahas_perm(DETAILS_PERMISSION)
     events = [

@@ -6,6 +6,7 @@ from typing import Any
 import jwt
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_noop
 from ninja.errors import AuthorizationError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import BaseThrottle
@@ -13,9 +14,10 @@ from ninja.throttling import BaseThrottle
 from infrastructure.rate_limits import EXECUTE_SCOPE, execute_rate_take, execute_rate_wait
 from infrastructure.tokens import InvalidToken, token_user
 
-FORBIDDEN = "You need the %(permission)s permission for this."
-TOKEN_EXPIRED = "The bearer token has expired: mint a new one (manage.py ws_token <username>)."
-TOKEN_INVALID = (
+# In English here (the tests compare against them), in the request's language when answered.
+FORBIDDEN = gettext_noop("You need the %(permission)s permission for this.")
+TOKEN_EXPIRED = gettext_noop("The bearer token has expired: mint a new one (manage.py ws_token <username>).")
+TOKEN_INVALID = gettext_noop(
     "The bearer token is invalid (malformed, not signed with this server's key, or naming an unknown "
     "or inactive user): mint a new one (manage.py ws_token <username>)."
 )
@@ -25,7 +27,7 @@ BEARER = "bearer"
 def _checked(user: AbstractBaseUser | None, permission: str | None) -> AbstractBaseUser | None:
     # Raising (not returning None) makes ninja answer 403 at once instead of trying the next method.
     if user is not None and permission and not user.has_perm(permission):  # type: ignore[attr-defined]
-        raise AuthorizationError(message=FORBIDDEN % {"permission": permission})
+        raise AuthorizationError(message=gettext(FORBIDDEN) % {"permission": permission})
     return user
 
 
@@ -89,7 +91,7 @@ def _bearer_token(request: HttpRequest) -> str | None:
 
 
 def bearer_token_refusal(request: HttpRequest) -> str | None:
-    """Why the request's bearer token is refused (TOKEN_EXPIRED or TOKEN_INVALID); None when it sent none that fails."""
+    """Why the bearer token is refused (TOKEN_EXPIRED or TOKEN_INVALID, English msgids); None if none sent fails."""
     token = _bearer_token(request)
     if token is None:
         return None

@@ -6,10 +6,14 @@ A field validator's own refusal (a ValueError raised with a message of the proje
 request's language) is kept as it is, without pydantic's "Value error, " in front.
 """
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.utils.decorators import sync_and_async_middleware
 from django.utils.translation import gettext, gettext_noop
 
 INVALID = gettext_noop("Invalid request: %(messages)s")
@@ -17,6 +21,9 @@ BODY_NOT_JSON = gettext_noop('The body is not valid JSON: send a JSON object, e.
 BODY_NOT_OBJECT = gettext_noop('The body must be a JSON object, e.g. {"prompt": "Check"}.')
 BODY_MISSING = gettext_noop('The request has no body: send a JSON object, e.g. {"prompt": "Check"}.')
 FIELD_INVALID = gettext_noop('"%(field)s" is not valid.')
+METHOD_NOT_ALLOWED = gettext_noop("%(method)s is not allowed on %(path)s; it answers %(allowed)s.")
+METHOD_NOT_ALLOWED_CODE = "method_not_allowed"
+API_PREFIX = "/api/"
 # pydantic's error types (https://docs.pydantic.dev/latest/errors/validation_errors/), worded.
 FIELD_MESSAGES = {
     "missing": gettext_noop('"%(field)s" is required.'),
@@ -34,6 +41,12 @@ FIELD_MESSAGES = {
 }
 # The text django-ninja answers a body it cannot parse with (ninja/params/models.py, pinned in requirements.txt).
 NINJA_UNPARSABLE_BODY = "Cannot parse request body"
+# django-ninja's other texts (ninja/errors.py's Throttled, ninja/security/apikey.py's CSRF check), worded
+# in the request's language; the English stays django-ninja's own.
+NINJA_TEXTS = {
+    "Too many requests.": gettext_noop("Too many requests."),
+    "CSRF check Failed": gettext_noop("CSRF check Failed"),
+}
 BODY = "body"
 
 
@@ -86,7 +99,42 @@ def invalid_detail(errors: list[FieldError]) -> str:
 
 
 def http_error_text(status: int, text: str) -> str:
-    """An HttpError's text as the API answers it: ninja's unparsable body worded as the other 400s."""
+    """An HttpError's text as the API answers it: ninja's own in the request's language, a bad body as other 400s."""
     if status == 400 and text.startswith(NINJA_UNPARSABLE_BODY):
         return gettext(BODY_NOT_JSON)
+    if text in NINJA_TEXTS:
+        return gettext(NINJA_TEXTS[text])
     return text
+
+
+def _json_not_allowed(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    """django-ninja's plain-text 405 on an API path as the API's other errors are: JSON, in the request's language."""
+    if (
+        response.status_code != 405
+        or not request.path.startswith(API_PREFIX)
+        or response.get("Content-Type", "").startswith("application/json")
+    ):
+        return response
+    allowed = response.get("Allow", "")
+    detail = gettext(METHOD_NOT_ALLOWED) % {"method": request.method, "path": request.path, "allowed": allowed}
+    answer = JsonResponse({"detail": detail, "code": METHOD_NOT_ALLOWED_CODE}, status=405)
+    answer["Allow"] = allowed
+    return answer
+
+
+@sync_and_async_middleware
+def api_method_not_allowed(
+    get_response: Callable[[HttpRequest], Any],
+) -> Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]:
+    """Middleware: a 405 under /api/ answers JSON like every other API error (docs/http-api.md, "Errors")."""
+    if asyncio.iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponseBase:
+            return _json_not_allowed(request, await get_response(request))
+
+    else:
+
+        def middleware(request: HttpRequest) -> HttpResponseBase:  # type: ignore[misc]
+            return _json_not_allowed(request, get_response(request))
+
+    return middleware

@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language: the one chosen in the page (cookie), else the browser's Accept-Language.
     "django.middleware.locale.LocaleMiddleware",
+    # Inside LocaleMiddleware (the request's language is active): a 405 under /api/ answers JSON.
+    "infrastructure.api_errors.api_method_not_allowed",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -199,6 +201,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
 # Catalogues compiled and committed (docs/dashboard.md, "Languages"): a fresh clone needs no gettext.
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# DATETIME_FORMAT as the pages' scripts write a moment (conductor/formats/).
+FORMAT_MODULE_PATH = ["conductor.formats"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -18,6 +18,13 @@ TIMED_OUT = "timed out after %(seconds)gs"
 CANCELLED = "cancelled"
 
 
+def in_reader_language(text: str) -> str:
+    """A run error text (one a run records, and a save refuses) in the active language: councilors/run_errors.py."""
+    from councilors.run_errors import run_error_text  # its table imports every runner's texts
+
+    return run_error_text(text)
+
+
 class RunnerError(Exception):
     """A run failed: non-zero exit, HTTP error, exception or a limit. `output` keeps what it printed."""
 

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import psutil
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_noop
 
 from councilors.runners.argv_policy import PROMPT_PLACEHOLDER, argv_problem
 from councilors.runners.base import (
@@ -28,19 +29,23 @@ from councilors.runners.base import (
     Runner,
     RunnerError,
     RunTimedOut,
+    in_reader_language,
 )
 from councilors.runners.bounded import BoundedOutput
 from councilors.runners.environment import ENV_SECRET_NAME, child_environment, env_secret_names
 from councilors.runners.limits import limit_hit, signal_of, validate_limits
 from councilors.runners.sandbox import PreparedRun, path_problem, prepared_run
 
-ARGV_INVALID = 'argv must be a non-empty list of strings, e.g. ["python", "--version"].'
-ENV_INVALID = "env must be an object of string names to string values."
-CWD_INVALID = "cwd must be a path string."
-NETWORK_INVALID = "network must be true or false (false: the run has no network)."
+# Settings errors, in the admin's language when raised (argv and cwd problems are run errors too:
+# councilors/run_errors.py words them); the run errors below are recorded in English.
+ARGV_INVALID = gettext_noop('argv must be a non-empty list of strings, e.g. ["python", "--version"].')
+ENV_INVALID = gettext_noop("env must be an object of string names to string values.")
+CWD_INVALID = gettext_noop("cwd must be a path string.")
+NETWORK_INVALID = gettext_noop("network must be true or false (false: the run has no network).")
 EXITED = "exited with status %(status)d"
 KILLED = "was killed by %(signal)s"
 COULD_NOT_START = "could not start %(program)r: %(reason)s"
+LIMIT_EXCEEDED = "%(ended)s: %(hit)s"  # how the run ended (EXITED, KILLED), then the limit's own words
 IN_THE_SANDBOX = (
     " (in the sandbox, which shows /usr, /bin, /lib*, the worker's Python, the agent's cwd and "
     "COUNCILORS_SANDBOX_READ_ONLY_PATHS)"
@@ -62,23 +67,23 @@ class CommandRunner(Runner):
         super().validate_config(config)
         argv = config.get("argv")
         if not isinstance(argv, list) or not argv or not all(isinstance(arg, str) for arg in argv):
-            raise ValidationError({"runner_config": ARGV_INVALID})
+            raise ValidationError({"runner_config": gettext(ARGV_INVALID)})
         env = config.get("env", {})
         if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-            raise ValidationError({"runner_config": ENV_INVALID})
+            raise ValidationError({"runner_config": gettext(ENV_INVALID)})
         if secrets := env_secret_names(env):
-            raise ValidationError({"runner_config": ENV_SECRET_NAME % {"names": ", ".join(secrets)}})
+            raise ValidationError({"runner_config": gettext(ENV_SECRET_NAME) % {"names": ", ".join(secrets)}})
         cwd = config.get("cwd", "")
         if not isinstance(cwd, str):
-            raise ValidationError({"runner_config": CWD_INVALID})
+            raise ValidationError({"runner_config": gettext(CWD_INVALID)})
         if cwd and (problem := path_problem(cwd, what="cwd")):
-            raise ValidationError({"runner_config": problem})
+            raise ValidationError({"runner_config": in_reader_language(problem)})
         if not isinstance(config.get("network", True), bool):
-            raise ValidationError({"runner_config": NETWORK_INVALID})
+            raise ValidationError({"runner_config": gettext(NETWORK_INVALID)})
         validate_limits(config.get("limits"))
         problem = argv_problem(argv)
         if problem is not None:
-            raise ValidationError({"runner_config": problem})
+            raise ValidationError({"runner_config": in_reader_language(problem)})
 
     def run(
         self,
@@ -148,7 +153,7 @@ def _failure(returncode: int, *, output: str, prepared: PreparedRun, program: st
     if hit is None:
         return RunnerError(ended, output=output)
     limit, said = hit
-    return RunLimitExceeded(f"{ended}: {said}", limit=limit.name, output=output)
+    return RunLimitExceeded(LIMIT_EXCEEDED % {"ended": ended, "hit": said}, limit=limit.name, output=output)
 
 
 def _wait(process: subprocess.Popen, *, timeout: float, control: RunControl) -> int | None:

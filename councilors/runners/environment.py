@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 PASSED_THROUGH = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
 PASSED_THROUGH_PREFIXES = ("LC_",)
 # Names of the server's secrets. The agent's `env` may not set them either, although its values
@@ -30,7 +32,7 @@ SERVER_SECRET_NAMES = frozenset(
         "DJANGO_SUPERUSER_PASSWORD",
     }
 )
-ENV_SECRET_NAME = (
+ENV_SECRET_NAME = gettext_noop(  # a settings error, in the admin's language when raised
     "env must not set %(names)s: those names hold the server's own secrets, which runs never see. "
     "Give the agent credentials of its own under other names."
 )

@@ -35,6 +35,8 @@ READ_CHUNK_BYTES = 65_536
 STOP_POLL_S = 0.1
 REDACTED = "[redacted]"
 DEFAULT_PORTS = {"http": 80, "https": 443}
+HTTP_ERROR = "HTTP %(status)d from %(url)s"
+REQUEST_FAILED = "request to %(url)s failed: %(reason)s"
 REDIRECT_REFUSED = "redirect from %(origin)s to another origin (%(target)s) refused"
 TOO_MANY_REDIRECTS = "more than %(limit)d redirects from %(url)s"
 RESPONSE_TOO_LARGE = "response from %(url)s is larger than %(limit)d bytes (COUNCILORS_HTTP_MAX_RESPONSE_BYTES)"
@@ -148,14 +150,14 @@ class HttpRunner(Runner):
             if str(exc.msg or "").startswith(urllib.request.HTTPRedirectHandler.inf_msg):
                 raise RunnerError(TOO_MANY_REDIRECTS % {"limit": MAX_REDIRECTS, "url": shown}) from exc
             detail = exc.read(ERROR_BODY_LIMIT).decode("utf-8", errors="replace")
-            raise RunnerError(f"HTTP {exc.code} from {shown}", output=detail) from exc
+            raise RunnerError(HTTP_ERROR % {"status": exc.code, "url": shown}, output=detail) from exc
         except TimeoutError as exc:
             raise RunTimedOut(timeout) from exc
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, TimeoutError):
                 raise RunTimedOut(timeout) from exc
-            raise RunnerError(self._scrubbed(f"request to {shown} failed: {reason}")) from exc
+            raise RunnerError(self._scrubbed(REQUEST_FAILED % {"url": shown, "reason": reason})) from exc
         if body is None:
             limit = app_settings.HTTP_MAX_RESPONSE_BYTES
             raise RunnerError(RESPONSE_TOO_LARGE % {"url": shown, "limit": limit})

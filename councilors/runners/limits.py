@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_noop
 
 from councilors.app_settings import app_settings
 
@@ -33,9 +34,13 @@ MEBIBYTE = 1 << 20
 # How much of a failed run's output is searched for the words of the failure a limit causes.
 ERROR_TAIL_CHARS = 4096
 
-LIMITS_NOT_OBJECT = 'limits must be an object, e.g. {"cpu_seconds": 60, "memory_mb": 512, "processes": 64}.'
-LIMIT_UNKNOWN = "limits: %(name)r is not a limit; the limits are %(known)s."
-LIMIT_INVALID = "limits: %(name)s must be a whole number from 1 to %(maximum)d; got %(value)r."
+# Settings errors, in the admin's language when raised; a limit's `hit` is a run error, recorded in
+# English (councilors/run_errors.py words it).
+LIMITS_NOT_OBJECT = gettext_noop(
+    'limits must be an object, e.g. {"cpu_seconds": 60, "memory_mb": 512, "processes": 64}.'
+)
+LIMIT_UNKNOWN = gettext_noop("limits: %(name)r is not a limit; the limits are %(known)s.")
+LIMIT_INVALID = gettext_noop("limits: %(name)s must be a whole number from 1 to %(maximum)d; got %(value)r.")
 
 
 @dataclass(frozen=True)
@@ -116,14 +121,14 @@ def validate_limits(value: Any) -> None:
     if value is None:
         return
     if not isinstance(value, dict):
-        raise ValidationError({"runner_config": LIMITS_NOT_OBJECT})
+        raise ValidationError({"runner_config": gettext(LIMITS_NOT_OBJECT)})
     for name, number in value.items():
         if name not in BY_NAME:
             known = ", ".join(limit.name for limit in LIMITS)
-            raise ValidationError({"runner_config": LIMIT_UNKNOWN % {"name": name, "known": known}})
+            raise ValidationError({"runner_config": gettext(LIMIT_UNKNOWN) % {"name": name, "known": known}})
         maximum = BY_NAME[name].maximum
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= maximum:
-            message = LIMIT_INVALID % {"name": name, "maximum": maximum, "value": number}
+            message = gettext(LIMIT_INVALID) % {"name": name, "maximum": maximum, "value": number}
             raise ValidationError({"runner_config": message})
 
 

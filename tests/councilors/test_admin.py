@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import translation
 from django.utils.html import escape
 
 from councilors import validators
@@ -592,3 +593,12 @@ def test_list_columns_write_times_short_with_the_year_only_when_it_is_not_this_o
     assert short_time(moment, now=datetime(2026, 12, 24, tzinfo=UTC)) == "Dec 1, 04:08"
     assert short_time(moment, now=datetime(2027, 1, 2, tzinfo=UTC)) == "Dec 1 2026, 04:08"
     assert short_time(None) == "—"
+
+
+def test_list_columns_write_times_in_the_order_of_the_language(settings):
+    # Not "Dez 1, 04:08": the day before the month in Portuguese.
+    settings.TIME_ZONE = "America/Sao_Paulo"
+    moment = datetime(2026, 12, 1, 7, 8, 30, tzinfo=UTC)
+    with translation.override("pt-br"):
+        assert short_time(moment, now=datetime(2026, 12, 24, tzinfo=UTC)) == "1 Dez, 04:08"
+        assert short_time(moment, now=datetime(2027, 1, 2, tzinfo=UTC)) == "1 Dez 2026, 04:08"

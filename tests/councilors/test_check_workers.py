@@ -22,4 +22,4 @@ def test_check_workers_rejects_a_bad_interval():
 def test_check_workers_counts_a_live_cluster(tmp_path, capsys):
     with qclusters(log_dir=tmp_path):
         call_command("check_workers")
-    assert capsys.readouterr().out.strip() == "1 worker cluster(s) alive"
+    assert capsys.readouterr().out.strip() == "1 worker cluster alive"

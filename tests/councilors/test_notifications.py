@@ -29,7 +29,7 @@ def test_the_third_failure_in_a_row_raises_one_critical_alert(listener, settings
     assert not [e for e in listener.drain(quiet_for=0.5) if CRITICAL_ALERT(e)]
     councilor_run(councilor=councilor)
     alert = listener.wait_for(CRITICAL_ALERT, timeout=10)
-    assert alert["data"]["message"] == STREAK_MESSAGE.format(title="Backup check", count=3)
+    assert alert["data"]["message"] == STREAK_MESSAGE % {"title": "Backup check", "count": 3}
     assert alert["data"]["details"] == {"councilor_id": councilor.councilor_id, "consecutive_failures": 3}
     councilor_run(councilor=councilor)  # the fourth failure belongs to the same streak
     assert not [e for e in listener.drain(quiet_for=1.0) if CRITICAL_ALERT(e)]
@@ -78,7 +78,7 @@ def test_no_worker_for_a_while_raises_one_critical_alert_per_outage(listener, se
     assert not [e for e in listener.drain(quiet_for=0.5) if CRITICAL_ALERT(e)]
     workers_watchdog_check(now=1061.0)
     alert = listener.wait_for(CRITICAL_ALERT, timeout=10)
-    assert alert["data"]["message"] == WORKERS_DOWN_MESSAGE.format(seconds=61)
+    assert alert["data"]["message"] == WORKERS_DOWN_MESSAGE % {"seconds": 61}
     assert alert["data"]["source"] == "worker-watchdog"
     workers_watchdog_check(now=1200.0)
     assert not [e for e in listener.drain(quiet_for=0.5) if CRITICAL_ALERT(e)]

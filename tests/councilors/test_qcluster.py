@@ -147,7 +147,7 @@ def test_n_failures_in_a_row_raise_one_critical_alert(listener, tmp_path):
     assert kinds[:alert_at].count("councilor_error") == threshold
     alert = next(e for e in listener.seen if e["type"] == "system_alert")
     assert alert["data"]["level"] == "critical"
-    assert alert["data"]["message"] == STREAK_MESSAGE.format(title="Nightly backup", count=threshold)
+    assert alert["data"]["message"] == STREAK_MESSAGE % {"title": "Nightly backup", "count": threshold}
 
 
 def test_email_is_sent_only_when_a_councilor_asks_for_it(tmp_path):

@@ -113,7 +113,7 @@ async def test_postgres_restart_errors_runs_in_flight_and_the_gateway_keeps_serv
             final = await wait_statuses(in_flight, lambda status: status != Execution.Status.RUNNING, timeout=60)
             for status, error in final.values():
                 assert status == Execution.Status.ERROR
-                assert error.startswith(DATABASE_LOST.split("{")[0]), error
+                assert error.startswith(DATABASE_LOST.split("%(")[0]), error
             await receive_until(
                 watcher, lambda m: m["type"] == "councilor_error" and m["data"]["execution_id"] == in_flight[-1]
             )

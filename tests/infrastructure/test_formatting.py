@@ -1,5 +1,8 @@
 """Durations and moments as people read them (infrastructure/formatting.py), in English and Portuguese."""
 
+import json
+import shutil
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -7,6 +10,7 @@ from django.utils import translation
 
 from infrastructure.commands import shell_language
 from infrastructure.formatting import NOTHING, duration_text, moment_text
+from tests.processes import PROJECT_DIR
 
 
 @pytest.mark.parametrize(
@@ -62,3 +66,34 @@ def test_moments_use_the_languages_formats():
 )
 def test_commands_speak_the_shells_language(environ, language):
     assert shell_language(environ) == language
+
+
+SCRIPT = """
+import { formatDateTime } from "./static/js/gamification/format.js";
+const [iso, zone] = JSON.parse(process.argv[1]);
+process.stdout.write(JSON.stringify(["en", "pt-br"].map((locale) => formatDateTime(iso, { locale, timeZone: zone }))));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node runs the pages' formatting (CI installs it)")
+@pytest.mark.parametrize(
+    "moment", [datetime(2026, 12, 6, 14, 8, 44, tzinfo=UTC), datetime(2027, 5, 1, 3, 0, 9, tzinfo=UTC)]
+)
+def test_a_moment_reads_the_same_from_the_server_and_from_the_pages_scripts(settings, moment):
+    # The admin and a page's first rendering (Django's DATETIME_FORMAT), then the page's script (Intl):
+    # one format, not "Dec. 6, 2026, 2:08 p.m." turning into "Dec 6, 2026, 2:08:44 PM".
+    settings.TIME_ZONE = "America/Sao_Paulo"
+    result = subprocess.run(
+        ["node", "--input-type=module", "-e", SCRIPT, json.dumps([moment.isoformat(), settings.TIME_ZONE])],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    scripts = [text.replace("\u202f", " ") for text in json.loads(result.stdout)]  # ICU's narrow space before PM
+    server = []
+    for language in ("en", "pt-br"):
+        with translation.override(language):
+            server.append(moment_text(moment))
+    assert server == scripts

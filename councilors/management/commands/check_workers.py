@@ -10,27 +10,38 @@ import signal
 import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from councilors.notifications import workers_watchdog_check
+from infrastructure.commands import ShellLanguageCommand
 
-NONE_ALIVE = "no worker cluster is alive"
+NONE_ALIVE = gettext_noop("no worker cluster is alive")
+BAD_WATCH = gettext_noop("--watch needs a positive number of seconds")
 
 
-class Command(BaseCommand):
-    help = "Report live django-q2 clusters; raise a critical system_alert when none has been seen for a while."
+# In the shell's language, but not quieted as one-shot commands are: a watcher's log lines are its output.
+class Command(ShellLanguageCommand):
+    help = gettext_lazy(
+        "Report live django-q2 clusters; raise a critical system_alert when none has been seen for a while."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--watch", type=float, metavar="SECONDS", help="check every SECONDS until stopped")
+        parser.add_argument(
+            "--watch", type=float, metavar=_("SECONDS"), help=gettext_lazy("check every SECONDS until stopped")
+        )
 
     def handle(self, *args, watch: float | None = None, **options) -> None:
         if watch is not None and watch <= 0:
-            raise CommandError("--watch needs a positive number of seconds")
+            raise CommandError(_(BAD_WATCH))
         if watch is None:
             alive = workers_watchdog_check(now=time.time())
             if not alive:
-                raise CommandError(NONE_ALIVE)
-            self.stdout.write(f"{alive} worker cluster(s) alive")
+                raise CommandError(_(NONE_ALIVE))
+            self.stdout.write(
+                ngettext("%(count)d worker cluster alive", "%(count)d worker clusters alive", alive) % {"count": alive}
+            )
             return
         # Stopping a watcher (Ctrl+C, or a supervisor's SIGTERM) is its normal end, not a failure.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))

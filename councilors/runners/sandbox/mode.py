@@ -28,6 +28,9 @@ WORKER_UNSANDBOXED = (
     "read its files and processes; see docs/security.md"
 )
 WORKER_SANDBOXED = "command runs execute in a bubblewrap sandbox"
+# Why bubblewrap cannot run, when it is not bwrap's own message (which is shown as bwrap printed it).
+BWRAP_MISSING = "bwrap is not installed"
+BWRAP_FAILED = "bwrap exited with status %(status)d"
 
 
 class SandboxUnavailable(RunnerError):
@@ -48,7 +51,7 @@ def bwrap_probe() -> Probe:
     """Whether a trivial sandboxed `true` succeeds here; asked once per process."""
     program = shutil.which("bwrap")
     if program is None:
-        return Probe(works=False, reason="bwrap is not installed", missing=True)
+        return Probe(works=False, reason=BWRAP_MISSING, missing=True)
     try:
         true = shutil.which("true") or "/bin/true"
         argv = [program, *bwrap.namespace_options(network=False), *bwrap.system_binds(), "--", *bwrap.user_drop(), true]
@@ -57,7 +60,7 @@ def bwrap_probe() -> Probe:
         return Probe(works=False, reason=str(exc))
     if result.returncode != 0:
         said = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        return Probe(works=False, reason=said[-1] if said else f"bwrap exited with status {result.returncode}")
+        return Probe(works=False, reason=said[-1] if said else BWRAP_FAILED % {"status": result.returncode})
     return Probe(works=True)
 
 

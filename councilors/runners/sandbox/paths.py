@@ -16,16 +16,20 @@ logger = logging.getLogger(__name__)
 PATH_HIDDEN = "%(what)s %(path)r would show command runs %(hidden)s, which the sandbox hides."
 PATH_NOT_ABSOLUTE = "%(what)s %(path)r must be an absolute path."
 READ_ONLY_PATH = "COUNCILORS_SANDBOX_READ_ONLY_PATHS entry"
+# How PATH_HIDDEN names what a path would show (var/ is var/ in every language).
+PROJECT_DIRECTORY = "the project directory"
+VAR_DIRECTORY = "var/"
+DATABASE_FOLDER = "the database's folder"
 
 
 def hidden_paths() -> dict[Path, str]:
     """Paths no run may see, with how to name them: the project, var/, every SQLite database file's folder."""
-    hidden = {Path(settings.BASE_DIR).resolve(): "the project directory", Path(settings.VAR_DIR).resolve(): "var/"}
+    hidden = {Path(settings.BASE_DIR).resolve(): PROJECT_DIRECTORY, Path(settings.VAR_DIR).resolve(): VAR_DIRECTORY}
     for db in connections.settings.values():  # the live dicts: a test database's name is there
         if db["ENGINE"].endswith("sqlite3"):
             for name in (db.get("NAME"), (db.get("TEST") or {}).get("NAME")):
                 if name and str(name) != ":memory:" and not str(name).startswith("file:"):
-                    hidden.setdefault(Path(name).resolve().parent, "the database's folder")
+                    hidden.setdefault(Path(name).resolve().parent, DATABASE_FOLDER)
     return hidden
 
 

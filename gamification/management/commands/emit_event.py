@@ -5,13 +5,13 @@ import textwrap
 from argparse import RawDescriptionHelpFormatter
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from django.core.management.base import CommandError, CommandParser, DjangoHelpFormatter
+from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from gamification.catalogue import CATALOGUE, EventType, InvalidEvent, validate_event
 from gamification.events import emit
-from infrastructure.commands import OperatorCommand
+from infrastructure.commands import OperatorCommand, TranslatedHelpFormatter
 
 BAD_JSON = gettext_noop(
     '--data is not valid JSON ({reason}); e.g. --data \'{{"level": "info", "message": "hi", "source": "ops"}}\'.'
@@ -33,8 +33,8 @@ EXAMPLE = (
 )
 
 
-class _HelpFormatter(DjangoHelpFormatter, RawDescriptionHelpFormatter):
-    """Django's order of options, and the epilog's lines kept as written."""
+class _HelpFormatter(TranslatedHelpFormatter, RawDescriptionHelpFormatter):
+    """Django's order of options, "usage: " translated, and the epilog's lines kept as written."""
 
 
 def _field_label(name: str, annotation: Any) -> str:

@@ -8,7 +8,7 @@
 // keyboards and the browser tests.
 
 import uPlot from "../../vendor/uplot/uPlot.esm.js";
-import { formatClock, formatDateTime, formatDuration } from "../gamification/format.js";
+import { formatClock, formatDateTime, formatDuration, formatMilliseconds } from "../gamification/format.js";
 import { interpolate, pageGettext } from "../gamification/i18n.js";
 import { severityLabel } from "../gamification/titles.js";
 
@@ -54,13 +54,25 @@ function tooltipText(point, rate, gettext) {
   ].filter(Boolean);
 }
 
+/**
+ * The duration axis' labels for ticks at `splits` seconds. Durations are rounded as people read them
+ * (0.25 s reads "0.2s"), which can give two ticks one label; then every tick is written in milliseconds
+ * ("250ms", "200ms"), exact at any step below ten seconds.
+ */
+export function durationTicks(splits, { gettext = pageGettext, locale = undefined } = {}) {
+  const labels = splits.map((seconds) => formatDuration(seconds * 1000, { gettext, locale }));
+  if (new Set(labels).size === labels.length || Math.max(...splits) >= 10) return labels;
+  return splits.map((seconds) => formatMilliseconds(seconds * 1000, { gettext, locale }));
+}
+
 function axisColors() {
   return { stroke: cssColor("--muted", "#5f6678"), grid: { stroke: cssColor("--line", "#e3e6ee"), width: 1 }, ticks: { show: false } };
 }
 
 function options(points, { width, height, compact, gettext }) {
   const colors = { success: cssColor("--success", "#16794a"), warning: cssColor("--warning", "#8a5a00"), error: cssColor("--error", "#b42318") };
-  const bars = uPlot.paths.bars({ size: [0.7, 48], align: 0 });
+  // A card's sparkline keeps its bars thin: one run is a mark, not a block filling the card.
+  const bars = uPlot.paths.bars({ size: [0.7, compact ? 12 : 48], align: 0 });
   const axes = compact
     ? [{ show: false }, { show: false, scale: "s" }, { show: false, scale: "%" }]
     : [
@@ -70,7 +82,7 @@ function options(points, { width, height, compact, gettext }) {
           values: (_u, splits) => splits.map((index) => (points[index]?.started_at ? formatClock(points[index].started_at) : "")),
           space: 70,
         },
-        { ...axisColors(), scale: "s", label: gettext("Duration"), values: (_u, splits) => splits.map((seconds) => formatDuration(seconds * 1000, { gettext })), size: 64 },
+        { ...axisColors(), scale: "s", label: gettext("Duration"), values: (_u, splits) => durationTicks(splits, { gettext }), size: 64 },
         { ...axisColors(), scale: "%", side: 1, label: gettext("Success rate"), values: (_u, splits) => splits.map((rate) => `${rate} %`), grid: { show: false }, size: 56 },
       ];
   return {

@@ -125,7 +125,7 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
     update(id, { highlight: true });
     const finished = envelope.type === "councilor_completed" || envelope.type === "councilor_error";
     if (finished && wantsToast(next, next.last_severity)) {
-      const item = tickerItem(envelope, { gettext, nameOf });
+      const item = tickerItem(envelope, { gettext, nameOf, errorPatterns: config.runErrorPatterns });
       toasts.show({
         title: item.title,
         tone: item.tone,

@@ -13,7 +13,7 @@ const config = JSON.parse(document.getElementById("dashboard-config").textConten
 const socket = sharedSocket({ url: config.socketUrl || undefined });
 
 const toasts = mountToasts(document.getElementById("toasts"));
-mountBanners(document.getElementById("banners"), { socket });
+mountBanners(document.getElementById("banners"), { socket, errorPatterns: config.runErrorPatterns });
 mountIndicator(document.getElementById("connection"), { socket });
 const councilors = mountCouncilors(document.getElementById("councilors"), {
   socket,

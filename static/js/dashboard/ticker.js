@@ -52,7 +52,7 @@ export function mountTicker(list, { socket, limit, config, label = null, nameOf 
     // A command's reply to this page repeats the broadcast everyone gets: show the broadcast only.
     if (envelope.data?.request_id !== undefined) return;
     if (envelope.id !== null && envelope.id !== undefined && shown.has(envelope.id)) return;
-    const item = tickerItem(envelope, { nameOf });
+    const item = tickerItem(envelope, { nameOf, errorPatterns: config.runErrorPatterns });
     if (!item) return;
     if (item.id !== null) shown.add(item.id);
     const li = element(item, { history });

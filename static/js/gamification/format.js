@@ -37,6 +37,11 @@ export function formatDuration(durationMs, { gettext = pageGettext, locale = pag
   return interpolate(gettext("%(hours)sh %(minutes)sm"), { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
 }
 
+/** A duration in whole milliseconds ("250ms", in Portuguese "250 ms"), for scales that need the precision. */
+export function formatMilliseconds(durationMs, { gettext = pageGettext, locale = pageLocale() } = {}) {
+  return interpolate(gettext("%(value)sms"), { value: number(Math.round(Number(durationMs)), locale) });
+}
+
 function dateOf(value) {
   const at = value instanceof Date ? value : value ? new Date(value) : null;
   return at && !Number.isNaN(at.getTime()) ? at : null;

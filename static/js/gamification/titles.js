@@ -2,6 +2,7 @@
 // titles of docs/dashboard.md, "The live dashboard", in the page's language.
 // Pure functions, shared by the dashboard and the unit tests: `gettext` is injectable.
 
+import { runErrorText } from "./errors.js";
 import { formatDuration, pageLocale } from "./format.js";
 import { interpolate, pageGettext } from "./i18n.js";
 
@@ -46,8 +47,17 @@ function completed(name, severity, durationMs, gettext, locale) {
   return { title: `${SEVERITY_ICONS[severity]} ${title}`, tone: severity };
 }
 
-function failed(name, message, gettext) {
-  const title = interpolate(gettext("%(name)s - Error: %(message)s"), { name, message });
+/**
+ * "❌ <task> - Error: <message>", the message in the page's language (`errorText`). A reader who may
+ * not see the run's details gets its public shape (docs/protocol.md, "Private run details"): the
+ * error emptied and `details_withheld`, which the title says instead of ending on "Error: ".
+ */
+function failed(name, data, gettext, errorText) {
+  const message = data.error ? errorText(data.error) : "";
+  let title;
+  if (message) title = interpolate(gettext("%(name)s - Error: %(message)s"), { name, message });
+  else if (data.details_withheld) title = interpolate(gettext("%(name)s - Error (details not shown to you)"), { name });
+  else title = interpolate(gettext("%(name)s - Error"), { name });
   return { title: `${SEVERITY_ICONS.error} ${title}`, tone: "error" };
 }
 
@@ -59,17 +69,18 @@ const BUILDERS = {
   }),
   councilor_completed: (d, { gettext, nameOf, locale }) =>
     completed(councilorName(d, nameOf), severityOf(d.severity), d.duration_ms, gettext, locale),
-  councilor_error: (d, { gettext, nameOf }) => failed(councilorName(d, nameOf), d.error, gettext),
+  councilor_error: (d, { gettext, nameOf, errorText }) => failed(councilorName(d, nameOf), d, gettext, errorText),
   agent_execution_started: (d, { gettext }) => ({
     title: `${AGENT_STARTED_ICON} ${interpolate(gettext("%(name)s - run started"), { name: d.agent_name })}`,
     tone: "running",
   }),
-  agent_execution_completed: (d, { gettext, locale }) => {
-    if (d.status === "error" && d.error) return failed(d.agent_name, d.error, gettext);
+  agent_execution_completed: (d, { gettext, locale, errorText }) => {
+    if (d.status === "error" && (d.error || d.details_withheld)) return failed(d.agent_name, d, gettext, errorText);
     return completed(d.agent_name, severityOf(d.severity), d.duration_ms, gettext, locale);
   },
-  system_alert: (d) => ({
-    title: `${ALERT_ICONS[d.level] ?? ALERT_ICONS.info} ${d.message}`,
+  system_alert: (d, { errorText }) => ({
+    // The project's own alerts (a failure streak, workers down) in the page's language; others as sent.
+    title: `${ALERT_ICONS[d.level] ?? ALERT_ICONS.info} ${errorText(d.message ?? "")}`,
     tone: d.level === "critical" ? "critical" : d.level === "warning" ? "warning" : "info",
   }),
   councilor_paused: (d, { gettext, nameOf }) => ({
@@ -86,13 +97,18 @@ const BUILDERS = {
  * The ticker item for an envelope, or null for events the ticker does not show (metrics,
  * replies). `avatar` is the agent's own emoji when the event carries one; `executionId` and
  * `agentId` say which run or agent page the item opens. Options: `gettext` (the page's catalogue
- * by default) and `nameOf(councilorId)` (the name the page knows a councilor by).
+ * by default), `nameOf(councilorId)` (the name the page knows a councilor by) and `errorPatterns`
+ * (the server's table of its own error texts, `runErrorPatterns`: a run's error in the page's language).
  */
-export function tickerItem(envelope, { gettext = pageGettext, nameOf = () => null, locale = pageLocale() } = {}) {
+export function tickerItem(
+  envelope,
+  { gettext = pageGettext, nameOf = () => null, locale = pageLocale(), errorPatterns = [] } = {},
+) {
   const build = BUILDERS[envelope?.type];
   if (!build || !envelope.data) return null;
   const data = envelope.data;
-  const { title, tone } = build(data, { gettext, nameOf, locale });
+  const errorText = (error) => runErrorText(error, errorPatterns);
+  const { title, tone } = build(data, { gettext, nameOf, locale, errorText });
   return {
     title,
     tone,

@@ -46,6 +46,41 @@ test("error: ❌ <name> - Error: <message>", () => {
   assert.equal(tickerItem(envelope("councilor_error", data)).title, "❌ Security advisor - Error: exit status 2");
 });
 
+test("error whose details are withheld from this reader: says so, in both languages, never 'Error: ' and nothing", async () => {
+  // The public shape of councilor_error (docs/protocol.md, "Private run details"): error emptied.
+  const withheld = { ...finished, status: "error", severity: "error", error: "", details_withheld: true };
+  const english = tickerItem(envelope("councilor_error", withheld));
+  assert.equal(english.title, "❌ Security advisor - Error (details not shown to you)");
+  assert.equal(english.tone, "error");
+  const { gettext } = await catalogueGettext(PORTUGUESE_CATALOGUE);
+  const portuguese = tickerItem(envelope("councilor_error", withheld), { gettext });
+  assert.equal(portuguese.title, "❌ Security advisor - Erro (detalhes não visíveis para você)");
+  // agent_execution_completed's public shape leaves `error` out altogether.
+  const agentRun = { agent_id: "lint", agent_name: "Linter", execution_id: "exec_lint_1", status: "error", severity: "error", duration_ms: 900 };
+  const agent = tickerItem(envelope("agent_execution_completed", { ...agentRun, details_withheld: true }), { gettext });
+  assert.equal(agent.title, "❌ Linter - Erro (detalhes não visíveis para você)");
+  // An error event without a message (and nothing withheld) ends on "Error", not on "Error: ".
+  assert.equal(tickerItem(envelope("councilor_error", { ...withheld, details_withheld: false })).title, "❌ Security advisor - Error");
+});
+
+test("error: the message in the page's language, by the server's table of its own texts", async () => {
+  const { gettext } = await catalogueGettext(PORTUGUESE_CATALOGUE);
+  const errorPatterns = [{ pattern: "^exited with status (?<status>-?\\d+)$", flags: "", message: "saiu com status %(status)s" }];
+  const data = { ...finished, status: "error", severity: "error", error: "exited with status 2" };
+  const item = tickerItem(envelope("councilor_error", data), { gettext, errorPatterns });
+  assert.equal(item.title, "❌ Security advisor - Erro: saiu com status 2");
+});
+
+test("an alert of the project's own reads in the page's language; anyone else's as sent", () => {
+  const errorPatterns = [
+    { pattern: "^(?<title>.+) failed (?<count>-?\\d+) runs in a row$", flags: "s", message: "%(title)s falhou %(count)s execuções seguidas" },
+  ];
+  const streak = { level: "critical", message: "Backup check failed 3 runs in a row", source: "councilors" };
+  assert.equal(tickerItem(envelope("system_alert", streak), { errorPatterns }).title, "🚨 Backup check falhou 3 execuções seguidas");
+  const operator = { level: "info", message: "disk almost full", source: "ops" };
+  assert.equal(tickerItem(envelope("system_alert", operator), { errorPatterns }).title, "ℹ️ disk almost full");
+});
+
 test("one name per councilor: start, end, error and pause all use its display name", () => {
   const nameOf = (id) => ({ sec: "Security advisor" })[id] ?? null;
   const titles = [
