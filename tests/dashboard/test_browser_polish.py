@@ -290,7 +290,10 @@ def test_the_live_pages_as_their_scripts_leave_them_are_in_portuguese(stack, bro
             page = context.new_page()
             page.goto(stack.base_url + path)
             if path != "/agents/nobody/":
-                page.wait_for_function("window.conductor !== undefined")  # the page's script has run
+                # The page's script has run: module scripts run before the load event. (Not
+                # wait_for_function: under the pages' CSP its polled eval fails now and then.)
+                page.wait_for_load_state("load")
+                assert page.evaluate("window.conductor !== undefined")
             if page.query_selector("#connection"):  # the pages with a socket: its first picture is in
                 wait_for_state(page, "open")
             rendered.append(page.content())
