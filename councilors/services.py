@@ -91,13 +91,6 @@ def councilor_create(*, agent: Agent, **fields: Any) -> Councilor:
     return councilor_save(councilor=Councilor(agent=agent, **fields))
 
 
-def councilor_update(*, councilor: Councilor, actor: Actor | None = None, **fields: Any) -> Councilor:
-    """Change a councilor's fields after full validation; its schedule follows, a pause or resume is announced."""
-    for name, value in fields.items():
-        setattr(councilor, name, value)
-    return councilor_save(councilor=councilor, actor=actor)
-
-
 def _councilor_write(
     *, councilor: Councilor, actor: Actor | None, update_fields: list[str] | None = None, announce: bool = False
 ) -> Councilor:
@@ -169,69 +162,38 @@ def councilor_resume(*, councilor: Councilor, actor: Actor) -> Councilor:
     return _set_enabled(councilor=councilor, enabled=True, actor=actor)
 
 
-def run_numbers(execution: Execution) -> payloads.RunNumbers:
-    return payloads.RunNumbers(
-        run_number=execution.run_number, attempt=execution.attempt, max_attempts=execution.max_attempts
-    )
-
-
-def _started_event(execution: Execution) -> payloads.Event:
+def _run_described(execution: Execution) -> payloads.Run:
+    """The run as its events describe it (gamification/payloads.py picks the event family)."""
     agent, councilor = execution.agent, execution.councilor
-    if execution.kind == Execution.Kind.COUNCILOR:
-        return payloads.councilor_started(
-            councilor_id=agent.agent_id,
-            task_name=councilor.task_name,
-            display_name=councilor.title,
-            execution_id=execution.execution_id,
-            started_at=execution.started_at,
-            emoji=agent.emoji,
-            numbers=run_numbers(execution),
-        )
-    return payloads.agent_execution_started(
+    return payloads.Run(
+        execution_id=execution.execution_id,
         agent_id=agent.agent_id,
         agent_name=agent.label,
-        instance_id=execution.instance_id,
-        execution_id=execution.execution_id,
-        started_at=execution.started_at,
         emoji=agent.emoji,
+        started_at=execution.started_at,
+        run_number=execution.run_number,
+        attempt=execution.attempt,
+        max_attempts=execution.max_attempts,
+        councilor_task=(
+            (councilor.task_name, councilor.title)
+            if execution.kind == Execution.Kind.COUNCILOR and councilor is not None
+            else None
+        ),
+        instance_id=execution.instance_id,
         requester=execution.requested_by_id,
-        numbers=run_numbers(execution),
     )
 
 
 def _finished_event(execution: Execution) -> payloads.Event:
-    agent, councilor = execution.agent, execution.councilor
-    run = payloads.RunTimes(
-        execution_id=execution.execution_id,
+    end = payloads.RunEnd(
         status=execution.status,
         severity=execution.severity,
-        started_at=execution.started_at,
         completed_at=execution.completed_at,
         duration_ms=execution.duration_ms,
-    )
-    if execution.kind == Execution.Kind.AGENT:
-        return payloads.agent_execution_completed(
-            agent_id=agent.agent_id,
-            agent_name=agent.label,
-            instance_id=execution.instance_id,
-            run=run,
-            error=execution.error,
-            emoji=agent.emoji,
-            requester=execution.requested_by_id,
-            numbers=run_numbers(execution),
-            cancelled_by=execution.cancelled_by_name,
-        )
-    return payloads.councilor_finished(
-        councilor_id=agent.agent_id,
-        task_name=councilor.task_name,
-        display_name=councilor.title,
-        run=run,
         error=execution.error,
-        emoji=agent.emoji,
-        requester=execution.requested_by_id,
-        numbers=run_numbers(execution),
         cancelled_by=execution.cancelled_by_name,
     )
+    return payloads.run_finished(_run_described(execution), end)
 
 
 def execution_start(
@@ -267,7 +229,7 @@ def execution_start(
     )
     execution.full_clean()
     execution.save()
-    emit(*_started_event(execution))
+    emit(*payloads.run_started(_run_described(execution)))
     return execution
 
 
@@ -399,12 +361,13 @@ def agent_run(
     return execution_run(execution=execution)
 
 
-def councilor_run(*, councilor: Councilor, execution_id: str | None = None) -> Execution:
-    """Run a councilor's task once, here and now, and return its finished execution."""
-    execution = execution_start(
-        agent=councilor.agent, councilor=councilor, prompt=councilor.task_prompt, execution_id=execution_id
-    )
-    return councilor_execution_run(execution=execution)
+def councilor_run(*, councilor: Councilor, execution_id: str | None = None) -> Execution | SkippedRun | None:
+    """Run a councilor's task once, here and now, through a worker's own guarded path (`councilor_run_guarded`).
+
+    For a shell or a script on a machine without a worker cluster: the run is recorded, announced,
+    notified and guarded against overlap exactly as a worker's is.
+    """
+    return councilor_run_guarded(councilor_pk=councilor.pk, execution_id=execution_id)
 
 
 def councilor_execution_run(*, execution: Execution) -> Execution:

@@ -35,136 +35,120 @@ class Event(NamedTuple):
     requester: int | None = None
 
 
-class RunNumbers(NamedTuple):
-    """Which run this is, for people: `Heartbeat #128`, attempt 2 of 3."""
+class Run(NamedTuple):
+    """One run as the run events describe it, whoever started it.
 
+    A run is modelled once (councilors/services.py builds this from an execution); which of the two
+    event families goes on the wire is decided here, at the edge: a councilor's run is told as
+    `councilor_*` events (with its task and title), any other as `agent_execution_*` (with the
+    caller's instance id). The seed's clients know both families.
+    """
+
+    execution_id: str
+    agent_id: str
+    agent_name: str
+    emoji: str
+    started_at: datetime
     run_number: int
     attempt: int = 1
     max_attempts: int = 1
-
-    def fields(self) -> dict[str, int]:
-        return {"run_number": self.run_number, "attempt": self.attempt, "max_attempts": self.max_attempts}
-
-
-def _numbered(data: dict[str, Any], numbers: RunNumbers | None) -> dict[str, Any]:
-    return {**data, **numbers.fields()} if numbers is not None else data
+    # A councilor's run: its task and title. None: an agent run (the API's execute, run now).
+    councilor_task: tuple[str, str] | None = None
+    instance_id: str = ""
+    # The pk of the user who asked for it (its private details are theirs); None: nobody did.
+    requester: int | None = None
 
 
-class RunTimes(NamedTuple):
+class RunEnd(NamedTuple):
     """How a finished run went, as every "run ended" event reports it."""
 
-    execution_id: str
     status: str  # completed | error | cancelled | timed_out
     severity: Severity
-    started_at: datetime
     completed_at: datetime
     duration_ms: int
+    error: str = ""
+    cancelled_by: str = ""
 
 
-def councilor_started(
-    *,
-    councilor_id: str,
-    task_name: str,
-    display_name: str,
-    execution_id: str,
-    started_at: datetime,
-    emoji: str,
-    numbers: RunNumbers | None = None,
-) -> Event:
-    data = CouncilorStarted(
-        councilor_id=councilor_id,
-        task_name=task_name,
-        display_name=display_name,
-        execution_id=execution_id,
-        started_at=iso_utc(started_at),
-        emoji=emoji,
-    )
-    return Event("councilor_started", _numbered(dict(data), numbers))
+def _numbers(run: Run) -> dict[str, int]:
+    return {"run_number": run.run_number, "attempt": run.attempt, "max_attempts": run.max_attempts}
 
 
-def councilor_finished(
-    *,
-    councilor_id: str,
-    task_name: str,
-    display_name: str,
-    run: RunTimes,
-    error: str,
-    emoji: str,
-    requester: int | None = None,
-    numbers: RunNumbers | None = None,
-    cancelled_by: str = "",
-) -> Event:
-    """`councilor_error` when the run failed, timed out or was cancelled (`status` says which); else `completed`."""
-    common: dict[str, Any] = {
-        "councilor_id": councilor_id,
-        "task_name": task_name,
-        "display_name": display_name,
-        "execution_id": run.execution_id,
-        "started_at": iso_utc(run.started_at),
-        "completed_at": iso_utc(run.completed_at),
-        "duration_ms": run.duration_ms,
-        "emoji": emoji,
-    }
-    if run.status in FAILED_STATUSES:
-        failed: CouncilorError = {**common, "status": run.status, "severity": "error", "error": error}  # type: ignore[typeddict-item]
-        if cancelled_by:
-            failed["cancelled_by"] = cancelled_by
-        return Event("councilor_error", _numbered(dict(failed), numbers), requester)
-    completed: CouncilorCompleted = {**common, "status": "completed", "severity": run.severity}  # type: ignore[typeddict-item]
-    return Event("councilor_completed", _numbered(dict(completed), numbers), requester)
-
-
-def agent_execution_started(
-    *,
-    agent_id: str,
-    agent_name: str,
-    instance_id: str,
-    execution_id: str,
-    started_at: datetime,
-    emoji: str,
-    requester: int | None = None,
-    numbers: RunNumbers | None = None,
-) -> Event:
+def run_started(run: Run) -> Event:
+    """`councilor_started` for a councilor's run, `agent_execution_started` for any other."""
+    if run.councilor_task is not None:
+        task_name, title = run.councilor_task
+        started = CouncilorStarted(
+            councilor_id=run.agent_id,
+            task_name=task_name,
+            display_name=title,
+            execution_id=run.execution_id,
+            started_at=iso_utc(run.started_at),
+            emoji=run.emoji,
+        )
+        return Event("councilor_started", {**started, **_numbers(run)})
     data = AgentExecutionStarted(
-        agent_id=agent_id,
-        agent_name=agent_name,
-        instance_id=instance_id,
-        execution_id=execution_id,
-        started_at=iso_utc(started_at),
-        emoji=emoji,
-    )
-    return Event("agent_execution_started", _numbered(dict(data), numbers), requester)
-
-
-def agent_execution_completed(
-    *,
-    agent_id: str,
-    agent_name: str,
-    instance_id: str,
-    run: RunTimes,
-    error: str,
-    emoji: str,
-    requester: int | None = None,
-    numbers: RunNumbers | None = None,
-    cancelled_by: str = "",
-) -> Event:
-    data = AgentExecutionCompleted(
-        agent_id=agent_id,
-        agent_name=agent_name,
-        instance_id=instance_id,
+        agent_id=run.agent_id,
+        agent_name=run.agent_name,
+        instance_id=run.instance_id,
         execution_id=run.execution_id,
-        status=run.status if run.status in FAILED_STATUSES else "completed",  # type: ignore[typeddict-item]
-        severity=run.severity,
         started_at=iso_utc(run.started_at),
-        completed_at=iso_utc(run.completed_at),
-        duration_ms=run.duration_ms,
-        emoji=emoji,
+        emoji=run.emoji,
     )
-    if error:
-        data["error"] = error
-    if cancelled_by:
-        data["cancelled_by"] = cancelled_by
-    return Event("agent_execution_completed", _numbered(dict(data), numbers), requester)
+    return Event("agent_execution_started", {**data, **_numbers(run)}, run.requester)
+
+
+def run_finished(run: Run, end: RunEnd) -> Event:
+    """A councilor's run: `councilor_error` when it failed, timed out or was cancelled (`status` says which),
+    else `councilor_completed`; any other run: `agent_execution_completed`."""
+    started_at, completed_at = iso_utc(run.started_at), iso_utc(end.completed_at)
+    failed = end.status in FAILED_STATUSES
+    extra: dict[str, Any] = {"cancelled_by": end.cancelled_by} if end.cancelled_by else {}
+    if run.councilor_task is not None:
+        task_name, title = run.councilor_task
+        if failed:
+            error = CouncilorError(
+                councilor_id=run.agent_id,
+                task_name=task_name,
+                display_name=title,
+                execution_id=run.execution_id,
+                status=end.status,  # type: ignore[typeddict-item]  # one of FAILED_STATUSES
+                severity="error",
+                error=end.error,
+                started_at=started_at,
+                completed_at=completed_at,
+                duration_ms=end.duration_ms,
+                emoji=run.emoji,
+            )
+            return Event("councilor_error", {**error, **extra, **_numbers(run)}, run.requester)
+        completed = CouncilorCompleted(
+            councilor_id=run.agent_id,
+            task_name=task_name,
+            display_name=title,
+            execution_id=run.execution_id,
+            status="completed",
+            severity=end.severity,
+            started_at=started_at,
+            completed_at=completed_at,
+            duration_ms=end.duration_ms,
+            emoji=run.emoji,
+        )
+        return Event("councilor_completed", {**completed, **_numbers(run)}, run.requester)
+    data = AgentExecutionCompleted(
+        agent_id=run.agent_id,
+        agent_name=run.agent_name,
+        instance_id=run.instance_id,
+        execution_id=run.execution_id,
+        status=end.status if failed else "completed",  # type: ignore[typeddict-item]  # FAILED_STATUSES or completed
+        severity=end.severity,
+        started_at=started_at,
+        completed_at=completed_at,
+        duration_ms=end.duration_ms,
+        emoji=run.emoji,
+    )
+    if end.error:
+        extra["error"] = end.error
+    return Event("agent_execution_completed", {**data, **extra, **_numbers(run)}, run.requester)
 
 
 def agent_metrics_updated(*, agent_id: str, metrics: AgentMetrics) -> Event:

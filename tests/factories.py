@@ -6,7 +6,7 @@ from typing import Any
 
 from councilors.audit import Actor
 from councilors.models import ActionRecord, Agent, Councilor
-from councilors.services import agent_create, councilor_create
+from councilors.services import agent_create, councilor_create, councilor_save
 
 _sequence = itertools.count(1)
 # Passes AUTH_PASSWORD_VALIDATORS (tests/infrastructure/test_login_throttle.py checks it).
@@ -36,6 +36,13 @@ def make_councilor(*, agent: Agent | None = None, **fields: Any) -> Councilor:
         "notification_channels": ["panel"],
     }
     return councilor_create(agent=agent, **{**defaults, **fields})
+
+
+def edit_councilor(councilor: Councilor, *, actor: Actor | None = None, **fields: Any) -> Councilor:
+    """What the admin's change form does: new values on the instance, then `councilor_save`."""
+    for name, value in fields.items():
+        setattr(councilor, name, value)
+    return councilor_save(councilor=councilor, actor=actor)
 
 
 def make_user(*, username: str | None = None, permissions: tuple[str, ...] = (), **fields: Any):

@@ -20,11 +20,10 @@ from councilors.services import (
     councilor_pause,
     councilor_resume,
     councilor_run_guarded,
-    councilor_update,
     execution_start,
 )
 from councilors.validators import INTERVAL_MAX_MINUTES, INTERVAL_TOO_LONG
-from tests.factories import make_actor, make_councilor
+from tests.factories import edit_councilor, make_actor, make_councilor
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +56,7 @@ def test_a_disabled_councilor_has_no_schedule():
 
 def test_changing_to_cron_moves_the_next_run_to_the_cron_time():
     councilor = make_councilor(schedule_value="30m")
-    councilor_update(councilor=councilor, schedule_type="cron", schedule_value="*/5 * * * *")
+    edit_councilor(councilor, schedule_type="cron", schedule_value="*/5 * * * *")
     schedule = _schedule(councilor)
     assert (schedule.schedule_type, schedule.cron, schedule.minutes) == (Schedule.CRON, "*/5 * * * *", None)
     assert schedule.next_run == croniter("*/5 * * * *", timezone.now()).get_next(datetime)
@@ -67,7 +66,7 @@ def test_changing_to_cron_moves_the_next_run_to_the_cron_time():
 def test_editing_other_fields_keeps_the_next_run():
     councilor = make_councilor(schedule_value="30m")
     next_run = _schedule(councilor).next_run
-    councilor_update(councilor=councilor, title="Renamed", task_prompt="Another prompt.")
+    edit_councilor(councilor, title="Renamed", task_prompt="Another prompt.")
     schedule = _schedule(councilor)
     assert schedule.next_run == next_run
     assert schedule.name.endswith("Renamed")
@@ -150,7 +149,7 @@ def test_saving_a_stale_copy_after_a_pause_leaves_a_consistent_schedule(enabled)
     councilor = make_councilor()
     stale = Councilor.objects.get(pk=councilor.pk)  # still points at the schedule
     councilor_pause(councilor=councilor, actor=make_actor("alice"))
-    councilor_update(councilor=stale, enabled=enabled, actor=make_actor("alice"))
+    edit_councilor(stale, enabled=enabled, actor=make_actor("alice"))
     stale.refresh_from_db()
     assert Schedule.objects.count() == (1 if enabled else 0)
     assert stale.q_schedule_id == (Schedule.objects.get().pk if enabled else None)

@@ -25,7 +25,6 @@ from councilors.services import (
     councilor_resume,
     councilor_run,
     councilor_run_now,
-    councilor_update,
     execution_finish,
     execution_start,
 )
@@ -35,7 +34,7 @@ from infrastructure.timestamps import iso_utc
 from tests.councilors.conftest import SCHEDULE_SYNC_FAILED
 from tests.councilors.flood import OUTPUT_TRUNCATED_LINE
 from tests.councilors.layer import toggles
-from tests.factories import make_actor, make_agent, make_councilor, make_user
+from tests.factories import edit_councilor, make_actor, make_agent, make_councilor, make_user
 from tests.processes import free_port
 
 PY = sys.executable
@@ -224,9 +223,7 @@ def test_a_councilor_update_whose_schedule_sync_fails_leaves_nothing_behind(list
     schedule = Schedule.objects.get()
     break_schedule_sync()
     with pytest.raises(DatabaseError, match=SCHEDULE_SYNC_FAILED):
-        councilor_update(
-            councilor=councilor, title="Renamed", schedule_value="1h", enabled=False, actor=make_actor("alice")
-        )
+        edit_councilor(councilor, title="Renamed", schedule_value="1h", enabled=False, actor=make_actor("alice"))
     stored = Councilor.objects.get(pk=councilor.pk)
     assert (stored.title, stored.schedule_value, stored.enabled, stored.q_schedule_id) == (
         "Watcher",
@@ -241,8 +238,8 @@ def test_a_councilor_update_whose_schedule_sync_fails_leaves_nothing_behind(list
 @pytest.mark.django_db(transaction=True)
 def test_turning_enabled_off_in_an_update_is_a_pause_announced_once(listener):
     councilor = make_councilor(enabled=True)
-    councilor_update(councilor=councilor, enabled=False, actor=make_actor("alice"))
-    councilor_update(councilor=councilor, title="Still paused", enabled=False, actor=make_actor("alice"))
+    edit_councilor(councilor, enabled=False, actor=make_actor("alice"))
+    edit_councilor(councilor, title="Still paused", enabled=False, actor=make_actor("alice"))
     expected = {"councilor_id": councilor.councilor_id, "success": True, "by": "alice"}
     assert toggles(listener.so_far()) == [("councilor_paused", expected)]
 
@@ -277,7 +274,7 @@ def test_a_pause_that_fails_leaves_no_record(break_schedule_sync):
 def test_a_pause_or_resume_without_an_actor_is_refused_and_changes_nothing():
     councilor = make_councilor(enabled=True)
     with pytest.raises(ValueError, match="needs an actor"):
-        councilor_update(councilor=councilor, enabled=False)
+        edit_councilor(councilor, enabled=False)
     assert Councilor.objects.get(pk=councilor.pk).enabled is True
     assert records() == []
 
@@ -285,7 +282,7 @@ def test_a_pause_or_resume_without_an_actor_is_refused_and_changes_nothing():
 @pytest.mark.django_db
 def test_an_update_that_does_not_toggle_enabled_records_nothing():
     councilor = make_councilor(enabled=True)
-    councilor_update(councilor=councilor, title="Renamed")
+    edit_councilor(councilor, title="Renamed")
     assert records() == []
 
 

@@ -12,8 +12,8 @@ from councilors.runners.base import TIMEOUT_INVALID
 from councilors.runners.command import ARGV_INVALID, CWD_INVALID, ENV_INVALID
 from councilors.runners.http import URL_INVALID
 from councilors.runners.python import CALLABLE_INVALID
-from councilors.services import agent_create, councilor_update
-from tests.factories import make_agent, make_councilor
+from councilors.services import agent_create
+from tests.factories import edit_councilor, make_agent, make_councilor
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +167,7 @@ def test_good_colours_are_accepted(color):
 def test_update_revalidates_and_keeps_the_stored_row():
     councilor = make_councilor(schedule_value="30m")
     with pytest.raises(ValidationError):
-        councilor_update(councilor=councilor, schedule_value="0m")
+        edit_councilor(councilor, schedule_value="0m")
     assert Councilor.objects.get(pk=councilor.pk).schedule_value == "30m"
 
 
