@@ -44,6 +44,11 @@ class AppSettings:
         return float(_setting("WORKER_ALERT_AFTER_S", 60.0))
 
     @property
+    def RETRY_BACKOFF_MAX_S(self) -> float:
+        """The longest wait before a councilor's retry, however many attempts came before (docs/scheduling.md)."""
+        return float(_setting("RETRY_BACKOFF_MAX_S", 3600.0))
+
+    @property
     def OUTPUT_MAX_BYTES(self) -> int:
         """Bytes of a run's output kept (database, live stream, API); the rest is dropped after one marker line."""
         return int(_setting("OUTPUT_MAX_BYTES", 1_048_576))

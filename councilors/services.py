@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from councilors.app_settings import app_settings
 from councilors.audit import Actor, action_record_create
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
-from councilors.notifications import councilor_run_notify
 from councilors.output_stream import OutputPublisher
+from councilors.retries import Retry, councilor_run_ended, retry_abandoned
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback, RunCancelled, RunControl, RunTimedOut
 from councilors.runners.bounded import TRUNCATION_SLACK, bound_text
@@ -408,10 +408,9 @@ def councilor_run(*, councilor: Councilor, execution_id: str | None = None) -> E
 
 
 def councilor_execution_run(*, execution: Execution) -> Execution:
-    """Run a started councilor execution, then alert and e-mail as its councilor asks."""
+    """Run a started councilor execution, then retry it, or alert and e-mail as its councilor asks."""
     execution = execution_run(execution=execution)
-    councilor_run_notify(execution=execution)
-    return execution
+    return councilor_run_ended(execution=execution)
 
 
 def _skip(
@@ -447,13 +446,42 @@ def councilor_run_guarded(
     worker: str = "",
     requested_by: Any = None,
     actor: Actor | None = None,
+    retry: Retry | None = None,
 ) -> Execution | SkippedRun | None:
     """A worker's run of a councilor: skipped (and recorded) when it would overlap or repeat a run.
 
-    Scheduled runs (with `scheduled_for`) are also skipped when the councilor was paused after the
-    task was queued. `actor`, for a run asked for here and now, is recorded with its start or skip.
+    Scheduled runs (with `scheduled_for`) and retries are also skipped when the councilor was paused
+    after the task was queued. `actor`, for a run asked for here and now, is recorded with its start
+    or skip; `retry` says which attempt of a failed run this is (councilors.retries).
     Returns the finished execution, the SkippedRun, or None if the councilor is gone.
     """
+    outcome = _councilor_start_guarded(
+        councilor_pk=councilor_pk,
+        execution_id=execution_id,
+        scheduled_for=scheduled_for,
+        worker=worker,
+        requested_by=requested_by,
+        actor=actor,
+        retry=retry,
+    )
+    if isinstance(outcome, Execution):
+        return councilor_execution_run(execution=outcome)
+    if retry is not None and isinstance(outcome, SkippedRun) and outcome.reason != SkippedRun.Reason.DUPLICATE:
+        retry_abandoned(retry=retry)
+    return outcome
+
+
+def _councilor_start_guarded(
+    *,
+    councilor_pk: int,
+    execution_id: str | None,
+    scheduled_for: datetime | None,
+    worker: str,
+    requested_by: Any,
+    actor: Actor | None,
+    retry: Retry | None,
+) -> Execution | SkippedRun | None:
+    """The checks and the start of `councilor_run_guarded`, in one transaction under the councilor's row lock."""
     with transaction.atomic():
         # The councilor's row lock makes "is one running?" and "start mine" one step across clusters.
         councilor = (
@@ -467,9 +495,11 @@ def councilor_run_guarded(
             action_record_create(
                 actor=actor, action=run_now, target=councilor.councilor_id, execution_id=execution_id or ""
             )
-        if scheduled_for is not None and not councilor.enabled:
+        if (scheduled_for is not None or retry is not None) and not councilor.enabled:
             return _skip(councilor, SkippedRun.Reason.PAUSED, scheduled_for=scheduled_for, execution_id=execution_id)
-        running = councilor.executions.filter(status=Execution.Status.RUNNING).order_by("started_at").first()
+        if retry is not None and _attempt_exists(retry):  # a retry task the broker delivered twice
+            return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=None, execution_id=None)
+        running = councilor.executions.filter(status__in=Execution.IN_FLIGHT).order_by("started_at").first()
         if running is not None:
             return _skip(
                 councilor,
@@ -483,16 +513,32 @@ def councilor_run_guarded(
         if repeated or (scheduled_for and councilor.executions.filter(scheduled_for=scheduled_for).exists()):
             # The first delivery's record keeps this id; the skip note must not claim it too.
             return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=scheduled_for, execution_id=None)
-        execution = execution_start(
+        return execution_start(
             agent=councilor.agent,
             councilor=councilor,
             prompt=councilor.task_prompt,
             execution_id=execution_id,
             scheduled_for=scheduled_for,
             worker=worker,
-            requested_by=requested_by,
+            **_attempt_fields(councilor, retry, requested_by),
         )
-    return councilor_execution_run(execution=execution)
+
+
+def _attempt_exists(retry: Retry) -> bool:
+    return Execution.objects.filter(first_attempt_id=retry.first_attempt_pk, attempt=retry.attempt).exists()
+
+
+def _attempt_fields(councilor: Councilor, retry: Retry | None, requested_by: Any) -> dict[str, Any]:
+    """A first run may take `max_retries` more attempts; a retry carries its chain's numbers and requester."""
+    if retry is None:
+        return {"attempt": 1, "max_attempts": councilor.max_retries + 1, "requested_by": requested_by}
+    first = Execution.objects.select_related("requested_by").filter(pk=retry.first_attempt_pk).first()
+    return {
+        "attempt": retry.attempt,
+        "max_attempts": retry.max_attempts,
+        "first_attempt": first,
+        "requested_by": first.requested_by if first is not None else requested_by,
+    }
 
 
 def councilor_enqueue(*, councilor: Councilor, actor: Actor) -> str:

@@ -4,6 +4,7 @@ from django.utils.dateparse import parse_datetime
 
 from councilors.models import Agent
 from councilors.reaper import worker_label
+from councilors.retries import Retry
 from councilors.selectors import councilor_get, user_find
 from councilors.services import agent_run, councilor_run_guarded
 
@@ -26,6 +27,16 @@ def run_scheduled_councilor_task(councilor_pk: int, scheduled_for: str | None = 
         councilor_pk=councilor_pk,
         scheduled_for=parse_datetime(scheduled_for) if scheduled_for else None,
         worker=worker_label(),
+    )
+    return str(getattr(outcome, "execution_id", outcome))
+
+
+def run_councilor_retry_task(councilor_pk: int, first_attempt_pk: int, attempt: int, max_attempts: int) -> str:
+    """Worker entry point for a retry (a one-off schedule of councilors.retries); returns the execution id."""
+    outcome = councilor_run_guarded(
+        councilor_pk=councilor_pk,
+        worker=worker_label(),
+        retry=Retry(first_attempt_pk=first_attempt_pk, attempt=attempt, max_attempts=max_attempts),
     )
     return str(getattr(outcome, "execution_id", outcome))
 
