@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from councilors.app_settings import app_settings
 from councilors.audit import Actor, action_record_create
+from councilors.concurrency import START_TASK as START_QUEUED_TASK
+from councilors.concurrency import queued_claim, queued_waiting, run_admitted
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.output_stream import OutputPublisher
 from councilors.retries import Retry, councilor_run_ended, retry_abandoned
@@ -247,8 +249,12 @@ def execution_start(
     attempt: int = 1,
     max_attempts: int = 1,
     first_attempt: Execution | None = None,
+    queued: bool = False,
 ) -> Execution:
-    """Write the `running` record (with who asked for it, if anyone did) and announce it."""
+    """Write the `running` record (with who asked for it, if anyone did) and announce it.
+
+    `queued`: the run is over a concurrency cap; it is recorded `queued`, announced when it starts.
+    """
     execution = Execution(
         execution_id=execution_id or new_execution_id(agent_id=agent.agent_id),
         agent=agent,
@@ -259,16 +265,51 @@ def execution_start(
         kind=Execution.Kind.COUNCILOR if councilor else Execution.Kind.AGENT,
         instance_id=instance_id,
         prompt=prompt,
-        status=Execution.Status.RUNNING,
+        status=Execution.Status.QUEUED if queued else Execution.Status.RUNNING,
         started_at=timezone.now(),
         scheduled_for=scheduled_for,
-        worker=worker,
+        worker="" if queued else worker,
         requested_by=requested_by,
     )
     execution.full_clean()
     execution.save()
-    emit(*_started_event(execution))
+    if not queued:
+        emit(*_started_event(execution))
     return execution
+
+
+def queued_run_start(*, worker: str) -> Execution | None:
+    """Start the oldest queued run there is room for, exactly once across clusters; None when none fits."""
+    with transaction.atomic():
+        execution = queued_claim(worker=worker)
+        if execution is None:
+            return None
+        execution.status = Execution.Status.RUNNING
+        execution.started_at = timezone.now()  # a queued run's started_at was when it was queued
+        execution.worker = worker
+        execution.full_clean()
+        execution.save(update_fields=["status", "started_at", "worker", "updated_at"])
+        emit(*_started_event(execution))
+    logger.info("queued run %s started on %s", execution.execution_id, worker)
+    return execution
+
+
+def queued_runs_kick(*, agent: Agent, worker: str) -> bool:
+    """After a run of `agent` ends: queue a start task when a queued run waits for the place it freed."""
+    from django_q.tasks import async_task
+
+    with transaction.atomic():
+        if not queued_waiting(agent=agent, worker=worker):
+            return False
+        async_task(START_QUEUED_TASK)
+    return True
+
+
+def execution_run_started(*, execution: Execution) -> Execution:
+    """Run an execution just started from the queue: a councilor's with its retries and notifications."""
+    if execution.kind == Execution.Kind.COUNCILOR:
+        return councilor_execution_run(execution=execution)
+    return execution_run(execution=execution)
 
 
 def execution_finish(*, execution: Execution, output: str, error: str = "", status: str | None = None) -> Execution:
@@ -387,15 +428,19 @@ def agent_run(
     worker: str = "",
     requested_by: Any = None,
 ) -> Execution:
-    """Run an agent once, outside any schedule, and return its finished execution."""
-    execution = execution_start(
-        agent=agent,
-        prompt=prompt,
-        instance_id=instance_id,
-        execution_id=execution_id,
-        worker=worker,
-        requested_by=requested_by,
-    )
+    """Run an agent once, outside any schedule, and return its finished execution (or its `queued` one)."""
+    with transaction.atomic():
+        execution = execution_start(
+            agent=agent,
+            prompt=prompt,
+            instance_id=instance_id,
+            execution_id=execution_id,
+            worker=worker,
+            requested_by=requested_by,
+            queued=not run_admitted(agent=agent, worker=worker),
+        )
+    if execution.status == Execution.Status.QUEUED:
+        return execution
     return execution_run(execution=execution)
 
 
@@ -465,6 +510,8 @@ def councilor_run_guarded(
         retry=retry,
     )
     if isinstance(outcome, Execution):
+        if outcome.status == Execution.Status.QUEUED:
+            return outcome  # over a cap: a worker starts it when a place frees (councilors.concurrency)
         return councilor_execution_run(execution=outcome)
     if retry is not None and isinstance(outcome, SkippedRun) and outcome.reason != SkippedRun.Reason.DUPLICATE:
         retry_abandoned(retry=retry)
@@ -520,6 +567,7 @@ def _councilor_start_guarded(
             execution_id=execution_id,
             scheduled_for=scheduled_for,
             worker=worker,
+            queued=not run_admitted(agent=councilor.agent, worker=worker),
             **_attempt_fields(councilor, retry, requested_by),
         )
 

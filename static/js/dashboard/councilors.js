@@ -8,7 +8,7 @@ import { controlButtons, sendControl } from "./controls.js";
 import { flash, h } from "./dom.js";
 import { formatSeconds, relativeTime } from "./format.js";
 import { agentHref, runHref } from "./links.js";
-import { councilorAfter, normalizeCouncilors, rowFromApi, rowFromEvent, statusKey, statusLabel, wantsToast } from "./model.js";
+import { councilorAfter, normalizeCouncilors, rowFromApi, rowFromEvent, statusKey, statusLabel, wantsToast, willRetry } from "./model.js";
 
 const REFRESH_DELAY_MS = 400;
 const CLOCK_MS = 30000;
@@ -124,7 +124,7 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
     model.set(id, next);
     update(id, { highlight: true });
     const finished = envelope.type === "councilor_completed" || envelope.type === "councilor_error";
-    if (finished && wantsToast(next, next.last_severity)) {
+    if (finished && wantsToast(next, next.last_severity) && !willRetry(envelope.data)) {
       const item = tickerItem(envelope, { gettext, nameOf });
       toasts.show({
         title: item.title,

@@ -90,6 +90,15 @@ export function trendWith(points, point, limit) {
   return [...points, point].slice(-limit);
 }
 
+/**
+ * Whether a finished councilor run will be tried again (an error or timeout before its last attempt):
+ * its notification waits for the final outcome (docs/scheduling.md, "Retries").
+ */
+export function willRetry(data) {
+  const failed = data?.status === "error" || data?.status === "timed_out";
+  return failed && Number.isInteger(data.attempt) && Number.isInteger(data.max_attempts) && data.attempt < data.max_attempts;
+}
+
 /** Whether a finished run of this councilor pops a toast (its channels include `toast`). */
 export function wantsToast(row, severity) {
   return Boolean(row?.toast && row.toast[severity]);

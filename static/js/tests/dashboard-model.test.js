@@ -11,6 +11,7 @@ import {
   rowFromEvent,
   statusLabel,
   wantsToast,
+  willRetry,
 } from "../dashboard/model.js";
 import { envelope } from "./fakes.js";
 
@@ -70,6 +71,15 @@ test("toasts only for councilors with the toast channel, on the severities they 
   assert.equal(wantsToast(row, "warning"), true);
   assert.equal(wantsToast({ ...row, toast: null }, "error"), false);
   assert.equal(wantsToast(undefined, "error"), false);
+});
+
+test("an attempt that will be retried pops no toast; the last one, a success or a cancel does", () => {
+  assert.equal(willRetry({ status: "error", attempt: 1, max_attempts: 3 }), true);
+  assert.equal(willRetry({ status: "timed_out", attempt: 2, max_attempts: 3 }), true);
+  assert.equal(willRetry({ status: "error", attempt: 3, max_attempts: 3 }), false);
+  assert.equal(willRetry({ status: "cancelled", attempt: 1, max_attempts: 3 }), false);
+  assert.equal(willRetry({ status: "completed", attempt: 1, max_attempts: 3 }), false);
+  assert.equal(willRetry({ status: "error" }), false);
 });
 
 test("a councilor first heard of in an event gets a row", () => {
