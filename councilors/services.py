@@ -680,13 +680,8 @@ def councilor_run_requested(*, councilor: Councilor, actor: Actor) -> RunNow:
     return RunNow(execution_id=councilor_enqueue(councilor=councilor, actor=actor))
 
 
-def agent_run_now(*, agent: Agent, prompt: str, actor: Actor, instance_id: str = "") -> RunNow:
-    """The admin's "Run now" of an agent, under the API's `execute` rules; RunRefused says which one failed.
-
-    The actor needs `councilors.run_agent`, the agent must be available through the API, a worker
-    cluster must be alive (the run is queued for it, never run here), and the run counts in the
-    actor's `execute` rate limit (API_EXECUTE_RATE_LIMIT, the same Redis bucket as the API's).
-    """
+def agent_run_allowed(*, agent: Agent, actor: Actor) -> None:
+    """The rules of running an agent from the web; RunRefused says which failed (passing spends one of the limit)."""
     user = actor.user
     if user is None or not user.has_perm(RUN_PERMISSION):
         raise RunRefused(gettext(RUN_FORBIDDEN) % {"permission": RUN_PERMISSION})
@@ -696,6 +691,16 @@ def agent_run_now(*, agent: Agent, prompt: str, actor: Actor, instance_id: str =
     if not execute_rate_take(user_id=user.pk):
         limits = {"limit": rate_settings.EXECUTE_RATE_LIMIT, "window": rate_settings.EXECUTE_RATE_WINDOW_S}
         raise RunRefused(gettext(RUN_RATE_LIMITED) % limits)
+
+
+def agent_run_now(*, agent: Agent, prompt: str, actor: Actor, instance_id: str = "") -> RunNow:
+    """The admin's "Run now" of an agent, under the API's `execute` rules; RunRefused says which one failed.
+
+    The actor needs `councilors.run_agent`, the agent must be available through the API, a worker
+    cluster must be alive (the run is queued for it, never run here), and the run counts in the
+    actor's `execute` rate limit (API_EXECUTE_RATE_LIMIT, the same Redis bucket as the API's).
+    """
+    agent_run_allowed(agent=agent, actor=actor)
     run_now = ActionRecord.Action.RUN_NOW
     execution_id = agent_enqueue(agent=agent, prompt=prompt, actor=actor, instance_id=instance_id, action=run_now)
     return RunNow(execution_id=execution_id)

@@ -148,3 +148,17 @@ def test_on_a_real_cluster_a_run_over_the_cap_waits_queued_then_runs(tmp_path):
     first = Execution.objects.get(execution_id="exec_cap_first")
     assert (first.status, second.status, second.output.strip()) == ("completed", "completed", "released")
     assert second.started_at >= first.completed_at
+
+
+@pytest.mark.django_db
+def test_the_dashboard_and_the_run_page_show_a_queued_run_with_its_place(admin_client):
+    from django.urls import reverse
+
+    councilor = make_councilor(agent=make_agent(max_concurrent=1))
+    running(councilor.agent)
+    queued_id = tasks.run_councilor_task(councilor.councilor_id, "exec_q_dash")
+    dashboard = admin_client.get(reverse("dashboard")).content.decode()
+    assert "Queued (#1 in line)" in dashboard
+    assert f'"running_execution_id": "{queued_id}"' in dashboard and '"queue_place": 1' in dashboard
+    run_page = admin_client.get(reverse("run_detail", args=[queued_id])).content.decode()
+    assert 'id="run-queue-place">#1 in line<' in run_page

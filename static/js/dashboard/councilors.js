@@ -51,7 +51,8 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
 
   function renderRow(row) {
     const status = statusLabel(row, gettext);
-    const running = row.status === "running" ? runHref(config, row.running_execution_id) : null;
+    const inFlight = row.status === "running" || row.status === "queued";
+    const running = inFlight ? runHref(config, row.running_execution_id) : null;
     return h(
       "tr",
       { dataset: { councilorId: row.councilor_id, status: row.status, enabled: String(row.enabled) } },
