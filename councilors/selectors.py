@@ -183,6 +183,14 @@ def execution_find_visible(*, execution_id: str, user: Any) -> Execution | Queue
     return found
 
 
+def executions_visible(*, user: Any) -> QuerySet[Execution]:
+    """Every run whose details `user` may see (execution_visible_to's rule, as a query), newest first."""
+    runs = Execution.objects.select_related("agent", "councilor", "requested_by").order_by("-started_at", "-pk")
+    if user is None or not user.is_authenticated or not user.is_active:
+        return runs.none()
+    return runs if user.has_perm(VIEW_EXECUTION_PERMISSION) else runs.filter(requested_by_id=user.pk)
+
+
 def agents_with_metrics() -> list[tuple[Agent, AgentMetrics]]:
     """Every agent with its metrics, in display order."""
     metrics = agents_metrics_list()

@@ -1,7 +1,7 @@
 """The live pages: the dashboard, a run, an agent (docs/dashboard.md). Each parses, reads, renders."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -10,6 +10,7 @@ from councilors.models import ActionRecord, Execution
 from councilors.rerun import execution_run_again
 from councilors.services import RunRefused
 from dashboard.pages import agent_page_get, run_output_text, run_page_get
+from dashboard.runs import run_row_get, runs_page_get
 from dashboard.selectors import dashboard_config_get
 
 UNKNOWN_RUN = "No execution with execution_id %(execution_id)r."
@@ -76,3 +77,15 @@ def agent_detail(request: HttpRequest, agent_id: str) -> HttpResponse:
     if context is None:
         raise Http404(UNKNOWN_AGENT % {"agent_id": agent_id})
     return render(request, "dashboard/agent.html", context)
+
+
+@login_required
+def runs_list(request: HttpRequest) -> HttpResponse:
+    """Every run the user may see, filtered and paginated (`/runs/`), kept live by static/js/runs/main.js."""
+    return render(request, "dashboard/runs.html", runs_page_get(user=request.user, query=request.GET))
+
+
+@login_required
+def runs_row(request: HttpRequest, execution_id: str) -> JsonResponse:
+    """`{"row": …}` for one run under the page's filters; `{"row": null}` when it is not to be listed."""
+    return JsonResponse({"row": run_row_get(execution_id=execution_id, user=request.user, query=request.GET)})
