@@ -51,6 +51,11 @@ def cluster_workers(key: str) -> list[str]:
     return [f"{host}:{child.pid}" for child in children]
 
 
+def _capped_cluster(worker: str) -> str:
+    """The cluster key of a worker's run under a cluster cap; "" without a cap or a worker (nothing to lock)."""
+    return cluster_key() if worker and app_settings.MAX_CONCURRENT_RUNS > 0 else ""
+
+
 def _cluster_lock(key: str) -> None:
     """Serialize "count, then start or queue" within one cluster until the transaction ends."""
     if connection.vendor == "postgresql":
@@ -84,7 +89,7 @@ def run_admitted(*, agent: Agent, worker: str) -> bool:
     Takes the cluster's lock, then the agent's row lock, in that order everywhere (no deadlock).
     A run with no worker (a command's in-process run) answers to the agent's cap only.
     """
-    key = cluster_key() if worker else ""
+    key = _capped_cluster(worker)
     if key:
         _cluster_lock(key)
     locked = _agent_lock(agent.pk)
@@ -98,7 +103,7 @@ def queued_claim(*, worker: str) -> Execution | None:
 
     Call inside a transaction; runs another cluster is claiming are skipped, not waited for.
     """
-    key = cluster_key() if worker else ""
+    key = _capped_cluster(worker)
     if key:
         _cluster_lock(key)
         if not cluster_has_room(key=key):
@@ -118,7 +123,7 @@ def queued_claim(*, worker: str) -> Execution | None:
 
 def queued_waiting(*, agent: Agent, worker: str) -> bool:
     """After a run of `agent` ended: whether a queued run waits (read under the admission locks)."""
-    key = cluster_key() if worker else ""
+    key = _capped_cluster(worker)
     if key:
         _cluster_lock(key)
     _agent_lock(agent.pk)

@@ -162,3 +162,22 @@ def test_the_dashboard_and_the_run_page_show_a_queued_run_with_its_place(admin_c
     assert f'"running_execution_id": "{queued_id}"' in dashboard and '"queue_place": 1' in dashboard
     run_page = admin_client.get(reverse("run_detail", args=[queued_id])).content.decode()
     assert 'id="run-queue-place">#1 in line<' in run_page
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_run_starts_exactly_once_however_many_workers_try(tmp_path):
+    from django_q.tasks import async_task
+
+    marks = tmp_path / "marks"
+    script = f"open({str(marks)!r}, 'a').write('ran\\n'); print('ran')"
+    agent = make_agent(max_concurrent=1, runner_config={"argv": [PY, "-c", script], "timeout": 30})
+    queued = execution_start(agent=agent, prompt="once", queued=True)
+    with qclusters(2, log_dir=tmp_path, COUNCILORS_SANDBOX="none", Q_WORKERS="2"):
+        for _ in range(6):  # four workers on two clusters race for the one queued run
+            async_task(START_TASK)
+        finished = execution_wait_finished(execution_id=queued.execution_id, timeout=60)
+        eventually(lambda: not OrmQ.objects.exists(), timeout=60, what="every start task done")
+    assert (finished.status, finished.output.strip()) == ("completed", "ran")
+    assert marks.read_text() == "ran\n"
+    assert Execution.objects.filter(agent=agent).count() == 1

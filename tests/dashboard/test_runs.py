@@ -14,10 +14,13 @@ VIEW = "councilors.view_execution"
 
 def run(agent, *, user=None, councilor=None, error="", output="fine", started=None, finish=True) -> Execution:
     execution = execution_start(agent=agent, councilor=councilor, prompt="p", requested_by=user)
-    if started is not None:
-        Execution.objects.filter(pk=execution.pk).update(started_at=started)
+    if finish:
+        execution = execution_finish(execution=execution, output=output, error=error)
+    if started is not None:  # as if it had run then (for a second)
+        ended = started + timedelta(seconds=1) if finish else None
+        Execution.objects.filter(pk=execution.pk).update(started_at=started, completed_at=ended)
         execution.refresh_from_db()
-    return execution_finish(execution=execution, output=output, error=error) if finish else execution
+    return execution
 
 
 def listed(client, **query) -> list[str]:
