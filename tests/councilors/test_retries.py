@@ -2,7 +2,7 @@
 
 import ast
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -190,3 +190,31 @@ def test_retries_run_on_a_real_cluster(tmp_path, settings):
     assert second.started_at - first.completed_at >= timedelta(seconds=0.75)
     assert third.started_at - second.completed_at >= timedelta(seconds=1.5)
     assert retry_schedules() == []
+
+
+@pytest.mark.django_db
+def test_the_run_page_says_which_attempt_and_links_to_the_first(admin_client):
+    from django.urls import reverse
+
+    councilor = failing_councilor()
+    first = councilor_run_guarded(councilor_pk=councilor.pk)
+    second = run_retry(retry_schedules()[0])
+    page = admin_client.get(reverse("run_detail", args=[second.execution_id])).content.decode()
+    assert 'id="run-attempt">attempt 2 of 3 · <a href="' + reverse("run_detail", args=[first.execution_id]) in page
+    first_page = admin_client.get(reverse("run_detail", args=[first.execution_id])).content.decode()
+    assert 'id="run-attempt">attempt 1 of 3</dd>' in first_page
+    plain = make_councilor()
+    once = councilor_run_guarded(councilor_pk=plain.pk)
+    assert 'id="run-attempt"' not in admin_client.get(reverse("run_detail", args=[once.execution_id])).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_retry_is_due_exactly_its_backoff_after_the_failure_on_a_clock_we_hold():
+    councilor = failing_councilor(retry_backoff_s=40)
+    execution = execution_start(agent=councilor.agent, councilor=councilor, prompt="p", max_attempts=3)
+    execution = execution_finish(execution=execution, output="", error="boom")
+    now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    schedule = retries.councilor_retry_schedule(execution=execution, now=now, rng=lambda: 1.0)
+    assert schedule.next_run == now + timedelta(seconds=50)  # 40 s, +25 %
+    assert ast.literal_eval(schedule.args) == (councilor.pk, execution.pk, 2, 3)
+    assert (schedule.schedule_type, schedule.repeats) == (Schedule.ONCE, -1)
