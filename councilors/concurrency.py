@@ -108,16 +108,18 @@ def queued_claim(*, worker: str) -> Execution | None:
         _cluster_lock(key)
         if not cluster_has_room(key=key):
             return None
-    candidates = (
-        Execution.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("agent", "councilor")
-        .filter(status=Execution.Status.QUEUED, cancel_requested_at__isnull=True)
-        .order_by("started_at", "pk")[:CLAIM_SCAN]
-    )
-    for execution in candidates:
-        locked = _agent_lock(execution.agent_id)
-        if locked is not None and agent_has_room(locked):
-            return execution
+    waiting = Execution.objects.filter(status=Execution.Status.QUEUED, cancel_requested_at__isnull=True)
+    for pk, agent_pk in waiting.order_by("started_at", "pk").values_list("pk", "agent_id")[:CLAIM_SCAN]:
+        locked = _agent_lock(agent_pk)
+        if locked is None or not agent_has_room(locked):
+            continue
+        # One row locked at a time (a run another cluster is claiming is skipped, not waited for),
+        # and read again under its lock: a cancel may have finished it since.
+        claimed = (
+            waiting.select_for_update(skip_locked=True, of=("self",)).select_related("agent", "councilor").filter(pk=pk)
+        ).first()
+        if claimed is not None:
+            return claimed
     return None
 
 
