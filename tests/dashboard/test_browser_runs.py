@@ -7,12 +7,13 @@ import pytest
 
 from councilors.models import Execution
 from councilors.services import agent_enqueue, agent_run
-from tests.dashboard.browser import context_logged_in, wait_for_state
+from tests.dashboard.browser import SCREENSHOTS_DIR, context_logged_in, wait_for_state
 from tests.factories import make_actor, make_agent
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 ROWS = "#runs tbody tr[data-execution-id]"
+RUNS_SCREENSHOT = SCREENSHOTS_DIR / "runs-page.png"
 
 
 def _agent(agent_id: str, script: str):
@@ -46,6 +47,7 @@ def test_runs_arrive_live_for_those_who_may_see_them_and_fit_the_filters(stack, 
     adas = agent_enqueue(agent=fine, prompt="by ada", actor=make_actor(user=staff))
     _wait_row(all_runs, adas, "completed")
     assert _row_ids(all_runs) == [adas, earlier.execution_id]
+    assert all_runs.text_content("#runs-count") == "2 runs"
     assert all_runs.get_attribute(f'#runs tr[data-execution-id="{adas}"] th a', "href") == f"/executions/{adas}/"
     assert all_runs.text_content(f'#runs tr[data-execution-id="{adas}"] [data-field="requester"]') == "ada"
 
@@ -57,6 +59,8 @@ def test_runs_arrive_live_for_those_who_may_see_them_and_fit_the_filters(stack, 
     assert _row_ids(own_only) == [bobs]
     assert _row_ids(errors_only) == [bobs]
     assert Execution.objects.get(execution_id=bobs).requested_by == viewer
+    RUNS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    all_runs.screenshot(path=str(RUNS_SCREENSHOT), full_page=True, animations="disabled")
     # Each row opens its run page.
     own_only.click(f'#runs tr[data-execution-id="{bobs}"] th a')
     own_only.wait_for_url(f"**/executions/{bobs}/")

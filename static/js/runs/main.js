@@ -9,6 +9,6 @@ const config = JSON.parse(document.getElementById("runs-config").textContent);
 const socket = sharedSocket({ url: config.socketUrl || undefined });
 
 mountIndicator(document.getElementById("connection"), { socket });
-const runs = mountAllRuns(document.getElementById("runs"), { socket, config });
+const runs = mountAllRuns(document.getElementById("runs"), { socket, config, counter: document.getElementById("runs-count") });
 
 window.conductor = { socket, config, runs };

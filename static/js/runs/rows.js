@@ -3,7 +3,7 @@
 // `/runs/row/<execution_id>?<filters>` and adds, replaces or removes the row with the answer.
 
 import { runErrorText } from "../gamification/errors.js";
-import { interpolate, pageGettext } from "../gamification/i18n.js";
+import { interpolate, pageGettext, pageNgettext } from "../gamification/i18n.js";
 import { formatSeconds } from "../gamification/titles.js";
 import { paintVerdict } from "../gamification/verdict.js";
 import { flash, h } from "../dashboard/dom.js";
@@ -23,6 +23,11 @@ export function runEventId(envelope) {
 export function rowUrl(config, executionId) {
   const base = config.rowUrl.replace("__id__", encodeURIComponent(executionId));
   return config.filters ? `${base}?${config.filters}` : base;
+}
+
+/** "1 run", "12 runs", in the page's language. */
+export function runsCount(count, ngettext = pageNgettext) {
+  return interpolate(ngettext("%(counter)s run", "%(counter)s runs", count), { counter: count });
 }
 
 /** What to do with the table for a row answer: "replace", "remove", "add" or "none". */
@@ -57,8 +62,15 @@ export function renderRunRow(row, { config, gettext = pageGettext }) {
   );
 }
 
-export function mountAllRuns(table, { socket, config, gettext = pageGettext, fetchJson = defaultFetch }) {
+export function mountAllRuns(table, { socket, config, counter = null, gettext = pageGettext, fetchJson = defaultFetch }) {
   const tbody = table.tBodies[0];
+
+  function count(change) {
+    if (!counter) return;
+    const total = Math.max(0, Number(counter.dataset.count ?? 0) + change);
+    counter.dataset.count = String(total);
+    counter.textContent = runsCount(total);
+  }
 
   async function refresh(executionId) {
     let answer;
@@ -72,12 +84,15 @@ export function mountAllRuns(table, { socket, config, gettext = pageGettext, fet
     const row = answer?.row ?? null;
     const change = rowChange({ present: Boolean(current), row, firstPage: config.firstPage });
     if (change === "replace") current.replaceWith(renderRunRow(row, { config, gettext }));
-    else if (change === "remove") current.remove();
-    else if (change === "add") {
+    else if (change === "remove") {
+      current.remove();
+      count(-1);
+    } else if (change === "add") {
       tbody.querySelector("tr.empty")?.remove();
       const fresh = renderRunRow(row, { config, gettext });
       tbody.prepend(fresh);
       flash(fresh);
+      count(+1);
     }
   }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { rowChange, rowUrl, runEventId } from "../runs/rows.js";
+import { rowChange, rowUrl, runEventId, runsCount } from "../runs/rows.js";
 import { envelope } from "./fakes.js";
 
 test("the runs list asks about every broadcast run event, and nothing else", () => {
@@ -26,4 +26,9 @@ test("the server's answer adds a row on the first page only, replaces or removes
   assert.equal(rowChange({ present: true, row, firstPage: false }), "replace");
   assert.equal(rowChange({ present: true, row: null, firstPage: true }), "remove");
   assert.equal(rowChange({ present: false, row: null, firstPage: true }), "none");
+});
+
+test("the count of runs follows the rows added and removed", () => {
+  assert.equal(runsCount(1), "1 run");
+  assert.equal(runsCount(12), "12 runs");
 });
