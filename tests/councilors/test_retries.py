@@ -87,6 +87,7 @@ def test_a_failing_run_is_retried_with_backoff_and_notifies_once(mailed, alerts)
     assert (third.attempt, third.first_attempt_id, third.status) == (3, first.pk, "error")
     assert retry_schedules() == []  # attempts exhausted
     assert len(mailed) == 1 and third.execution_id in mailed[0].body
+    assert "Attempt: 3 of 3" in mailed[0].body
     assert [event_type for event_type, _data in alerts] == ["system_alert"]  # one run failed, not three
     assert councilor_failure_streak(councilor=councilor, limit=5) == 1
 
