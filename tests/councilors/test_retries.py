@@ -175,10 +175,12 @@ def test_the_jitter_spreads_retries():
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_retries_run_on_a_real_cluster(tmp_path, settings):
+def test_retries_wait_in_the_database_and_run_on_a_real_cluster(tmp_path):
     councilor = failing_councilor(retry_backoff_s=1, notification_channels=["panel"])
+    # The first attempt fails while no cluster is up: its retry waits in the database for one.
+    first_id = councilor_run_guarded(councilor_pk=councilor.pk).execution_id
+    assert len(retry_schedules()) == 1
     with qclusters(1, log_dir=tmp_path):
-        first_id = councilor_run_guarded(councilor_pk=councilor.pk).execution_id
         third = eventually(
             lambda: Execution.objects.filter(councilor=councilor, attempt=3).first(), timeout=60, what="attempt 3"
         )
