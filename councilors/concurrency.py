@@ -13,7 +13,6 @@ Each `run_cluster` also looks every COUNCILORS_REAPER_INTERVAL_S (a run whose wo
 raised by an admin: places freed without a run ending).
 """
 
-import logging
 import os
 import socket
 import zlib
@@ -25,7 +24,6 @@ from django.db.models import QuerySet
 from councilors.app_settings import app_settings
 from councilors.models import Agent, Execution
 
-logger = logging.getLogger(__name__)
 
 START_TASK = "councilors.tasks.start_queued_run_task"
 # How many of the oldest queued runs a claim looks through for one whose agent has room.
