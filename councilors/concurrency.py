@@ -24,7 +24,6 @@ from django.db.models import QuerySet
 from councilors.app_settings import app_settings
 from councilors.models import Agent, Execution
 
-
 START_TASK = "councilors.tasks.start_queued_run_task"
 # How many of the oldest queued runs a claim looks through for one whose agent has room.
 CLAIM_SCAN = 50
