@@ -73,7 +73,7 @@ class AgentAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("agent_id", "name", "emoji", "description", "page_link")}),
         (gettext_lazy("Runner"), {"fields": ("runner", "runner_config")}),
-        (gettext_lazy("Access"), {"fields": ("api_enabled",)}),
+        (gettext_lazy("Access"), {"fields": ("api_enabled", "max_concurrent")}),
         (gettext_lazy("Customization"), {"fields": ("display_name", "avatar_url", "color")}),
     )
 
@@ -194,6 +194,7 @@ class CouncilorAdmin(admin.ModelAdmin):
         (None, {"fields": ("agent", "title", "enabled", "page_link")}),
         (gettext_lazy("Schedule"), {"fields": ("schedule_type", "schedule_value")}),
         (gettext_lazy("Task"), {"fields": ("task_name", "task_prompt", "context_files", "output_format")}),
+        (gettext_lazy("Retries"), {"fields": ("max_retries", "retry_backoff_s")}),
         (
             gettext_lazy("Notifications"),
             {"fields": ("notify_on_success", "notify_on_warning", "notify_on_error", "notification_channels")},

@@ -44,6 +44,16 @@ class AppSettings:
         return float(_setting("WORKER_ALERT_AFTER_S", 60.0))
 
     @property
+    def RETRY_BACKOFF_MAX_S(self) -> float:
+        """The longest wait before a councilor's retry, however many attempts came before (docs/scheduling.md)."""
+        return float(_setting("RETRY_BACKOFF_MAX_S", 3600.0))
+
+    @property
+    def MAX_CONCURRENT_RUNS(self) -> int:
+        """Runs one worker cluster's workers run at once; more wait as `queued` without holding a worker. 0: no cap."""
+        return int(_setting("MAX_CONCURRENT_RUNS", 0))
+
+    @property
     def OUTPUT_MAX_BYTES(self) -> int:
         """Bytes of a run's output kept (database, live stream, API); the rest is dropped after one marker line."""
         return int(_setting("OUTPUT_MAX_BYTES", 1_048_576))

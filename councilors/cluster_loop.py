@@ -1,5 +1,5 @@
-"""The loop each `run_cluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper
-and the schedule repair.
+"""The loop each `run_cluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper,
+the schedule repair and the look for queued runs.
 
 It runs in the command's main process, which stock django-q2 leaves idle while its Sentinel child
 guards the workers: the cluster is forked before the first tick, so no thread or database
@@ -16,6 +16,7 @@ from django_q.brokers import get_broker
 from django_q.cluster import Cluster
 
 from councilors.app_settings import app_settings
+from councilors.concurrency import queued_runs_look
 from councilors.reaper import executions_reap_lost
 from councilors.scheduling import councilor_schedules_repair, scheduler_tick
 
@@ -44,6 +45,7 @@ class ClusterLoop:
             if time.monotonic() >= next_reap:
                 self._guarded(executions_reap_lost)
                 self._guarded(councilor_schedules_repair)
+                self._guarded(queued_runs_look)
                 next_reap = time.monotonic() + self.reap_every
             time.sleep(self.tick if self.tick > 0 else min(self.reap_every, 1.0))
         close_old_connections()

@@ -83,6 +83,7 @@ def _send_email(councilor: Councilor, execution: Execution) -> None:
             f"Task: {councilor.task_name}",
             f"Status: {execution.status} ({label})",
             f"Execution: {execution.execution_id}",
+            *([f"Attempt: {execution.attempt} of {execution.max_attempts}"] if execution.max_attempts > 1 else []),
             f"Started: {execution.started_at.isoformat()}",
             f"Duration: {execution.duration_ms} ms",
             *([f"Error: {execution.error}"] if execution.error else []),

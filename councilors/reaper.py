@@ -21,7 +21,7 @@ from django_q.conf import Conf
 
 from councilors.app_settings import app_settings
 from councilors.models import Execution
-from councilors.notifications import councilor_run_notify
+from councilors.retries import councilor_run_ended
 from councilors.services import execution_finish
 
 logger = logging.getLogger(__name__)
@@ -79,5 +79,5 @@ def execution_mark_lost(*, execution_pk: int) -> Execution | None:
             return None
         execution = execution_finish(execution=execution, output=execution.output, error=WORKER_LOST)
     logger.warning("execution %s marked error: %s (%s)", execution.execution_id, WORKER_LOST, execution.worker)
-    councilor_run_notify(execution=execution)
+    councilor_run_ended(execution=execution)  # a councilor's lost run is retried like any error
     return execution

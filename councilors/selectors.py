@@ -17,6 +17,8 @@ from infrastructure.timestamps import iso_utc_or_none
 VIEW_EXECUTION_PERMISSION = "councilors.view_execution"
 # How many of an agent's latest finished runs its trend chart shows (docs/dashboard.md, "Trends").
 TREND_RUNS = 30
+# How many attempts per run the failure streak reads at most (a councilor's max_retries + 1 rarely passes it).
+MAX_ATTEMPTS_SCANNED = 10
 FINISHED = ~Q(status__in=Execution.IN_FLIGHT)
 # The same conditions seen from an agent, for its aggregates over `executions` (positive lookups:
 # a negated condition across a multi-valued relation would turn into a subquery).
@@ -181,6 +183,14 @@ def execution_find_visible(*, execution_id: str, user: Any) -> Execution | Queue
     return found
 
 
+def executions_visible(*, user: Any) -> QuerySet[Execution]:
+    """Every run whose details `user` may see (execution_visible_to's rule, as a query), newest first."""
+    runs = Execution.objects.select_related("agent", "councilor", "requested_by").order_by("-started_at", "-pk")
+    if user is None or not user.is_authenticated or not user.is_active:
+        return runs.none()
+    return runs if user.has_perm(VIEW_EXECUTION_PERMISSION) else runs.filter(requested_by_id=user.pk)
+
+
 def agents_with_metrics() -> list[tuple[Agent, AgentMetrics]]:
     """Every agent with its metrics, in display order."""
     metrics = agents_metrics_list()
@@ -188,11 +198,19 @@ def agents_with_metrics() -> list[tuple[Agent, AgentMetrics]]:
 
 
 def councilor_failure_streak(*, councilor: Councilor, limit: int) -> int:
-    """How many of the councilor's latest finished runs failed in a row (counted up to `limit`)."""
-    latest = councilor.executions.filter(FINISHED).order_by("-started_at", "-pk").values_list("status", flat=True)
-    streak = 0
-    for status in latest[:limit]:
-        if status not in (Execution.Status.ERROR, Execution.Status.TIMED_OUT):
+    """How many of the councilor's latest finished runs failed in a row (counted up to `limit`).
+
+    A run retried counts once, by its last attempt (councilors.retries): the streak is of runs, not tries.
+    """
+    latest = councilor.executions.filter(FINISHED).order_by("-started_at", "-pk")
+    rows = latest.values_list("pk", "first_attempt_id", "status")[: limit * MAX_ATTEMPTS_SCANNED]
+    streak, seen = 0, set()
+    for pk, first_attempt_id, status in rows:
+        chain = first_attempt_id or pk
+        if chain in seen:
+            continue
+        seen.add(chain)
+        if status not in (Execution.Status.ERROR, Execution.Status.TIMED_OUT) or streak >= limit:
             break
         streak += 1
     return streak

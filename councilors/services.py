@@ -14,9 +14,11 @@ from django.utils.translation import gettext_lazy as _
 
 from councilors.app_settings import app_settings
 from councilors.audit import Actor, action_record_create
+from councilors.concurrency import START_TASK as START_QUEUED_TASK
+from councilors.concurrency import queued_claim, queued_waiting, run_admitted
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
-from councilors.notifications import councilor_run_notify
 from councilors.output_stream import OutputPublisher
+from councilors.retries import Retry, councilor_run_ended, retry_abandoned
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback, RunCancelled, RunControl, RunTimedOut
 from councilors.runners.bounded import TRUNCATION_SLACK, bound_text
@@ -209,8 +211,12 @@ def execution_start(
     attempt: int = 1,
     max_attempts: int = 1,
     first_attempt: Execution | None = None,
+    queued: bool = False,
 ) -> Execution:
-    """Write the `running` record (with who asked for it, if anyone did) and announce it."""
+    """Write the `running` record (with who asked for it, if anyone did) and announce it.
+
+    `queued`: the run is over a concurrency cap; it is recorded `queued`, announced when it starts.
+    """
     execution = Execution(
         execution_id=execution_id or new_execution_id(agent_id=agent.agent_id),
         agent=agent,
@@ -221,16 +227,51 @@ def execution_start(
         kind=Execution.Kind.COUNCILOR if councilor else Execution.Kind.AGENT,
         instance_id=instance_id,
         prompt=prompt,
-        status=Execution.Status.RUNNING,
+        status=Execution.Status.QUEUED if queued else Execution.Status.RUNNING,
         started_at=timezone.now(),
         scheduled_for=scheduled_for,
-        worker=worker,
+        worker="" if queued else worker,
         requested_by=requested_by,
     )
     execution.full_clean()
     execution.save()
-    emit(*payloads.run_started(_run_described(execution)))
+    if not queued:
+        emit(*payloads.run_started(_run_described(execution)))
     return execution
+
+
+def queued_run_start(*, worker: str) -> Execution | None:
+    """Start the oldest queued run there is room for, exactly once across clusters; None when none fits."""
+    with transaction.atomic():
+        execution = queued_claim(worker=worker)
+        if execution is None:
+            return None
+        execution.status = Execution.Status.RUNNING
+        execution.started_at = timezone.now()  # a queued run's started_at was when it was queued
+        execution.worker = worker
+        execution.full_clean()
+        execution.save(update_fields=["status", "started_at", "worker", "updated_at"])
+        emit(*payloads.run_started(_run_described(execution)))
+    logger.info("queued run %s started on %s", execution.execution_id, worker)
+    return execution
+
+
+def queued_runs_kick(*, agent: Agent, worker: str) -> bool:
+    """After a run of `agent` ends: queue a start task when a queued run waits for the place it freed."""
+    from django_q.tasks import async_task
+
+    with transaction.atomic():
+        if not queued_waiting(agent=agent, worker=worker):
+            return False
+        async_task(START_QUEUED_TASK)
+    return True
+
+
+def execution_run_started(*, execution: Execution) -> Execution:
+    """Run an execution just started from the queue: a councilor's with its retries and notifications."""
+    if execution.kind == Execution.Kind.COUNCILOR:
+        return councilor_execution_run(execution=execution)
+    return execution_run(execution=execution)
 
 
 def execution_finish(*, execution: Execution, output: str, error: str = "", status: str | None = None) -> Execution:
@@ -349,15 +390,19 @@ def agent_run(
     worker: str = "",
     requested_by: Any = None,
 ) -> Execution:
-    """Run an agent once, outside any schedule, and return its finished execution."""
-    execution = execution_start(
-        agent=agent,
-        prompt=prompt,
-        instance_id=instance_id,
-        execution_id=execution_id,
-        worker=worker,
-        requested_by=requested_by,
-    )
+    """Run an agent once, outside any schedule, and return its finished execution (or its `queued` one)."""
+    with transaction.atomic():
+        execution = execution_start(
+            agent=agent,
+            prompt=prompt,
+            instance_id=instance_id,
+            execution_id=execution_id,
+            worker=worker,
+            requested_by=requested_by,
+            queued=not run_admitted(agent=agent, worker=worker),
+        )
+    if execution.status == Execution.Status.QUEUED:
+        return execution
     return execution_run(execution=execution)
 
 
@@ -371,10 +416,9 @@ def councilor_run(*, councilor: Councilor, execution_id: str | None = None) -> E
 
 
 def councilor_execution_run(*, execution: Execution) -> Execution:
-    """Run a started councilor execution, then alert and e-mail as its councilor asks."""
+    """Run a started councilor execution, then retry it, or alert and e-mail as its councilor asks."""
     execution = execution_run(execution=execution)
-    councilor_run_notify(execution=execution)
-    return execution
+    return councilor_run_ended(execution=execution)
 
 
 def _skip(
@@ -410,13 +454,44 @@ def councilor_run_guarded(
     worker: str = "",
     requested_by: Any = None,
     actor: Actor | None = None,
+    retry: Retry | None = None,
 ) -> Execution | SkippedRun | None:
     """A worker's run of a councilor: skipped (and recorded) when it would overlap or repeat a run.
 
-    Scheduled runs (with `scheduled_for`) are also skipped when the councilor was paused after the
-    task was queued. `actor`, for a run asked for here and now, is recorded with its start or skip.
+    Scheduled runs (with `scheduled_for`) and retries are also skipped when the councilor was paused
+    after the task was queued. `actor`, for a run asked for here and now, is recorded with its start
+    or skip; `retry` says which attempt of a failed run this is (councilors.retries).
     Returns the finished execution, the SkippedRun, or None if the councilor is gone.
     """
+    outcome = _councilor_start_guarded(
+        councilor_pk=councilor_pk,
+        execution_id=execution_id,
+        scheduled_for=scheduled_for,
+        worker=worker,
+        requested_by=requested_by,
+        actor=actor,
+        retry=retry,
+    )
+    if isinstance(outcome, Execution):
+        if outcome.status == Execution.Status.QUEUED:
+            return outcome  # over a cap: a worker starts it when a place frees (councilors.concurrency)
+        return councilor_execution_run(execution=outcome)
+    if retry is not None and isinstance(outcome, SkippedRun) and outcome.reason != SkippedRun.Reason.DUPLICATE:
+        retry_abandoned(retry=retry)
+    return outcome
+
+
+def _councilor_start_guarded(
+    *,
+    councilor_pk: int,
+    execution_id: str | None,
+    scheduled_for: datetime | None,
+    worker: str,
+    requested_by: Any,
+    actor: Actor | None,
+    retry: Retry | None,
+) -> Execution | SkippedRun | None:
+    """The checks and the start of `councilor_run_guarded`, in one transaction under the councilor's row lock."""
     with transaction.atomic():
         # The councilor's row lock makes "is one running?" and "start mine" one step across clusters.
         councilor = (
@@ -430,9 +505,11 @@ def councilor_run_guarded(
             action_record_create(
                 actor=actor, action=run_now, target=councilor.councilor_id, execution_id=execution_id or ""
             )
-        if scheduled_for is not None and not councilor.enabled:
+        if (scheduled_for is not None or retry is not None) and not councilor.enabled:
             return _skip(councilor, SkippedRun.Reason.PAUSED, scheduled_for=scheduled_for, execution_id=execution_id)
-        running = councilor.executions.filter(status=Execution.Status.RUNNING).order_by("started_at").first()
+        if retry is not None and _attempt_exists(retry):  # a retry task the broker delivered twice
+            return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=None, execution_id=None)
+        running = councilor.executions.filter(status__in=Execution.IN_FLIGHT).order_by("started_at").first()
         if running is not None:
             return _skip(
                 councilor,
@@ -446,16 +523,33 @@ def councilor_run_guarded(
         if repeated or (scheduled_for and councilor.executions.filter(scheduled_for=scheduled_for).exists()):
             # The first delivery's record keeps this id; the skip note must not claim it too.
             return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=scheduled_for, execution_id=None)
-        execution = execution_start(
+        return execution_start(
             agent=councilor.agent,
             councilor=councilor,
             prompt=councilor.task_prompt,
             execution_id=execution_id,
             scheduled_for=scheduled_for,
             worker=worker,
-            requested_by=requested_by,
+            queued=not run_admitted(agent=councilor.agent, worker=worker),
+            **_attempt_fields(councilor, retry, requested_by),
         )
-    return councilor_execution_run(execution=execution)
+
+
+def _attempt_exists(retry: Retry) -> bool:
+    return Execution.objects.filter(first_attempt_id=retry.first_attempt_pk, attempt=retry.attempt).exists()
+
+
+def _attempt_fields(councilor: Councilor, retry: Retry | None, requested_by: Any) -> dict[str, Any]:
+    """A first run may take `max_retries` more attempts; a retry carries its chain's numbers and requester."""
+    if retry is None:
+        return {"attempt": 1, "max_attempts": councilor.max_retries + 1, "requested_by": requested_by}
+    first = Execution.objects.select_related("requested_by").filter(pk=retry.first_attempt_pk).first()
+    return {
+        "attempt": retry.attempt,
+        "max_attempts": retry.max_attempts,
+        "first_attempt": first,
+        "requested_by": first.requested_by if first is not None else requested_by,
+    }
 
 
 def councilor_enqueue(*, councilor: Councilor, actor: Actor) -> str:
@@ -549,13 +643,8 @@ def councilor_run_requested(*, councilor: Councilor, actor: Actor) -> RunNow:
     return RunNow(execution_id=councilor_enqueue(councilor=councilor, actor=actor))
 
 
-def agent_run_now(*, agent: Agent, prompt: str, actor: Actor, instance_id: str = "") -> RunNow:
-    """The admin's "Run now" of an agent, under the API's `execute` rules; RunRefused says which one failed.
-
-    The actor needs `councilors.run_agent`, the agent must be available through the API, a worker
-    cluster must be alive (the run is queued for it, never run here), and the run counts in the
-    actor's `execute` rate limit (API_EXECUTE_RATE_LIMIT, the same Redis bucket as the API's).
-    """
+def agent_run_allowed(*, agent: Agent, actor: Actor) -> None:
+    """The rules of running an agent from the web; RunRefused says which failed (passing spends one of the limit)."""
     user = actor.user
     if user is None or not user.has_perm(RUN_PERMISSION):
         raise RunRefused(gettext(RUN_FORBIDDEN) % {"permission": RUN_PERMISSION})
@@ -565,6 +654,16 @@ def agent_run_now(*, agent: Agent, prompt: str, actor: Actor, instance_id: str =
     if not execute_rate_take(user_id=user.pk):
         limits = {"limit": rate_settings.EXECUTE_RATE_LIMIT, "window": rate_settings.EXECUTE_RATE_WINDOW_S}
         raise RunRefused(gettext(RUN_RATE_LIMITED) % limits)
+
+
+def agent_run_now(*, agent: Agent, prompt: str, actor: Actor, instance_id: str = "") -> RunNow:
+    """The admin's "Run now" of an agent, under the API's `execute` rules; RunRefused says which one failed.
+
+    The actor needs `councilors.run_agent`, the agent must be available through the API, a worker
+    cluster must be alive (the run is queued for it, never run here), and the run counts in the
+    actor's `execute` rate limit (API_EXECUTE_RATE_LIMIT, the same Redis bucket as the API's).
+    """
+    agent_run_allowed(agent=agent, actor=actor)
     run_now = ActionRecord.Action.RUN_NOW
     execution_id = agent_enqueue(agent=agent, prompt=prompt, actor=actor, instance_id=instance_id, action=run_now)
     return RunNow(execution_id=execution_id)

@@ -2,10 +2,19 @@
 
 from django.utils.dateparse import parse_datetime
 
-from councilors.models import Agent
+from councilors.models import Agent, Execution
 from councilors.reaper import worker_label
+from councilors.retries import Retry
 from councilors.selectors import councilor_get, user_find
-from councilors.services import agent_run, councilor_run_guarded
+from councilors.services import (
+    agent_run,
+    councilor_run_guarded,
+    execution_run_started,
+    queued_run_start,
+    queued_runs_kick,
+)
+
+NOTHING_QUEUED = "no queued run fits"
 
 
 def run_councilor_task(councilor_id: str, execution_id: str | None = None, requested_by_id: int | None = None) -> str:
@@ -17,6 +26,7 @@ def run_councilor_task(councilor_id: str, execution_id: str | None = None, reque
         worker=worker_label(),
         requested_by=user_find(user_id=requested_by_id),
     )
+    _ended(outcome)
     return str(getattr(outcome, "execution_id", outcome))
 
 
@@ -27,6 +37,18 @@ def run_scheduled_councilor_task(councilor_pk: int, scheduled_for: str | None = 
         scheduled_for=parse_datetime(scheduled_for) if scheduled_for else None,
         worker=worker_label(),
     )
+    _ended(outcome)
+    return str(getattr(outcome, "execution_id", outcome))
+
+
+def run_councilor_retry_task(councilor_pk: int, first_attempt_pk: int, attempt: int, max_attempts: int) -> str:
+    """Worker entry point for a retry (a one-off schedule of councilors.retries); returns the execution id."""
+    outcome = councilor_run_guarded(
+        councilor_pk=councilor_pk,
+        worker=worker_label(),
+        retry=Retry(first_attempt_pk=first_attempt_pk, attempt=attempt, max_attempts=max_attempts),
+    )
+    _ended(outcome)
     return str(getattr(outcome, "execution_id", outcome))
 
 
@@ -47,4 +69,20 @@ def run_agent_task(
         worker=worker_label(),
         requested_by=user_find(user_id=requested_by_id),
     )
+    _ended(execution)
     return execution.execution_id
+
+
+def start_queued_run_task() -> str:
+    """Worker entry point when a place may have freed: start and run the oldest queued run that fits."""
+    execution = queued_run_start(worker=worker_label())
+    if execution is None:
+        return NOTHING_QUEUED
+    _ended(execution_run_started(execution=execution))
+    return execution.execution_id
+
+
+def _ended(outcome: object) -> None:
+    """A run this worker ran has ended: its place may let a queued run start (councilors.concurrency)."""
+    if isinstance(outcome, Execution) and outcome.status not in Execution.IN_FLIGHT:
+        queued_runs_kick(agent=outcome.agent, worker=outcome.worker)

@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 from django.urls import reverse, reverse_lazy
 
+from councilors.concurrency import queue_place
 from councilors.models import Agent, Councilor, Execution
 from councilors.output_stream import published_line_times, published_lines, split_lines
 from councilors.run_errors import run_error_patterns, run_error_text
@@ -71,6 +72,9 @@ def run_page_get(*, execution_id: str, user: AbstractBaseUser) -> dict[str, Any]
     last_line = lines[-1][0] if lines else 0
     status = run.status if isinstance(run, Execution) else QUEUED
     return {
+        "queue_place": queue_place(run) if isinstance(run, Execution) else None,
+        # "Run again" and "Edit and run" obey the rules of running the agent (councilors.rerun).
+        "can_rerun": isinstance(run, Execution) and user.has_perm(RUN_PERMISSION) and agent.api_enabled,
         "run": run,
         "queued": queued,
         "agent": agent,
@@ -116,6 +120,14 @@ def _run_row(execution: Execution) -> dict[str, Any]:
     }
 
 
+def _prompt_of(execution_id: str | None, *, agent: Agent, user: AbstractBaseUser) -> str | None:
+    """The prompt of a run of `agent` that `user` may see, or None."""
+    run = execution_find_visible(execution_id=execution_id, user=user) if execution_id else None
+    if not isinstance(run, Execution) or run.agent_id != agent.pk:
+        return None
+    return run.prompt
+
+
 def agent_page_get(
     *,
     agent_id: str,
@@ -123,8 +135,13 @@ def agent_page_get(
     page: str | None = None,
     severity: str | None = None,
     status: str | None = None,
+    prompt_from: str | None = None,
 ) -> dict[str, Any] | None:
-    """What the agent page shows (None for an unknown agent): definition, runs (filtered, paginated), trend."""
+    """What the agent page shows (None for an unknown agent): definition, runs (filtered, paginated), trend.
+
+    `prompt_from` (a run page's "Edit and run") fills the run form with that run's prompt, when it is
+    a run of this agent that `user` may see.
+    """
     agent = agent_find(agent_id=agent_id)
     if agent is None:
         return None
@@ -149,6 +166,7 @@ def agent_page_get(
         # The form posts to the API's execute, which answers 404 for an agent not available through it.
         "can_run": user.has_perm(RUN_PERMISSION) and agent.api_enabled,
         "run_elsewhere": user.has_perm(RUN_PERMISSION) and not agent.api_enabled,
+        "prompt_prefill": _prompt_of(prompt_from, agent=agent, user=user),
         "config": {
             "agentId": agent.agent_id,
             "councilorId": councilor.councilor_id if councilor else None,

@@ -5,6 +5,7 @@ from typing import TypedDict
 from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse, reverse_lazy
 
+from councilors.concurrency import queue_place
 from councilors.models import Agent, Councilor, Execution
 from councilors.run_errors import run_error_patterns
 from councilors.scheduling import councilor_next_run
@@ -44,8 +45,9 @@ class CouncilorRow(TypedDict):
     enabled: bool
     schedule: str
     toast: ToastRule | None
-    status: str
+    status: str  # running | queued | idle
     running_execution_id: str | None
+    queue_place: int | None
     last_execution_id: str | None
     last_severity: str | None
     last_duration_ms: int | None
@@ -85,7 +87,9 @@ def dashboard_councilors_list() -> list[CouncilorRow]:
     """Every councilor with its last and next run, in one query."""
     rows = []
     for councilor in councilors_overview():
-        running = councilor.last_status == Execution.Status.RUNNING
+        # A queued run is in flight too: the row links to it and says its place in the queue.
+        running = councilor.last_status in Execution.IN_FLIGHT
+        queued = councilor.last_status == Execution.Status.QUEUED
         rows.append(
             CouncilorRow(
                 councilor_id=councilor.councilor_id,
@@ -96,8 +100,9 @@ def dashboard_councilors_list() -> list[CouncilorRow]:
                 enabled=councilor.enabled,
                 schedule=councilor.schedule_label,
                 toast=_toast_rule(councilor),
-                status="running" if running else "idle",
+                status=councilor.last_status if running else "idle",
                 running_execution_id=councilor.last_execution_id if running else None,
+                queue_place=_queue_place(councilor.last_execution_id) if queued else None,
                 last_execution_id=councilor.last_execution_id,
                 last_severity=councilor.last_severity or None,
                 last_duration_ms=councilor.last_duration_ms,
@@ -108,6 +113,11 @@ def dashboard_councilors_list() -> list[CouncilorRow]:
             )
         )
     return rows
+
+
+def _queue_place(execution_id: str) -> int | None:
+    execution = Execution.objects.filter(execution_id=execution_id).first()
+    return queue_place(execution) if execution is not None else None
 
 
 def dashboard_agents_list() -> list[AgentCard]:

@@ -71,6 +71,8 @@ def live_pages(runs: dict[str, Execution]) -> list[str]:
         reverse("agent_detail", args=["dependency-audit"]),
         reverse("agent_detail", args=["summarizer"]),  # an agent that is not a councilor
         reverse("agent_detail", args=["backup-check"]) + "?severity=error",
+        reverse("runs"),
+        reverse("runs") + "?status=error&severity=purple&since=2026-03-05&until=2026-03-01",  # its refusals too
         "/no-such-page/",  # the 404 page
         reverse("run_detail", args=["exec_unknown"]),
     ]

@@ -71,6 +71,8 @@ def councilor_post(agent: Agent, **overrides) -> dict:
         "notify_on_warning": "on",
         "notify_on_error": "on",
         "notification_channels": ["panel", "toast"],
+        "max_retries": "0",
+        "retry_backoff_s": "30",
         **INLINE_MANAGEMENT,
     }
     return {key: value for key, value in {**data, **overrides}.items() if value is not None}

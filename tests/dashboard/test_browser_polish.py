@@ -206,6 +206,8 @@ def test_every_page_fits_a_phone_in_both_colour_schemes(stack, browser, staff, c
         f"/executions/{execution.execution_id}/",
         f"/agents/{councilor.councilor_id}/",
         "/agents/nobody/",
+        "/runs/",
+        "/runs/?status=error&severity=purple&since=yesterday&until=2026-01-01",  # its refusals beside fields
         "/admin/",
         "/admin/councilors/agent/",
         "/admin/councilors/councilor/",

@@ -8,7 +8,7 @@ import { controlButtons, sendControl } from "./controls.js";
 import { flash, h } from "./dom.js";
 import { formatSeconds, relativeTime } from "./format.js";
 import { agentHref, runHref } from "./links.js";
-import { councilorAfter, normalizeCouncilors, rowFromApi, rowFromEvent, statusKey, statusLabel, wantsToast } from "./model.js";
+import { councilorAfter, normalizeCouncilors, rowFromApi, rowFromEvent, statusKey, statusLabel, wantsToast, willRetry } from "./model.js";
 
 const REFRESH_DELAY_MS = 400;
 const CLOCK_MS = 30000;
@@ -51,7 +51,8 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
 
   function renderRow(row) {
     const status = statusLabel(row, gettext);
-    const running = row.status === "running" ? runHref(config, row.running_execution_id) : null;
+    const inFlight = row.status === "running" || row.status === "queued";
+    const running = inFlight ? runHref(config, row.running_execution_id) : null;
     return h(
       "tr",
       { dataset: { councilorId: row.councilor_id, status: row.status, enabled: String(row.enabled) } },
@@ -124,7 +125,7 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
     model.set(id, next);
     update(id, { highlight: true });
     const finished = envelope.type === "councilor_completed" || envelope.type === "councilor_error";
-    if (finished && wantsToast(next, next.last_severity)) {
+    if (finished && wantsToast(next, next.last_severity) && !willRetry(envelope.data)) {
       const item = tickerItem(envelope, { gettext, nameOf, errorPatterns: config.runErrorPatterns });
       toasts.show({
         title: item.title,

@@ -1,13 +1,13 @@
 // The dashboard's state and how each event changes it. Pure (no DOM), unit-tested in node.
 
-import { pageGettext } from "../gamification/i18n.js";
+import { interpolate, pageGettext } from "../gamification/i18n.js";
 
 /** The row after `envelope`, or null when the event does not concern councilor rows. */
 export function councilorAfter(row, envelope) {
   const d = envelope.data ?? {};
   switch (envelope.type) {
     case "councilor_started":
-      return { ...row, status: "running", running_execution_id: d.execution_id, last_run: d.started_at };
+      return { ...row, status: "running", running_execution_id: d.execution_id, queue_place: null, last_run: d.started_at };
     case "councilor_completed":
     case "councilor_error": {
       // A finished run only clears "running" if it is the run shown (or none is known).
@@ -53,9 +53,9 @@ export function rowFromEvent(envelope) {
   };
 }
 
-/** Which status a row shows: running beats paused beats active. */
+/** Which status a row shows: running (or queued) beats paused beats active. */
 export function statusKey(row) {
-  if (row.status === "running") return "running";
+  if (row.status === "running" || row.status === "queued") return row.status;
   return row.enabled ? "active" : "paused";
 }
 
@@ -63,6 +63,9 @@ export function statusKey(row) {
 export function statusLabel(row, gettext = pageGettext) {
   const key = statusKey(row);
   if (key === "running") return gettext("Running…");
+  if (key === "queued") {
+    return row.queue_place ? interpolate(gettext("Queued (#%(place)s in line)"), { place: row.queue_place }) : gettext("Queued");
+  }
   return key === "active" ? gettext("Active") : gettext("Paused");
 }
 
@@ -88,6 +91,15 @@ export function agentIdOf(envelope) {
 export function trendWith(points, point, limit) {
   if (points.some((known) => known.execution_id === point.execution_id)) return points;
   return [...points, point].slice(-limit);
+}
+
+/**
+ * Whether a finished councilor run will be tried again (an error or timeout before its last attempt):
+ * its notification waits for the final outcome (docs/scheduling.md, "Retries").
+ */
+export function willRetry(data) {
+  const failed = data?.status === "error" || data?.status === "timed_out";
+  return failed && Number.isInteger(data.attempt) && Number.isInteger(data.max_attempts) && data.attempt < data.max_attempts;
 }
 
 /** Whether a finished run of this councilor pops a toast (its channels include `toast`). */
@@ -134,9 +146,9 @@ export function rowFromApi(item) {
   if (typeof item.enabled === "boolean") fields.enabled = item.enabled;
   const last = item.last_run;
   if (last && typeof last === "object") {
-    const running = last.status === "running";
+    const running = last.status === "running" || last.status === "queued";
     Object.assign(fields, {
-      status: running ? "running" : "idle",
+      status: running ? last.status : "idle",
       running_execution_id: running ? last.execution_id : null,
       last_execution_id: last.execution_id ?? null,
       last_run: last.started_at ?? null,

@@ -9,8 +9,10 @@ import {
   normalizeMetrics,
   rowFromApi,
   rowFromEvent,
+  statusKey,
   statusLabel,
   wantsToast,
+  willRetry,
 } from "../dashboard/model.js";
 import { envelope } from "./fakes.js";
 
@@ -70,6 +72,25 @@ test("toasts only for councilors with the toast channel, on the severities they 
   assert.equal(wantsToast(row, "warning"), true);
   assert.equal(wantsToast({ ...row, toast: null }, "error"), false);
   assert.equal(wantsToast(undefined, "error"), false);
+});
+
+test("a queued run shows as queued, with its place when known, until it starts", () => {
+  const queued = { ...row, status: "queued", running_execution_id: "exec_q", queue_place: 2 };
+  assert.equal(statusKey(queued), "queued");
+  assert.equal(statusLabel(queued), "Queued (#2 in line)");
+  assert.equal(statusLabel({ ...queued, queue_place: null }), "Queued");
+  const started = councilorAfter(queued, envelope("councilor_started", { execution_id: "exec_q", started_at: "2026-01-01T00:00:00Z" }));
+  assert.equal(statusKey(started), "running");
+  assert.equal(rowFromApi({ last_run: { status: "queued", execution_id: "exec_q" } }).status, "queued");
+});
+
+test("an attempt that will be retried pops no toast; the last one, a success or a cancel does", () => {
+  assert.equal(willRetry({ status: "error", attempt: 1, max_attempts: 3 }), true);
+  assert.equal(willRetry({ status: "timed_out", attempt: 2, max_attempts: 3 }), true);
+  assert.equal(willRetry({ status: "error", attempt: 3, max_attempts: 3 }), false);
+  assert.equal(willRetry({ status: "cancelled", attempt: 1, max_attempts: 3 }), false);
+  assert.equal(willRetry({ status: "completed", attempt: 1, max_attempts: 3 }), false);
+  assert.equal(willRetry({ status: "error" }), false);
 });
 
 test("a councilor first heard of in an event gets a row", () => {
