@@ -2,6 +2,7 @@
 
 from django.utils.dateparse import parse_datetime
 
+from councilors.cancellation import execution_ended_before_start
 from councilors.models import Agent
 from councilors.reaper import worker_label
 from councilors.selectors import councilor_get, user_find
@@ -10,6 +11,8 @@ from councilors.services import agent_run, councilor_run_guarded
 
 def run_councilor_task(councilor_id: str, execution_id: str | None = None, requested_by_id: int | None = None) -> str:
     """Worker entry point for one run asked for by hand; returns the execution id (or why it was skipped)."""
+    if ended := execution_ended_before_start(execution_id=execution_id):
+        return ended.execution_id  # cancelled while it waited in the queue: nothing to run
     councilor = councilor_get(councilor_id=councilor_id)
     outcome = councilor_run_guarded(
         councilor_pk=councilor.pk,
@@ -38,6 +41,8 @@ def run_agent_task(
     requested_by_id: int | None = None,
 ) -> str:
     """Worker entry point for one agent run (the HTTP API's execute); returns the execution id."""
+    if ended := execution_ended_before_start(execution_id=execution_id):
+        return ended.execution_id  # cancelled while it waited in the queue: nothing to run
     agent = Agent.objects.get(agent_id=agent_id)
     execution = agent_run(
         agent=agent,

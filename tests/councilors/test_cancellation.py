@@ -1,0 +1,142 @@
+"""Cancelling a run: the permission rule, and the answer for a queued, a running and a finished run."""
+
+import sys
+import threading
+import time
+
+import pytest
+from django.utils import timezone
+
+from councilors.cancel_watch import CANCEL_POLL_S
+from councilors.cancellation import (
+    CancelRefused,
+    Outcome,
+    execution_cancel,
+    execution_ended_before_start,
+)
+from councilors.models import ActionRecord, Execution
+from councilors.services import agent_enqueue, execution_finish, execution_run, execution_start
+from councilors.tasks import run_agent_task
+from tests.councilors.layer import of_type
+from tests.councilors.run_processes import new_marker, processes_with, wait_until_gone, wait_until_running
+from tests.factories import make_actor, make_agent, make_councilor, make_user
+
+PY = sys.executable
+SLEEPER = "import sys, time; print('started', flush=True); time.sleep(60)"
+
+
+def queued_run(agent, *, requested_by=None) -> Execution:
+    """A run waiting for a place (as the concurrency cap records it)."""
+    execution = Execution(
+        execution_id=f"exec_{agent.agent_id}_q",
+        agent=agent,
+        kind=Execution.Kind.AGENT,
+        prompt="later",
+        status=Execution.Status.QUEUED,
+        started_at=timezone.now(),
+        requested_by=requested_by,
+    )
+    execution.save()
+    return execution
+
+
+def user_actor(user):
+    return make_actor(user=user, source=ActionRecord.Source.API)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_run_ends_cancelled_at_once_with_its_event(listener):
+    owner = make_user()
+    execution = queued_run(make_agent(name="Nightly"), requested_by=owner)
+    result = execution_cancel(execution_id=execution.execution_id, actor=user_actor(owner))
+    assert (result.outcome, result.status) == (Outcome.CANCELLED, "cancelled")
+    assert result.message == f"Nightly #{execution.run_number} was cancelled before it started."
+    execution.refresh_from_db()
+    assert (execution.status, execution.severity, execution.error) == ("cancelled", "error", "cancelled")
+    assert execution.cancelled_by == owner and execution.cancelled_by_name == owner.get_username()
+    event = listener.wait_for(of_type("agent_execution_completed", execution_id=execution.execution_id))
+    assert event["data"]["status"] == "cancelled"
+    assert event["data"]["cancelled_by"] == owner.get_username()
+    record = ActionRecord.objects.get(action=ActionRecord.Action.CANCEL)
+    assert (record.execution_id, record.actor) == (execution.execution_id, owner)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_still_in_the_queue_is_cancelled_and_its_worker_runs_nothing():
+    owner = make_user()
+    agent = make_agent(api_enabled=True, runner_config={"argv": [PY, "-c", "print('must not run')"]})
+    execution_id = agent_enqueue(agent=agent, prompt="count", actor=user_actor(owner))
+    result = execution_cancel(execution_id=execution_id, actor=user_actor(owner))
+    assert (result.outcome, result.status) == (Outcome.CANCELLED, "cancelled")
+    cancelled = Execution.objects.get(execution_id=execution_id)
+    assert (cancelled.prompt, cancelled.requested_by, cancelled.kind) == ("count", owner, "agent")
+    assert execution_ended_before_start(execution_id=execution_id) == cancelled
+    # The worker that picks the task up finds the run ended: nothing runs, nothing is written twice.
+    assert run_agent_task(agent.agent_id, "count", "", execution_id, owner.pk) == execution_id
+    cancelled.refresh_from_db()
+    assert (cancelled.status, cancelled.output) == ("cancelled", "")
+    assert Execution.objects.filter(agent=agent).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_finished_run_is_a_clear_no_op():
+    councilor = make_councilor()
+    execution = execution_start(agent=councilor.agent, councilor=councilor, prompt="p")
+    execution_finish(execution=execution, output="done")
+    result = execution_cancel(execution_id=execution.execution_id, actor=make_actor())
+    assert (result.outcome, result.status) == (Outcome.ALREADY_ENDED, "completed")
+    assert result.message == f"{councilor.agent.label} #1 already ended (Completed): there is nothing to cancel."
+    execution.refresh_from_db()
+    assert execution.cancel_requested_at is None
+    assert not ActionRecord.objects.filter(action=ActionRecord.Action.CANCEL).exists()
+
+
+@pytest.mark.django_db
+def test_only_the_requester_or_the_cancel_permission_may_cancel():
+    owner, viewer = make_user(), make_user(permissions=("councilors.view_execution",))
+    stranger, canceller = make_user(), make_user(permissions=("councilors.cancel_execution",))
+    execution = queued_run(make_agent(), requested_by=owner)
+    with pytest.raises(CancelRefused) as refused:
+        execution_cancel(execution_id=execution.execution_id, actor=user_actor(viewer))
+    assert refused.value.code == CancelRefused.FORBIDDEN
+    for nobody in (stranger,):
+        with pytest.raises(CancelRefused) as refused:
+            execution_cancel(execution_id=execution.execution_id, actor=user_actor(nobody))
+        assert refused.value.code == CancelRefused.NOT_FOUND
+    with pytest.raises(CancelRefused) as refused:
+        execution_cancel(execution_id="exec_nope_1_abc", actor=user_actor(canceller))
+    assert refused.value.code == CancelRefused.NOT_FOUND
+    execution.refresh_from_db()
+    assert execution.status == "queued"
+    assert execution_cancel(execution_id=execution.execution_id, actor=user_actor(canceller)).status == "cancelled"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_sandbox")
+def test_a_running_command_is_stopped_by_the_watcher_with_its_output_so_far(listener):
+    marker = new_marker()
+    agent = make_agent(runner_config={"argv": [PY, "-c", SLEEPER, marker], "timeout": 60})
+    execution = execution_start(agent=agent, prompt="p")
+    finished: list[Execution] = []
+    worker = threading.Thread(target=lambda: finished.append(execution_run(execution=execution)))
+    worker.start()
+    wait_until_running(marker, count=1)
+    listener.wait_for(of_type("agent_execution_started", execution_id=execution.execution_id))
+    result = execution_cancel(execution_id=execution.execution_id, actor=make_actor("ops"))
+    asked = time.monotonic()
+    assert (result.outcome, result.status) == (Outcome.CANCELLING, "running")
+    worker.join(timeout=10)
+    assert time.monotonic() - asked < 2
+    assert wait_until_gone(marker, within=2 - (time.monotonic() - asked)) == []
+    [run] = finished
+    assert (run.status, run.error, run.output) == ("cancelled", "cancelled", "started\n")
+    run.refresh_from_db()
+    assert (run.status, run.cancelled_by_name, run.output) == ("cancelled", "ops", "started\n")
+    assert run.cancel_requested_at is not None
+    event = listener.wait_for(of_type("agent_execution_completed", execution_id=execution.execution_id))
+    assert (event["data"]["status"], event["data"]["cancelled_by"]) == ("cancelled", "ops")
+    # A second cancel, now it has ended, is the no-op answer.
+    again = execution_cancel(execution_id=execution.execution_id, actor=make_actor("ops"))
+    assert (again.outcome, again.status) == (Outcome.ALREADY_ENDED, "cancelled")
+    assert processes_with(marker) == []
+    assert CANCEL_POLL_S <= 0.5
