@@ -1,4 +1,4 @@
-"""Cancelling a run: who may, and what each state of the run answers (docs/http-api.md, "Cancel a run").
+"""Cancelling a run: who may, and what each state of the run answers (docs/http-api.md, "Cancel it").
 
 - a run still waiting (a `queued` record, or its task still in django-q2's queue with no record yet)
   ends at once as `cancelled`: its record is finished and announced, and the worker that later picks

@@ -107,6 +107,21 @@ class CouncilorOut(Schema):
     next_run: datetime | None = Field(description="When it runs next; null while paused.")
 
 
+class CancelOut(Schema):
+    execution_id: str
+    outcome: Literal["cancelled", "cancelling", "already_ended"] = Field(
+        description="cancelled: it had not started and ended now; cancelling: its worker stops it within 2 s "
+        "(it then ends `cancelled`); already_ended (409): it had ended, nothing was done."
+    )
+    status: Literal["queued", "running", "completed", "error", "cancelled", "timed_out"]
+    run: str = Field(description="The run as people name it: `Heartbeat #128`.")
+    detail: str
+
+
+class CancelConflictOut(CancelOut):
+    code: Literal["already_ended"]
+
+
 class ErrorOut(Schema):
     detail: str
     code: str

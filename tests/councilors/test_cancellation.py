@@ -5,10 +5,13 @@ import threading
 import time
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.test import override_settings
 from django.utils import timezone
 
 from councilors.cancel_watch import CANCEL_POLL_S
 from councilors.cancellation import (
+    MSG_FORBIDDEN,
     CancelRefused,
     Outcome,
     execution_cancel,
@@ -17,9 +20,12 @@ from councilors.cancellation import (
 from councilors.models import ActionRecord, Execution
 from councilors.services import agent_enqueue, execution_finish, execution_run, execution_start
 from councilors.tasks import run_agent_task
+from infrastructure.tokens import token_mint
 from tests.councilors.layer import of_type
 from tests.councilors.run_processes import new_marker, processes_with, wait_until_gone, wait_until_running
 from tests.factories import make_actor, make_agent, make_councilor, make_user
+from tests.gamification.ws import authed, expect_error, send, socket
+from tests.gamification.ws import make_user as make_ws_user
 
 PY = sys.executable
 SLEEPER = "import sys, time; print('started', flush=True); time.sleep(60)"
@@ -140,3 +146,69 @@ def test_a_running_command_is_stopped_by_the_watcher_with_its_output_so_far(list
     assert (again.outcome, again.status) == (Outcome.ALREADY_ENDED, "cancelled")
     assert processes_with(marker) == []
     assert CANCEL_POLL_S <= 0.5
+
+
+def api_cancel(client, execution_id: str, user):
+    bearer = {"Authorization": f"Bearer {token_mint(user=user)}"}
+    return client.post(f"/api/executions/{execution_id}/cancel", headers=bearer)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_answers_200_409_404_and_403(client):
+    owner, viewer, stranger = make_user(), make_user(permissions=("councilors.view_execution",)), make_user()
+    execution = queued_run(make_agent(name="Nightly"), requested_by=owner)
+    assert api_cancel(client, execution.execution_id, stranger).json() == {
+        "detail": f"No run {execution.execution_id} that you may see.",
+        "code": "not_found",
+    }
+    forbidden = api_cancel(client, execution.execution_id, viewer)
+    assert forbidden.status_code == 403
+    assert forbidden.json() == {"detail": str(MSG_FORBIDDEN), "code": "forbidden"}
+    response = api_cancel(client, execution.execution_id, owner)
+    assert response.status_code == 200
+    title = f"Nightly #{execution.run_number}"
+    assert response.json() == {
+        "execution_id": execution.execution_id,
+        "outcome": "cancelled",
+        "status": "cancelled",
+        "run": title,
+        "detail": f"{title} was cancelled before it started.",
+    }
+    again = api_cancel(client, execution.execution_id, owner)
+    assert again.status_code == 409
+    assert again.json() == {
+        "execution_id": execution.execution_id,
+        "outcome": "already_ended",
+        "code": "already_ended",
+        "status": "cancelled",
+        "run": title,
+        "detail": f"{title} already ended (Cancelled): there is nothing to cancel.",
+    }
+    assert client.post(f"/api/executions/{execution.execution_id}/cancel").status_code == 401
+    assert ActionRecord.objects.filter(action="cancel", source="api").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_websocket_command_replies_to_the_caller():
+    owner, stranger = await make_ws_user(), await make_ws_user()
+    agent = await sync_to_async(make_agent)(name="Nightly")
+    execution = await sync_to_async(queued_run)(agent, requested_by=owner)
+    async with await authed(stranger) as ws:
+        await expect_error(ws, {"command": "cancel_run", "execution_id": execution.execution_id}, "not_found")
+        await expect_error(ws, {"command": "cancel_run", "execution_id": 7}, "invalid_field")
+    async with await authed(owner) as ws:
+        reply = await send(ws, {"command": "cancel_run", "execution_id": execution.execution_id, "request_id": 1})
+    assert reply["type"] == "run_cancel"
+    assert reply["data"] == {
+        "execution_id": execution.execution_id,
+        "outcome": "cancelled",
+        "status": "cancelled",
+        "run": f"Nightly #{execution.run_number}",
+        "message": f"Nightly #{execution.run_number} was cancelled before it started.",
+        "request_id": 1,
+    }
+    with override_settings(GAMIFICATION_WS_ALLOW_ANONYMOUS=True):
+        async with socket() as anonymous:
+            await expect_error(
+                anonymous, {"command": "cancel_run", "execution_id": execution.execution_id}, "forbidden"
+            )
