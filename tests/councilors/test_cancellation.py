@@ -3,10 +3,15 @@
 import sys
 import threading
 import time
+from io import StringIO
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.messages import get_messages
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from councilors.cancel_watch import CANCEL_POLL_S
@@ -212,3 +217,37 @@ async def test_the_websocket_command_replies_to_the_caller():
             await expect_error(
                 anonymous, {"command": "cancel_run", "execution_id": execution.execution_id}, "forbidden"
             )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_cancels_and_fails_clearly_on_a_bad_id():
+    execution = queued_run(make_agent(name="Nightly"))
+    out = StringIO()
+    call_command("cancel_run", execution.execution_id, "--by", "ops", stdout=out)
+    assert out.getvalue() == f"Nightly #{execution.run_number} was cancelled before it started.\n"
+    execution.refresh_from_db()
+    assert (execution.status, execution.cancelled_by_name) == ("cancelled", "ops")
+    out = StringIO()
+    call_command("cancel_run", execution.execution_id, stdout=out)  # a no-op, said so, not an error
+    assert "already ended (Cancelled): there is nothing to cancel." in out.getvalue()
+    with pytest.raises(CommandError, match="No run exec_nope_1_abc that you may see."):
+        call_command("cancel_run", "exec_nope_1_abc")
+    with pytest.raises(CommandError, match="--timeout must be a positive number of seconds."):
+        call_command("cancel_run", execution.execution_id, "--timeout", "0")
+    with pytest.raises(CommandError, match="--by must name who acts"):
+        call_command("cancel_run", execution.execution_id, "--by", " ")
+
+
+@pytest.mark.django_db
+def test_the_admin_action_cancels_what_the_user_may_and_says_so(admin_client):
+    execution = queued_run(make_agent(name="Nightly"))
+    response = admin_client.post(
+        reverse("admin:councilors_execution_changelist"),
+        {"action": "cancel_runs", "_selected_action": [execution.pk]},
+        follow=True,
+    )
+    [message] = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message == f"Nightly #{execution.run_number} was cancelled before it started."
+    execution.refresh_from_db()
+    assert (execution.status, execution.cancelled_by_name) == ("cancelled", "admin")
+    assert f"Nightly #{execution.run_number}" in admin_client.get(reverse("admin:councilors_execution_changelist")).text
