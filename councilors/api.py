@@ -81,6 +81,8 @@ def _execution_out(execution: Execution) -> dict:
         "started_at": execution.started_at,
         "completed_at": execution.completed_at,
         "duration_ms": execution.duration_ms,
+        "run_number": execution.run_number,
+        "cancelled_by": execution.cancelled_by_name,
     }
 
 

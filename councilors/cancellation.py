@@ -78,10 +78,14 @@ def run_title(execution: Execution) -> str:
 
 def may_cancel(*, execution: Execution | QueuedRun, actor: Actor) -> bool:
     """The requester may cancel their run; anyone else needs councilors.cancel_execution (a shell may, as for pause)."""
-    user = actor.user
-    if user is None:
+    if actor.user is None:
         return actor.source == ActionRecord.Source.COMMAND
-    if not user.is_authenticated or not user.is_active:
+    return user_may_cancel(execution=execution, user=actor.user)
+
+
+def user_may_cancel(*, execution: Execution | QueuedRun, user: Any) -> bool:
+    """Whether `user` may cancel the run (whatever its state): they asked for it, or hold the cancel permission."""
+    if user is None or not user.is_authenticated or not user.is_active:
         return False
     requested_by_id = execution.requested_by_id
     return (requested_by_id is not None and requested_by_id == user.pk) or user.has_perm(CANCEL_PERMISSION)

@@ -65,6 +65,8 @@ class ExecutionOut(Schema):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration_ms: int | None = None
+    run_number: int | None = Field(None, description="The run's number for its agent (`Heartbeat #128`).")
+    cancelled_by: str = Field("", description="Who cancelled the run (set once a cancel is asked for).")
 
 
 class MetricsOut(Schema):
