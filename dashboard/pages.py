@@ -135,6 +135,7 @@ def _councilor(agent: Agent) -> Councilor | None:
 def _run_row(execution: Execution) -> dict[str, Any]:
     return {
         "execution_id": execution.execution_id,
+        "run_number": execution.run_number,
         "kind": execution.kind,
         "status": execution.status,
         "severity": execution.severity or None,
