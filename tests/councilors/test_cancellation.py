@@ -251,3 +251,35 @@ def test_the_admin_action_cancels_what_the_user_may_and_says_so(admin_client):
     execution.refresh_from_db()
     assert (execution.status, execution.cancelled_by_name) == ("cancelled", "admin")
     assert f"Nightly #{execution.run_number}" in admin_client.get(reverse("admin:councilors_execution_changelist")).text
+
+
+def quick(prompt: str, context: dict) -> str:
+    """A callable that ignores cancels and ends after a moment: a cancel races its end."""
+    time.sleep(float(prompt))
+    return "done"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("allow_test_callables")
+def test_a_cancel_racing_the_run_s_end_leaves_exactly_one_final_state(listener):
+    agent = make_agent(runner="python", runner_config={"callable": "tests.councilors.test_cancellation.quick"})
+    outcomes = set()
+    for step in range(8):
+        # Runs of 0 to 0.6 s: some end before the watcher's next look (0.25 s), some after it.
+        execution = execution_start(agent=agent, prompt=str(0.2 * (step % 4)))
+        worker = threading.Thread(target=execution_run, kwargs={"execution": execution})
+        worker.start()
+        time.sleep(0.01 * step)  # the cancel lands before, at and after the run's end
+        result = execution_cancel(execution_id=execution.execution_id, actor=make_actor("ops"))
+        worker.join(timeout=10)
+        execution.refresh_from_db()
+        assert execution.status in ("completed", "cancelled")
+        if result.outcome == Outcome.ALREADY_ENDED:
+            assert result.status == execution.status == "completed"
+        if execution.status == "cancelled":
+            assert (execution.cancelled_by_name, execution.output) == ("ops", "done")
+        ended = [e for e in listener.so_far() if e["data"].get("execution_id") == execution.execution_id]
+        finished = [e for e in ended if e["type"] == "agent_execution_completed"]
+        assert [e["data"]["status"] for e in finished] == [execution.status]
+        outcomes.add((result.outcome, execution.status))
+    assert {status for _, status in outcomes} == {"completed", "cancelled"}, outcomes
