@@ -72,8 +72,12 @@ class CancelResult:
 
 
 def run_title(execution: Execution) -> str:
-    """`Heartbeat #128`: the run as people name it (the execution_id stays its identifier)."""
-    return str(RUN_TITLE) % {"agent": execution.agent.label, "number": execution.run_number}
+    """`Heartbeat #128`: the run as people name it (the execution_id stays its identifier).
+
+    A councilor's run goes by the councilor's title, as everywhere on the dashboard; others by the agent's name.
+    """
+    name = execution.councilor.title if execution.councilor is not None else execution.agent.label
+    return str(RUN_TITLE) % {"agent": name, "number": execution.run_number}
 
 
 def may_cancel(*, execution: Execution | QueuedRun, actor: Actor) -> bool:

@@ -96,7 +96,7 @@ def test_a_finished_run_is_a_clear_no_op():
     execution_finish(execution=execution, output="done")
     result = execution_cancel(execution_id=execution.execution_id, actor=make_actor())
     assert (result.outcome, result.status) == (Outcome.ALREADY_ENDED, "completed")
-    assert result.message == f"{councilor.agent.label} #1 already ended (Completed): there is nothing to cancel."
+    assert result.message == f"{councilor.title} #1 already ended (Completed): there is nothing to cancel."
     execution.refresh_from_db()
     assert execution.cancel_requested_at is None
     assert not ActionRecord.objects.filter(action=ActionRecord.Action.CANCEL).exists()

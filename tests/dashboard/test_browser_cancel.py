@@ -7,11 +7,11 @@ import pytest
 
 from councilors.models import Execution
 from councilors.selectors import execution_wait_finished, worker_clusters_alive
-from councilors.services import agent_enqueue
+from councilors.services import agent_enqueue, councilor_enqueue
 from tests.councilors.cluster import eventually, qclusters
 from tests.councilors.run_processes import TREE_SCRIPT, new_marker, wait_until_gone, wait_until_running
 from tests.dashboard.browser import browser_user, context_logged_in
-from tests.factories import make_actor, make_agent
+from tests.factories import make_actor, make_agent, make_councilor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -47,3 +47,33 @@ def test_the_run_page_s_cancel_stops_the_whole_tree_within_2_s_and_shows_who(sta
         context.close()
     ended = execution_wait_finished(execution_id=execution_id, timeout=10)
     assert (ended.status, ended.output, ended.cancelled_by_name) == ("cancelled", "tree started\n", "carol")
+
+
+def test_a_running_councilor_row_s_cancel_stops_it_and_the_row_says_cancelled(stack, browser, tmp_path):
+    staff = browser_user("dora", is_staff=True, is_superuser=True)
+    marker = new_marker()
+    agent = make_agent(runner_config={"argv": [PY, "-c", TREE_SCRIPT, marker], "timeout": 120})
+    councilor = make_councilor(agent=agent, title="Night watch", schedule_value="1h")
+    context = context_logged_in(browser, stack.base_url, staff)
+    page = context.new_page()
+    page.goto(stack.base_url + "/")
+    row = f'#councilors tr[data-councilor-id="{councilor.councilor_id}"]'
+    page.wait_for_selector(row)
+    execution_id = councilor_enqueue(councilor=councilor, actor=make_actor(user=staff))
+    running = eventually(lambda: Execution.objects.filter(execution_id=execution_id, status="running").first())
+    wait_until_running(marker, count=3)
+    page.click(f"{row} button[data-cancel='{execution_id}']", timeout=15_000)
+    asked = time.monotonic()
+    assert wait_until_gone(marker, within=2.0) == [], f"{time.monotonic() - asked:.2f}s"
+    title = f"Night watch #{running.run_number} is being stopped: its worker ends it within 2 seconds."
+    page.wait_for_selector(f"#toasts .toast:has-text({title!r})")
+    page.wait_for_selector(f"{row}[data-status=idle] [data-field=result] [data-status=cancelled]", timeout=10_000)
+    assert page.text_content(f"{row} [data-field=result] .badge") == "Cancelled"
+    assert page.query_selector(f"{row} button[data-cancel]") is None
+    ticker = f"⏹️ Night watch #{running.run_number} - cancelled by dora"
+    page.wait_for_function(
+        "title => [...document.querySelectorAll('#ticker .ticker-title')].some(e => e.textContent === title)",
+        arg=ticker,
+        timeout=10_000,
+    )
+    context.close()
