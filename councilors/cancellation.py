@@ -121,7 +121,10 @@ def _cancel_locked(*, execution_id: str, actor: Actor) -> CancelResult:
         if queued is None:
             raise _not_found(execution_id)
         _check_allowed(execution=queued, actor=actor)
-        execution = _record_from_queue(queued)
+        agent = Agent.objects.select_related("councilor").filter(agent_id=queued.agent_id).first()
+        if agent is None:  # deleted while its run waited: its worker will drop the task
+            raise _not_found(execution_id)
+        execution = _record_from_queue(queued, agent)
     else:
         _check_allowed(execution=execution, actor=actor)
     title = run_title(execution)
@@ -162,9 +165,8 @@ def _not_found(execution_id: str) -> CancelRefused:
     return CancelRefused(CancelRefused.NOT_FOUND, str(MSG_NOT_FOUND) % {"execution_id": execution_id})
 
 
-def _record_from_queue(queued: QueuedRun) -> Execution:
+def _record_from_queue(queued: QueuedRun, agent: Agent) -> Execution:
     """The `queued` record of a run whose task still waits in django-q2's queue (written so it can end cancelled)."""
-    agent = Agent.objects.select_related("councilor").get(agent_id=queued.agent_id)
     task = _queued_task(queued.execution_id)
     args = (task.args() or ()) if task is not None else ()
     is_councilor_task = task is not None and str(task.func()).endswith("run_councilor_task")

@@ -22,9 +22,9 @@ from councilors.cancellation import (
     execution_cancel,
     execution_ended_before_start,
 )
-from councilors.models import ActionRecord, Execution
-from councilors.services import agent_enqueue, execution_finish, execution_run, execution_start
-from councilors.tasks import run_agent_task
+from councilors.models import ActionRecord, Execution, SkippedRun
+from councilors.services import agent_enqueue, councilor_enqueue, execution_finish, execution_run, execution_start
+from councilors.tasks import run_agent_task, run_councilor_task
 from infrastructure.tokens import token_mint
 from tests.councilors.layer import of_type
 from tests.councilors.run_processes import new_marker, processes_with, wait_until_gone, wait_until_running
@@ -87,6 +87,18 @@ def test_a_task_still_in_the_queue_is_cancelled_and_its_worker_runs_nothing():
     cancelled.refresh_from_db()
     assert (cancelled.status, cancelled.output) == ("cancelled", "")
     assert Execution.objects.filter(agent=agent).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_councilor_run_still_in_the_queue_is_cancelled_and_skipped_by_its_worker():
+    councilor = make_councilor(agent=make_agent(runner_config={"argv": [PY, "-c", "print('must not run')"]}))
+    execution_id = councilor_enqueue(councilor=councilor, actor=make_actor("ops"))
+    assert execution_cancel(execution_id=execution_id, actor=make_actor("ops")).outcome == Outcome.CANCELLED
+    cancelled = Execution.objects.get(execution_id=execution_id)
+    assert (cancelled.kind, cancelled.councilor, cancelled.prompt) == ("councilor", councilor, councilor.task_prompt)
+    assert run_councilor_task(councilor.councilor_id, execution_id) == execution_id
+    assert not SkippedRun.objects.exists()
+    assert list(Execution.objects.values_list("status", flat=True)) == ["cancelled"]
 
 
 @pytest.mark.django_db
