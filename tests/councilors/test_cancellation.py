@@ -214,6 +214,8 @@ async def test_the_websocket_command_replies_to_the_caller():
         await expect_error(ws, {"command": "cancel_run", "execution_id": execution.execution_id}, "not_found")
         await expect_error(ws, {"command": "cancel_run", "execution_id": 7}, "invalid_field")
     async with await authed(owner) as ws:
+        # The run's end is broadcast too: only the reply, here, not the event.
+        await send(ws, {"command": "subscribe", "topics": ["system_alert"]})
         reply = await send(ws, {"command": "cancel_run", "execution_id": execution.execution_id, "request_id": 1})
     assert reply["type"] == "run_cancel"
     assert reply["data"] == {
