@@ -3,7 +3,7 @@
 from django.utils.dateparse import parse_datetime
 
 from councilors.cancellation import execution_ended_before_start
-from councilors.models import Agent
+from councilors.models import Agent, Execution
 from councilors.reaper import worker_label
 from councilors.selectors import councilor_get, user_find
 from councilors.services import agent_run, councilor_run_guarded
@@ -11,8 +11,10 @@ from councilors.services import agent_run, councilor_run_guarded
 
 def run_councilor_task(councilor_id: str, execution_id: str | None = None, requested_by_id: int | None = None) -> str:
     """Worker entry point for one run asked for by hand; returns the execution id (or why it was skipped)."""
-    if ended := execution_ended_before_start(execution_id=execution_id):
+    ended = execution_ended_before_start(execution_id=execution_id)
+    if ended is not None and ended.status == Execution.Status.CANCELLED:
         return ended.execution_id  # cancelled while it waited in the queue: nothing to run
+    # (A redelivered task whose run did end is the run guard's: it records the repeat as skipped.)
     councilor = councilor_get(councilor_id=councilor_id)
     outcome = councilor_run_guarded(
         councilor_pk=councilor.pk,
