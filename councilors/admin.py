@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from councilors import selectors, services
 from councilors.admin_run import admin_actor, agent_run_view, councilor_run_message, councilor_run_view
+from councilors.cancellation import CancelRefused, Outcome, execution_cancel, run_title
 from councilors.forms import AgentForm, CouncilorForm
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.run_errors import run_error_text
@@ -275,7 +276,8 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     # What a run's row must show at 1280 px beside the admin's sidebars: when, how it went, how
     # long, whose. The id is the link's tooltip and searchable; kind and councilor are filters.
-    list_display = ("started", "severity_display", "duration", "agent_label")
+    list_display = ("started", "run_label", "severity_display", "duration", "agent_label")
+    actions = ["cancel_runs"]
     # The started time links to the run's live page; the admin's own read-only copy adds nothing to it.
     list_display_links = None
     list_filter = ("status", "severity", "kind", "councilor")
@@ -306,6 +308,23 @@ class ExecutionAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("Agent"), ordering="agent__name")
     def agent_label(self, execution: Execution) -> str:
         return str(execution.agent)
+
+    @admin.display(description=gettext_lazy("Run"), ordering="run_number")
+    def run_label(self, execution: Execution) -> str:
+        """`Heartbeat #128`: the run as people name it."""
+        return run_title(execution)
+
+    # Shown to whoever sees the list: the service decides per run (its requester, or cancel_execution).
+    @admin.action(description=gettext_lazy("Cancel the selected runs"), permissions=["view"])
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[Execution]) -> None:
+        for execution in queryset.select_related("agent"):
+            try:
+                result = execution_cancel(execution_id=execution.execution_id, actor=admin_actor(request))
+            except CancelRefused as refused:
+                self.message_user(request, f"{run_title(execution)}: {refused.message}", messages.ERROR)
+                continue
+            level = messages.WARNING if result.outcome == Outcome.ALREADY_ENDED else messages.SUCCESS
+            self.message_user(request, result.message, level)
 
     @admin.display(description=gettext_lazy("Result"), ordering="severity")
     def severity_display(self, execution: Execution) -> SafeString | str:

@@ -15,12 +15,14 @@ from django.utils.translation import gettext, gettext_noop
 from ninja import Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from councilors import selectors, services
+from councilors import cancellation, selectors, services
 from councilors.audit import Actor, request_address
 from councilors.models import ActionRecord, Councilor, Execution
 from councilors.scheduling import councilor_next_run
 from councilors.schemas import (
     AgentMetricsOut,
+    CancelConflictOut,
+    CancelOut,
     CouncilorOut,
     ErrorOut,
     ExecuteIn,
@@ -79,6 +81,8 @@ def _execution_out(execution: Execution) -> dict:
         "started_at": execution.started_at,
         "completed_at": execution.completed_at,
         "duration_ms": execution.duration_ms,
+        "run_number": execution.run_number,
+        "cancelled_by": execution.cancelled_by_name,
     }
 
 
@@ -94,6 +98,36 @@ def execution_get(request: HttpRequest, execution_id: str):
     if isinstance(found, selectors.QueuedRun):
         return {"execution_id": execution_id, "agent_id": found.agent_id, "status": "queued"}
     return _execution_out(found)
+
+
+@router.post(
+    "/executions/{execution_id}/cancel",
+    response={200: CancelOut, 409: CancelConflictOut, **ERRORS},
+    url_name="execution_cancel",
+)
+def execution_cancel(request: HttpRequest, execution_id: str):
+    """Cancel a run: 200 `cancelled` (it had not started) or `cancelling` (its worker stops it within 2 s).
+
+    409 when it had already ended (its `status` says how); 404 when the caller may not see it; 403
+    when they may see it but not cancel it (only its requester, or `councilors.cancel_execution`).
+    """
+    actor = Actor.of_user(request.auth, source=ActionRecord.Source.API, address=request_address(request))
+    try:
+        result = cancellation.execution_cancel(execution_id=execution_id, actor=actor)
+    except cancellation.CancelRefused as refused:
+        if refused.code == cancellation.CancelRefused.FORBIDDEN:
+            raise HttpError(403, refused.message) from None
+        raise Http404(refused.message) from None
+    body = {
+        "execution_id": result.execution_id,
+        "outcome": result.outcome,
+        "status": result.status,
+        "run": result.run_title,
+        "detail": result.message,
+    }
+    if result.outcome == cancellation.Outcome.ALREADY_ENDED:
+        return Status(409, {**body, "code": result.outcome})
+    return body
 
 
 @router.get("/agents/metrics", response={200: list[AgentMetricsOut], **ERRORS}, url_name="agents_metrics")

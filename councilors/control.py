@@ -1,4 +1,4 @@
-"""Control commands from the WebSocket (pause, resume, run a councilor): permission check + service call.
+"""Control commands from the WebSocket (pause, resume, run a councilor; cancel a run): permission check + service call.
 
 The gateway (gamification) parses the command; this module, registered in CouncilorsConfig.ready(),
 decides and acts. The services record the action (who, from which address) and emit the broadcast
@@ -10,24 +10,30 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from councilors.audit import Actor
+from councilors.cancellation import CancelRefused, execution_cancel
 from councilors.models import ActionRecord, Councilor
 from councilors.selectors import councilor_get
 from councilors.services import councilor_enqueue, councilor_pause, councilor_resume
 from gamification import payloads
 from gamification.commands import Caller, register_command
 from gamification.protocol import (
+    CANCEL_RUN,
     COMMAND_FIELD,
     CONTROL_COMMANDS,
     COUNCILOR_ID_EXPECTED,
+    EXECUTION_ID_EXPECTED,
     FORBIDDEN,
     MSG_FORBIDDEN,
     MSG_NOT_FOUND,
     NOT_FOUND,
     PAUSE_COUNCILOR,
     RESUME_COUNCILOR,
+    RUN_CANCEL,
     CommandRejected,
     required_field,
 )
+
+MSG_CANCEL_ANONYMOUS = "Cancelling a run needs a logged-in user (a session or a token)."
 
 
 def councilor_control(*, caller: Caller, command: str, councilor_id: str) -> tuple[str, dict[str, Any]]:
@@ -65,6 +71,32 @@ async def handle_control(caller: Caller, content: dict[str, Any]) -> tuple[str, 
     )
 
 
+def run_cancel(*, caller: Caller, execution_id: str) -> tuple[str, dict[str, Any]]:
+    """Cancel a run for `caller`; the reply says how it went (CommandRejected when it is not theirs to cancel)."""
+    actor = Actor.of_user(caller.user, source=ActionRecord.Source.WEBSOCKET, address=caller.address)
+    try:
+        result = execution_cancel(execution_id=execution_id, actor=actor)
+    except CancelRefused as refused:
+        code = FORBIDDEN if refused.code == CancelRefused.FORBIDDEN else NOT_FOUND
+        raise CommandRejected(code, refused.message) from None
+    return RUN_CANCEL, {
+        "execution_id": result.execution_id,
+        "outcome": result.outcome,
+        "status": result.status,
+        "run": result.run_title,
+        "message": result.message,
+    }
+
+
+async def handle_cancel(caller: Caller, content: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The gateway's handler for `cancel_run` (anonymous connections are refused without database access)."""
+    execution_id = required_field(content, "execution_id", str, EXECUTION_ID_EXPECTED)
+    if not caller.user.is_authenticated:
+        raise CommandRejected(FORBIDDEN, MSG_CANCEL_ANONYMOUS)
+    return await database_sync_to_async(run_cancel)(caller=caller, execution_id=execution_id)
+
+
 def register() -> None:
     for command in CONTROL_COMMANDS:
         register_command(command, handle_control)
+    register_command(CANCEL_RUN, handle_cancel)

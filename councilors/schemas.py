@@ -65,6 +65,8 @@ class ExecutionOut(Schema):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration_ms: int | None = None
+    run_number: int | None = Field(None, description="The run's number for its agent (`Heartbeat #128`).")
+    cancelled_by: str = Field("", description="Who cancelled the run (set once a cancel is asked for).")
 
 
 class MetricsOut(Schema):
@@ -105,6 +107,21 @@ class CouncilorOut(Schema):
     enabled: bool
     last_run: LastRunOut | None
     next_run: datetime | None = Field(description="When it runs next; null while paused.")
+
+
+class CancelOut(Schema):
+    execution_id: str
+    outcome: Literal["cancelled", "cancelling", "already_ended"] = Field(
+        description="cancelled: it had not started and ended now; cancelling: its worker stops it within 2 s "
+        "(it then ends `cancelled`); already_ended (409): it had ended, nothing was done."
+    )
+    status: Literal["queued", "running", "completed", "error", "cancelled", "timed_out"]
+    run: str = Field(description="The run as people name it: `Heartbeat #128`.")
+    detail: str
+
+
+class CancelConflictOut(CancelOut):
+    code: Literal["already_ended"]
 
 
 class ErrorOut(Schema):

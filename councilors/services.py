@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from councilors.app_settings import app_settings
 from councilors.audit import Actor, action_record_create
+from councilors.cancel_watch import cancel_watched
 from councilors.concurrency import START_TASK as START_QUEUED_TASK
 from councilors.concurrency import queued_claim, queued_waiting, run_admitted
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
@@ -340,7 +341,8 @@ def _execution_run_and_finish(*, execution: Execution, on_output: OutputCallback
         "output_format": councilor.output_format if councilor else "",
     }
     try:
-        output = get_runner(agent.runner, agent.runner_config).run(execution.prompt, context, on_output, control)
+        with cancel_watched(execution=execution, control=control):
+            output = get_runner(agent.runner, agent.runner_config).run(execution.prompt, context, on_output, control)
     except RunTimedOut as exc:
         return _finish_recorded(
             execution=execution, output=exc.output, error=exc.reason, status=Execution.Status.TIMED_OUT

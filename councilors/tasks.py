@@ -2,6 +2,7 @@
 
 from django.utils.dateparse import parse_datetime
 
+from councilors.cancellation import execution_ended_before_start
 from councilors.models import Agent, Execution
 from councilors.reaper import worker_label
 from councilors.retries import Retry
@@ -19,6 +20,10 @@ NOTHING_QUEUED = "no queued run fits"
 
 def run_councilor_task(councilor_id: str, execution_id: str | None = None, requested_by_id: int | None = None) -> str:
     """Worker entry point for one run asked for by hand; returns the execution id (or why it was skipped)."""
+    ended = execution_ended_before_start(execution_id=execution_id)
+    if ended is not None and ended.status == Execution.Status.CANCELLED:
+        return ended.execution_id  # cancelled while it waited in the queue: nothing to run
+    # (A redelivered task whose run did end is the run guard's: it records the repeat as skipped.)
     councilor = councilor_get(councilor_id=councilor_id)
     outcome = councilor_run_guarded(
         councilor_pk=councilor.pk,
@@ -60,6 +65,8 @@ def run_agent_task(
     requested_by_id: int | None = None,
 ) -> str:
     """Worker entry point for one agent run (the HTTP API's execute); returns the execution id."""
+    if ended := execution_ended_before_start(execution_id=execution_id):
+        return ended.execution_id  # cancelled while it waited in the queue: nothing to run
     agent = Agent.objects.get(agent_id=agent_id)
     execution = agent_run(
         agent=agent,

@@ -1,16 +1,20 @@
 """Reads for the run page and the agent page (docs/dashboard.md, "Run page" and "Agent page")."""
 
+import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext_lazy as _
 
+from councilors.cancellation import run_title, user_may_cancel
 from councilors.concurrency import queue_place
 from councilors.models import Agent, Councilor, Execution
 from councilors.output_stream import published_line_times, published_lines, split_lines
 from councilors.run_errors import run_error_patterns, run_error_text
+from councilors.runners.base import DEFAULT_TIMEOUT_S
 from councilors.scheduling import councilor_next_run
 from councilors.selectors import (
     TREND_RUNS,
@@ -27,6 +31,11 @@ from infrastructure.timestamps import iso_utc_or_none
 RUN_PERMISSION = "councilors.run_agent"
 QUEUED = "queued"
 STREAM_URL = reverse_lazy("api:execution_stream")
+# What a timed-out run's page says about the limit it hit (the error records only the seconds).
+TIMED_OUT_SECONDS = re.compile(r"^timed out after (?P<seconds>[\d.]+)s$")
+HIT_COUNCILOR_TIMEOUT = _("It was stopped by its councilor's timeout: %(seconds)s s.")
+HIT_AGENT_TIMEOUT = _("It was stopped by its agent's timeout: %(seconds)s s.")
+HIT_OLD_TIMEOUT = _("It was stopped by the timeout it had then: %(seconds)s s (changed since).")
 SEVERITY_FILTERS = tuple(Execution.Severity.values)
 STATUS_FILTERS = tuple(Execution.Status.values)
 
@@ -58,6 +67,20 @@ def run_output_text(*, execution_id: str, user: AbstractBaseUser) -> str | None:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def timeout_text(execution: Execution) -> str:
+    """For a timed-out run, which limit it hit: its councilor's `timeout_s` (which overrides) or its agent's."""
+    match = TIMED_OUT_SECONDS.match(execution.error) if execution.status == Execution.Status.TIMED_OUT else None
+    if match is None:
+        return ""
+    seconds = float(match["seconds"])
+    values = {"seconds": f"{seconds:g}"}
+    councilor = execution.councilor
+    if councilor is not None and councilor.timeout_s is not None:
+        return str(HIT_COUNCILOR_TIMEOUT if councilor.timeout_s == seconds else HIT_OLD_TIMEOUT) % values
+    agent_timeout = execution.agent.runner_config.get("timeout", DEFAULT_TIMEOUT_S)
+    return str(HIT_AGENT_TIMEOUT if agent_timeout == seconds else HIT_OLD_TIMEOUT) % values
+
+
 def run_page_get(*, execution_id: str, user: AbstractBaseUser) -> dict[str, Any] | None:
     """What the run page shows, or None when there is no such run or `user` may not see it (a 404 either way)."""
     run = execution_find_visible(execution_id=execution_id, user=user)
@@ -71,11 +94,15 @@ def run_page_get(*, execution_id: str, user: AbstractBaseUser) -> dict[str, Any]
     times = {} if queued else published_line_times(execution_id=execution_id)
     last_line = lines[-1][0] if lines else 0
     status = run.status if isinstance(run, Execution) else QUEUED
+    live = status in (QUEUED, Execution.Status.RUNNING)
     return {
         "queue_place": queue_place(run) if isinstance(run, Execution) else None,
         # "Run again" and "Edit and run" obey the rules of running the agent (councilors.rerun).
         "can_rerun": isinstance(run, Execution) and user.has_perm(RUN_PERMISSION) and agent.api_enabled,
         "run": run,
+        "run_label": run_title(run) if isinstance(run, Execution) else agent.label,
+        "timeout_text": timeout_text(run) if isinstance(run, Execution) else "",
+        "can_cancel": live and user_may_cancel(execution=run, user=user),
         "queued": queued,
         "agent": agent,
         "requested_by": _requester(run),
@@ -90,7 +117,8 @@ def run_page_get(*, execution_id: str, user: AbstractBaseUser) -> dict[str, Any]
             "streamUrl": str(STREAM_URL),
             "detailUrl": reverse("api:execution_get", kwargs={"execution_id": execution_id}),
             "lastLine": last_line,
-            "live": status in (QUEUED, Execution.Status.RUNNING),
+            "live": live,
+            "cancelUrl": reverse("api:execution_cancel", kwargs={"execution_id": execution_id}),
             "agentUrl": reverse("agent_detail", kwargs={"agent_id": agent.agent_id}),
             "runErrorPatterns": run_error_patterns(),
         },
@@ -111,6 +139,7 @@ def _councilor(agent: Agent) -> Councilor | None:
 def _run_row(execution: Execution) -> dict[str, Any]:
     return {
         "execution_id": execution.execution_id,
+        "run_number": execution.run_number,
         "kind": execution.kind,
         "status": execution.status,
         "severity": execution.severity or None,

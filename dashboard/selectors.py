@@ -21,6 +21,8 @@ from dashboard.app_settings import app_settings
 from infrastructure.timestamps import iso_utc_or_none
 
 CONTROL_PERMISSION = "councilors.change_councilor"
+# Cancel any run from the councilors table (a run's requester may cancel theirs from its page).
+CANCEL_PERMISSION = "councilors.cancel_execution"
 TOAST_CHANNEL = "toast"
 # The API's routes are named in councilors/api.py (url_name=), under the "api" namespace.
 METRICS_URL = reverse_lazy("api:agents_metrics")
@@ -50,6 +52,7 @@ class CouncilorRow(TypedDict):
     queue_place: int | None
     last_execution_id: str | None
     last_severity: str | None
+    last_status: str | None  # how the last finished run ended: completed, error, cancelled, timed_out
     last_duration_ms: int | None
     last_run: str | None
     next_run: str | None
@@ -105,6 +108,7 @@ def dashboard_councilors_list() -> list[CouncilorRow]:
                 queue_place=_queue_place(councilor.last_execution_id) if queued else None,
                 last_execution_id=councilor.last_execution_id,
                 last_severity=councilor.last_severity or None,
+                last_status=None if running else councilor.last_status,
                 last_duration_ms=councilor.last_duration_ms,
                 last_run=iso_utc_or_none(councilor.last_started_at),
                 next_run=iso_utc_or_none(
@@ -147,6 +151,7 @@ def dashboard_config_get(*, user: AbstractBaseUser) -> dict:
         "councilorsUrl": str(COUNCILORS_URL),
         "eventsUrl": str(EVENTS_URL),
         "canControl": user.has_perm(CONTROL_PERMISSION),
+        "canCancel": user.has_perm(CANCEL_PERMISSION),
         "username": user.get_username(),
         "councilors": dashboard_councilors_list(),
         "agents": dashboard_agents_list(),

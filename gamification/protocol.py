@@ -127,6 +127,9 @@ PAUSE_COUNCILOR = "pause_councilor"
 RESUME_COUNCILOR = "resume_councilor"
 RUN_COUNCILOR = "run_councilor"
 CONTROL_COMMANDS = (PAUSE_COUNCILOR, RESUME_COUNCILOR, RUN_COUNCILOR)
+# Its own rule (the run's requester, or councilors.cancel_execution), checked by the councilors app.
+CANCEL_RUN = "cancel_run"
+EXECUTION_ID_EXPECTED = "a string"
 CONTROL_PERMISSION = "councilors.change_councilor"
 # Who sees every run's private details in events (docs/protocol.md, "Private run details"), as in the HTTP API.
 DETAILS_PERMISSION = "councilors.view_execution"
@@ -141,6 +144,7 @@ ERROR = "error"
 COUNCILOR_PAUSED = "councilor_paused"
 COUNCILOR_RESUMED = "councilor_resumed"
 COUNCILOR_RUN_QUEUED = "councilor_run_queued"
+RUN_CANCEL = "run_cancel"
 
 Topic = Annotated[str, JsonSchema(enum=sorted(TOPICS))]
 
@@ -159,6 +163,20 @@ class ResumeFields(TypedDict):
 
 class CouncilorFields(TypedDict):
     councilor_id: str
+
+
+class ExecutionFields(TypedDict):
+    execution_id: str
+
+
+class RunCancel(TypedDict):
+    execution_id: str
+    # cancelled: it had not started and ended now; cancelling: its worker stops it within 2 s (its
+    # completion event follows, status `cancelled`); already_ended: nothing was done, `status` says how.
+    outcome: Annotated[str, JsonSchema(enum=["cancelled", "cancelling", "already_ended"])]
+    status: str  # the run's status now
+    run: str  # the run as people name it: `Heartbeat #128`
+    message: str  # for people
 
 
 class Connected(TypedDict):
@@ -211,6 +229,7 @@ REPLIES: dict[str, type] = {
     STATS: Stats,
     RESUMED: Resumed,
     ERROR: Error,
+    RUN_CANCEL: RunCancel,
     **{name: CATALOGUE[name].data for name in (COUNCILOR_PAUSED, COUNCILOR_RESUMED, COUNCILOR_RUN_QUEUED)},
 }
 
@@ -234,6 +253,9 @@ COMMANDS: dict[str, Command] = {
         Command(PAUSE_COUNCILOR, CouncilorFields, COUNCILOR_PAUSED, "Pause a councilor (broadcast too)."),
         Command(RESUME_COUNCILOR, CouncilorFields, COUNCILOR_RESUMED, "Resume a councilor (broadcast too)."),
         Command(RUN_COUNCILOR, CouncilorFields, COUNCILOR_RUN_QUEUED, "Queue a run of a councilor now."),
+        Command(
+            CANCEL_RUN, ExecutionFields, RUN_CANCEL, "Cancel a run (its requester, or councilors.cancel_execution)."
+        ),
     )
 }
 

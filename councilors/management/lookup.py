@@ -28,6 +28,7 @@ BY_HELP = {
     "paused": gettext_lazy("who paused it (default: your user name)"),
     "resumed": gettext_lazy("who resumed it (default: your user name)"),
     "ran": gettext_lazy("who ran it (default: your user name)"),
+    "cancelled": gettext_lazy("who cancelled it (default: your user name)"),
 }
 
 

@@ -119,8 +119,8 @@ def test_a_command_line_run_shows_started_then_completed_within_a_second(stack, 
     wait_for_state(page, "open")
     _run_and_pause_backup(others)
     warned = Execution.objects.get(agent__agent_id="deps")
-    wait_for_ticker_title(page, f"⚠️ Dependency advisor - Warning ({_seconds(warned.duration_ms)})")
-    wait_for_ticker_title(page, "❌ Backup advisor - Error: exited with status 3")
+    wait_for_ticker_title(page, f"⚠️ Dependency advisor #1 - Warning ({_seconds(warned.duration_ms)})")
+    wait_for_ticker_title(page, "❌ Backup advisor #1 - Error: exited with status 3")
     wait_for_ticker_title(page, "⏸️ Backup advisor - paused by ops")
 
     # Every status the row shows, recorded in the page (the run is short: a test that looked for
@@ -128,9 +128,9 @@ def test_a_command_line_run_shows_started_then_completed_within_a_second(stack, 
     page.evaluate(ROW_STATUS_RECORDER, "security")
     run_command("run_councilor", "security")
 
-    started = wait_for_ticker_title(page, "🏛️ Security advisor - started")
+    started = wait_for_ticker_title(page, "🏛️ Security advisor #1 - started")
     execution = Execution.objects.get(agent__agent_id="security")
-    completed_title = f"✅ Security advisor - Success ({_seconds(_wait_finished(execution).duration_ms)})"
+    completed_title = f"✅ Security advisor #1 - Success ({_seconds(_wait_finished(execution).duration_ms)})"
     completed = wait_for_ticker_title(page, completed_title)
 
     for item in (started, completed):
@@ -193,8 +193,8 @@ def test_gateway_killed_polls_then_replays_missed_events_once_after_restart(stac
         emit("system_alert", {"level": "warning", "message": f"missed {number}", "source": "tests"})
     execution = Execution.objects.get(agent__agent_id="security")
     missed = [
-        "🏛️ Security advisor - started",
-        f"✅ Security advisor - Success ({_seconds(execution.duration_ms)})",
+        "🏛️ Security advisor #1 - started",
+        f"✅ Security advisor #1 - Success ({_seconds(execution.duration_ms)})",
         "⚠️ missed 1",
         "⚠️ missed 2",
         "⚠️ missed 3",
@@ -275,7 +275,7 @@ def test_staff_pause_from_the_page_is_seen_by_a_second_browser(stack, browser, s
     staff_page.click(f'{row} button[data-action="run"]')
     staff_page.wait_for_selector("#toasts .toast:has-text('Run queued for Security advisor')")
     for page in (staff_page, viewer_page):
-        wait_for_ticker_title(page, "🏛️ Security advisor - started")
+        wait_for_ticker_title(page, "🏛️ Security advisor #1 - started")
         page.wait_for_selector(f'{row}[data-status="idle"] [data-field="result"][data-severity="success"]')
     staff_context.close()
     viewer_context.close()

@@ -200,9 +200,9 @@ def test_in_portuguese_the_ticker_reads_as_the_original_client(stack, browser, s
 
     run_command("run_councilor", "seguranca", "--wait")
     execution = Execution.objects.get(agent__agent_id="seguranca")
-    wait_for_ticker_title(page, "🏛️ Auditoria de segurança - Iniciando análise...")
+    wait_for_ticker_title(page, "🏛️ Auditoria de segurança #1 - Iniciando análise...")
     with translation.override("pt-br"):
-        wait_for_ticker_title(page, f"✅ Auditoria de segurança - Sucesso ({duration(execution.duration_ms)})")
+        wait_for_ticker_title(page, f"✅ Auditoria de segurança #1 - Sucesso ({duration(execution.duration_ms)})")
     href = page.get_attribute("#ticker .ticker-item:first-child a.ticker-title", "href")
     assert href == f"/executions/{execution.execution_id}/"
     page.screenshot(path=str(PORTUGUESE_SCREENSHOT), animations="disabled")

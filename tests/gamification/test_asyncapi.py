@@ -120,6 +120,7 @@ def test_every_catalogue_type_appears_and_replies_only_types_are_replies(documen
 
 def test_every_command_is_received_and_answered_with_its_reply_or_an_error(document):
     expected = {"ping", "subscribe", "get_stats", "resume", "pause_councilor", "resume_councilor", "run_councilor"}
+    expected.add("cancel_run")
     assert set(protocol.COMMANDS) == expected
     for name, command in protocol.COMMANDS.items():
         operation = document["operations"][name]

@@ -150,7 +150,7 @@ async def test_unknown_command_names_the_known_ones_and_echoes_request_id():
     async with await authed() as ws:
         reply = await expect_error(ws, {"command": "dance", "request_id": "x"}, protocol.UNKNOWN_COMMAND)
     assert reply["data"]["request_id"] == "x"
-    known = "get_stats, pause_councilor, ping, resume, resume_councilor, run_councilor, subscribe"
+    known = "cancel_run, get_stats, pause_councilor, ping, resume, resume_councilor, run_councilor, subscribe"
     assert reply["data"]["message"] == f"Unknown command 'dance'; known commands: {known}."
 
 

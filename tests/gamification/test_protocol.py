@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 
+from councilors.services import execution_finish, execution_start
 from gamification import protocol
 from gamification.catalogue import CATALOGUE, AgentMetrics
 from gamification.commands import extra_command_names
@@ -17,24 +19,37 @@ from tests.gamification.test_consumers import authed, make_user, send
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def valid_fields(name: str, councilor_id: str) -> dict[str, Any]:
+def valid_fields(name: str, councilor_id: str, execution_id: str = "") -> dict[str, Any]:
     # `since` beyond every id: nothing to replay, so the reply is the next message.
-    fields = {"subscribe": {"topics": ["all"]}, "resume": {"since": 2**53}}
+    fields = {
+        "subscribe": {"topics": ["all"]},
+        "resume": {"since": 2**53},
+        "cancel_run": {"execution_id": execution_id},
+    }
     return fields.get(name, {"councilor_id": councilor_id} if name in protocol.CONTROL_COMMANDS else {})
+
+
+@sync_to_async
+def finished_run_of(user, councilor) -> str:
+    """A run `user` asked for, already ended: `cancel_run` answers it with its reply (already_ended)."""
+    execution = execution_start(agent=councilor.agent, councilor=councilor, prompt="p", requested_by=user)
+    return execution_finish(execution=execution, output="done").execution_id
 
 
 def test_the_table_names_every_command_the_gateway_answers_and_nothing_else():
     assert set(GamificationConsumer.commands) | extra_command_names() == set(protocol.COMMANDS)
-    assert extra_command_names() == set(protocol.CONTROL_COMMANDS)  # registered by the councilors app
+    registered = {*protocol.CONTROL_COMMANDS, protocol.CANCEL_RUN}
+    assert extra_command_names() == registered  # registered by the councilors app
     assert all(command.reply in protocol.REPLIES for command in protocol.COMMANDS.values())
 
 
 @pytest.mark.parametrize("name", sorted(protocol.COMMANDS))
 async def test_each_command_needs_its_declared_fields_and_gets_its_declared_reply(name, councilor):
     command = protocol.COMMANDS[name]
-    fields = valid_fields(name, councilor.councilor_id)
+    user = await make_user(can_change=True)
+    fields = valid_fields(name, councilor.councilor_id, await finished_run_of(user, councilor))
     assert set(fields) == command.fields.__required_keys__
-    async with await authed(await make_user(can_change=True)) as ws:
+    async with await authed(user) as ws:
         # Only the reply of pause/resume_councilor then, not their broadcast as well.
         await send(ws, {"command": "subscribe", "topics": ["system_alert"]})
         for missing in sorted(fields):

@@ -95,6 +95,8 @@ def test_fuzzed_query_parameters_get_a_documented_json_answer(api_client):
     def one_request(since: str, topics: str, execution_id: str) -> None:
         check_json_error(api_client.get("/api/events", {"since": since, "topics": topics}), {200, 400})
         check_json_error(api_client.get(f"/api/executions/{quote(execution_id, safe='')}"), {200, 404})
+        # Cancelling a run that is not there (or not the caller's) is the same 404, never a 500.
+        check_json_error(api_client.post(f"/api/executions/{quote(execution_id, safe='')}/cancel"), {404})
         # No such run: the stream answers at once (400 for a bad Last-Event-ID, else 404), never hangs.
         stream = api_client.get("/api/v1/stream", {"execution_id": execution_id}, headers={"last-event-id": since})
         check_json_error(stream, {400, 404})

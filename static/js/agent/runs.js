@@ -17,13 +17,14 @@ const FINISHED = ["councilor_completed", "councilor_error", "agent_execution_com
 export function runRowOf(envelope) {
   const d = envelope.data ?? {};
   if (STARTED.includes(envelope.type)) {
-    return { execution_id: d.execution_id, status: "running", severity: null, started_at: d.started_at, duration_ms: null };
+    return { execution_id: d.execution_id, run_number: d.run_number ?? null, status: "running", severity: null, started_at: d.started_at, duration_ms: null };
   }
   if (FINISHED.includes(envelope.type)) {
     // The event's own status (completed, error, and the statuses to come: cancelled, timed_out).
     const status = d.status ?? (envelope.type === "councilor_error" ? "error" : "completed");
     return {
       execution_id: d.execution_id,
+      run_number: d.run_number ?? null,
       status,
       severity: status === "error" ? "error" : d.severity,
       started_at: d.started_at,
@@ -50,7 +51,11 @@ export function mountRuns(table, { socket, config, gettext = pageGettext }) {
     return h(
       "tr",
       { dataset: { executionId: row.execution_id, status: row.status, severity: row.severity ?? "" } },
-      h("th", { scope: "row" }, h("a", { href: runHref(config, row.execution_id) }, h("code", {}, row.execution_id))),
+      h(
+        "th",
+        { scope: "row" },
+        h("a", { href: runHref(config, row.execution_id) }, row.run_number ? h("span", { class: "run-number" }, `#${row.run_number}`) : null, row.run_number ? " " : null, h("code", {}, row.execution_id)),
+      ),
       h("td", { dataset: { field: "result", label: labels.result }, title: error }, verdict),
       h("td", { dataset: { field: "started", label: labels.started } }, h("time", { datetime: row.started_at ?? null }, localDateTime(row.started_at))),
       h("td", { dataset: { field: "duration", label: labels.duration } }, row.duration_ms === null ? "—" : formatSeconds(row.duration_ms)),

@@ -3,7 +3,9 @@
 // A row's name opens the councilor's page, its last result the run's page.
 
 import { pageGettext } from "../gamification/i18n.js";
+import { interpolate } from "../gamification/i18n.js";
 import { severityLabel, tickerItem } from "../gamification/titles.js";
+import { runVerdict } from "../gamification/verdict.js";
 import { controlButtons, sendControl } from "./controls.js";
 import { flash, h } from "./dom.js";
 import { formatSeconds, relativeTime } from "./format.js";
@@ -13,7 +15,10 @@ import { councilorAfter, normalizeCouncilors, rowFromApi, rowFromEvent, statusKe
 const REFRESH_DELAY_MS = 400;
 const CLOCK_MS = 30000;
 
-export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl, toasts, config, gettext = pageGettext }) {
+// A run that did not complete is said as its verdict (Cancelled, Timed out), not as a bare "Error".
+const VERDICT_STATUSES = new Set(["cancelled", "timed_out"]);
+
+export function mountCouncilors(table, { socket, rows, canControl, canCancel = false, councilorsUrl, toasts, config, gettext = pageGettext }) {
   const tbody = table.tBodies[0];
   const model = new Map(rows.map((row) => [row.councilor_id, row]));
   const busy = new Set(); // councilor ids with a command in flight
@@ -31,7 +36,8 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
   function resultCell(row) {
     if (!row.last_severity) return h("td", { "data-label": labels.result, dataset: { field: "result" } }, "—");
     const duration = row.last_duration_ms === null || row.last_duration_ms === undefined ? "" : ` · ${formatSeconds(row.last_duration_ms)}`;
-    const badge = h("span", { class: `badge severity-${row.last_severity}` }, severityLabel(row.last_severity, gettext));
+    const label = VERDICT_STATUSES.has(row.last_status) ? runVerdict(row.last_status, row.last_severity, gettext).label : severityLabel(row.last_severity, gettext);
+    const badge = h("span", { class: `badge severity-${row.last_severity}`, dataset: { status: row.last_status ?? "" } }, label);
     const href = runHref(config, row.last_execution_id);
     return h(
       "td",
@@ -47,6 +53,23 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
   function actionsCell(row) {
     const disabled = !socket.isConnected() || busy.has(row.councilor_id);
     return h("td", { "data-label": labels.actions, dataset: { field: "actions" }, class: "actions" }, ...controlButtons({ enabled: row.enabled, disabled, gettext }));
+  }
+
+  /** Cancel, on a running row, for holders of councilors.cancel_execution (docs/protocol.md, "cancel_run"). */
+  function cancelButton(row) {
+    if (!canCancel || row.status !== "running" || !row.running_execution_id) return null;
+    const disabled = !socket.isConnected() || busy.has(row.councilor_id);
+    return h("button", { type: "button", class: "button danger cancel", dataset: { cancel: row.running_execution_id }, disabled }, gettext("Cancel"));
+  }
+
+  async function cancelRun(id, executionId) {
+    try {
+      const reply = await socket.request("cancel_run", { execution_id: executionId });
+      toasts.show({ title: reply.message, tone: "info", href: runHref(config, executionId) });
+    } catch (error) {
+      const name = model.get(id)?.title ?? id;
+      toasts.show({ title: interpolate(gettext("Could not cancel %(name)s"), { name }), detail: error.message, tone: "error" });
+    }
   }
 
   function renderRow(row) {
@@ -68,6 +91,7 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
         "td",
         { "data-label": labels.status, dataset: { field: "status" } },
         running ? h("a", { class: `badge status-${statusKey(row)}`, href: running }, status) : h("span", { class: `badge status-${statusKey(row)}` }, status),
+        cancelButton(row),
       ),
       resultCell(row),
       timeCell(labels.lastRun, "last-run", row.last_run),
@@ -139,12 +163,13 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
   }
 
   async function onClick(event) {
-    const button = event.target.closest("button[data-action]");
+    const button = event.target.closest("button[data-action], button[data-cancel]");
     if (!button) return;
     const id = button.closest("tr").dataset.councilorId;
     busy.add(id);
     update(id);
-    await sendControl({
+    if (button.dataset.cancel) await cancelRun(id, button.dataset.cancel);
+    else await sendControl({
       socket,
       action: button.dataset.action,
       councilorId: id,
@@ -160,7 +185,7 @@ export function mountCouncilors(table, { socket, rows, canControl, councilorsUrl
   renderAll();
   socket.events.on("message", onEvent);
   socket.events.on("state", renderAll); // buttons follow the connection
-  if (canControl) tbody.addEventListener("click", onClick);
+  if (canControl || canCancel) tbody.addEventListener("click", onClick);
   setInterval(renderAll, CLOCK_MS); // relative times ("in 4 min") move on
   refresh();
   return { reload: refresh, get: (id) => model.get(id), nameOf };

@@ -19,6 +19,7 @@ const councilors = mountCouncilors(document.getElementById("councilors"), {
   socket,
   rows: config.councilors,
   canControl: config.canControl,
+  canCancel: config.canCancel,
   councilorsUrl: config.councilorsUrl,
   toasts,
   config,

@@ -18,6 +18,7 @@ export function councilorAfter(row, envelope) {
         running_execution_id: newerRunning ? row.running_execution_id : null,
         last_execution_id: d.execution_id,
         last_severity: envelope.type === "councilor_error" ? "error" : d.severity,
+        last_status: d.status ?? (envelope.type === "councilor_error" ? "error" : "completed"),
         last_duration_ms: d.duration_ms ?? null,
         last_error: envelope.type === "councilor_error" ? d.error : null,
         last_run: newerRunning ? row.last_run : (d.started_at ?? row.last_run),
@@ -152,7 +153,7 @@ export function rowFromApi(item) {
       running_execution_id: running ? last.execution_id : null,
       last_execution_id: last.execution_id ?? null,
       last_run: last.started_at ?? null,
-      ...(running ? {} : { last_severity: last.severity ?? null, last_duration_ms: last.duration_ms ?? null }),
+      ...(running ? {} : { last_severity: last.severity ?? null, last_status: last.status ?? null, last_duration_ms: last.duration_ms ?? null }),
     });
   }
   return fields;

@@ -12,6 +12,8 @@ export const SEVERITY_ICONS = Object.freeze({ success: "✅", warning: "⚠️",
 export const ALERT_ICONS = Object.freeze({ info: "ℹ️", warning: "⚠️", critical: "🚨" });
 export const PAUSED_ICON = "⏸️";
 export const RESUMED_ICON = "▶️";
+export const CANCELLED_ICON = "⏹️";
+export const TIMED_OUT_ICON = "⌛";
 
 /** "15s", "1.2s", "0.3s", "23ms" (static/js/gamification/format.js formatDuration, in the page's language). */
 export function formatSeconds(durationMs, options = {}) {
@@ -35,7 +37,24 @@ function severityOf(value) {
  * event carries it, else what the page knows of it (`nameOf`), else its id.
  */
 function councilorName(data, nameOf) {
-  return data.display_name || nameOf(data.councilor_id) || data.councilor_id;
+  return numbered(data.display_name || nameOf(data.councilor_id) || data.councilor_id, data);
+}
+
+/** `Heartbeat #128` when the event carries the run's number (docs/protocol.md, "Events"). */
+export function numbered(name, data) {
+  return Number.isInteger(data?.run_number) ? `${name} #${data.run_number}` : name;
+}
+
+/** A run that did not complete: cancelled (by whom), timed out, or failed; null for one that completed. */
+function notCompleted(name, d, gettext) {
+  if (d.status === "cancelled") {
+    const template = d.cancelled_by ? gettext("%(name)s - cancelled by %(user)s") : gettext("%(name)s - cancelled");
+    return { title: `${CANCELLED_ICON} ${interpolate(template, { name, user: d.cancelled_by })}`, tone: "neutral" };
+  }
+  if (d.status === "timed_out") {
+    return { title: `${TIMED_OUT_ICON} ${interpolate(gettext("%(name)s - timed out"), { name })}`, tone: "error" };
+  }
+  return null;
 }
 
 function completed(name, severity, durationMs, gettext, locale) {
@@ -69,14 +88,20 @@ const BUILDERS = {
   }),
   councilor_completed: (d, { gettext, nameOf, locale }) =>
     completed(councilorName(d, nameOf), severityOf(d.severity), d.duration_ms, gettext, locale),
-  councilor_error: (d, { gettext, nameOf, errorText }) => failed(councilorName(d, nameOf), d, gettext, errorText),
+  councilor_error: (d, { gettext, nameOf, errorText }) => {
+    const name = councilorName(d, nameOf);
+    return notCompleted(name, d, gettext) ?? failed(name, d, gettext, errorText);
+  },
   agent_execution_started: (d, { gettext }) => ({
-    title: `${AGENT_STARTED_ICON} ${interpolate(gettext("%(name)s - run started"), { name: d.agent_name })}`,
+    title: `${AGENT_STARTED_ICON} ${interpolate(gettext("%(name)s - run started"), { name: numbered(d.agent_name, d) })}`,
     tone: "running",
   }),
   agent_execution_completed: (d, { gettext, locale, errorText }) => {
-    if (d.status === "error" && (d.error || d.details_withheld)) return failed(d.agent_name, d, gettext, errorText);
-    return completed(d.agent_name, severityOf(d.severity), d.duration_ms, gettext, locale);
+    const name = numbered(d.agent_name, d);
+    const ended = notCompleted(name, d, gettext);
+    if (ended) return ended;
+    if (d.status === "error" && (d.error || d.details_withheld)) return failed(name, d, gettext, errorText);
+    return completed(name, severityOf(d.severity), d.duration_ms, gettext, locale);
   },
   system_alert: (d, { errorText }) => ({
     // The project's own alerts (a failure streak, workers down) in the page's language; others as sent.

@@ -27,6 +27,7 @@ let elapsedTimer = null;
 
 function showVerdict(status, severity) {
   state = { ...state, status, severity };
+  if (status !== "queued" && status !== "running") $("run-cancel")?.remove();
   paintVerdict($("run-status"), status, severity, gettext);
   $("run").dataset.status = status;
   $("run-duration").dataset.running = String(status === "running");
@@ -70,6 +71,45 @@ function showError(error) {
   element.hidden = !error;
 }
 
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+function say(text) {
+  const message = $("run-cancel-message");
+  message.textContent = text;
+  message.hidden = !text;
+}
+
+/** Cancel (docs/http-api.md, "Cancel it"): the answer is said beside the button; the end arrives by the stream. */
+function mountCancel() {
+  const button = $("run-cancel");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    button.textContent = gettext("Stopping…");
+    try {
+      const response = await fetch(config.cancelUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      });
+      const body = await response.json().catch(() => ({}));
+      say(body.detail ?? "");
+      if (response.status === 409) button.remove();
+      else if (!response.ok) {
+        button.disabled = false;
+        button.textContent = gettext("Cancel run");
+      } else if (body.outcome === "cancelled") refreshDetails();
+    } catch (error) {
+      say(gettext("Could not reach the server; try again."));
+      button.disabled = false;
+      button.textContent = gettext("Cancel run");
+    }
+  });
+}
+
 /** Prompt, requester, times and result from the API (after a queued run started, and once it ended). */
 async function refreshDetails() {
   try {
@@ -81,6 +121,10 @@ async function refreshDetails() {
     if (run.started_at) state.startedAt = run.started_at;
     showTime("run-started", run.started_at);
     showTime("run-completed", run.completed_at);
+    if (run.cancelled_by) {
+      $("run-cancelled-by").querySelector("dd").textContent = run.cancelled_by;
+      $("run-cancelled-by").hidden = false;
+    }
     if (run.status === "running") startElapsed();
     else {
       showDuration(run.duration_ms);
@@ -147,6 +191,7 @@ function mountTools() {
 }
 
 mountTools();
+mountCancel();
 if (state.status === "running") startElapsed();
 if (!config.live && $("run-duration").textContent === "") $("run-duration").textContent = NOTHING;
 const source = config.live ? follow() : null;

@@ -156,6 +156,7 @@ test("a councilor from the API brings next run, enabled and its last run", () =>
     last_execution_id: "e9",
     last_run: "T9",
     last_severity: "warning",
+    last_status: "completed",
     last_duration_ms: 900,
   });
   const running = rowFromApi({ councilor_id: "sec", next_run: "N", last_run: { execution_id: "e10", status: "running" } });
@@ -163,4 +164,12 @@ test("a councilor from the API brings next run, enabled and its last run", () =>
   assert.equal(running.running_execution_id, "e10");
   assert.equal("last_severity" in running, false, "a running last run keeps the previous result shown");
   assert.deepEqual(rowFromApi({ councilor_id: "x", next_run: "N" }), { next_run: "N" });
+});
+
+test("a cancelled run's end keeps its status for the row's verdict", () => {
+  const row = { councilor_id: "sec", status: "running", running_execution_id: "e1", enabled: true };
+  const data = { councilor_id: "sec", execution_id: "e1", status: "cancelled", severity: "error", error: "cancelled", duration_ms: 5 };
+  const after = councilorAfter(row, { type: "councilor_error", data });
+  assert.equal(after.status, "idle");
+  assert.equal(after.last_status, "cancelled");
 });

@@ -40,7 +40,9 @@ test("status keys do not depend on the language", () => {
 
 test("run rows from events, and which fit the page's filters", () => {
   const started = runRowOf(envelope("agent_execution_started", { agent_id: "a", execution_id: "e", started_at: "T" }));
-  assert.deepEqual(started, { execution_id: "e", status: "running", severity: null, started_at: "T", duration_ms: null });
+  assert.deepEqual(started, { execution_id: "e", run_number: null, status: "running", severity: null, started_at: "T", duration_ms: null });
+  const numbered = runRowOf(envelope("councilor_error", { councilor_id: "a", execution_id: "e", status: "cancelled", severity: "error", run_number: 12 }));
+  assert.deepEqual([numbered.run_number, numbered.status, numbered.severity], [12, "cancelled", "error"]);
   const failed = runRowOf(envelope("councilor_error", { councilor_id: "a", execution_id: "e", started_at: "T", duration_ms: 9 }));
   assert.deepEqual([failed.status, failed.severity, failed.duration_ms], ["error", "error", 9]);
   assert.equal(runRowOf(envelope("agent_metrics_updated", {})), null);

@@ -154,3 +154,19 @@ test("in Portuguese the titles read as the original client's (the real djangojs 
   assert.equal(error.title, "❌ Security advisor - Erro: saiu com 2");
   assert.deepEqual(["success", "warning", "error"].map((severity) => severityLabel(severity, gettext)), ["Sucesso", "Aviso", "Erro"]);
 });
+
+test("runs are named with their number, and a cancelled or timed-out run says so", () => {
+  const numbers = { run_number: 128, attempt: 1, max_attempts: 1 };
+  const started = tickerItem(envelope("councilor_started", { ...councilor, ...numbers }));
+  assert.equal(started.title, "🏛️ Security advisor #128 - started");
+  const cancelled = { ...finished, ...numbers, status: "cancelled", severity: "error", error: "cancelled", cancelled_by: "ada" };
+  const item = tickerItem(envelope("councilor_error", cancelled));
+  assert.equal(item.title, "⏹️ Security advisor #128 - cancelled by ada");
+  assert.equal(item.tone, "neutral");
+  const timedOut = { ...finished, ...numbers, status: "timed_out", severity: "error", error: "timed out after 30s" };
+  assert.equal(tickerItem(envelope("councilor_error", timedOut)).title, "⌛ Security advisor #128 - timed out");
+  const agentRun = { agent_id: "a", agent_name: "Audit", instance_id: "", execution_id: "e", ...numbers, run_number: 7 };
+  assert.equal(tickerItem(envelope("agent_execution_started", agentRun)).title, "🤖 Audit #7 - run started");
+  const agentCancelled = { ...agentRun, status: "cancelled", severity: "error", error: "cancelled" };
+  assert.equal(tickerItem(envelope("agent_execution_completed", agentCancelled)).title, "⏹️ Audit #7 - cancelled");
+});
