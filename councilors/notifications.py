@@ -42,7 +42,8 @@ def councilor_run_notify(*, execution: Execution) -> None:
         return
     if execution.status in (Execution.Status.ERROR, Execution.Status.TIMED_OUT):
         _alert_on_streak(councilor)
-    if _email_wanted(councilor, execution.severity):
+    # A cancelled run ended because someone asked: nobody needs an e-mail saying it failed.
+    if execution.status != Execution.Status.CANCELLED and _email_wanted(councilor, execution.severity):
         _send_email(councilor, execution)
 
 

@@ -22,6 +22,7 @@ from django_q.conf import Conf
 from councilors.app_settings import app_settings
 from councilors.models import Execution
 from councilors.retries import councilor_run_ended
+from councilors.runners.base import CANCELLED
 from councilors.services import execution_finish
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,12 @@ def execution_mark_lost(*, execution_pk: int) -> Execution | None:
         )
         if execution is None or execution.status != Execution.Status.RUNNING:
             return None
+        if execution.cancel_requested_at is not None:
+            # Someone asked it to stop and its worker died first: it ends as they asked, not as a failure.
+            execution = execution_finish(
+                execution=execution, output=execution.output, error=CANCELLED, status=Execution.Status.CANCELLED
+            )
+            return execution
         execution = execution_finish(execution=execution, output=execution.output, error=WORKER_LOST)
     logger.warning("execution %s marked error: %s (%s)", execution.execution_id, WORKER_LOST, execution.worker)
     councilor_run_ended(execution=execution)  # a councilor's lost run is retried like any error

@@ -4,8 +4,13 @@ import pytest
 from django.core import mail
 
 from councilors.models import Execution
-from councilors.notifications import STREAK_MESSAGE, WORKERS_DOWN_MESSAGE, workers_watchdog_check
-from councilors.services import councilor_run
+from councilors.notifications import (
+    STREAK_MESSAGE,
+    WORKERS_DOWN_MESSAGE,
+    councilor_run_notify,
+    workers_watchdog_check,
+)
+from councilors.services import councilor_run, execution_finish
 from tests.councilors.layer import of_type
 from tests.factories import make_agent, make_councilor
 
@@ -69,6 +74,17 @@ def test_email_on_error_goes_to_admins_when_no_list_is_set(settings):
     councilor_run(councilor=_failing_councilor(title="Disk", notification_channels=["email"]))
     assert [(m.subject, m.to) for m in mail.outbox] == [("[Conductor] Disk: Error", ["root@example.com"])]
     assert "Error: exited with status 3" in mail.outbox[0].body
+
+
+def test_a_cancelled_run_sends_no_error_email(settings):
+    settings.COUNCILORS_NOTIFY_EMAILS = ["ops@example.com"]
+    councilor = make_councilor(title="Stopped", notification_channels=["email"])
+    execution = councilor_run(councilor=councilor)
+    execution_finish(execution=execution, output="", error="cancelled", status=Execution.Status.CANCELLED)
+    mail.outbox.clear()
+    councilor_run_notify(execution=execution)
+    assert execution.severity == "error"
+    assert mail.outbox == []
 
 
 def test_no_worker_for_a_while_raises_one_critical_alert_per_outage(listener, settings):

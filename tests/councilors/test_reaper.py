@@ -57,6 +57,19 @@ def test_the_run_of_a_dead_worker_ends_as_error_worker_lost():
     assert alive.status == Execution.Status.RUNNING
 
 
+def test_a_run_asked_to_stop_whose_worker_died_ends_cancelled_not_lost():
+    asked = _running(f"{HOST}:{_finished_pid()}")
+    Execution.objects.filter(pk=asked.pk).update(cancel_requested_at=timezone.now(), cancelled_by_name="ada")
+    assert [e.execution_id for e in executions_reap_lost()] == [asked.execution_id]
+    asked.refresh_from_db()
+    assert (asked.status, asked.severity, asked.error, asked.cancelled_by_name) == (
+        "cancelled",
+        "error",
+        "cancelled",
+        "ada",
+    )
+
+
 def test_a_run_older_than_the_worker_timeout_is_lost_wherever_it_ran():
     old = _running("elsewhere:1", started_ago=lost_after() + timedelta(seconds=1))
     recent = _running("elsewhere:2", started_ago=lost_after() - timedelta(seconds=30))
