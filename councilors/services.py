@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from councilors.app_settings import app_settings
 from councilors.audit import Actor, action_record_create
+from councilors.incidents import run_incidents_resolve
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.notifications import councilor_run_notify
 from councilors.output_stream import OutputPublisher
@@ -267,6 +268,7 @@ def execution_start(
     )
     execution.full_clean()
     execution.save()
+    run_incidents_resolve(execution=execution)  # a late councilor started: the incident is over
     emit(*_started_event(execution))
     return execution
 
@@ -287,6 +289,7 @@ def execution_finish(*, execution: Execution, output: str, error: str = "", stat
     execution.full_clean()
     with transaction.atomic():
         execution.save()
+        run_incidents_resolve(execution=execution)  # a stuck run ended
         emit(*_finished_event(execution))
         emit(
             *payloads.agent_metrics_updated(

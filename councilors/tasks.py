@@ -2,10 +2,14 @@
 
 from django.utils.dateparse import parse_datetime
 
-from councilors.models import Agent
+from councilors.audit import Actor
+from councilors.models import ActionRecord, Agent
 from councilors.reaper import worker_label
 from councilors.selectors import councilor_get, user_find
 from councilors.services import agent_run, councilor_run_guarded
+
+# Who the action record names for the daily prune.
+PRUNE_ACTOR = "daily prune"
 
 
 def run_councilor_task(councilor_id: str, execution_id: str | None = None, requested_by_id: int | None = None) -> str:
@@ -48,3 +52,10 @@ def run_agent_task(
         requested_by=user_find(user_id=requested_by_id),
     )
     return execution.execution_id
+
+
+def prune_runs_task() -> int:
+    """The daily prune (councilors/retention.py); returns how many runs were deleted."""
+    from councilors.retention import executions_prune  # the retention module imports django-q2's models
+
+    return executions_prune(actor=Actor(user=None, name=PRUNE_ACTOR, source=ActionRecord.Source.SCHEDULE)).total

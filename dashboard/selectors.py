@@ -13,6 +13,7 @@ from councilors.selectors import (
     TrendPoint,
     agents_metrics_list,
     agents_trends_list,
+    councilors_incidents_open,
     councilors_overview,
 )
 from dashboard.app_settings import app_settings
@@ -50,6 +51,7 @@ class CouncilorRow(TypedDict):
     last_duration_ms: int | None
     last_run: str | None
     next_run: str | None
+    incidents: list[str]
 
 
 class AgentCard(TypedDict):
@@ -83,6 +85,7 @@ def _toast_rule(councilor: Councilor) -> ToastRule | None:
 def dashboard_councilors_list() -> list[CouncilorRow]:
     """Every councilor with its last and next run, in one query."""
     rows = []
+    incidents = councilors_incidents_open()
     for councilor in councilors_overview():
         running = councilor.last_status == Execution.Status.RUNNING
         rows.append(
@@ -104,6 +107,7 @@ def dashboard_councilors_list() -> list[CouncilorRow]:
                 next_run=iso_utc_or_none(
                     councilor_next_run(councilor=councilor, last_started=councilor.last_started_at)
                 ),
+                incidents=incidents.get(councilor.pk, []),
             )
         )
     return rows
