@@ -14,12 +14,12 @@ see (a councilor paused, a run closed by hand).
 import logging
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from croniter import croniter
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
@@ -79,7 +79,8 @@ def previous_slot(*, schedule: Schedule) -> datetime | None:
     if schedule.next_run is None:
         return None
     if schedule.schedule_type == Schedule.CRON:
-        return croniter(schedule.cron, timezone.localtime(schedule.next_run)).get_prev(datetime)
+        # In UTC, as every key and detail is: the same instant must make the same key on every cluster.
+        return croniter(schedule.cron, timezone.localtime(schedule.next_run)).get_prev(datetime).astimezone(UTC)
     return schedule.next_run - timedelta(minutes=schedule.minutes or 1)
 
 
@@ -191,7 +192,7 @@ def slots_between(*, schedule: Schedule, start: datetime, now: datetime) -> tupl
             around = croniter(schedule.cron, timezone.localtime(now))
             following = around.get_next(datetime)
             last = around.get_prev(datetime)
-        return count, last, following
+        return count, last.astimezone(UTC), following.astimezone(UTC)
     period = timedelta(minutes=schedule.minutes or 1)
     count = int((now - start) / period) + 1
     last = start + (count - 1) * period
@@ -234,12 +235,12 @@ def _schedule_missed(*, schedule_pk: int, now: datetime) -> RunIncident | None:
         return _raise(
             councilor=councilor,
             kind=RunIncident.Kind.MISSED,
-            key=first.isoformat(),
+            key=first.astimezone(UTC).isoformat(),
             now=now,
             message=template.format(title=councilor.title, count=count),
             details={
                 "slots": count,
-                "first_due_at": first.isoformat(),
+                "first_due_at": first.astimezone(UTC).isoformat(),
                 "last_due_at": last.isoformat(),
                 "catch_up": councilor.catch_up,
                 "next_run": schedule.next_run.isoformat(),
@@ -304,8 +305,13 @@ def run_incidents_resolve(*, execution: Execution, now: datetime | None = None) 
 
 
 def run_incidents_resolve_stale(*, now: datetime) -> int:
-    """Resolve what the services could not see end: stuck runs no longer running, paused councilors' incidents."""
+    """Resolve what the services could not see: stuck runs no longer running, late or missed councilors
+    that have started a run since (by a path other than `execution_start`), paused councilors' incidents."""
     open_ = RunIncident.objects.filter(resolved_at__isnull=True)
     ended = open_.filter(kind=RunIncident.Kind.STUCK).exclude(execution__status=Execution.Status.RUNNING)
+    started_since = Execution.objects.filter(
+        councilor=OuterRef("councilor"), started_at__gte=OuterRef("raised_at")
+    ).exclude(status=Execution.Status.QUEUED)
+    caught_up = open_.filter(kind__in=[RunIncident.Kind.LATE, RunIncident.Kind.MISSED]).filter(Exists(started_since))
     paused = open_.filter(councilor__enabled=False)
-    return ended.update(resolved_at=now) + paused.update(resolved_at=now)
+    return ended.update(resolved_at=now) + caught_up.update(resolved_at=now) + paused.update(resolved_at=now)

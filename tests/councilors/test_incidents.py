@@ -232,3 +232,42 @@ def test_a_schedule_kept_current_by_a_running_cluster_misses_nothing():
     councilor = make_councilor(schedule_value="1m")
     now = _down_for(councilor, minutes=0, catch_up=Councilor.CatchUp.SKIP)  # 30 s behind: a pass is due
     assert councilor_slots_missed(now=now) == []
+
+
+def test_the_pass_resolves_what_the_services_did_not_see():
+    late = make_councilor(schedule_value="1m", grace_s=60)
+    paused = make_councilor(schedule_value="1m", grace_s=60)
+    slot = timezone.now() - timedelta(minutes=10)
+    for councilor in (late, paused):
+        with_past_slot(councilor, slot=slot)
+    run_incidents_check(now=slot + timedelta(minutes=2))
+    assert RunIncident.objects.filter(resolved_at__isnull=True).count() == 2
+    # A run recorded without the services (a queued run moved on by hand), and a pause.
+    execution = running_since(late, slot + timedelta(minutes=3))
+    RunIncident.objects.filter(councilor=late).update(resolved_at=None)
+    Execution.objects.filter(pk=execution.pk).update(started_at=slot + timedelta(minutes=3))
+    Councilor.objects.filter(pk=paused.pk).update(enabled=False)
+    found = run_incidents_check(now=slot + timedelta(minutes=4))
+    assert found.resolved == 2
+    assert not RunIncident.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_a_cron_councilor_s_missed_slots_and_late_start_follow_its_cron_times(settings):
+    settings.TIME_ZONE = "America/Sao_Paulo"  # cron times are the project's local times, as django-q2's
+    councilor = make_councilor(schedule_type=Councilor.ScheduleType.CRON, schedule_value="*/5 * * * *", grace_s=60)
+    Councilor.objects.filter(pk=councilor.pk).update(catch_up=Councilor.CatchUp.SKIP)
+    councilor.refresh_from_db()
+    first = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=1)
+    first -= timedelta(minutes=first.minute % 5)
+    Schedule.objects.filter(pk=councilor.q_schedule_id).update(next_run=first)
+    now = first + timedelta(minutes=21)
+    [missed] = councilor_slots_missed(now=now)
+    assert missed.details["slots"] == 5  # :00, :05, :10, :15, :20
+    schedule = Schedule.objects.get(pk=councilor.q_schedule_id)
+    assert schedule.next_run == first + timedelta(minutes=25)
+
+    Schedule.objects.filter(pk=councilor.q_schedule_id).update(task="t")  # django-q2 ran the :25 slot...
+    Councilor.objects.filter(pk=councilor.pk).update(updated_at=first)
+    Schedule.objects.filter(pk=councilor.q_schedule_id).update(next_run=first + timedelta(minutes=30))
+    [late] = run_incidents_check(now=first + timedelta(minutes=26, seconds=1)).raised  # ...no run started
+    assert late.key == (first + timedelta(minutes=25)).isoformat()
