@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django_q.models import Schedule
@@ -33,8 +33,8 @@ BAD_KEEP_DAYS = gettext_noop("COUNCILORS_KEEP_RUNS_DAYS must be a whole number o
 BAD_KEEP_MIN = gettext_noop(
     "COUNCILORS_KEEP_RUNS_MIN must be 1 or more, so an agent's newest run is kept (it is {value!r})."
 )
-BAD_BATCH = gettext_noop("The batch size must be between 1 and 100000 (it is {value!r}).")
-BATCH_MAX = 100_000
+BAD_BATCH = gettext_noop("The batch size must be between 1 and 10000 (it is {value!r}).")
+BATCH_MAX = 10_000  # one IN list per batch: well under SQLite's 32,766 parameters
 
 
 class RetentionError(ValueError):
@@ -120,12 +120,46 @@ def _delete_in_batches(queryset, batch_size: int, result: PruneResult) -> int:
         pks = list(queryset.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch_size])
         if not pks:
             return deleted
-        with transaction.atomic():
-            # Re-checked under the delete: a row is still finished (a finished run never runs again).
-            _, by_model = Execution.objects.filter(pk__in=pks).exclude(status__in=Execution.IN_FLIGHT).delete()
-        deleted += by_model.get(Execution._meta.label, 0)
+        deleted += _delete_batch(pks)
         result.batches += 1
         after = pks[-1]
+
+
+def _delete_batch(pks: list[int]) -> int:
+    """Delete these runs (those still finished) in one transaction; returns how many went.
+
+    What Django's delete() does, without loading each row as an object first (most of a batch's
+    cost, and CPU taken from the workers on the same machine): the references to the runs (a
+    retry's first attempt, an incident's or a skipped run's run) are cleared as their
+    `on_delete=SET_NULL` says, then the rows go by primary key. A relation of any other kind
+    (added later) sends the batch through delete(), which knows them all.
+    """
+    with transaction.atomic():
+        finished = Execution.objects.select_for_update().filter(pk__in=pks).exclude(status__in=Execution.IN_FLIGHT)
+        kept = list(finished.values_list("pk", flat=True))
+        relations = _references()
+        if not kept or any(relation.on_delete is not models.SET_NULL for relation in relations):
+            return finished.delete()[1].get(Execution._meta.label, 0) if kept else 0
+        for relation in relations:
+            name = relation.field.name
+            relation.related_model._base_manager.filter(**{f"{name}__in": kept}).update(**{name: None})
+        meta = Execution._meta
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {connection.ops.quote_name(meta.db_table)} "  # noqa: S608 - names from the model
+                f"WHERE {connection.ops.quote_name(meta.pk.column)} IN ({', '.join(['%s'] * len(kept))})",
+                kept,
+            )
+            return cursor.rowcount
+
+
+def _references() -> list:
+    """The relations pointing at executions, hidden ones (related_name="+") too."""
+    return [
+        field
+        for field in Execution._meta.get_fields(include_hidden=True)
+        if (field.one_to_many or field.one_to_one) and field.auto_created and not field.concrete
+    ]
 
 
 def prune_schedule_ensure() -> Schedule:

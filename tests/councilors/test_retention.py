@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
-from councilors.models import ActionRecord, Agent, Execution
+from councilors.models import ActionRecord, Agent, Execution, RunIncident, SkippedRun
 from councilors.retention import (
     BAD_BATCH,
     BAD_KEEP_MIN,
@@ -22,7 +22,7 @@ from councilors.retention import (
 )
 from councilors.selectors import agent_metrics_get, agents_metrics_list
 from councilors.tasks import PRUNE_ACTOR, prune_runs_task
-from tests.factories import make_actor, make_agent
+from tests.factories import make_actor, make_agent, make_councilor
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +149,22 @@ def test_the_daily_schedule_is_made_once_and_its_task_records_the_prune(keep):
     assert prune_runs_task() == 2
     record = ActionRecord.objects.get(action=ActionRecord.Action.PRUNE)
     assert (record.actor_name, record.source) == (PRUNE_ACTOR, ActionRecord.Source.SCHEDULE)
+
+
+def test_references_to_pruned_runs_are_cleared_as_their_set_null_says(keep):
+    councilor = make_councilor()
+    agent = councilor.agent
+    add_runs(agent, count=10, started=timezone.now() - timedelta(days=200))
+    oldest, newest = agent.executions.get(run_number=1), agent.executions.get(run_number=10)
+    Execution.objects.filter(pk=newest.pk).update(first_attempt=oldest, attempt=2)
+    incident = RunIncident.objects.create(
+        councilor=councilor, kind="stuck", key=oldest.execution_id, execution=oldest, raised_at=timezone.now()
+    )
+    skipped = SkippedRun.objects.create(councilor=councilor, reason="overlap", running_execution=oldest)
+
+    assert executions_prune(actor=make_actor()).per_agent == {agent.agent_id: 5}
+
+    newest.refresh_from_db()
+    incident.refresh_from_db()
+    skipped.refresh_from_db()
+    assert (newest.first_attempt_id, incident.execution_id, skipped.running_execution_id) == (None, None, None)
