@@ -1,7 +1,7 @@
 """Pruning a million old runs while a gateway serves and a cluster runs councilors: how long, and who waits?
 
     .venv/bin/python bench/prune.py [--rows 1000000] [--agents 5] [--baseline 40] [--batch-size 1000]
-                                    [--postgres postgres://postgres@127.0.0.1:5432/]
+                                    [--throttle 1] [--postgres postgres://postgres@127.0.0.1:5432/]
 
 Creates its own PostgreSQL database (`conductor_bench_prune`, dropped first), inserts `--rows`
 finished executions 430-500 days old spread over `--agents` agents (one INSERT … SELECT
@@ -212,6 +212,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=5)
     parser.add_argument("--baseline", type=float, default=40.0, help="seconds of the phase without a prune")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--throttle", default="1", help="prune_runs --throttle (0: no pause between batches)")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/", help="server (no database)")
     args = parser.parse_args()
 
@@ -242,7 +243,17 @@ def main() -> None:
 
         prune_started = time.monotonic()
         prune = subprocess.Popen(
-            [sys.executable, "manage.py", "prune_runs", "--by", "bench", "--batch-size", str(args.batch_size)],
+            [
+                sys.executable,
+                "manage.py",
+                "prune_runs",
+                "--by",
+                "bench",
+                "--batch-size",
+                str(args.batch_size),
+                "--throttle",
+                args.throttle,
+            ],
             cwd=PROJECT_DIR,
             env=env,
             stdout=subprocess.PIPE,

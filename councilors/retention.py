@@ -11,6 +11,7 @@ from counters, so they stay right over what is kept.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,10 @@ from councilors.models import ActionRecord, Agent, Execution
 logger = logging.getLogger(__name__)
 
 PRUNE_BATCH = 1000
+# After each batch the prune waits this many times as long as the batch took: it then takes at most
+# half of a core and of the disk's time from the runs being recorded beside it, and backs off
+# further by itself on a loaded machine (bench/prune.py: docs/benchmarks.md, "Pruning old runs").
+PRUNE_THROTTLE = 1.0
 PRUNE_TASK = "councilors.tasks.prune_runs_task"
 PRUNE_SCHEDULE_NAME = "Conductor: prune old runs"
 BAD_KEEP_DAYS = gettext_noop("COUNCILORS_KEEP_RUNS_DAYS must be a whole number of days, 1 or more (it is {value!r}).")
@@ -34,6 +39,8 @@ BAD_KEEP_MIN = gettext_noop(
     "COUNCILORS_KEEP_RUNS_MIN must be 1 or more, so an agent's newest run is kept (it is {value!r})."
 )
 BAD_BATCH = gettext_noop("The batch size must be between 1 and 10000 (it is {value!r}).")
+BAD_THROTTLE = gettext_noop("The throttle must be between 0 and 100 (it is {value!r}).")
+THROTTLE_MAX = 100.0
 BATCH_MAX = 10_000  # one IN list per batch: well under SQLite's 32,766 parameters
 
 
@@ -88,18 +95,21 @@ def executions_prune(
     actor: Actor,
     dry_run: bool = False,
     batch_size: int = PRUNE_BATCH,
+    throttle: float = PRUNE_THROTTLE,
     now: datetime | None = None,
     on_agent: Callable[[str, int], None] | None = None,
 ) -> PruneResult:
     """Delete old runs agent by agent, `batch_size` at a time; each agent pruned is recorded as a PRUNE action."""
     if not 1 <= batch_size <= BATCH_MAX:
         raise RetentionError(BAD_BATCH, batch_size)
+    if not 0 <= throttle <= THROTTLE_MAX:
+        raise RetentionError(BAD_THROTTLE, throttle)
     days, keep = retention_limits()
     older_than = (now or timezone.now()) - timedelta(days=days)
     result = PruneResult(dry_run=dry_run)
     for agent in Agent.objects.order_by("agent_id"):
         queryset = prunable(agent=agent, older_than=older_than, keep=keep)
-        count = queryset.count() if dry_run else _delete_in_batches(queryset, batch_size, result)
+        count = queryset.count() if dry_run else _delete_in_batches(queryset, batch_size, throttle, result)
         if count:
             result.per_agent[agent.agent_id] = count
             if on_agent is not None:
@@ -113,16 +123,19 @@ def executions_prune(
     return result
 
 
-def _delete_in_batches(queryset, batch_size: int, result: PruneResult) -> int:
+def _delete_in_batches(queryset, batch_size: int, throttle: float, result: PruneResult) -> int:
     """Delete the rows of `queryset` by primary key, oldest first, one short transaction per batch."""
     deleted, after = 0, 0
     while True:
+        started = time.monotonic()
         pks = list(queryset.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch_size])
         if not pks:
             return deleted
         deleted += _delete_batch(pks)
         result.batches += 1
         after = pks[-1]
+        if throttle:
+            time.sleep(throttle * (time.monotonic() - started))
 
 
 def _delete_batch(pks: list[int]) -> int:

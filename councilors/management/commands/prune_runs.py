@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from councilors.management.lookup import command_actor
-from councilors.retention import PRUNE_BATCH, RetentionError, executions_prune, retention_limits
+from councilors.retention import PRUNE_BATCH, PRUNE_THROTTLE, RetentionError, executions_prune, retention_limits
 from infrastructure.commands import OperatorCommand
 
 
@@ -23,10 +23,16 @@ class Command(OperatorCommand):
             "--batch-size", type=int, default=PRUNE_BATCH, help=gettext_lazy("runs deleted per transaction")
         )
         parser.add_argument(
+            "--throttle",
+            type=float,
+            default=PRUNE_THROTTLE,
+            help=gettext_lazy("after each batch, wait this many times as long as it took (0: no wait)"),
+        )
+        parser.add_argument(
             "--by", default=getpass.getuser(), help=gettext_lazy("who prunes (default: your user name)")
         )
 
-    def handle(self, *args, dry_run: bool, batch_size: int, by: str, **options) -> None:
+    def handle(self, *args, dry_run: bool, batch_size: int, throttle: float, by: str, **options) -> None:
         actor = command_actor(by)
         try:
             days, keep = retention_limits()
@@ -34,6 +40,7 @@ class Command(OperatorCommand):
                 actor=actor,
                 dry_run=dry_run,
                 batch_size=batch_size,
+                throttle=throttle,
                 on_agent=lambda agent_id, count: self._line(agent_id, count, dry_run),
             )
         except RetentionError as exc:
