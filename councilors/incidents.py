@@ -285,8 +285,13 @@ def _raise(
                 },
             )
         )
+        # After the commit, like the alert: no e-mail for an incident rolled back, and none sent
+        # while a caller's transaction holds a schedule's row lock.
+        url = councilor_url(councilor)
+        transaction.on_commit(
+            lambda: councilor_incident_notify(councilor=councilor, kind=kind, message=message, url=url)
+        )
     logger.warning("councilor %s: %s incident (%s)", councilor.councilor_id, kind, key)
-    councilor_incident_notify(councilor=councilor, kind=kind, message=message, url=councilor_url(councilor))
     return incident
 
 
