@@ -20,7 +20,7 @@ from councilors.retention import (
     executions_prune,
     prune_schedule_ensure,
 )
-from councilors.selectors import agent_metrics_get, agents_metrics_list
+from councilors.selectors import agent_metrics_get, agents_metrics_list, agents_trends_list
 from councilors.tasks import PRUNE_ACTOR, prune_runs_task
 from tests.factories import make_actor, make_agent, make_councilor
 
@@ -91,6 +91,8 @@ def test_metrics_are_over_what_is_kept_and_run_numbers_go_on(keep):
     executions_prune(actor=make_actor())
     metrics = agent_metrics_get(agent=agent)
     assert metrics["total_executions"] == 5 == agents_metrics_list()[agent.agent_id]["total_executions"]
+    trend = agents_trends_list()[agent.agent_id]
+    assert [point["execution_id"] for point in trend] == [f"exec_{agent.agent_id}_{n}" for n in range(8, 13)]
     fresh = Execution.objects.create(
         execution_id="exec_next",
         agent=agent,
