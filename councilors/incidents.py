@@ -38,7 +38,7 @@ LATE_MESSAGE = "{title} is late: due at {due}, not started {grace}s later"
 STUCK_MESSAGE = "{title}: run #{run_number} has been running for {seconds}s (limit {limit}s)"
 MISSED_RUN_ONCE_MESSAGE = "{title} missed {count} scheduled runs while no worker was up; running once to catch up"
 MISSED_SKIP_MESSAGE = "{title} missed {count} scheduled runs while no worker was up; skipped"
-LEVELS = {RunIncident.Kind.LATE: "warning", RunIncident.Kind.STUCK: "critical", RunIncident.Kind.MISSED: "critical"}
+LEVELS: dict[str, payloads.AlertLevel] = {"late": "warning", "stuck": "critical", "missed": "critical"}
 # A run with no max_duration_s is stuck when it runs this many times longer than the median of its
 # councilor's last STUCK_SAMPLE finished runs (at least STUCK_MIN_SAMPLE of them), and never sooner
 # than STUCK_FLOOR_S: a councilor whose runs take 2 s is not stuck at 7 s.
@@ -131,11 +131,13 @@ def stuck_limit_s(*, councilor: Councilor) -> int | None:
     """Seconds after which a run of `councilor` is stuck: max_duration_s, else from its recent runs; None: unknown."""
     if councilor.max_duration_s:
         return councilor.max_duration_s
-    durations = list(
-        councilor.executions.filter(status=Execution.Status.COMPLETED, duration_ms__isnull=False)
+    durations = [
+        duration
+        for duration in councilor.executions.filter(status=Execution.Status.COMPLETED, duration_ms__isnull=False)
         .order_by("-started_at")
         .values_list("duration_ms", flat=True)[:STUCK_SAMPLE]
-    )
+        if duration is not None
+    ]
     if len(durations) < STUCK_MIN_SAMPLE:
         return None
     return max(STUCK_FLOOR_S, round(STUCK_FACTOR * statistics.median(durations) / 1000))
@@ -273,7 +275,7 @@ def _raise(
             return None
         emit(
             *payloads.system_alert(
-                level=LEVELS[kind],  # type: ignore[arg-type]
+                level=LEVELS[kind],
                 message=message,
                 source=INCIDENT_SOURCE,
                 details={

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, models, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django_q.models import Schedule
@@ -79,7 +80,7 @@ def retention_limits() -> tuple[int, int]:
     return days, keep
 
 
-def prunable(*, agent: Agent, older_than: datetime, keep: int):
+def prunable(*, agent: Agent, older_than: datetime, keep: int) -> QuerySet[Execution]:
     """The agent's finished runs that started before `older_than` and are not among its newest `keep`."""
     numbers = agent.executions.order_by("-run_number").values_list("run_number", flat=True)
     kept_from = numbers[keep - 1 : keep].first()
@@ -123,7 +124,7 @@ def executions_prune(
     return result
 
 
-def _delete_in_batches(queryset, batch_size: int, throttle: float, result: PruneResult) -> int:
+def _delete_in_batches(queryset: QuerySet[Execution], batch_size: int, throttle: float, result: PruneResult) -> int:
     """Delete the rows of `queryset` by primary key, oldest first, one short transaction per batch."""
     deleted, after = 0, 0
     while True:
@@ -156,11 +157,13 @@ def _delete_batch(pks: list[int]) -> int:
         for relation in relations:
             name = relation.field.name
             relation.related_model._base_manager.filter(**{f"{name}__in": kept}).update(**{name: None})
-        meta = Execution._meta
+        table, key = (
+            connection.ops.quote_name(Execution._meta.db_table),
+            connection.ops.quote_name(str(Execution._meta.pk.column)),
+        )
         with connection.cursor() as cursor:
             cursor.execute(
-                f"DELETE FROM {connection.ops.quote_name(meta.db_table)} "  # noqa: S608 - names from the model
-                f"WHERE {connection.ops.quote_name(meta.pk.column)} IN ({', '.join(['%s'] * len(kept))})",
+                f"DELETE FROM {table} WHERE {key} IN ({', '.join(['%s'] * len(kept))})",  # noqa: S608 - names from the model
                 kept,
             )
             return cursor.rowcount
