@@ -5,6 +5,7 @@ from django.utils.dateparse import parse_datetime
 from councilors.audit import Actor
 from councilors.models import ActionRecord, Agent
 from councilors.reaper import worker_label
+from councilors.retention import executions_prune
 from councilors.selectors import councilor_get, user_find
 from councilors.services import agent_run, councilor_run_guarded
 
@@ -56,6 +57,4 @@ def run_agent_task(
 
 def prune_runs_task() -> int:
     """The daily prune (councilors/retention.py); returns how many runs were deleted."""
-    from councilors.retention import executions_prune  # the retention module imports django-q2's models
-
     return executions_prune(actor=Actor(user=None, name=PRUNE_ACTOR, source=ActionRecord.Source.SCHEDULE)).total
