@@ -19,7 +19,7 @@ from councilors import selectors, services
 from councilors.admin_run import admin_actor, agent_run_view, councilor_run_message, councilor_run_view
 from councilors.cancellation import CancelRefused, Outcome, execution_cancel, run_title
 from councilors.forms import AgentForm, CouncilorForm
-from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
+from councilors.models import ActionRecord, Agent, Councilor, Execution, RunIncident, SkippedRun
 from councilors.run_errors import run_error_text
 from councilors.scheduling import councilor_next_run
 from councilors.verdicts import run_verdict
@@ -349,6 +349,23 @@ class SkippedRunAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: SkippedRun | None = None) -> bool:
+        return False
+
+
+@admin.register(RunIncident)
+class RunIncidentAdmin(admin.ModelAdmin):
+    """Late starts, stuck runs and missed slots (councilors/incidents.py), open or resolved: read-only."""
+
+    list_display = ("raised_at", "councilor", "kind", "key", "execution", "resolved_at")
+    list_filter = ("kind", "councilor")
+    date_hierarchy = "raised_at"
+    list_select_related = ("councilor", "execution")
+    readonly_fields = [field.name for field in RunIncident._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RunIncident | None = None) -> bool:
         return False
 
 

@@ -152,7 +152,7 @@ def _last_run_out(councilor: Councilor) -> dict | None:
     }
 
 
-def _councilor_out(councilor: Councilor) -> dict:
+def _councilor_out(councilor: Councilor, incidents: dict[int, list[str]]) -> dict:
     return {
         "councilor_id": councilor.councilor_id,
         "title": councilor.title,
@@ -162,13 +162,15 @@ def _councilor_out(councilor: Councilor) -> dict:
         "enabled": councilor.enabled,
         "last_run": _last_run_out(councilor),
         "next_run": councilor_next_run(councilor=councilor, last_started=councilor.last_started_at),
+        "incidents": incidents.get(councilor.pk, []),
     }
 
 
 @router.get("/councilors", response={200: list[CouncilorOut], **ERRORS}, url_name="councilors_list")
 def councilors_list(request: HttpRequest):
-    """Every councilor with its schedule, whether it is enabled, its last run and its next run."""
-    return [_councilor_out(councilor) for councilor in selectors.councilors_overview()]
+    """Every councilor with its schedule, whether it is enabled, its last and next run, and its open incidents."""
+    incidents = selectors.councilors_incidents_open()
+    return [_councilor_out(councilor, incidents) for councilor in selectors.councilors_overview()]
 
 
 class StreamQuery(Schema):

@@ -107,5 +107,15 @@ class AppSettings:
         """Largest file a process of a command run may write, in MiB; 0: no limit."""
         return int(_setting("LIMIT_FILE_SIZE_MB", 512))
 
+    @property
+    def KEEP_RUNS_DAYS(self) -> int:
+        """Runs older than this many days are pruned daily (beyond each agent's newest KEEP_RUNS_MIN)."""
+        return _setting("KEEP_RUNS_DAYS", 90)
+
+    @property
+    def KEEP_RUNS_MIN(self) -> int:
+        """The newest runs of each agent always kept, however old (at least 1: run numbers are never reused)."""
+        return _setting("KEEP_RUNS_MIN", 100)
+
 
 app_settings = AppSettings()

@@ -10,3 +10,7 @@ class CouncilorsConfig(AppConfig):
         from councilors import checks, control, signals  # noqa: F401 - registers the system checks and the receiver
 
         control.register()  # pause / resume / run on the WebSocket
+        from councilors.run_errors import run_error_text
+        from councilors.runners.base import reader_language_install
+
+        reader_language_install(run_error_text)  # refusals of runner settings in the reader's language

@@ -1,5 +1,6 @@
 """The loop each `run_cluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper,
-the schedule repair and the look for queued runs.
+the schedule repair, the look for queued runs, late / stuck / missed incidents (councilors/incidents.py)
+and the daily prune's schedule.
 
 It runs in the command's main process, which stock django-q2 leaves idle while its Sentinel child
 guards the workers: the cluster is forked before the first tick, so no thread or database
@@ -17,7 +18,9 @@ from django_q.cluster import Cluster
 
 from councilors.app_settings import app_settings
 from councilors.concurrency import queued_runs_look
+from councilors.incidents import councilor_slots_missed, run_incidents_check
 from councilors.reaper import executions_reap_lost
+from councilors.retention import prune_schedule_ensure
 from councilors.scheduling import councilor_schedules_repair, scheduler_tick
 
 logger = logging.getLogger(__name__)
@@ -38,14 +41,20 @@ class ClusterLoop:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._stop)
         broker = get_broker()
+        self._guarded(prune_schedule_ensure)
         next_reap = time.monotonic()
         while not self.stopping and self.cluster.sentinel.is_alive():
+            if time.monotonic() >= next_reap:
+                # Before the scheduler pass: slots missed while no cluster ran are judged (and a
+                # `skip` councilor's schedule moved on) before django-q2 turns the oldest into a task.
+                self._guarded(councilor_slots_missed)
             if self.tick > 0:
                 self._guarded(scheduler_tick, broker=broker)
             if time.monotonic() >= next_reap:
                 self._guarded(executions_reap_lost)
                 self._guarded(councilor_schedules_repair)
                 self._guarded(queued_runs_look)
+                self._guarded(run_incidents_check)
                 next_reap = time.monotonic() + self.reap_every
             time.sleep(self.tick if self.tick > 0 else min(self.reap_every, 1.0))
         close_old_connections()

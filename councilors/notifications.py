@@ -27,6 +27,7 @@ WORKERS_DOWN_MESSAGE = "No worker cluster seen for %(seconds).0fs: councilors ar
 WORKERS_BACK_MESSAGE = "Worker clusters are back (%(count)d alive)"
 EMAIL_SUBJECT = "[Conductor] {title}: {label}"
 SEVERITY_LABELS = {"success": "Success", "warning": "Warning", "error": "Error"}
+INCIDENT_LABELS = {"late": "Late", "stuck": "Stuck", "missed": "Missed runs"}
 
 # Watchdog state lives in the cache django-q2 keeps its heartbeats in (a database table shared by
 # every process), so several watchers raise one alert per outage between them.
@@ -96,6 +97,27 @@ def _send_email(councilor: Councilor, execution: Execution) -> None:
         send_mail(EMAIL_SUBJECT.format(title=councilor.title, label=label), body, None, recipients)
     except Exception:  # noqa: BLE001 - a mail server being down must not fail the run that was recorded
         logger.exception("e-mail for %s not sent", execution.execution_id)
+
+
+def councilor_incident_notify(*, councilor: Councilor, kind: str, message: str, url: str) -> None:
+    """A late, stuck or missed incident through the councilor's channels.
+
+    The `system_alert` already reaches the panel and toast channels (its details name the
+    councilor and its channels); e-mail goes out here, when the councilor asks for it at that
+    level (a late start is a warning, a stuck run or missed slots an error).
+    """
+    wanted = councilor.notify_on_warning if kind == "late" else councilor.notify_on_error
+    if "email" not in councilor.notification_channels or not wanted:
+        return
+    recipients = app_settings.NOTIFY_EMAILS
+    if not recipients:
+        logger.warning("councilor %s asks for e-mail but no recipients are set", councilor.councilor_id)
+        return
+    label = INCIDENT_LABELS.get(kind, kind)
+    try:
+        send_mail(EMAIL_SUBJECT.format(title=councilor.title, label=label), f"{message}\n\n{url}\n", None, recipients)
+    except Exception:  # noqa: BLE001 - a mail server being down must not stop the cluster's pass
+        logger.exception("e-mail for %s incident of %s not sent", kind, councilor.councilor_id)
 
 
 def workers_watchdog_check(*, now: float) -> int:

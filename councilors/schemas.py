@@ -107,6 +107,11 @@ class CouncilorOut(Schema):
     enabled: bool
     last_run: LastRunOut | None
     next_run: datetime | None = Field(description="When it runs next; null while paused.")
+    incidents: list[str] = Field(
+        default_factory=list,
+        description="Open incidents: `late` (not started within its grace period), `stuck` (running too long), "
+        "`missed` (slots missed while no worker was up, not caught up yet).",
+    )
 
 
 class CancelOut(Schema):

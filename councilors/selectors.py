@@ -9,7 +9,7 @@ from django.core.validators import slug_re
 from django.db.models import Avg, Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import RowNumber
 
-from councilors.models import Agent, Councilor, Execution, SkippedRun
+from councilors.models import Agent, Councilor, Execution, RunIncident, SkippedRun
 from gamification.catalogue import AgentMetrics
 from infrastructure.timestamps import iso_utc_or_none
 
@@ -228,6 +228,17 @@ def councilors_overview() -> QuerySet[Councilor]:
         last_completed_at=Subquery(latest.values("completed_at")[:1]),
         last_duration_ms=Subquery(latest.values("duration_ms")[:1]),
     )
+
+
+def councilors_incidents_open() -> dict[int, list[str]]:
+    """The kinds of open incident of each councilor (its pk), for the councilors table and the API."""
+    kinds: dict[int, list[str]] = {}
+    for councilor_pk, kind in (
+        RunIncident.objects.filter(resolved_at__isnull=True).order_by("kind").values_list("councilor_id", "kind")
+    ):
+        if kind not in kinds.setdefault(councilor_pk, []):
+            kinds[councilor_pk].append(kind)
+    return kinds
 
 
 def execution_wait_finished(*, execution_id: str, timeout: float, poll: float = 0.25) -> Execution | SkippedRun | None:

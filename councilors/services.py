@@ -17,6 +17,7 @@ from councilors.audit import Actor, action_record_create
 from councilors.cancel_watch import cancel_watched
 from councilors.concurrency import START_TASK as START_QUEUED_TASK
 from councilors.concurrency import queued_claim, queued_waiting, run_admitted
+from councilors.incidents import run_incidents_resolve
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.output_stream import OutputPublisher
 from councilors.retries import Retry, councilor_run_ended, retry_abandoned
@@ -237,6 +238,7 @@ def execution_start(
     execution.full_clean()
     execution.save()
     if not queued:
+        run_incidents_resolve(execution=execution)  # a late councilor started: the incident is over
         emit(*payloads.run_started(_run_described(execution)))
     return execution
 
@@ -252,6 +254,7 @@ def queued_run_start(*, worker: str) -> Execution | None:
         execution.worker = worker
         execution.full_clean()
         execution.save(update_fields=["status", "started_at", "worker", "updated_at"])
+        run_incidents_resolve(execution=execution)
         emit(*payloads.run_started(_run_described(execution)))
     logger.info("queued run %s started on %s", execution.execution_id, worker)
     return execution
@@ -291,6 +294,7 @@ def execution_finish(*, execution: Execution, output: str, error: str = "", stat
     execution.full_clean()
     with transaction.atomic():
         execution.save()
+        run_incidents_resolve(execution=execution)  # a stuck run ended
         emit(*_finished_event(execution))
         emit(
             *payloads.agent_metrics_updated(

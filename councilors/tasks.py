@@ -2,9 +2,11 @@
 
 from django.utils.dateparse import parse_datetime
 
+from councilors.audit import Actor
 from councilors.cancellation import execution_ended_before_start
-from councilors.models import Agent, Execution
+from councilors.models import ActionRecord, Agent, Execution
 from councilors.reaper import worker_label
+from councilors.retention import executions_prune
 from councilors.retries import Retry
 from councilors.selectors import councilor_get, user_find
 from councilors.services import (
@@ -16,6 +18,9 @@ from councilors.services import (
 )
 
 NOTHING_QUEUED = "no queued run fits"
+
+# Who the action record names for the daily prune.
+PRUNE_ACTOR = "daily prune"
 
 
 def run_councilor_task(councilor_id: str, execution_id: str | None = None, requested_by_id: int | None = None) -> str:
@@ -93,3 +98,8 @@ def _ended(outcome: object) -> None:
     """A run this worker ran has ended: its place may let a queued run start (councilors.concurrency)."""
     if isinstance(outcome, Execution) and outcome.status not in Execution.IN_FLIGHT:
         queued_runs_kick(agent=outcome.agent, worker=outcome.worker)
+
+
+def prune_runs_task() -> int:
+    """The daily prune (councilors/retention.py); returns how many runs were deleted."""
+    return executions_prune(actor=Actor(user=None, name=PRUNE_ACTOR, source=ActionRecord.Source.SCHEDULE)).total

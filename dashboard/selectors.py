@@ -15,6 +15,7 @@ from councilors.selectors import (
     TrendPoint,
     agents_metrics_list,
     agents_trends_list,
+    councilors_incidents_open,
     councilors_overview,
 )
 from dashboard.app_settings import app_settings
@@ -56,6 +57,7 @@ class CouncilorRow(TypedDict):
     last_duration_ms: int | None
     last_run: str | None
     next_run: str | None
+    incidents: list[str]
 
 
 class AgentCard(TypedDict):
@@ -89,6 +91,7 @@ def _toast_rule(councilor: Councilor) -> ToastRule | None:
 def dashboard_councilors_list() -> list[CouncilorRow]:
     """Every councilor with its last and next run, in one query."""
     rows = []
+    incidents = councilors_incidents_open()
     for councilor in councilors_overview():
         # A queued run is in flight too: the row links to it and says its place in the queue.
         running = councilor.last_status in Execution.IN_FLIGHT
@@ -114,6 +117,7 @@ def dashboard_councilors_list() -> list[CouncilorRow]:
                 next_run=iso_utc_or_none(
                     councilor_next_run(councilor=councilor, last_started=councilor.last_started_at)
                 ),
+                incidents=incidents.get(councilor.pk, []),
             )
         )
     return rows

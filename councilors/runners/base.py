@@ -18,11 +18,25 @@ TIMED_OUT = "timed out after %(seconds)gs"
 CANCELLED = "cancelled"
 
 
+def _as_written(text: str) -> str:
+    return text
+
+
+# Words a run error text for the reader: councilors/run_errors.py's `run_error_text`, which the app
+# installs when it is ready (its table is built from every runner's texts, so the runners cannot
+# import it without a cycle). Until then, and outside Django, a text stays as written.
+_reader_language: Callable[[str], str] = _as_written
+
+
+def reader_language_install(translate: Callable[[str], str]) -> None:
+    """Set how `in_reader_language` words a text (CouncilorsConfig.ready installs run_errors.run_error_text)."""
+    global _reader_language
+    _reader_language = translate
+
+
 def in_reader_language(text: str) -> str:
     """A run error text (one a run records, and a save refuses) in the active language: councilors/run_errors.py."""
-    from councilors.run_errors import run_error_text  # its table imports every runner's texts
-
-    return run_error_text(text)
+    return _reader_language(text)
 
 
 class RunnerError(Exception):

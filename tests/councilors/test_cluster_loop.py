@@ -11,13 +11,15 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from django_q.models import OrmQ, Schedule
 
 from councilors.cluster_loop import ClusterLoop
-from councilors.models import Councilor, Execution
+from councilors.models import Councilor, Execution, RunIncident
 from councilors.reaper import WORKER_LOST
+from councilors.retention import PRUNE_TASK
 from councilors.scheduling import RUN_TASK
 from councilors.services import execution_start
 from tests.councilors.cluster import make_due
@@ -151,3 +153,22 @@ def test_a_failing_pass_is_logged_and_the_loop_goes_on(caplog):
     ClusterLoop._guarded(scheduler_pass_with_the_database_down)  # does not raise
     assert "scheduler_pass_with_the_database_down failed; trying again next tick" in caplog.text
     assert "database restarting" in caplog.text  # with the traceback
+
+
+def test_the_first_pass_judges_missed_slots_before_django_q2_moves_the_schedules_on():
+    skip = make_councilor(schedule_value="1m", catch_up=Councilor.CatchUp.SKIP)
+    run_once = make_councilor(schedule_value="1m", catch_up=Councilor.CatchUp.RUN_ONCE)
+    for councilor in (skip, run_once):
+        make_due(councilor, ago=timedelta(minutes=10))  # every cluster was down for ten minutes
+
+    ClusterLoop(cluster=StandInCluster(alive_for=2), tick=TICK_S, reap_every=3600.0).run()
+
+    assert (
+        RunIncident.objects.get(councilor=skip, kind="missed").details["slots"] == 11
+    )  # ten minutes ago, and each minute since
+    assert (
+        RunIncident.objects.get(councilor=run_once, kind="missed").details["slots"] == 11
+    )  # ten minutes ago, and each minute since
+    assert queued_for(skip) == 0  # skipped: no run for the missed slots
+    assert queued_for(run_once) == 1  # one catch-up run
+    assert Schedule.objects.filter(func=PRUNE_TASK).count() == 1  # the daily prune is scheduled

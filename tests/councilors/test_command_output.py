@@ -82,3 +82,19 @@ def test_list_councilors_in_portuguese(heartbeat):
     assert header[:3] == ["id", "título", "agenda"]
     assert "a cada 1m" in listed.stdout or "a cada 30m" in listed.stdout
     assert "nunca" in listed.stdout
+
+
+def test_prune_runs_speaks_the_shells_language_and_a_bad_setting_is_one_clear_line(transactional_db):
+    make_agent(agent_id="heartbeat")
+    portuguese = manage_py("prune_runs", "--dry-run", "--by", "ops", **PORTUGUESE)
+    assert (portuguese.returncode, portuguese.stderr) == (0, "")
+    assert (
+        portuguese.stdout
+        == "Apagaria 0 execução (mais antigas que 90 dias, além das 100 mais recentes de cada agente).\n"
+    )
+    bad = manage_py("prune_runs", "--by", "ops", COUNCILORS_KEEP_RUNS_MIN="0", **PORTUGUESE)
+    assert bad.returncode == 1
+    assert bad.stderr == (
+        "CommandError: COUNCILORS_KEEP_RUNS_MIN deve ser 1 ou mais, para que a execução mais recente de um agente "
+        "seja mantida (é 0).\n"
+    )

@@ -5,10 +5,14 @@ What it shows: docs/dashboard.md, "The live dashboard".
 
 import sys
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
+from django_q.models import Schedule
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from councilors.incidents import run_incidents_check
 from councilors.models import Councilor, Execution
 from councilors.services import councilor_pause, councilor_run
 from dashboard.templatetags.runs import duration
@@ -312,4 +316,33 @@ def test_the_ticker_keeps_the_newest_events_only(stack, browser, viewer):
     wait_for_ticker_title(page, f"ℹ️ alert {size + 5}")
     titles = [item["title"] for item in ticker_items(page)]
     assert titles == [f"ℹ️ alert {number}" for number in range(size + 5, 5, -1)]
+    context.close()
+
+
+def test_a_late_councilor_shows_late_and_a_toast_until_its_run_starts(stack, browser, staff, audit):
+    slot = timezone.now() - timedelta(minutes=10)  # every 30 minutes: next due in 20
+    audit.refresh_from_db()
+    Schedule.objects.filter(pk=audit.q_schedule_id).update(next_run=slot + timedelta(minutes=30), task="t")
+    # Late only on the clock passed below: the stack's own cluster loop, on the real clock, sees it within its grace.
+    Councilor.objects.filter(pk=audit.pk).update(updated_at=slot - timedelta(hours=1), grace_s=3600)
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    login_with_form(page, stack.base_url, "ada", PASSWORD)
+    wait_for_state(page, "open")
+    row = 'tr[data-councilor-id="security"]'
+    assert page.query_selector(f"{row} [data-incident]") is None
+
+    [incident] = run_incidents_check(now=slot + timedelta(seconds=3601)).raised
+    page.wait_for_selector(f'{row} [data-incident="late"]', timeout=LIVE_WITHIN_S * 5000)
+    assert page.text_content(f'{row} [data-incident="late"]') == "Late"
+    toast = page.wait_for_selector('#toasts .toast[data-councilor-id="security"][data-event-type="system_alert"]')
+    assert toast.query_selector("a").get_attribute("href") == "/agents/security/"
+
+    page.evaluate(ROW_STATUS_RECORDER, "security")
+    councilor_run(councilor=audit)  # its run starts: no longer late
+    page.wait_for_selector(f'{row}[data-status="idle"] [data-field="result"][data-severity="success"]')
+    assert page.evaluate("window.rowStatuses") == ["idle", "running", "idle"]
+    assert page.query_selector(f"{row} [data-incident]") is None
+    incident.refresh_from_db()
+    assert incident.resolved_at is not None
     context.close()

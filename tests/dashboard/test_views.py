@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 from django_q.models import Schedule
 
-from councilors.models import Execution
+from councilors.models import Execution, RunIncident
 from councilors.output_stream import OutputPublisher
 from councilors.services import agent_enqueue, agent_run, councilor_run, execution_start
 from dashboard.selectors import COUNCILORS_URL, METRICS_URL
@@ -342,3 +342,18 @@ def test_rows_and_cards_link_to_the_agent_and_run_pages(client, viewer):
     assert config["agentUrl"] == "/agents/__id__/"
     (card,) = config["agents"]
     assert [point["execution_id"] for point in card["trend"]] == [execution.execution_id]
+
+
+def test_an_open_incident_shows_in_the_councilors_table_in_the_reader_s_language(client, viewer, councilor):
+    RunIncident.objects.create(councilor=councilor, kind="stuck", key="exec_x", raised_at=timezone.now())
+    RunIncident.objects.create(
+        councilor=councilor, kind="late", key="t", raised_at=timezone.now(), resolved_at=timezone.now()
+    )
+    client.force_login(viewer)
+    response = client.get("/")
+    [row] = _config(response)["councilors"]
+    assert row["incidents"] == ["stuck"]
+    assert 'data-incident="stuck">Stuck</span>' in response.content.decode()
+    assert 'data-incident="late"' not in response.content.decode()
+    portuguese = client.get("/", HTTP_ACCEPT_LANGUAGE="pt-BR").content.decode()
+    assert 'data-incident="stuck">Travado</span>' in portuguese

@@ -12,10 +12,12 @@ from tests.processes import PROJECT_DIR
 COMMAND_DIRS = ("councilors/management/commands", "gamification/management/commands")
 # A piece of each command's own description, as the Portuguese catalogue words it.
 PORTUGUESE_DESCRIPTIONS = {
+    "cancel_run": "Cancela uma execução",
     "check_workers": "Informa os clusters do django-q2 ativos",
     "emit_event": "Emite um evento do catálogo",
     "list_councilors": "Lista os conselheiros",
     "pause_councilor": "Pausa um conselheiro",
+    "prune_runs": "Apaga execuções mais antigas",
     "resume_councilor": "Retoma um conselheiro pausado",
     "run_cluster": "Inicia um cluster do django-q2",
     "run_councilor": "Executa um conselheiro agora",

@@ -10,7 +10,7 @@ import { controlButtons, sendControl } from "./controls.js";
 import { flash, h } from "./dom.js";
 import { formatSeconds, relativeTime } from "./format.js";
 import { agentHref, runHref } from "./links.js";
-import { councilorAfter, normalizeCouncilors, rowFromApi, rowFromEvent, statusKey, statusLabel, wantsToast, willRetry } from "./model.js";
+import { councilorAfter, incidentLabel, normalizeCouncilors, rowFromApi, rowFromEvent, statusKey, statusLabel, wantsToast, willRetry } from "./model.js";
 
 const REFRESH_DELAY_MS = 400;
 const CLOCK_MS = 30000;
@@ -92,6 +92,7 @@ export function mountCouncilors(table, { socket, rows, canControl, canCancel = f
         { "data-label": labels.status, dataset: { field: "status" } },
         running ? h("a", { class: `badge status-${statusKey(row)}`, href: running }, status) : h("span", { class: `badge status-${statusKey(row)}` }, status),
         cancelButton(row),
+        ...(row.incidents ?? []).map((kind) => h("span", { class: `badge incident incident-${kind}`, dataset: { incident: kind } }, incidentLabel(kind, gettext))),
       ),
       resultCell(row),
       timeCell(labels.lastRun, "last-run", row.last_run),
@@ -141,13 +142,26 @@ export function mountCouncilors(table, { socket, rows, canControl, canCancel = f
   const nameOf = (id) => model.get(id)?.title ?? null;
 
   function onEvent(envelope) {
-    const id = envelope.data?.councilor_id;
-    if (typeof id !== "string" || !envelope.type.startsWith("councilor_")) return;
+    const alert = envelope.type === "system_alert";
+    const id = alert ? envelope.data?.details?.councilor_id : envelope.data?.councilor_id;
+    if (typeof id !== "string" || !(alert || envelope.type.startsWith("councilor_")) || (alert && !model.has(id))) return;
     const row = model.get(id) ?? rowFromEvent(envelope);
     const next = councilorAfter(row, envelope);
     if (!next) return;
     model.set(id, next);
-    update(id, { highlight: true });
+    update(id, { highlight: !alert });
+    if (alert && next.toast) {
+      // An incident goes through the councilor's channels: a toast when it has that channel.
+      const critical = envelope.data.level === "critical";
+      toasts.show({
+        title: envelope.data.message,
+        tone: critical ? "error" : "warning",
+        detail: incidentLabel(envelope.data.details.incident, gettext),
+        dataset: { councilorId: id, eventType: envelope.type },
+        href: agentHref(config, id),
+      });
+      return;
+    }
     const finished = envelope.type === "councilor_completed" || envelope.type === "councilor_error";
     if (finished && wantsToast(next, next.last_severity) && !willRetry(envelope.data)) {
       const item = tickerItem(envelope, { gettext, nameOf, errorPatterns: config.runErrorPatterns });

@@ -7,7 +7,8 @@ export function councilorAfter(row, envelope) {
   const d = envelope.data ?? {};
   switch (envelope.type) {
     case "councilor_started":
-      return { ...row, status: "running", running_execution_id: d.execution_id, queue_place: null, last_run: d.started_at };
+      // A run started: the councilor is no longer late, and missed slots are being caught up.
+      return { ...row, status: "running", running_execution_id: d.execution_id, queue_place: null, last_run: d.started_at, incidents: withoutIncidents(row, ["late", "missed"]) };
     case "councilor_completed":
     case "councilor_error": {
       // A finished run only clears "running" if it is the run shown (or none is known).
@@ -22,15 +23,36 @@ export function councilorAfter(row, envelope) {
         last_duration_ms: d.duration_ms ?? null,
         last_error: envelope.type === "councilor_error" ? d.error : null,
         last_run: newerRunning ? row.last_run : (d.started_at ?? row.last_run),
+        incidents: newerRunning ? (row.incidents ?? []) : withoutIncidents(row, ["stuck"]),
       };
     }
     case "councilor_paused":
       return d.success === false ? row : { ...row, enabled: false };
     case "councilor_resumed":
       return d.success === false ? row : { ...row, enabled: true };
+    case "system_alert": {
+      // A late, stuck or missed incident (councilors/incidents.py) names its councilor and kind.
+      const kind = d.details?.incident;
+      if (!INCIDENT_KINDS.includes(kind) || d.details?.councilor_id !== row.councilor_id) return null;
+      const known = row.incidents ?? [];
+      return known.includes(kind) ? row : { ...row, incidents: [...known, kind] };
+    }
     default:
       return null;
   }
+}
+
+export const INCIDENT_KINDS = ["late", "stuck", "missed"];
+
+function withoutIncidents(row, kinds) {
+  return (row.incidents ?? []).filter((kind) => !kinds.includes(kind));
+}
+
+/** What an incident badge says, in the page's language. */
+export function incidentLabel(kind, gettext = pageGettext) {
+  if (kind === "late") return gettext("Late");
+  if (kind === "stuck") return gettext("Stuck");
+  return gettext("Missed runs");
 }
 
 /** A row for a councilor first heard of in an event (created after the page loaded). */
@@ -51,6 +73,7 @@ export function rowFromEvent(envelope) {
     last_duration_ms: null,
     last_run: null,
     next_run: null,
+    incidents: [],
   };
 }
 
@@ -145,6 +168,7 @@ export function nextRunOf(item) {
 export function rowFromApi(item) {
   const fields = { next_run: nextRunOf(item) };
   if (typeof item.enabled === "boolean") fields.enabled = item.enabled;
+  if (Array.isArray(item.incidents)) fields.incidents = item.incidents.filter((kind) => INCIDENT_KINDS.includes(kind));
   const last = item.last_run;
   if (last && typeof last === "object") {
     const running = last.status === "running" || last.status === "queued";

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { formatRate, relativeTime } from "../dashboard/format.js";
 import {
   councilorAfter,
+  incidentLabel,
   nextRunOf,
   normalizeCouncilors,
   normalizeMetrics,
@@ -172,4 +173,22 @@ test("a cancelled run's end keeps its status for the row's verdict", () => {
   const after = councilorAfter(row, { type: "councilor_error", data });
   assert.equal(after.status, "idle");
   assert.equal(after.last_status, "cancelled");
+});
+
+test("an incident alert marks its councilor; the run's start clears late and missed, its end clears stuck", () => {
+  const alert = (incident, councilorId = "sec") =>
+    envelope("system_alert", { level: "warning", message: "m", source: "councilors", details: { councilor_id: councilorId, incident } });
+  assert.equal(councilorAfter(row, alert("late", "other")), null);
+  assert.equal(councilorAfter(row, alert("unheard-of")), null);
+  const late = councilorAfter(row, alert("late"));
+  assert.deepEqual(late.incidents, ["late"]);
+  assert.equal(councilorAfter(late, alert("late")), late); // the same incident again: no change
+  const running = councilorAfter(late, envelope("councilor_started", { execution_id: "e1", started_at: "T1" }));
+  assert.deepEqual(running.incidents, []);
+  const stuck = councilorAfter(running, alert("stuck"));
+  assert.deepEqual(stuck.incidents, ["stuck"]);
+  const done = councilorAfter(stuck, envelope("councilor_error", { execution_id: "e1", error: "timed out", started_at: "T1" }));
+  assert.deepEqual(done.incidents, []);
+  assert.deepEqual(rowFromApi({ councilor_id: "sec", incidents: ["stuck", "bogus"] }).incidents, ["stuck"]);
+  assert.deepEqual(["late", "stuck", "missed"].map((kind) => incidentLabel(kind)), ["Late", "Stuck", "Missed runs"]);
 });
