@@ -29,6 +29,7 @@ scheduler pass (scheduler-due.prof); `python -m pstats DIR/worker-*.prof` reads 
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import statistics
@@ -60,8 +61,7 @@ class Figures:
     due: int
     delays: list[float] = field(default_factory=list)
     runs_per_s: float = 0.0
-    worker_cpu_s: float = 0.0
-    main_cpu_s: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by role (tree_cpu)
     queries: int = 0
     skipped: int = 0
 
@@ -73,10 +73,15 @@ class Figures:
         return (
             f"{self.label}: {started}/{self.due} started, {self.runs_per_s:.1f} runs/s;"
             f" start delay p50 {cuts[49]:.2f} s, p99 {cuts[98]:.2f} s, max {max(self.delays):.2f} s;"
-            f" worker CPU {1000 * self.worker_cpu_s / started:.1f} ms/run,"
-            f" scheduler CPU {1000 * self.main_cpu_s / started:.2f} ms/run;"
+            f" cluster CPU {1000 * self.cluster_cpu_s / started:.1f} ms/run"
+            f" ({', '.join(f'{role} {1000 * s / started:.2f}' for role, s in self.cpu.items())});"
             f" {self.queries / started:.1f} queries/run; {self.skipped} skipped"
         )
+
+    @property
+    def cluster_cpu_s(self) -> float:
+        """Every process of the clusters but the main one (the tick, measured apart)."""
+        return sum(s for role, s in self.cpu.items() if role != "main")
 
 
 def configure(*, database_url: str, workdir: Path, sandbox: str, workers: int) -> dict[str, str]:
@@ -88,7 +93,9 @@ def configure(*, database_url: str, workdir: Path, sandbox: str, workers: int) -
         {
             "DATABASE_URL": database_url,
             "DJANGO_SETTINGS_MODULE": "bench.runs_settings",
-            "DEBUG": "true",  # the development key will do: nothing is served
+            # DEBUG off, as in production: with it on, Django keeps and formats every query.
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),  # nothing is served or kept: a throwaway key
             "CHANNEL_PREFIX": f"conductor-bench-runs-{os.getpid()}",
             "LOG_LEVEL": "WARNING",
             "COUNCILORS_SANDBOX": sandbox,
@@ -222,23 +229,48 @@ def wait_for_clusters(processes: list[subprocess.Popen], count: int) -> None:
         close_old_connections()
 
 
-def tree_cpu(processes: list[subprocess.Popen]) -> tuple[float, float]:
-    """(the main processes' own CPU seconds, every other process's of their trees, reaped children included)."""
-    main = rest = 0.0
+def process_roles(processes: list[subprocess.Popen]) -> dict[int, str]:
+    """pid -> role of each cluster's processes as started: main (the tick), sentinel, pusher, monitor.
+
+    django-q2's Sentinel starts the pusher first and the monitor last, the workers in between;
+    any process not named here is a worker (or a worker's child).
+    """
+    roles = {}
+    for process in processes:
+        roles[process.pid] = "main"
+        for sentinel in psutil.Process(process.pid).children():
+            roles[sentinel.pid] = "sentinel"
+            started = sorted(sentinel.children(), key=lambda child: (child.create_time(), child.pid))
+            if len(started) >= 3:
+                roles[started[0].pid], roles[started[-1].pid] = "pusher", "monitor"
+    return roles
+
+
+def tree_cpu(processes: list[subprocess.Popen], roles: dict[int, str]) -> dict[str, float]:
+    """CPU seconds so far of the clusters' processes by role (process_roles; the rest are workers).
+
+    A process's own time plus that of its children it has reaped (a worker's `true`; a worker
+    recycled by the sentinel), so that nothing that ran in between is missed or counted twice.
+    """
+    cpu = dict.fromkeys(("main", "sentinel", "pusher", "monitor", "workers"), 0.0)
     for process in processes:
         try:
             root = psutil.Process(process.pid)
             times = root.cpu_times()
-            main += times.user + times.system
+            cpu["main"] += times.user + times.system
             for child in root.children(recursive=True):
                 try:
                     t = child.cpu_times()
-                    rest += t.user + t.system + t.children_user + t.children_system
                 except psutil.NoSuchProcess:
-                    pass  # gone between the listing and the read: its parent's children times hold it
+                    continue  # gone between the listing and the read: its parent's children times hold it
+                cpu[roles.get(child.pid, "workers")] += t.user + t.system + t.children_user + t.children_system
         except psutil.NoSuchProcess:
             pass
-    return main, rest
+    return cpu
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {role: after[role] - before[role] for role in before}
 
 
 def queries_so_far(workdir: Path) -> int:
@@ -261,7 +293,8 @@ def measure_schedule(
     window = SLOT_S * slots if minutes >= 1 else SLOT_S * minutes
     figures = Figures(label=label, due=count * slots)
     with clusters(["run_cluster"], cluster_count, env, workdir) as processes:
-        main_0, rest_0 = tree_cpu(processes)
+        roles = process_roles(processes)
+        cpu_0 = tree_cpu(processes, roles)
         queries_0 = queries_so_far(workdir)
         start = timezone.now() + timedelta(seconds=START_MARGIN_S)
         make_due(schedule_pks, start=start, slots=slots, spread=min(SLOT_S, window))
@@ -273,7 +306,7 @@ def measure_schedule(
             close_old_connections()
             if timezone.now() > end and scheduled.count() >= figures.due:
                 break
-        main_1, rest_1 = tree_cpu(processes)
+        figures.cpu = cpu_delta(cpu_0, tree_cpu(processes, roles))
         figures.queries = queries_so_far(workdir) - queries_0
     close_old_connections()
     runs = list(scheduled.values_list("scheduled_for", "started_at", "completed_at"))
@@ -281,7 +314,6 @@ def measure_schedule(
     if runs:
         span = (max(r[2] for r in runs) - min(r[1] for r in runs)).total_seconds()
         figures.runs_per_s = len(runs) / span if span > 0 else float("nan")
-    figures.worker_cpu_s, figures.main_cpu_s = rest_1 - rest_0, main_1 - main_0
     figures.skipped = SkippedRun.objects.count()
     return figures
 
@@ -348,7 +380,8 @@ def measure_baseline(*, tasks: int, env: dict[str, str], workdir: Path) -> Figur
         cursor.execute(f"DELETE FROM {BASELINE_TABLE}")
     figures = Figures(label="stock django-q2 qcluster, async_task running true + a row", due=tasks)
     with clusters(["qcluster"], 1, env, workdir) as processes:
-        main_0, rest_0 = tree_cpu(processes)
+        roles = process_roles(processes)
+        cpu_0 = tree_cpu(processes, roles)
         queries_0 = queries_so_far(workdir)
         enqueue_queries = tasks  # one INSERT into the ORM queue per async_task, counted in this process
         t0 = time.time()
@@ -363,11 +396,10 @@ def measure_baseline(*, tasks: int, env: dict[str, str], workdir: Path) -> Figur
                 done, last = cursor.fetchone()
             if done >= tasks:
                 break
-        main_1, rest_1 = tree_cpu(processes)
+        figures.cpu = cpu_delta(cpu_0, tree_cpu(processes, roles))
         figures.queries = queries_so_far(workdir) - queries_0 + enqueue_queries
     figures.delays = [0.0] * done
     figures.runs_per_s = done / (last - t0) if last else 0.0
-    figures.worker_cpu_s, figures.main_cpu_s = rest_1 - rest_0, main_1 - main_0
     return figures
 
 
@@ -429,11 +461,11 @@ def run_database(kind: str, plan: list[tuple[int, int]], args: argparse.Namespac
             )
             print(figures.line(), flush=True)
             if baseline and baseline.delays and figures.delays:
-                ours = figures.worker_cpu_s / len(figures.delays)
-                stock = baseline.worker_cpu_s / len(baseline.delays)
-                with_scheduler = (figures.worker_cpu_s + figures.main_cpu_s) / len(figures.delays)
+                ours = figures.cluster_cpu_s / len(figures.delays)
+                stock = baseline.cluster_cpu_s / len(baseline.delays)
+                with_scheduler = (figures.cluster_cpu_s + figures.cpu["main"]) / len(figures.delays)
                 print(
-                    f"  per-run worker CPU vs stock django-q2: {ours / stock:.2f}x;"
+                    f"  per-run cluster CPU vs stock django-q2: {ours / stock:.2f}x;"
                     f" with the scheduler's: {with_scheduler / stock:.2f}x",
                     flush=True,
                 )

@@ -4,7 +4,7 @@
 `install()`. Each process then writes its running count of database queries to
 `$BENCH_QUERY_DIR/<pid>` (one small overwrite per query, a few microseconds against a query's
 hundreds), which the benchmark sums by process. With `$BENCH_PROFILE_DIR` set, each worker also
-profiles the tasks it runs (cProfile, from django-q2's pre_execute to post_execute signal) and
+profiles the tasks it runs (cProfile, from django-q2's pre_execute to post_execute_in_worker signal) and
 writes `worker-<pid>.prof` every few tasks.
 """
 
@@ -60,25 +60,29 @@ class TaskProfiler:
 
 
 def install() -> None:
-    """Hook the counter (and the profiler) in as the environment asks; nothing without it."""
-    query_dir = os.environ.get("BENCH_QUERY_DIR")
-    if query_dir:
-        from django.db.backends.signals import connection_created
+    """Hook the counter (and the profiler) in as the environment asks; nothing without it.
 
-        counter = QueryCounter(query_dir)
+    Both are attached when a process opens its first connection: the apps are loaded by then
+    (django_q.signals imports models, which a settings module cannot).
+    """
+    query_dir, profile_dir = os.environ.get("BENCH_QUERY_DIR"), os.environ.get("BENCH_PROFILE_DIR")
+    if not query_dir and not profile_dir:
+        return
+    from django.db.backends.signals import connection_created
 
-        def attach(sender, connection, **kwargs) -> None:
-            if counter not in connection.execute_wrappers:
-                connection.execute_wrappers.append(counter)
+    counter = QueryCounter(query_dir) if query_dir else None
+    profiler = TaskProfiler(profile_dir) if profile_dir else None
 
-        connection_created.connect(attach, weak=False)
-    profile_dir = os.environ.get("BENCH_PROFILE_DIR")
-    if profile_dir:
-        from django_q.signals import post_execute, pre_execute
+    def attach(sender, connection, **kwargs) -> None:
+        if counter is not None and counter not in connection.execute_wrappers:
+            connection.execute_wrappers.append(counter)
+        if profiler is not None:
+            from django_q.signals import post_execute_in_worker, pre_execute
 
-        profiler = TaskProfiler(profile_dir)
-        pre_execute.connect(profiler.start, weak=False)
-        post_execute.connect(profiler.stop, weak=False)
+            pre_execute.connect(profiler.start, weak=False, dispatch_uid="bench-profile-start")
+            post_execute_in_worker.connect(profiler.stop, weak=False, dispatch_uid="bench-profile-stop")
+
+    connection_created.connect(attach, weak=False)
 
 
 def baseline_task(n: int) -> int:
