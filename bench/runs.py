@@ -53,6 +53,7 @@ DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/conductor_bench_runs"
 DEFAULT_SET = (("postgres", 1), ("postgres", 2), ("sqlite", 1))
 SLOT_S = 60.0  # every councilor is due once a minute
 START_MARGIN_S = 3.0  # the first due time, after the clusters are up
+RESULTS_SEEDED = 1000  # django-q2's stored results in a deployment that has run a while
 
 
 @dataclass
@@ -116,12 +117,22 @@ def configure(*, database_url: str, workdir: Path, sandbox: str, workers: int) -
 
 
 def reset_database() -> None:
+    """An empty database but for what a deployment that has run a while holds: 1,000 task results."""
+    import uuid
+
     from django.core.management import call_command
     from django.db import close_old_connections
+    from django.utils import timezone
+    from django_q.models import Task
 
     close_old_connections()
     call_command("flush", interactive=False, verbosity=0)
     call_command("createcachetable", verbosity=0)
+    old = timezone.now() - timedelta(days=1)
+    Task.objects.bulk_create(
+        Task(id=uuid.uuid4().hex, name=f"old {n}", func="bench", started=old, stopped=old, success=True)
+        for n in range(RESULTS_SEEDED)
+    )
 
 
 def make_councilors(count: int) -> list[int]:
@@ -232,7 +243,7 @@ def wait_for_clusters(processes: list[subprocess.Popen], count: int) -> None:
 def process_roles(processes: list[subprocess.Popen]) -> dict[int, str]:
     """pid -> role of each cluster's processes as started: main (the tick), sentinel, pusher, monitor.
 
-    django-q2's Sentinel starts the pusher first and the monitor last, the workers in between;
+    django-q2's Sentinel starts the workers, then the monitor, then the pusher (spawn_cluster);
     any process not named here is a worker (or a worker's child).
     """
     roles = {}
@@ -242,7 +253,7 @@ def process_roles(processes: list[subprocess.Popen]) -> dict[int, str]:
             roles[sentinel.pid] = "sentinel"
             started = sorted(sentinel.children(), key=lambda child: (child.create_time(), child.pid))
             if len(started) >= 3:
-                roles[started[0].pid], roles[started[-1].pid] = "pusher", "monitor"
+                roles[started[-2].pid], roles[started[-1].pid] = "monitor", "pusher"
     return roles
 
 

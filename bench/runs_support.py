@@ -36,7 +36,7 @@ class QueryCounter:
 
 
 class TaskProfiler:
-    """One cProfile per worker process, on only while a task runs."""
+    """One cProfile per worker process, on only while a task runs; it counts CPU time, not wall time."""
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
@@ -46,7 +46,7 @@ class TaskProfiler:
 
     def start(self, **kwargs) -> None:
         if self.pid != os.getpid():
-            self.pid, self.tasks, self.profile = os.getpid(), 0, cProfile.Profile()
+            self.pid, self.tasks, self.profile = os.getpid(), 0, cProfile.Profile(time.process_time)
         assert self.profile is not None
         self.profile.enable()
 

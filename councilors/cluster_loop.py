@@ -1,5 +1,5 @@
-"""The loop each `run_cluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper
-and the schedule repair.
+"""The loop each `run_cluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper,
+the schedule repair and the trimming of django-q2's task results.
 
 It runs in the command's main process, which stock django-q2 leaves idle while its Sentinel child
 guards the workers: the cluster is forked before the first tick, so no thread or database
@@ -18,13 +18,14 @@ from django_q.cluster import Cluster
 from councilors.app_settings import app_settings
 from councilors.reaper import executions_reap_lost
 from councilors.scheduling import councilor_schedules_repair, scheduler_tick
+from councilors.task_results import task_results_prune
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class ClusterLoop:
-    """Calls django-q2's scheduler pass every `tick` seconds, the reaper and repair every `reap_every` seconds."""
+    """Calls django-q2's scheduler pass every `tick` seconds; the reaper, repair and result trim every `reap_every`."""
 
     cluster: Cluster
     tick: float
@@ -44,6 +45,7 @@ class ClusterLoop:
             if time.monotonic() >= next_reap:
                 self._guarded(executions_reap_lost)
                 self._guarded(councilor_schedules_repair)
+                self._guarded(task_results_prune)
                 next_reap = time.monotonic() + self.reap_every
             time.sleep(self.tick if self.tick > 0 else min(self.reap_every, 1.0))
         close_old_connections()

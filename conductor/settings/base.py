@@ -166,7 +166,9 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "catch_up": False,
     "poll": 0.5,
-    "save_limit": 1000,
+    # Every result is saved; each run_cluster trims them to the newest 1,000 successes itself
+    # (councilors/task_results.py says why: django-q2's own pruning reads them all on every task).
+    "save_limit": 0,
     "ack_failures": True,
     "label": gettext_lazy("Worker tasks"),  # django-q2's models in the admin
     "cache": "q",
