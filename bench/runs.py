@@ -241,7 +241,7 @@ def wait_for_clusters(processes: list[subprocess.Popen], count: int) -> None:
 
 
 def process_roles(processes: list[subprocess.Popen]) -> dict[int, str]:
-    """pid -> role of each cluster's processes as started: main (the tick), sentinel, pusher, monitor.
+    """pid -> role of each cluster's processes as started: main (the tick), pusher, monitor, workers.
 
     django-q2's Sentinel starts the workers, then the monitor, then the pusher (spawn_cluster);
     any process not named here is a worker (or a worker's child).
@@ -250,7 +250,9 @@ def process_roles(processes: list[subprocess.Popen]) -> dict[int, str]:
     for process in processes:
         roles[process.pid] = "main"
         for sentinel in psutil.Process(process.pid).children():
-            roles[sentinel.pid] = "sentinel"
+            # Its guard loop is light; its reaped children are workers recycled after Q_CLUSTER's
+            # `recycle` tasks, so it counts with the workers.
+            roles[sentinel.pid] = "workers"
             started = sorted(sentinel.children(), key=lambda child: (child.create_time(), child.pid))
             if len(started) >= 3:
                 roles[started[-2].pid], roles[started[-1].pid] = "monitor", "pusher"
@@ -263,7 +265,7 @@ def tree_cpu(processes: list[subprocess.Popen], roles: dict[int, str]) -> dict[s
     A process's own time plus that of its children it has reaped (a worker's `true`; a worker
     recycled by the sentinel), so that nothing that ran in between is missed or counted twice.
     """
-    cpu = dict.fromkeys(("main", "sentinel", "pusher", "monitor", "workers"), 0.0)
+    cpu = dict.fromkeys(("main", "pusher", "monitor", "workers"), 0.0)
     for process in processes:
         try:
             root = psutil.Process(process.pid)

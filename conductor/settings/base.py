@@ -7,6 +7,7 @@ seen to when Django starts (infrastructure/apps.py), WhiteNoise's warning filter
 README's "Configuration" table lists every variable read here (tests/conductor/test_settings.py).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,9 @@ Q_CLUSTER = {
     # The ORM broker keeps a task until a worker acknowledges it, so a cluster that dies mid-run
     # does not lose the run (the Redis broker pops tasks and loses those in flight).
     "orm": "default",
-    "workers": env.int("Q_WORKERS", default=2),
+    # One worker per core by default (at least two, so one long run never holds up the rest): a
+    # short run is mostly CPU (docs/benchmarks.md, "Many councilors", has the sizing table).
+    "workers": env.int("Q_WORKERS", default=max(2, os.cpu_count() or 1)),
     "timeout": env.int("Q_TIMEOUT", default=900),
     "retry": env.int("Q_RETRY", default=960),
     "max_attempts": 1,
