@@ -57,6 +57,10 @@ async def serve_forever(*, port: int, redis_url: str, channel: str) -> None:
 
 def print_channel() -> None:
     """The Redis channel of the events group, as the project's settings (environment) name it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import django
 
     django.setup()
