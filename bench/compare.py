@@ -31,7 +31,11 @@ from devserver.embedded_redis import start_private_server  # noqa: E402
 from devserver.gateway import daphne_argv  # noqa: E402
 from tests.processes import UVICORN_ARGS, free_port, stop, wait_for_port  # noqa: E402
 
-SEED_DIR = PROJECT_DIR.parent / "shared" / "bench"
+# ../shared/bench beside the checkout, or beside the folder of worktrees it is in.
+SEED_DIR = next(
+    (folder / "shared" / "bench" for folder in PROJECT_DIR.parents if (folder / "shared" / "bench").is_dir()),
+    PROJECT_DIR.parent / "shared" / "bench",
+)
 FULL = [(1000, 100, 10.0), (5000, 40, 2.0), (10, 200, 10.0)]  # clients, events, events/s
 QUICK = [(200, 20, 10.0), (10, 50, 10.0)]
 BARE = "bare (websockets)"

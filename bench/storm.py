@@ -703,6 +703,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--open-timeout", type=float, default=OPEN_TIMEOUT_S, help="seconds per connection")
     parser.add_argument("--client-procs", type=int, default=4)
     parser.add_argument("--seed-venv", default="/work/seedvenv")
+    parser.add_argument("--seed-dir", default=str(SEED_DIR), help="the folder of seed_peer.py (from another worktree)")
     parser.add_argument("--emit", type=float, metavar="RATE", help=argparse.SUPPRESS)  # the emitter process
     args = parser.parse_args()
     args.clients = args.clients or (QUICK_CLIENTS if args.quick else FULL_CLIENTS)
@@ -726,7 +727,7 @@ def main() -> None:
     connect: dict[int, dict[str, list[dict[str, Any]]]] = {}
     reconnect: dict[int, dict[str, list[dict[str, Any]]]] = {}
     with (
-        server(seed_argv, env, SEED_DIR, workdir / "seed.log") as seed,
+        server(seed_argv, env, Path(args.seed_dir), workdir / "seed.log") as seed,
         server(bare_argv(env), env, PROJECT_DIR, workdir / "bare.log") as bare,
         # Our gateway of (a) is also gateway B of (b): the survivor the clients come back to.
         server(GATEWAY_ARGV, env, PROJECT_DIR, workdir / "daphne-b.log") as ours,
