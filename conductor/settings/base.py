@@ -168,7 +168,10 @@ Q_CLUSTER = {
     "retry": env.int("Q_RETRY", default=960),
     "max_attempts": 1,
     "catch_up": False,
-    "poll": 0.5,
+    # How often an idle pusher asks the ORM queue for a task: a queued run waits up to this on
+    # top of the scheduler's tick (COUNCILORS_SCHEDULER_TICK_S, 0.5 s), so 0.2 keeps a due run's
+    # start within about 0.7 s; each idle poll is one small query (on the queue, which stays short).
+    "poll": 0.2,
     # Every result is saved; each run_cluster trims them to the newest 1,000 successes itself
     # (councilors/task_results.py says why: django-q2's own pruning reads them all on every task).
     "save_limit": 0,
