@@ -1,6 +1,6 @@
 """Many councilors on schedule: how many runs a minute one or two clusters keep on time, and what a run costs.
 
-    .venv/bin/python bench/runs.py                                   # the default set (about 15 minutes)
+    .venv/bin/python bench/runs.py                                   # the default set (about 14 minutes)
     .venv/bin/python bench/runs.py --councilors 1000 --databases postgres --clusters 2
     .venv/bin/python bench/runs.py --councilors 20 --databases sqlite --clusters 1 --minutes 0.25 --quiet 10 50
 
@@ -491,7 +491,7 @@ def main() -> None:
     parser.add_argument("--databases", nargs="+", choices=("postgres", "sqlite"), help="default: postgres and sqlite")
     parser.add_argument("--clusters", type=int, nargs="+", help="default: 1 and 2 on PostgreSQL, 1 on SQLite")
     parser.add_argument("--minutes", type=float, default=1.0, help="minutes of due times per configuration")
-    parser.add_argument("--grace", type=float, default=30.0, help="seconds to wait for the backlog after them")
+    parser.add_argument("--grace", type=float, default=20.0, help="seconds to wait for the backlog after them")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="Q_WORKERS per cluster")
     parser.add_argument("--sandbox", default="none", choices=("none", "bwrap"), help="COUNCILORS_SANDBOX")
     parser.add_argument("--quiet", type=int, nargs="+", default=[10, 5000], help="councilors for the quiet tick")
