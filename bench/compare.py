@@ -1,10 +1,14 @@
-"""Side-by-side fan-out benchmark: the baseline (../shared/bench/seed_peer.py) vs our gateway.
+"""Side-by-side fan-out benchmark: the baseline (../shared/bench/seed_peer.py) and the floor vs our gateway.
 
 Starts a private Redis, a throwaway SQLite database with a `bench` user, the baseline under its
-own virtualenv's uvicorn, and our ASGI application under daphne and under uvicorn; then runs each
-scenario against each server back to back (same clients, same events) and prints the figures.
+own virtualenv's uvicorn, the floor (bench/bare_peer.py: a bare `websockets` server that only
+broadcasts the same frames, fed from the same Redis channel as the gateway) and our ASGI
+application under daphne and under uvicorn; then runs each scenario against each server back to
+back (same clients, same events) and prints the figures, then the gateway's ratios to the floor and
+to the baseline: CPU per delivered frame, memory per idle connection.
 
     ulimit -n 20000; .venv/bin/python bench/compare.py [--quick] [--seed-venv /work/seedvenv]
+    ulimit -n 20000; .venv/bin/python bench/compare.py --only seed bare daphne --hold 8000
 """
 
 import argparse
@@ -27,9 +31,37 @@ from devserver.embedded_redis import start_private_server  # noqa: E402
 from devserver.gateway import daphne_argv  # noqa: E402
 from tests.processes import UVICORN_ARGS, free_port, stop, wait_for_port  # noqa: E402
 
-SEED_DIR = PROJECT_DIR.parent / "shared" / "bench"
+# ../shared/bench beside the checkout, or beside the folder of worktrees it is in.
+SEED_DIR = next(
+    (folder / "shared" / "bench" for folder in PROJECT_DIR.parents if (folder / "shared" / "bench").is_dir()),
+    PROJECT_DIR.parent / "shared" / "bench",
+)
 FULL = [(1000, 100, 10.0), (5000, 40, 2.0), (10, 200, 10.0)]  # clients, events, events/s
 QUICK = [(200, 20, 10.0), (10, 50, 10.0)]
+BARE = "bare (websockets)"
+SEED = "seed (uvicorn)"
+DAPHNE = "gateway daphne"
+
+
+def bare_argv(env: dict[str, str]) -> list[str]:
+    """bench/bare_peer.py's command line, on the Redis channel the gateways of `env` listen on."""
+    script = str(PROJECT_DIR / "bench" / "bare_peer.py")
+    argv = [sys.executable, script, "--print-channel"]
+    channel = subprocess.run(argv, cwd=PROJECT_DIR, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    return [sys.executable, script, "--port", "{port}", "--redis-url", env["REDIS_URL"], "--channel", channel]
+
+
+def print_ratios(label: str, figures: dict[str, dict[str, float]], name: str, unit: str) -> None:
+    """The gateway's `name` against the floor's and the baseline's, measured in this run."""
+    ours = figures.get(DAPHNE, {}).get(name)
+    if not ours:
+        return
+    parts = [f"daphne {ours:{unit}}"]
+    for other in (BARE, SEED):
+        theirs = figures.get(other, {}).get(name)
+        if theirs:
+            parts.append(f"{other.split()[0]} {theirs:{unit}} (daphne/{other.split()[0]} {ours / theirs:.2f}x)")
+    print(f"=> {label}: " + ", ".join(parts), flush=True)
 
 
 @contextmanager
@@ -82,7 +114,7 @@ def main() -> None:
     parser.add_argument("--seed-dir", default=str(SEED_DIR), help="the folder of seed_peer.py (from another worktree)")
     parser.add_argument("--hold", type=int, default=10000, help="idle connections for the RSS figure (0: skip)")
     parser.add_argument("--client-procs", type=int, default=4)
-    parser.add_argument("--only", nargs="*", default=["seed", "daphne", "uvicorn"])
+    parser.add_argument("--only", nargs="*", default=["seed", "bare", "daphne", "uvicorn"])
     parser.add_argument("--scenario", nargs=3, type=float, action="append", metavar=("CLIENTS", "EVENTS", "RATE"))
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -99,11 +131,12 @@ def main() -> None:
     token = bench_token(env)
 
     servers = {
-        "seed (uvicorn)": (
+        SEED: (
             [f"{args.seed_venv}/bin/uvicorn", "seed_peer:app", "--port", "{port}", "--no-access-log"],
             Path(args.seed_dir),
         ),
-        "gateway daphne": (daphne_argv(sys.executable, host="127.0.0.1", port="{port}"), PROJECT_DIR),
+        BARE: (bare_argv(env), PROJECT_DIR),
+        DAPHNE: (daphne_argv(sys.executable, host="127.0.0.1", port="{port}"), PROJECT_DIR),
         "gateway uvicorn": (
             [sys.executable, "-m", "uvicorn", "--port", "{port}", *UVICORN_ARGS, "conductor.asgi:application"],
             PROJECT_DIR,
@@ -120,6 +153,7 @@ def main() -> None:
         print(f"logs in {workdir}", flush=True)
         scenarios = [(int(c), int(e), r) for c, e, r in args.scenario] if args.scenario else None
         for clients, events, rate in scenarios or (QUICK if args.quick else FULL):
+            by_server: dict[str, dict[str, float]] = {}
             for label, (pid, port) in running.items():
                 seed = label.startswith("seed")
                 figures = run(
@@ -133,8 +167,11 @@ def main() -> None:
                     seed_emit=f"http://127.0.0.1:{port}/emit" if seed else None,
                 )
                 print(format_run(label, figures), flush=True)
+                by_server[label] = figures
                 time.sleep(2)
+            print_ratios(f"CPU per 1,000 delivered frames, {clients} clients", by_server, "cpu_s_per_1000", ".4f")
         if args.hold:
+            held: dict[str, dict[str, float]] = {}
             for label, (pid, port) in running.items():
                 figures = hold(
                     url=f"ws://127.0.0.1:{port}/ws/gamification",
@@ -148,7 +185,9 @@ def main() -> None:
                     f"(before {figures['rss_before_mb']:.0f} MB, {figures['kb_per_connection']:.1f} KB/connection)",
                     flush=True,
                 )
+                held[label] = figures
                 time.sleep(3)
+            print_ratios(f"idle memory per connection, {args.hold} held, KB", held, "kb_per_connection", ".1f")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Connect and reconnect storms: the baseline (../shared/bench/seed_peer.py) and our daphne gateway, in one run.
+"""Connect and reconnect storms: the baseline (../shared/bench/seed_peer.py), the floor and our gateway, in one run.
 
     ulimit -n 20000; .venv/bin/python bench/storm.py                        # 1,000 and 5,000 clients, 3 rounds
     ulimit -n 20000; .venv/bin/python bench/storm.py --clients 1000         # one size
@@ -11,10 +11,12 @@ virtualenv's uvicorn (no auth) and our ASGI application under daphne (as bench/c
 client is the one `bench` user, so the gateways run with GAMIFICATION_WS_MAX_PER_USER=0).
 
 (a) Connect storm. N clients, spread over client processes, connect at once, without retries, to the
-    baseline and to our gateway (authenticated by `?token=`), alternately for `--rounds` rounds. Figures:
+    baseline, to the floor (bench/bare_peer.py: a bare `websockets` server, no auth) and to our gateway
+    (authenticated by `?token=`), in turn for `--rounds` rounds. Figures:
     wall time from the start until every client has its `connected` message; the server process's CPU
     (user + system) over the connects, the `connected` messages and the closes of all N, divided by N;
-    failures (refused, closed before `connected`, timed out). Medians over the rounds, and ours/baseline.
+    failures (refused, closed before `connected`, timed out). Medians over the rounds, ours/baseline and
+    ours/floor.
 
 (b) Reconnect storm (docs/protocol.md, "Resume on connect"). N clients connect to daphne A (not
     measured), then a separate process emits `system_alert` at 10/s (`gamification.events.emit`); daphne B
@@ -60,7 +62,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.compare import SEED_DIR, bench_environment, bench_token, server  # noqa: E402
+from bench.compare import SEED_DIR, bare_argv, bench_environment, bench_token, server  # noqa: E402
 from bench.fanout import PROJECT_DIR, _cpu, _wait_until_idle, _with_token  # noqa: E402
 from devserver.gateway import daphne_argv  # noqa: E402
 from tests.processes import stop  # noqa: E402
@@ -533,6 +535,7 @@ def _reconnect_figures(reports: list[dict[str, Any]], *, clients: int, killed: f
 # Output -------------------------------------------------------------------------------------------
 
 SEED = "baseline (seed, uvicorn)"
+BARE = "floor (bare websockets)"
 OURS = "gateway (daphne, token)"
 SINCE = "?since="
 COMMAND = "resume command"
@@ -573,10 +576,12 @@ def print_connect_table(results: dict[int, dict[str, list[dict[str, Any]]]]) -> 
                 f" | {_median(runs, 'wall_s'):.2f} | {_median(runs, 'p50_s'):.2f}"
                 f" | {_median(runs, 'cpu_ms_per_connection'):.2f} | {_failures(failures)} |"
             )
-        if len(by_server) == 2:
-            seed, ours = by_server[SEED], by_server[OURS]
-            ratio = [_median(ours, name) / _median(seed, name) for name in ("wall_s", "p50_s", "cpu_ms_per_connection")]
-            print(f"| {clients} | **ratio ours/baseline** | | " + " | ".join(f"{r:.2f}" for r in ratio) + " | |")
+        for other, name in ((SEED, "baseline"), (BARE, "floor")):
+            if other in by_server and OURS in by_server:
+                theirs, ours = by_server[other], by_server[OURS]
+                names = ("wall_s", "p50_s", "cpu_ms_per_connection")
+                ratio = [_median(ours, name) / _median(theirs, name) for name in names]
+                print(f"| {clients} | **ratio ours/{name}** | | " + " | ".join(f"{r:.2f}" for r in ratio) + " | |")
 
 
 def print_reconnect_run(mode: str, round_: int, figures: dict[str, Any]) -> None:
@@ -659,7 +664,7 @@ def run_connect_storms(
         for label, (pid, port) in servers.items():
             url = f"ws://127.0.0.1:{port}{WS_PATH}"
             figures = connect_storm(
-                url=url if label == SEED else _with_token(url, deployment.token),
+                url=_with_token(url, deployment.token) if label == OURS else url,
                 server_pid=pid,
                 clients=clients,
                 procs=args.client_procs,
@@ -698,6 +703,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--open-timeout", type=float, default=OPEN_TIMEOUT_S, help="seconds per connection")
     parser.add_argument("--client-procs", type=int, default=4)
     parser.add_argument("--seed-venv", default="/work/seedvenv")
+    parser.add_argument("--seed-dir", default=str(SEED_DIR), help="the folder of seed_peer.py (from another worktree)")
     parser.add_argument("--emit", type=float, metavar="RATE", help=argparse.SUPPRESS)  # the emitter process
     args = parser.parse_args()
     args.clients = args.clients or (QUICK_CLIENTS if args.quick else FULL_CLIENTS)
@@ -721,14 +727,16 @@ def main() -> None:
     connect: dict[int, dict[str, list[dict[str, Any]]]] = {}
     reconnect: dict[int, dict[str, list[dict[str, Any]]]] = {}
     with (
-        server(seed_argv, env, SEED_DIR, workdir / "seed.log") as seed,
+        server(seed_argv, env, Path(args.seed_dir), workdir / "seed.log") as seed,
+        server(bare_argv(env), env, PROJECT_DIR, workdir / "bare.log") as bare,
         # Our gateway of (a) is also gateway B of (b): the survivor the clients come back to.
         server(GATEWAY_ARGV, env, PROJECT_DIR, workdir / "daphne-b.log") as ours,
     ):
         print(f"logs in {workdir}; {psutil.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
         for clients in args.clients:
             if "connect" in args.only:
-                connect[clients] = run_connect_storms(deployment, {SEED: seed, OURS: ours}, clients, args)
+                servers = {SEED: seed, BARE: bare, OURS: ours}
+                connect[clients] = run_connect_storms(deployment, servers, clients, args)
             if "reconnect" in args.only:
                 reconnect[clients] = run_reconnect_storms(deployment, ours, clients, args)
     if connect:

@@ -1,6 +1,6 @@
 """The loop each `run_cluster` runs beside its django-q2 cluster: on-time schedules, the lost-run reaper,
-the schedule repair, the look for queued runs, late / stuck / missed incidents (councilors/incidents.py)
-and the daily prune's schedule.
+the schedule repair, the look for queued runs, late / stuck / missed incidents (councilors/incidents.py),
+the daily prune's schedule and the trimming of django-q2's task results.
 
 It runs in the command's main process, which stock django-q2 leaves idle while its Sentinel child
 guards the workers: the cluster is forked before the first tick, so no thread or database
@@ -22,13 +22,14 @@ from councilors.incidents import councilor_slots_missed, run_incidents_check
 from councilors.reaper import executions_reap_lost
 from councilors.retention import prune_schedule_ensure
 from councilors.scheduling import councilor_schedules_repair, scheduler_tick
+from councilors.task_results import task_results_prune
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class ClusterLoop:
-    """Calls django-q2's scheduler pass every `tick` seconds, the reaper and repair every `reap_every` seconds."""
+    """Calls django-q2's scheduler pass every `tick` seconds; the reaper, repair and result trim every `reap_every`."""
 
     cluster: Cluster
     tick: float
@@ -55,6 +56,7 @@ class ClusterLoop:
                 self._guarded(councilor_schedules_repair)
                 self._guarded(queued_runs_look)
                 self._guarded(run_incidents_check)
+                self._guarded(task_results_prune)
                 next_reap = time.monotonic() + self.reap_every
             time.sleep(self.tick if self.tick > 0 else min(self.reap_every, 1.0))
         close_old_connections()

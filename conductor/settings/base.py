@@ -7,6 +7,7 @@ seen to when Django starts (infrastructure/apps.py), WhiteNoise's warning filter
 README's "Configuration" table lists every variable read here (tests/conductor/test_settings.py).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -162,13 +163,20 @@ Q_CLUSTER = {
     # The ORM broker keeps a task until a worker acknowledges it, so a cluster that dies mid-run
     # does not lose the run (the Redis broker pops tasks and loses those in flight).
     "orm": "default",
-    "workers": env.int("Q_WORKERS", default=2),
+    # One worker per core by default (at least two, so one long run never holds up the rest): a
+    # short run is mostly CPU (docs/benchmarks.md, "Many councilors", has the sizing table).
+    "workers": env.int("Q_WORKERS", default=max(2, os.cpu_count() or 1)),
     "timeout": env.int("Q_TIMEOUT", default=900),
     "retry": env.int("Q_RETRY", default=960),
     "max_attempts": 1,
     "catch_up": False,
-    "poll": 0.5,
-    "save_limit": 1000,
+    # How often an idle pusher asks the ORM queue for a task: a queued run waits up to this on
+    # top of the scheduler's tick (COUNCILORS_SCHEDULER_TICK_S, 0.5 s), so 0.2 keeps a due run's
+    # start within about 0.7 s; each idle poll is one small query (on the queue, which stays short).
+    "poll": 0.2,
+    # Every result is saved; each run_cluster trims them to the newest 1,000 successes itself
+    # (councilors/task_results.py says why: django-q2's own pruning reads them all on every task).
+    "save_limit": 0,
     "ack_failures": True,
     "label": gettext_lazy("Worker tasks"),  # django-q2's models in the admin
     "cache": "q",

@@ -1,0 +1,32 @@
+"""bench/runs.py works end to end on a tiny schedule: every run due starts, and it prints every figure it names.
+
+Behaviour, not speed: the figures themselves are not checked (docs/benchmarks.md has them).
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+TINY = ["--databases", "sqlite", "--councilors", "4", "--clusters", "1", "--minutes", "0.1", "--grace", "60"]
+FIGURE = r"[\d.]+"
+
+
+def test_a_tiny_schedule_is_measured_against_stock_django_q2():
+    argv = [sys.executable, "bench/runs.py", *TINY, "--quiet", "3", "--quiet-ticks", "3", "--baseline", "4"]
+    done = subprocess.run(argv, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert re.search(rf"quiet tick, 3 councilors none due: scheduler CPU {FIGURE} µs/tick", out), out
+    assert re.search(r"stock django-q2 qcluster, async_task running true \+ a row: 4/4 started", out), out
+    ours = re.search(
+        rf"sqlite, 4 councilors every minute, 1 cluster: 4/4 started, {FIGURE} runs/s;"
+        rf" start delay p50 {FIGURE} s, p99 {FIGURE} s, max {FIGURE} s; cluster CPU {FIGURE} ms/run .*;"
+        rf" ({FIGURE}) queries/run; 0 skipped",
+        out,
+    )
+    assert ours, out
+    assert float(ours.group(1)) > 0  # the worker processes' queries were counted
+    assert re.search(rf"per-run cluster CPU vs stock django-q2: {FIGURE}x", out), out
