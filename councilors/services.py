@@ -200,6 +200,17 @@ def _finished_event(execution: Execution) -> payloads.Event:
     return payloads.run_finished(_run_described(execution), end)
 
 
+# Foreign keys and constraints of a run's record are the database's to enforce (it does, on every
+# write): Django's full_clean would check each with a query of its own, twice per run, which was
+# most of a worker's time on a trivial run (bench/runs.py's profile, docs/benchmarks.md).
+RECORD_RELATIONS = ["agent", "councilor", "requested_by", "first_attempt", "cancelled_by"]
+
+
+def _fields_checked(execution: Execution) -> None:
+    """The record's own fields validated (lengths, choices); relations and constraints left to the database."""
+    execution.full_clean(exclude=RECORD_RELATIONS, validate_unique=False, validate_constraints=False)
+
+
 def execution_start(
     *,
     agent: Agent,
@@ -235,7 +246,7 @@ def execution_start(
         worker="" if queued else worker,
         requested_by=requested_by,
     )
-    execution.full_clean()
+    _fields_checked(execution)
     execution.save()
     if not queued:
         run_incidents_resolve(execution=execution)  # a late councilor started: the incident is over
@@ -252,7 +263,7 @@ def queued_run_start(*, worker: str) -> Execution | None:
         execution.status = Execution.Status.RUNNING
         execution.started_at = timezone.now()  # a queued run's started_at was when it was queued
         execution.worker = worker
-        execution.full_clean()
+        _fields_checked(execution)
         execution.save(update_fields=["status", "started_at", "worker", "updated_at"])
         run_incidents_resolve(execution=execution)
         emit(*payloads.run_started(_run_described(execution)))
@@ -291,7 +302,7 @@ def execution_finish(*, execution: Execution, output: str, error: str = "", stat
     execution.status = status or (Execution.Status.ERROR if error else Execution.Status.COMPLETED)
     failed = execution.status != Execution.Status.COMPLETED
     execution.severity = analyze_severity(output=output, failed=failed)
-    execution.full_clean()
+    _fields_checked(execution)
     with transaction.atomic():
         execution.save()
         run_incidents_resolve(execution=execution)  # a stuck run ended

@@ -2,10 +2,14 @@ import sys
 
 import pytest
 from django.core import mail
+from django.core.cache import caches
 
 from councilors.models import Execution
 from councilors.notifications import (
+    ALERTED_KEY,
+    DOWN_SINCE_KEY,
     STREAK_MESSAGE,
+    WATCHDOG_CACHE,
     WORKERS_DOWN_MESSAGE,
     councilor_run_notify,
     workers_watchdog_check,
@@ -89,6 +93,8 @@ def test_a_cancelled_run_sends_no_error_email(settings):
 
 def test_no_worker_for_a_while_raises_one_critical_alert_per_outage(listener, settings):
     settings.COUNCILORS_WORKER_ALERT_AFTER_S = 60
+    # The watchdog remembers an outage across calls (in a cache that outlives one test): start afresh.
+    caches[WATCHDOG_CACHE].delete_many([DOWN_SINCE_KEY, ALERTED_KEY])
     assert workers_watchdog_check(now=1000.0) == 0
     workers_watchdog_check(now=1030.0)
     assert not [e for e in listener.drain(quiet_for=0.5) if CRITICAL_ALERT(e)]
