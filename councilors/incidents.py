@@ -204,8 +204,9 @@ def slots_between(*, schedule: Schedule, start: datetime, now: datetime) -> tupl
 def councilor_slots_missed(*, now: datetime | None = None) -> list[RunIncident]:
     """Judge the slots that passed while no cluster ran: one `missed` incident per outage and councilor.
 
-    `run_once` leaves the newest missed slot due, so the next scheduler pass runs it once;
-    `skip` moves the schedule to its next due time after now. Returns the incidents raised.
+    `run_once` leaves the first missed slot due: the next scheduler pass runs it once, recorded
+    against that due time, and moves the schedule on past now (councilors/scheduling.py), never a
+    burst; `skip` moves the schedule to its next due time after now. Returns the incidents raised.
     """
     now = now or timezone.now()
     raised = []
@@ -231,8 +232,9 @@ def _schedule_missed(*, schedule_pk: int, now: datetime) -> RunIncident | None:
         first = schedule.next_run
         count, last, following = slots_between(schedule=schedule, start=first, now=now)
         skip = councilor.catch_up == Councilor.CatchUp.SKIP
-        schedule.next_run = following if skip else last
-        schedule.save(update_fields=["next_run"])
+        if skip:
+            schedule.next_run = following
+            schedule.save(update_fields=["next_run"])
         template = MISSED_SKIP_MESSAGE if skip else MISSED_RUN_ONCE_MESSAGE
         return _raise(
             councilor=councilor,

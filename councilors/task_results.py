@@ -3,7 +3,7 @@
 With Q_CLUSTER["save_limit"] above 0, django-q2's monitor prunes successes as it saves each task:
 it reads and locks every stored success (up to the limit) to count them, then deletes the oldest,
 so each run paid for a read of a thousand rows, and two clusters took turns on those locks.
-Measured with bench/runs.py (docs/benchmarks.md, "Many councilors"). Q_CLUSTER therefore keeps
+Measured with bench/runs.py (docs/benchmarks.md, "Many councilors on schedule"). Q_CLUSTER therefore keeps
 every result (save_limit 0) and each `run_cluster` trims them here with the reaper, every
 COUNCILORS_REAPER_INTERVAL_S: one read of one row and one DELETE.
 """

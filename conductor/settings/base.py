@@ -164,7 +164,7 @@ Q_CLUSTER = {
     # does not lose the run (the Redis broker pops tasks and loses those in flight).
     "orm": "default",
     # One worker per core by default (at least two, so one long run never holds up the rest): a
-    # short run is mostly CPU (docs/benchmarks.md, "Many councilors", has the sizing table).
+    # short run is mostly CPU (docs/benchmarks.md, "Many councilors on schedule", has the sizing table).
     "workers": env.int("Q_WORKERS", default=max(2, os.cpu_count() or 1)),
     "timeout": env.int("Q_TIMEOUT", default=900),
     "retry": env.int("Q_RETRY", default=960),

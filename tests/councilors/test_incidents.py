@@ -201,7 +201,7 @@ def test_missed_slots_with_run_once_run_one_catch_up_run(listener):
     assert incident.details["catch_up"] == "run_once"
     alerts = incident_alerts(listener, councilor)
     assert [a["data"]["message"] for a in alerts] == [MISSED_RUN_ONCE_MESSAGE.format(title="Heartbeat", count=11)]
-    # django-q2's own pass then turns the newest missed slot into one task, and moves on past now.
+    # django-q2's own pass then turns the first missed slot into one task, and moves on past now.
     assert scheduler_tick(broker=get_broker())
     assert OrmQ.objects.count() == 1
     schedule = Schedule.objects.get(pk=councilor.q_schedule_id)

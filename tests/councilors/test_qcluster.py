@@ -51,7 +51,9 @@ def test_pause_stops_runs_and_resume_restarts_them(tmp_path):
         first_due = make_due(councilor)
         eventually(lambda: _execution(councilor, first_due), what="first run")
         councilor_pause(councilor=councilor, actor=make_actor("alice"))
-        assert not Schedule.objects.exists()  # nothing left for any cluster to find due
+        assert not Schedule.objects.filter(
+            func=RUN_TASK
+        ).exists()  # no councilor schedule left for any cluster to find due
         # A run django-q2 queued just before the pause does not start either.
         async_task(RUN_TASK, councilor.pk, **{DUE_TIME_KWARG: timezone.now().isoformat()})
         skipped = eventually(lambda: SkippedRun.objects.filter(councilor=councilor).first(), what="skip recorded")
