@@ -46,11 +46,12 @@ def cancel_watched(*, execution: Execution, control: RunControl) -> Iterator[Non
 
 def _watch(execution: Execution, control: RunControl, done: threading.Event) -> None:
     try:
-        while not done.is_set():
+        # The first look after CANCEL_POLL_S, not at once: a run that ends sooner (most trivial ones)
+        # costs no query and no connection, and a cancel still takes effect within CANCEL_POLL_S.
+        while not done.wait(CANCEL_POLL_S):
             if _cancel_requested(execution):
                 control.stop.set()
                 return
-            done.wait(CANCEL_POLL_S)
     finally:
         connection.close()  # this thread's own connection: never left open behind a run
 

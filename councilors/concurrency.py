@@ -87,6 +87,10 @@ def run_admitted(*, agent: Agent, worker: str) -> bool:
     A run with no worker (a command's in-process run) answers to the agent's cap only.
     """
     key = _capped_cluster(worker)
+    if not key and agent.max_concurrent is None:
+        # No cap applies (the agent as its caller read it, in this transaction): nothing to lock or
+        # count, and no query; a cap an admin sets this instant applies from the next run.
+        return True
     if key:
         _cluster_lock(key)
     locked = _agent_lock(agent.pk)
@@ -125,7 +129,11 @@ def queued_waiting(*, agent: Agent, worker: str) -> bool:
     key = _capped_cluster(worker)
     if key:
         _cluster_lock(key)
-    _agent_lock(agent.pk)
+    locked = _agent_lock(agent.pk)
+    if not key and (locked is None or locked.max_concurrent is None):
+        # Neither cap applies: a run queued behind another agent's cap gains nothing from this end,
+        # and one of this agent's queued under a cap since lifted is the periodic look's (docs/scheduling.md).
+        return False
     return Execution.objects.filter(status=Execution.Status.QUEUED).exists()
 
 

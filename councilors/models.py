@@ -436,7 +436,9 @@ class Execution(models.Model):
         if self.run_number is not None:
             super().save(*args, **kwargs)
             return
-        with transaction.atomic():
+        # No savepoint of its own inside a caller's transaction (a run's start is one): a failed
+        # write fails that transaction as a whole anyway, and the savepoint was two round trips per run.
+        with transaction.atomic(savepoint=False):
             # The agent's row lock makes "read the newest number, write mine" one step when two
             # clusters start runs of one agent at once (SQLite's IMMEDIATE transactions do it there).
             Agent.objects.select_for_update().filter(pk=self.agent_id).values_list("pk").first()

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -526,7 +527,14 @@ def _councilor_start_guarded(
             return _skip(councilor, SkippedRun.Reason.PAUSED, scheduled_for=scheduled_for, execution_id=execution_id)
         if retry is not None and _attempt_exists(retry):  # a retry task the broker delivered twice
             return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=None, execution_id=None)
-        running = councilor.executions.filter(status__in=Execution.IN_FLIGHT).order_by("started_at").first()
+        # One read for both "is one running?" and "did this due time run?": a councilor has at most one
+        # run in flight and one per due time (a unique constraint), so the two oldest clashing rows
+        # hold the oldest in-flight one whenever there is one.
+        clash = Q(status__in=Execution.IN_FLIGHT)
+        if scheduled_for:
+            clash |= Q(scheduled_for=scheduled_for)
+        clashing = list(councilor.executions.filter(clash).order_by("started_at", "pk")[:2])
+        running = next((row for row in clashing if row.status in Execution.IN_FLIGHT), None)
         if running is not None:
             return _skip(
                 councilor,
@@ -537,7 +545,7 @@ def _councilor_start_guarded(
             )
         # A task the broker delivers again (its first worker died) finds its own record here.
         repeated = Execution.objects.filter(execution_id=execution_id).exists() if execution_id else False
-        if repeated or (scheduled_for and councilor.executions.filter(scheduled_for=scheduled_for).exists()):
+        if repeated or (scheduled_for and any(row.scheduled_for == scheduled_for for row in clashing)):
             # The first delivery's record keeps this id; the skip note must not claim it too.
             return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=scheduled_for, execution_id=None)
         return execution_start(
