@@ -304,11 +304,21 @@ def run_incidents_resolve(*, execution: Execution, now: datetime | None = None) 
     open_ = RunIncident.objects.filter(councilor_id=execution.councilor_id, resolved_at__isnull=True)
     if execution.status == Execution.Status.RUNNING:
         over = open_.filter(kind__in=[RunIncident.Kind.LATE, RunIncident.Kind.MISSED])
-    elif execution.status in Execution.IN_FLIGHT:
+    elif execution.status in Execution.IN_FLIGHT or not _may_have_been_stuck(execution):
         return 0
     else:
         over = open_.filter(kind=RunIncident.Kind.STUCK, execution=execution)
     return over.update(resolved_at=now or timezone.now())
+
+
+def _may_have_been_stuck(execution: Execution) -> bool:
+    """Whether an ended run ran long enough for a `stuck` incident: no stuck limit is below the councilor's
+    max_duration_s, or without one STUCK_FLOOR_S. Shorter runs (most) skip the update: half the limit
+    leaves room for clocks apart, and the pass's `run_incidents_resolve_stale` catches whatever slips by."""
+    councilor = execution.councilor
+    if execution.duration_ms is None or councilor is None:
+        return True
+    return execution.duration_ms * 2 >= (councilor.max_duration_s or STUCK_FLOOR_S) * 1000
 
 
 def run_incidents_resolve_stale(*, now: datetime) -> int:
