@@ -22,7 +22,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from councilors.app_settings import app_settings
-from councilors.models import Agent, Execution
+from councilors.models import Agent, Execution, agent_row_lock
 
 START_TASK = "councilors.tasks.start_queued_run_task"
 # How many of the oldest queued runs a claim looks through for one whose agent has room.
@@ -61,7 +61,9 @@ def _cluster_lock(key: str) -> None:
 
 
 def _agent_lock(agent_pk: int) -> Agent | None:
-    return Agent.objects.select_for_update().filter(pk=agent_pk).only("pk", "max_concurrent").first()
+    """The agent's cap, its row locked; None when the agent is gone."""
+    row = agent_row_lock(agent_pk)
+    return None if row is None else Agent(pk=agent_pk, max_concurrent=row[0])
 
 
 def _running() -> QuerySet[Execution]:
