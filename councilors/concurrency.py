@@ -126,16 +126,22 @@ def queued_claim(*, worker: str) -> Execution | None:
     return None
 
 
+def queued_may_wait(*, agent: Agent, worker: str) -> bool:
+    """After a run of `agent` ended: whether a cap applies whose place it freed (a plain read, outside any lock).
+
+    No cluster cap and no cap on the agent now: a run queued behind another agent's cap gains nothing
+    from this end, and none of this agent's can be queued behind this run (it ended before any later
+    admission counted it); one queued under a cap lifted since is the periodic look's (`queued_runs_look`).
+    """
+    return bool(_capped_cluster(worker)) or agent_row_lock(agent.pk, lock=False) not in (None, (None,))
+
+
 def queued_waiting(*, agent: Agent, worker: str) -> bool:
     """After a run of `agent` ended: whether a queued run waits (read under the admission locks)."""
     key = _capped_cluster(worker)
     if key:
         _cluster_lock(key)
-    locked = _agent_lock(agent.pk)
-    if not key and (locked is None or locked.max_concurrent is None):
-        # Neither cap applies: a run queued behind another agent's cap gains nothing from this end,
-        # and one of this agent's queued under a cap since lifted is the periodic look's (docs/scheduling.md).
-        return False
+    _agent_lock(agent.pk)
     return Execution.objects.filter(status=Execution.Status.QUEUED).exists()
 
 

@@ -450,16 +450,16 @@ class Execution(models.Model):
             super().save(*args, **kwargs)
 
 
-def agent_row_lock(agent_pk: int) -> tuple[int | None] | None:
+def agent_row_lock(agent_pk: int, *, lock: bool = True) -> tuple[int | None] | None:
     """Lock an agent's row until the transaction ends: `(max_concurrent,)`, or None when the agent is gone.
 
     Written out rather than built by the ORM: a run takes this lock two or three times, and building
     the query cost the worker more CPU than the database's answer (bench/runs.py's profile).
-    SQLite has no row locks: its IMMEDIATE transactions serialize writers instead.
+    SQLite has no row locks: its IMMEDIATE transactions serialize writers instead. `lock=False`: a plain read.
     """
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    locking = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT max_concurrent FROM {Agent._meta.db_table} WHERE id = %s{lock}", [agent_pk])
+        cursor.execute(f"SELECT max_concurrent FROM {Agent._meta.db_table} WHERE id = %s{locking}", [agent_pk])
         return cursor.fetchone()
 
 

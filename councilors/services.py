@@ -17,7 +17,7 @@ from councilors.app_settings import app_settings
 from councilors.audit import Actor, action_record_create
 from councilors.cancel_watch import cancel_watched
 from councilors.concurrency import START_TASK as START_QUEUED_TASK
-from councilors.concurrency import queued_claim, queued_waiting, run_admitted
+from councilors.concurrency import queued_claim, queued_may_wait, queued_waiting, run_admitted
 from councilors.incidents import run_incidents_resolve
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.output_stream import OutputPublisher
@@ -276,6 +276,8 @@ def queued_runs_kick(*, agent: Agent, worker: str) -> bool:
     """After a run of `agent` ends: queue a start task when a queued run waits for the place it freed."""
     from django_q.tasks import async_task
 
+    if not queued_may_wait(agent=agent, worker=worker):  # most runs: one read, no transaction, no lock
+        return False
     with transaction.atomic():
         if not queued_waiting(agent=agent, worker=worker):
             return False
