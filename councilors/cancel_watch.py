@@ -3,11 +3,12 @@
 A cancel is asked for on whatever machine the user is (councilors.cancellation writes
 `cancel_requested_at` on the run's row); the run is on some worker of some cluster. The database is
 the one thing both always share, so each run in flight has a small thread polling its own row every
-CANCEL_POLL_S (one indexed primary-key read, on a connection of the thread's own, closed when the
-run ends). When it sees the request it copies who asked onto the run's record (the worker's finish
-writes them) and sets `RunControl.stop`, which the runners watch: a command's whole process tree is
-killed, a request dropped, a callable asked. A cancel therefore takes effect within CANCEL_POLL_S
-plus the runner's own poll (0.1 s for a command), well inside the 2 s promised (docs/operations.md).
+CANCEL_POLL_S, the first CANCEL_POLL_S after the start (one indexed primary-key read, on a connection
+of the thread's own, opened by its first read and closed when the run ends: a shorter run makes none).
+When it sees the request it copies who asked onto the run's record (the worker's finish writes them)
+and sets `RunControl.stop`, which the runners watch: a command's whole process tree is killed, a
+request dropped, a callable asked. A cancel therefore takes effect within CANCEL_POLL_S plus the
+runner's own poll (0.1 s for a command), well inside the 2 s promised (docs/operations.md).
 """
 
 import logging
@@ -46,11 +47,12 @@ def cancel_watched(*, execution: Execution, control: RunControl) -> Iterator[Non
 
 def _watch(execution: Execution, control: RunControl, done: threading.Event) -> None:
     try:
-        while not done.is_set():
+        # The first look after CANCEL_POLL_S, not at once: a run that ends sooner (most trivial ones)
+        # costs no query and no connection, and a cancel still takes effect within CANCEL_POLL_S.
+        while not done.wait(CANCEL_POLL_S):
             if _cancel_requested(execution):
                 control.stop.set()
                 return
-            done.wait(CANCEL_POLL_S)
     finally:
         connection.close()  # this thread's own connection: never left open behind a run
 

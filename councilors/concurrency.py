@@ -22,7 +22,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from councilors.app_settings import app_settings
-from councilors.models import Agent, Execution
+from councilors.models import Agent, Execution, agent_row_lock
 
 START_TASK = "councilors.tasks.start_queued_run_task"
 # How many of the oldest queued runs a claim looks through for one whose agent has room.
@@ -61,7 +61,9 @@ def _cluster_lock(key: str) -> None:
 
 
 def _agent_lock(agent_pk: int) -> Agent | None:
-    return Agent.objects.select_for_update().filter(pk=agent_pk).only("pk", "max_concurrent").first()
+    """The agent's cap, its row locked; None when the agent is gone."""
+    row = agent_row_lock(agent_pk)
+    return None if row is None else Agent(pk=agent_pk, max_concurrent=row[0])
 
 
 def _running() -> QuerySet[Execution]:
@@ -87,6 +89,10 @@ def run_admitted(*, agent: Agent, worker: str) -> bool:
     A run with no worker (a command's in-process run) answers to the agent's cap only.
     """
     key = _capped_cluster(worker)
+    if not key and agent.max_concurrent is None:
+        # No cap applies (the agent as its caller read it, in this transaction): nothing to lock or
+        # count, and no query; a cap an admin sets this instant applies from the next run.
+        return True
     if key:
         _cluster_lock(key)
     locked = _agent_lock(agent.pk)
@@ -118,6 +124,16 @@ def queued_claim(*, worker: str) -> Execution | None:
         if claimed is not None:
             return claimed
     return None
+
+
+def queued_may_wait(*, agent: Agent, worker: str) -> bool:
+    """After a run of `agent` ended: whether a cap applies whose place it freed (a plain read, outside any lock).
+
+    No cluster cap and no cap on the agent now: a run queued behind another agent's cap gains nothing
+    from this end, and none of this agent's can be queued behind this run (it ended before any later
+    admission counted it); one queued under a cap lifted since is the periodic look's (`queued_runs_look`).
+    """
+    return bool(_capped_cluster(worker)) or agent_row_lock(agent.pk, lock=False) not in (None, (None,))
 
 
 def queued_waiting(*, agent: Agent, worker: str) -> bool:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models.functions import Length
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -436,13 +436,31 @@ class Execution(models.Model):
         if self.run_number is not None:
             super().save(*args, **kwargs)
             return
-        with transaction.atomic():
+        # No savepoint of its own inside a caller's transaction (a run's start is one): a failed
+        # write fails that transaction as a whole anyway, and the savepoint was two round trips per run.
+        with transaction.atomic(savepoint=False):
             # The agent's row lock makes "read the newest number, write mine" one step when two
             # clusters start runs of one agent at once (SQLite's IMMEDIATE transactions do it there).
-            Agent.objects.select_for_update().filter(pk=self.agent_id).values_list("pk").first()
-            newest = Execution.objects.filter(agent_id=self.agent_id).aggregate(models.Max("run_number"))
-            self.run_number = (newest["run_number__max"] or 0) + 1
+            agent_row_lock(self.agent_id)
+            with connection.cursor() as cursor:
+                table = Execution._meta.db_table
+                cursor.execute(f"SELECT MAX(run_number) FROM {table} WHERE agent_id = %s", [self.agent_id])
+                (newest,) = cursor.fetchone()
+            self.run_number = (newest or 0) + 1
             super().save(*args, **kwargs)
+
+
+def agent_row_lock(agent_pk: int, *, lock: bool = True) -> tuple[int | None] | None:
+    """Lock an agent's row until the transaction ends: `(max_concurrent,)`, or None when the agent is gone.
+
+    Written out rather than built by the ORM: a run takes this lock two or three times, and building
+    the query cost the worker more CPU than the database's answer (bench/runs.py's profile).
+    SQLite has no row locks: its IMMEDIATE transactions serialize writers instead. `lock=False`: a plain read.
+    """
+    locking = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT max_concurrent FROM {Agent._meta.db_table} WHERE id = %s{locking}", [agent_pk])
+        return cursor.fetchone()
 
 
 class SkippedRun(models.Model):

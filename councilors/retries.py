@@ -97,8 +97,10 @@ def councilor_retry_schedule(
 
 def councilor_run_ended(*, execution: Execution) -> Execution:
     """After a councilor run ends: queue its retry if one is due, else notify for the final outcome."""
-    with transaction.atomic():
-        retried = councilor_retry_schedule(execution=execution) is not None
+    retried = False
+    if retry_wanted(execution):  # most runs: no transaction to open (on SQLite, a write lock taken for nothing)
+        with transaction.atomic():
+            retried = councilor_retry_schedule(execution=execution) is not None
     if not retried:
         councilor_run_notify(execution=execution)
     return execution

@@ -6,6 +6,7 @@ from typing import Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.core.validators import slug_re
+from django.db import connection
 from django.db.models import Avg, Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import RowNumber
 
@@ -28,9 +29,47 @@ AGENT_FINISHED = Q(
 AGENT_SUCCEEDED = AGENT_FINISHED & Q(executions__severity__in=[Execution.Severity.SUCCESS, Execution.Severity.WARNING])
 
 
+FINISHED_STATUSES = tuple(status for status in Execution.Status.values if status not in Execution.IN_FLIGHT)
+SUCCEEDED_SEVERITIES = (Execution.Severity.SUCCESS.value, Execution.Severity.WARNING.value)
+# `agents_metrics_list` for one agent as every run's finish needs it: the same figures, read from
+# the executions alone (their (agent, -started_at) index) in one statement written once. Building
+# the ORM's grouped join over the agent's columns cost a worker more CPU than the run it announced
+# (bench/runs.py's profile, docs/benchmarks.md); tests/councilors/test_selectors.py holds the two equal.
+_IN = "({})".format(", ".join(["%s"] * len(FINISHED_STATUSES)))
+_OK = "({})".format(", ".join(["%s"] * len(SUCCEEDED_SEVERITIES)))
+_ONE_AGENT_METRICS_SQL = (
+    "SELECT COUNT(*),"
+    f" SUM(CASE WHEN status IN {_IN} THEN 1 ELSE 0 END),"
+    f" SUM(CASE WHEN status IN {_IN} AND severity IN {_OK} THEN 1 ELSE 0 END),"
+    " MAX(started_at),"
+    f" AVG(CASE WHEN status IN {_IN} THEN duration_ms END),"
+    f" (SELECT severity FROM {{table}} WHERE agent_id = %s AND status IN {_IN}"
+    "   ORDER BY started_at DESC, id DESC LIMIT 1)"
+    " FROM {table} WHERE agent_id = %s"
+).format(table=Execution._meta.db_table)
+
+
 def agent_metrics_get(*, agent: Agent) -> AgentMetrics:
-    """Metrics of one agent. Success rate: finished runs whose severity is not `error`, in %."""
-    return agents_metrics_list(agents=Agent.objects.filter(pk=agent.pk))[agent.agent_id]
+    """One agent's metrics as `agents_metrics_list` has them (success rate: finished runs not `error`, in %)."""
+    params = [*FINISHED_STATUSES, *FINISHED_STATUSES, *SUCCEEDED_SEVERITIES, *FINISHED_STATUSES]
+    with connection.cursor() as cursor:
+        cursor.execute(_ONE_AGENT_METRICS_SQL, [*params, agent.pk, *FINISHED_STATUSES, agent.pk])
+        total, finished, succeeded, last_started, avg_duration, last_severity = cursor.fetchone()
+    return AgentMetrics(
+        total_executions=total,
+        success_rate=round(100.0 * succeeded / finished, 1) if finished else 0.0,
+        last_execution=iso_utc_or_none(_started_at_from_db(last_started)),
+        last_severity=last_severity,
+        avg_duration_ms=round(float(avg_duration), 1) if avg_duration is not None else None,
+    )
+
+
+def _started_at_from_db(value: Any) -> Any:
+    """A raw `started_at` as the ORM returns it (SQLite hands back text; the backend's converters parse it)."""
+    column = Execution._meta.get_field("started_at").cached_col
+    for converter in connection.ops.get_db_converters(column):
+        value = converter(value, column, connection)
+    return value
 
 
 def agents_metrics_list(*, agents: QuerySet[Agent] | None = None) -> dict[str, AgentMetrics]:

@@ -16,7 +16,7 @@ from councilors.app_settings import app_settings
 from councilors.audit import Actor, action_record_create
 from councilors.cancel_watch import cancel_watched
 from councilors.concurrency import START_TASK as START_QUEUED_TASK
-from councilors.concurrency import queued_claim, queued_waiting, run_admitted
+from councilors.concurrency import queued_claim, queued_may_wait, queued_waiting, run_admitted
 from councilors.incidents import run_incidents_resolve
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.output_stream import OutputPublisher
@@ -275,6 +275,8 @@ def queued_runs_kick(*, agent: Agent, worker: str) -> bool:
     """After a run of `agent` ends: queue a start task when a queued run waits for the place it freed."""
     from django_q.tasks import async_task
 
+    if not queued_may_wait(agent=agent, worker=worker):  # most runs: one read, no transaction, no lock
+        return False
     with transaction.atomic():
         if not queued_waiting(agent=agent, worker=worker):
             return False
@@ -526,18 +528,19 @@ def _councilor_start_guarded(
             return _skip(councilor, SkippedRun.Reason.PAUSED, scheduled_for=scheduled_for, execution_id=execution_id)
         if retry is not None and _attempt_exists(retry):  # a retry task the broker delivered twice
             return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=None, execution_id=None)
-        running = councilor.executions.filter(status__in=Execution.IN_FLIGHT).order_by("started_at").first()
-        if running is not None:
+        clashing = _clashing_runs(councilor_pk=councilor.pk, scheduled_for=scheduled_for)
+        running_pk = next((pk for pk, status, _same_due in clashing if status in Execution.IN_FLIGHT), None)
+        if running_pk is not None:
             return _skip(
                 councilor,
                 SkippedRun.Reason.OVERLAP,
                 scheduled_for=scheduled_for,
                 execution_id=execution_id,
-                running=running,
+                running=Execution.objects.get(pk=running_pk),
             )
         # A task the broker delivers again (its first worker died) finds its own record here.
         repeated = Execution.objects.filter(execution_id=execution_id).exists() if execution_id else False
-        if repeated or (scheduled_for and councilor.executions.filter(scheduled_for=scheduled_for).exists()):
+        if repeated or any(same_due for _pk, _status, same_due in clashing):
             # The first delivery's record keeps this id; the skip note must not claim it too.
             return _skip(councilor, SkippedRun.Reason.DUPLICATE, scheduled_for=scheduled_for, execution_id=None)
         return execution_start(
@@ -550,6 +553,31 @@ def _councilor_start_guarded(
             queued=not run_admitted(agent=councilor.agent, worker=worker),
             **_attempt_fields(councilor, retry, requested_by),
         )
+
+
+def _clashing_runs(*, councilor_pk: int, scheduled_for: datetime | None) -> list[tuple[int, str, bool]]:
+    """`(pk, status, due at scheduled_for)` of the councilor's oldest runs in flight or due at `scheduled_for`.
+
+    One read answers "is one running?" and "did this due time run?": a councilor has at most one run
+    in flight and one per due time (a unique constraint), so the two oldest such rows hold the oldest
+    in-flight one whenever there is one. Written out: every run's start makes it, and building it with
+    the ORM cost the worker more CPU than the database's answer (bench/runs.py's profile).
+    """
+    in_flight = ", ".join(["%s"] * len(Execution.IN_FLIGHT))
+    table = Execution._meta.db_table
+    if scheduled_for is None:
+        sql = f"SELECT id, status, 0 FROM {table} WHERE councilor_id = %s AND status IN ({in_flight})"
+        params: list[Any] = [councilor_pk, *Execution.IN_FLIGHT]
+    else:
+        due = connection.ops.adapt_datetimefield_value(scheduled_for)
+        sql = (
+            f"SELECT id, status, scheduled_for IS NOT NULL AND scheduled_for = %s FROM {table}"
+            f" WHERE councilor_id = %s AND (status IN ({in_flight}) OR scheduled_for = %s)"
+        )
+        params = [due, councilor_pk, *Execution.IN_FLIGHT, due]
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY started_at, id LIMIT 2", params)
+        return [(pk, status, bool(same_due)) for pk, status, same_due in cursor.fetchall()]
 
 
 def _attempt_exists(retry: Retry) -> bool:

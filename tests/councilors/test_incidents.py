@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.models import OrmQ, Schedule
@@ -158,6 +160,23 @@ def test_a_run_past_max_duration_is_stuck_once_and_resolved_when_it_ends(listene
     assert [a["data"]["level"] for a in alerts] == ["critical"]
     assert alerts[0]["data"]["details"]["limit_s"] == 600
     execution_finish(execution=execution, output="done at last")
+    incident.refresh_from_db()
+    assert incident.resolved_at is not None
+
+
+def test_a_short_run_ends_without_an_incident_query_and_the_pass_resolves_what_slips_by():
+    """A run far shorter than any stuck limit skips the resolve at its end (most runs); should a stuck
+    incident exist anyway (clocks apart, a limit lowered mid-run), the next pass resolves it."""
+    councilor = make_councilor(title="Scan", max_duration_s=600)
+    started = timezone.now()
+    execution = running_since(councilor, started)
+    [incident] = run_incidents_check(now=started + timedelta(seconds=601)).raised  # a checker's clock far ahead
+    with CaptureQueriesContext(connection) as queries:
+        execution_finish(execution=execution, output="quick")
+    assert not any("councilors_runincident" in query["sql"] for query in queries.captured_queries)
+    incident.refresh_from_db()
+    assert incident.resolved_at is None
+    assert run_incidents_check(now=timezone.now()).resolved == 1
     incident.refresh_from_db()
     assert incident.resolved_at is not None
 

@@ -82,6 +82,24 @@ def test_a_running_execution_counts_in_the_total_but_not_the_rates():
     assert metrics["avg_duration_ms"] == 500.0
 
 
+def test_one_agents_metrics_match_the_listing_of_every_agent():
+    """A finish announces `agent_metrics_get` (one cheap statement); the dashboard lists `agents_metrics_list`."""
+    agent, other, idle = make_agent(), make_agent(), make_agent()
+    add_run(agent, minute=0, severity="success", duration_ms=1001)
+    add_run(agent, minute=1, severity="warning", duration_ms=2002)
+    add_run(agent, minute=2, severity="error", status="timed_out", duration_ms=7)
+    add_run(agent, minute=3, severity="error", status="completed", duration_ms=10)
+    add_run(agent, minute=5, status="running")
+    add_run(agent, minute=6, severity="error", status="cancelled", duration_ms=3)
+    add_run(other, minute=9, severity="error", status="error", duration_ms=1)
+    listed = agents_metrics_list()
+    for one in (agent, other, idle):
+        assert agent_metrics_get(agent=one) == listed[one.agent_id]
+    assert listed[agent.agent_id]["last_execution"] == iso_utc(T0 + timedelta(minutes=6))
+    assert listed[agent.agent_id]["last_severity"] == "error"
+    assert listed[agent.agent_id]["avg_duration_ms"] == round((1001 + 2002 + 7 + 3 + 10) / 5, 1)
+
+
 def test_an_error_severity_completed_run_is_not_a_success():
     agent = make_agent()
     add_run(agent, minute=0, severity="error", status="completed")
