@@ -457,7 +457,12 @@ def agent_row_lock(agent_pk: int, *, lock: bool = True) -> tuple[int | None] | N
     the query cost the worker more CPU than the database's answer (bench/runs.py's profile).
     SQLite has no row locks: its IMMEDIATE transactions serialize writers instead. `lock=False`: a plain read.
     """
-    locking = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    locking = ""
+    if lock and connection.features.has_select_for_update:
+        # NO KEY UPDATE: lockers exclude each other, but a row elsewhere that refers to this agent
+        # (an execution being inserted) can still take its key-share lock, so two transactions that
+        # take this lock and a councilor's in different orders cannot deadlock on the references.
+        locking = " FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else " FOR UPDATE"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT max_concurrent FROM {Agent._meta.db_table} WHERE id = %s{locking}", [agent_pk])
         return cursor.fetchone()

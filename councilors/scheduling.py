@@ -52,7 +52,9 @@ def councilor_schedule_sync(*, councilor: Councilor) -> Schedule | None:
     with transaction.atomic():
         # The row lock keeps two concurrent saves from giving one councilor two schedules.
         locked = (
-            Councilor.objects.select_for_update(of=("self",)).select_related("agent", "q_schedule").get(pk=councilor.pk)
+            Councilor.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("agent", "q_schedule")
+            .get(pk=councilor.pk)
         )
         schedule = locked.q_schedule
         if not locked.enabled:

@@ -127,7 +127,12 @@ def _stored_enabled(councilor: Councilor) -> bool | None:
     """`enabled` as stored (None for a new councilor); the row stays locked until the transaction ends."""
     if councilor.pk is None:
         return None
-    return Councilor.objects.select_for_update().filter(pk=councilor.pk).values_list("enabled", flat=True).first()
+    return (
+        Councilor.objects.select_for_update(no_key=True)
+        .filter(pk=councilor.pk)
+        .values_list("enabled", flat=True)
+        .first()
+    )
 
 
 def councilor_delete(*, councilor: Councilor) -> None:
@@ -514,7 +519,13 @@ def _councilor_start_guarded(
     with transaction.atomic():
         # The councilor's row lock makes "is one running?" and "start mine" one step across clusters.
         councilor = (
-            Councilor.objects.select_for_update(of=("self",)).select_related("agent").filter(pk=councilor_pk).first()
+            # NO KEY UPDATE (PostgreSQL): guarded runs exclude each other, but inserting a row that
+            # refers to the councilor (another path's run, a skip, an incident) is not held up, so a
+            # path that locks the agent first cannot deadlock with this one on the reference.
+            Councilor.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("agent")
+            .filter(pk=councilor_pk)
+            .first()
         )
         if councilor is None:
             logger.warning("councilor #%s no longer exists; run due %s dropped", councilor_pk, scheduled_for)

@@ -16,9 +16,10 @@ from django.urls import reverse
 from councilors import services
 from councilors.admin_run import run_page_url
 from councilors.models import ActionRecord, Execution, SkippedRun
-from councilors.selectors import execution_wait_finished, worker_clusters_alive
+from councilors.selectors import execution_wait_finished
 from councilors.services import execution_start
 from infrastructure.tokens import token_mint
+from tests.councilors.cluster import live_clusters
 from tests.factories import make_agent, make_councilor
 from tests.processes import PROJECT_DIR, manage, process_env
 
@@ -35,7 +36,7 @@ def queued_id(message: str) -> str:
 
 def wait_for_cluster() -> None:
     deadline = time.monotonic() + CLUSTER_START_TIMEOUT_S
-    while not worker_clusters_alive():
+    while not live_clusters():
         assert time.monotonic() < deadline, "the qcluster never reported a heartbeat"
         time.sleep(0.2)  # the heartbeat lives in the database cache; there is nothing to await
 

@@ -6,9 +6,9 @@ import time
 import pytest
 
 from councilors.models import Execution
-from councilors.selectors import execution_wait_finished, worker_clusters_alive
+from councilors.selectors import execution_wait_finished
 from councilors.services import agent_enqueue, councilor_enqueue
-from tests.councilors.cluster import eventually, qclusters
+from tests.councilors.cluster import eventually, live_clusters, qclusters
 from tests.councilors.run_processes import TREE_SCRIPT, new_marker, wait_until_gone, wait_until_running
 from tests.dashboard.browser import browser_user, context_logged_in
 from tests.factories import make_actor, make_agent, make_councilor
@@ -24,7 +24,7 @@ def test_the_run_page_s_cancel_stops_the_whole_tree_within_2_s_and_shows_who(sta
     agent = make_agent(api_enabled=True, runner_config={"argv": [PY, "-c", TREE_SCRIPT, marker], "timeout": 120})
     # The stack's cluster and one more: the run lands on either, the page never knows which.
     with qclusters(1, log_dir=tmp_path):
-        eventually(lambda: worker_clusters_alive() >= 2, timeout=60, what="two clusters up")
+        eventually(lambda: live_clusters() >= 2, timeout=60, what="two clusters up")
         execution_id = agent_enqueue(agent=agent, prompt="go", actor=make_actor(user=owner))
         running = eventually(lambda: Execution.objects.filter(execution_id=execution_id, status="running").first())
         wait_until_running(marker, count=3)  # the program, its child and the one in a session of its own
