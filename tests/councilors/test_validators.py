@@ -286,7 +286,7 @@ def test_runner_config_must_be_an_object(config):
 @pytest.mark.parametrize(
     "runner, config",
     [
-        ("command", {"argv": [PY, "--version"], "cwd": "/tmp", "env": {"A": "1"}, "timeout": 2.5}),
+        ("command", {"argv": [PY, "--version"], "cwd": "/usr/share", "env": {"A": "1"}, "timeout": 2.5}),
         ("http", {"url": "https://agents.example.com/run", "timeout": 30}),
         ("python", {"callable": "councilors.demo.summarize"}),
     ],
