@@ -10,7 +10,7 @@ from councilors.selectors import execution_wait_finished
 from councilors.services import agent_enqueue, councilor_enqueue
 from tests.councilors.cluster import eventually, live_clusters, qclusters
 from tests.councilors.run_processes import TREE_SCRIPT, new_marker, wait_until_gone, wait_until_running
-from tests.dashboard.browser import browser_user, context_logged_in
+from tests.dashboard.browser import browser_user, context_logged_in, wait_for_state
 from tests.factories import make_actor, make_agent, make_councilor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -59,10 +59,11 @@ def test_a_running_councilor_row_s_cancel_stops_it_and_the_row_says_cancelled(st
     page.goto(stack.base_url + "/")
     row = f'#councilors tr[data-councilor-id="{councilor.councilor_id}"]'
     page.wait_for_selector(row)
+    wait_for_state(page, "open")  # the socket is live: the run's start reaches the row as it happens
     execution_id = councilor_enqueue(councilor=councilor, actor=make_actor(user=staff))
     running = eventually(lambda: Execution.objects.filter(execution_id=execution_id, status="running").first())
     wait_until_running(marker, count=3)
-    page.click(f"{row} button[data-cancel='{execution_id}']", timeout=15_000)
+    page.click(f"{row} button[data-cancel='{execution_id}']", timeout=30_000)
     asked = time.monotonic()
     assert wait_until_gone(marker, within=2.0) == [], f"{time.monotonic() - asked:.2f}s"
     title = f"Night watch #{running.run_number} is being stopped: its worker ends it within 2 seconds."
