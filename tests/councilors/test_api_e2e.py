@@ -16,10 +16,12 @@ from django.conf import settings
 from django.core.cache import caches
 from django.test import Client
 
+from councilors.models import Execution
 from councilors.sse_limit import UserStreams
 from gamification.app_settings import app_settings as gamification_settings
 from infrastructure.redis_access import key
 from infrastructure.tokens import token_mint
+from tests.councilors.cluster import eventually
 from tests.factories import make_agent, make_user
 from tests.processes import daphne, manage
 from tests.sse import SSEEvent, SSEParser
@@ -83,6 +85,21 @@ def gateway(django_db_setup, django_db_blocker, tmp_path_factory):
             yield Gateway(url=f"http://127.0.0.1:{port}", daphne_pid=process.pid)
         # The stopped cluster's heartbeat would make later tests see a live worker for a while.
         caches["q"].clear()
+
+
+@pytest.fixture(autouse=True)
+def runs_ended_before_teardown(gateway, transactional_db):
+    """Each test's runs end before the database is flushed under them.
+
+    A run still on the worker holds row locks while the flush truncates its tables, which PostgreSQL
+    may end as a deadlock (seen in CI: the rate-limit test leaves three runs behind).
+    """
+    yield
+    eventually(
+        lambda: not Execution.objects.filter(status__in=Execution.IN_FLIGHT).exists(),
+        timeout=WAIT_S,
+        what="the test's runs ended",
+    )
 
 
 @sync_to_async
