@@ -19,9 +19,12 @@ script creates and drops), each count of councilors N and each count of clusters
 
 Then, per database: the scheduler's CPU per quiet tick (councilors/scheduling.py's
 `scheduler_tick` with none due) with each of --quiet councilor counts, and stock django-q2's
-cost for the equivalent work: `manage.py qcluster` (same Q_CLUSTER) executing --baseline tasks
-queued with `async_task`, each running `["true"]` and saving a row (bench/runs_support.py),
-CPU and queries per task. The per-run ratio is ours over stock's.
+cost for the equivalent work: `manage.py qcluster` (same Q_CLUSTER) executing tasks queued with
+`async_task`, each running `["true"]` and saving a row (bench/runs_support.py), CPU and queries
+per task — --baseline tasks queued at once, and after each configuration, for --baseline-seconds,
+tasks queued at that configuration's rate (N a minute) on as many clusters: the equivalent load,
+whose polls and heartbeats are shared by as many tasks a second as ours. The per-run ratios are
+ours over stock's.
 
 --profile DIR writes cProfile files: each worker's tasks (worker-<pid>.prof) and one due
 scheduler pass (scheduler-due.prof); `python -m pstats DIR/worker-*.prof` reads them.
@@ -380,8 +383,16 @@ def profile_due_pass(count: int, profile_dir: Path) -> str:
     return f"one due scheduler pass (profiled), {count} due: {1000 * cpu / count:.2f} ms CPU per run ({queued} queued)"
 
 
-def measure_baseline(*, tasks: int, env: dict[str, str], workdir: Path) -> Figures:
-    """Stock django-q2 (`qcluster`, same Q_CLUSTER): `tasks` queued async_tasks running `true` and saving a row."""
+def measure_baseline(
+    *, tasks: int, env: dict[str, str], workdir: Path, cluster_count: int = 1, rate: float = 0.0
+) -> Figures:
+    """Stock django-q2 (`qcluster`, same Q_CLUSTER): `tasks` async_tasks running `true` and saving a row.
+
+    With `rate` 0 they are queued at once (a burst); otherwise one every 1/`rate` seconds, as a
+    schedule of that many runs a second would hand them out, on `cluster_count` clusters: the
+    clusters' polls and heartbeats are then shared by as many tasks a second as our runs share
+    theirs with, which is the equivalent work.
+    """
     from django.db import close_old_connections, connection
     from django_q.tasks import async_task
 
@@ -391,14 +402,17 @@ def measure_baseline(*, tasks: int, env: dict[str, str], workdir: Path) -> Figur
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {BASELINE_TABLE} (n integer, at double precision)")
         cursor.execute(f"DELETE FROM {BASELINE_TABLE}")
-    figures = Figures(label="stock django-q2 qcluster, async_task running true + a row", due=tasks)
-    with clusters(["qcluster"], 1, env, workdir) as processes:
+    pace = f"{rate:.1f} a second on {cluster_count} cluster{'s' * (cluster_count > 1)}" if rate else "all at once"
+    figures = Figures(label=f"stock django-q2 qcluster, async_task running true + a row, queued {pace}", due=tasks)
+    with clusters(["qcluster"], cluster_count, env, workdir) as processes:
         roles = process_roles(processes)
         cpu_0 = tree_cpu(processes, roles)
         queries_0 = queries_so_far(workdir)
         enqueue_queries = tasks  # one INSERT into the ORM queue per async_task, counted in this process
         t0 = time.time()
         for n in range(tasks):
+            if rate:
+                time.sleep(max(0.0, t0 + n / rate - time.time()))
             async_task("bench.runs_support.baseline_task", n)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -473,15 +487,27 @@ def run_database(kind: str, plan: list[tuple[int, int]], args: argparse.Namespac
                 workdir=workdir,
             )
             print(figures.line(), flush=True)
-            if baseline and baseline.delays and figures.delays:
-                ours = figures.cluster_cpu_s / len(figures.delays)
-                stock = baseline.cluster_cpu_s / len(baseline.delays)
-                with_scheduler = (figures.cluster_cpu_s + figures.cpu["main"]) / len(figures.delays)
-                print(
-                    f"  per-run cluster CPU vs stock django-q2: {ours / stock:.2f}x;"
-                    f" with the scheduler's: {with_scheduler / stock:.2f}x",
-                    flush=True,
-                )
+            if not (args.baseline_seconds and figures.delays):
+                continue
+            rate = figures.due / (SLOT_S * max(1, round(args.minutes)))
+            paced = measure_baseline(
+                tasks=max(10, round(rate * args.baseline_seconds)),
+                env=env,
+                workdir=workdir,
+                cluster_count=cluster_count,
+                rate=rate,
+            )
+            print(f"  {paced.line()}", flush=True)
+            ours = figures.cluster_cpu_s / len(figures.delays)
+            with_scheduler = (figures.cluster_cpu_s + figures.cpu["main"]) / len(figures.delays)
+            for name, stock in (("at the same rate", paced), ("queued at once", baseline)):
+                if stock and stock.delays:
+                    per_task = stock.cluster_cpu_s / len(stock.delays)
+                    print(
+                        f"  per-run cluster CPU vs stock django-q2 {name}: {ours / per_task:.2f}x;"
+                        f" with the scheduler's: {with_scheduler / per_task:.2f}x",
+                        flush=True,
+                    )
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -496,7 +522,13 @@ def main() -> None:
     parser.add_argument("--sandbox", default="none", choices=("none", "bwrap"), help="COUNCILORS_SANDBOX")
     parser.add_argument("--quiet", type=int, nargs="+", default=[10, 5000], help="councilors for the quiet tick")
     parser.add_argument("--quiet-ticks", type=int, default=200)
-    parser.add_argument("--baseline", type=int, default=300, help="stock django-q2 tasks (0: no baseline)")
+    parser.add_argument("--baseline", type=int, default=300, help="stock django-q2 tasks queued at once (0: none)")
+    parser.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=15.0,
+        help="after each configuration, stock django-q2 fed at its rate on as many clusters this long (0: not)",
+    )
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="a scratch database, created and dropped")
     parser.add_argument("--profile", metavar="DIR", help="write cProfile files of the workers and a scheduler pass")
     parser.add_argument("--database-child", help=argparse.SUPPRESS)

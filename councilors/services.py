@@ -18,7 +18,7 @@ from councilors.cancel_watch import cancel_watched
 from councilors.concurrency import START_TASK as START_QUEUED_TASK
 from councilors.concurrency import queued_claim, queued_may_wait, queued_waiting, run_admitted
 from councilors.incidents import run_incidents_resolve
-from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
+from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun, councilor_row_lock
 from councilors.output_stream import OutputPublisher
 from councilors.retries import Retry, councilor_run_ended, retry_abandoned
 from councilors.runners import RunnerError, get_runner
@@ -296,6 +296,23 @@ def execution_run_started(*, execution: Execution) -> Execution:
     return execution_run(execution=execution)
 
 
+CANCEL_REQUEST_FIELDS = ("cancel_requested_at", "cancelled_by", "cancelled_by_name")
+# What a finish writes (fewer columns than the whole row: cheaper to build and to write). The
+# cancel's fields are the finisher's view: who stopped the run as its watcher saw it, or none — a
+# cancel asked for after the watcher's last look came too late and is not the run's end (the
+# action record keeps the request).
+FINISH_FIELDS = (
+    "completed_at",
+    "duration_ms",
+    "output",
+    "error",
+    "status",
+    "severity",
+    *CANCEL_REQUEST_FIELDS,
+    "updated_at",
+)
+
+
 def execution_finish(*, execution: Execution, output: str, error: str = "", status: str | None = None) -> Execution:
     """Record how a run ended (status, severity, timings) and announce it with fresh metrics.
 
@@ -311,7 +328,7 @@ def execution_finish(*, execution: Execution, output: str, error: str = "", stat
     execution.severity = analyze_severity(output=output, failed=failed)
     _fields_checked(execution)
     with transaction.atomic():
-        execution.save()
+        execution.save(update_fields=FINISH_FIELDS)
         run_incidents_resolve(execution=execution)  # a stuck run ended
         emit(*_finished_event(execution))
         emit(
@@ -518,15 +535,10 @@ def _councilor_start_guarded(
     """The checks and the start of `councilor_run_guarded`, in one transaction under the councilor's row lock."""
     with transaction.atomic():
         # The councilor's row lock makes "is one running?" and "start mine" one step across clusters.
-        councilor = (
-            # NO KEY UPDATE (PostgreSQL): guarded runs exclude each other, but inserting a row that
-            # refers to the councilor (another path's run, a skip, an incident) is not held up, so a
-            # path that locks the agent first cannot deadlock with this one on the reference.
-            Councilor.objects.select_for_update(of=("self",), no_key=True)
-            .select_related("agent")
-            .filter(pk=councilor_pk)
-            .first()
-        )
+        # NO KEY UPDATE (PostgreSQL): guarded runs exclude each other, but inserting a row that
+        # refers to the councilor (another path's run, a skip, an incident) is not held up, so a
+        # path that locks the agent first cannot deadlock with this one on the reference.
+        councilor = councilor_row_lock(councilor_pk)
         if councilor is None:
             logger.warning("councilor #%s no longer exists; run due %s dropped", councilor_pk, scheduled_for)
             return None
