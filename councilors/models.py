@@ -457,30 +457,13 @@ def agent_row_lock(agent_pk: int, *, lock: bool = True) -> tuple[int | None] | N
     the query cost the worker more CPU than the database's answer (bench/runs.py's profile).
     SQLite has no row locks: its IMMEDIATE transactions serialize writers instead. `lock=False`: a plain read.
     """
-    locking = _row_lock_clause() if lock else ""
+    locking = row_lock_clause() if lock else ""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT max_concurrent FROM {Agent._meta.db_table} WHERE id = %s{locking}", [agent_pk])
         return cursor.fetchone()
 
 
-def councilor_row_lock(councilor_pk: int) -> Councilor | None:
-    """A councilor with its agent, its row locked until the transaction ends; None when it is gone.
-
-    Written out for the reason `agent_row_lock` is: every guarded run takes it, and the ORM's join
-    of the two, built afresh each time, cost the worker more CPU than two plain reads.
-    """
-    table = Councilor._meta.db_table
-    councilor = next(
-        iter(Councilor.objects.raw(f"SELECT * FROM {table} WHERE id = %s{_row_lock_clause()}", [councilor_pk])), None
-    )
-    if councilor is not None:
-        councilor.agent = next(
-            iter(Agent.objects.raw(f"SELECT * FROM {Agent._meta.db_table} WHERE id = %s", [councilor.agent_id]))
-        )
-    return councilor
-
-
-def _row_lock_clause() -> str:
+def row_lock_clause() -> str:
     """The lock a run takes on a councilor's or an agent's row (nothing on SQLite: see agent_row_lock)."""
     if not connection.features.has_select_for_update:
         return ""

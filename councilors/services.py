@@ -18,9 +18,10 @@ from councilors.cancel_watch import cancel_watched
 from councilors.concurrency import START_TASK as START_QUEUED_TASK
 from councilors.concurrency import queued_claim, queued_may_wait, queued_waiting, run_admitted
 from councilors.incidents import run_incidents_resolve
-from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun, councilor_row_lock
+from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.output_stream import OutputPublisher
 from councilors.retries import Retry, councilor_run_ended, retry_abandoned
+from councilors.row_reads import councilor_row_lock
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback, RunCancelled, RunControl, RunTimedOut
 from councilors.runners.bounded import TRUNCATION_SLACK, bound_text

@@ -1,7 +1,7 @@
 """What a trivial scheduled run costs in database queries: an upper bound, so that the cost cannot creep back.
 
 bench/runs.py measures the cost (docs/benchmarks.md); each query cut there is held here. The
-bound counts each transaction's BEGIN and COMMIT (14 on SQLite and on PostgreSQL; 23 before).
+bound counts each transaction's BEGIN and COMMIT (13 on SQLite and on PostgreSQL; 23 before).
 """
 
 from datetime import timedelta
@@ -15,11 +15,10 @@ from councilors.models import Execution
 from councilors.tasks import run_scheduled_councilor_task
 from tests.factories import make_agent, make_councilor
 
-# The start (councilor lock, its agent, one read for overlap and repeat, run number, insert, late
+# The start (councilor lock with its agent, one read for overlap and repeat, run number, insert, late
 # incidents), the finish (update, the agent's metrics), and a plain read of the agent's cap (no
-# queued run can wait for it). The councilor and its agent are two plain reads, not the ORM's join:
-# one statement more (13 before), less CPU (the join was built afresh for every run).
-TRIVIAL_RUN_QUERIES = 14
+# queued run can wait for it).
+TRIVIAL_RUN_QUERIES = 13
 
 
 @pytest.mark.django_db(transaction=True)
