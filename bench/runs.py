@@ -226,7 +226,7 @@ def clusters(argv: list[str], count: int, env: dict[str, str], log_dir: Path):
                     start_new_session=True,
                 )
             )
-        wait_for_clusters(processes, count)
+        wait_for_clusters(processes, int(env["Q_WORKERS"]))
         yield processes
     finally:
         for process in processes:
@@ -240,17 +240,29 @@ def clusters(argv: list[str], count: int, env: dict[str, str], log_dir: Path):
                 process.wait()
 
 
-def wait_for_clusters(processes: list[subprocess.Popen], count: int) -> None:
-    from django.db import close_old_connections
+def wait_for_clusters(processes: list[subprocess.Popen], workers: int) -> None:
+    """Until each process's cluster is whole: its sentinel, the workers, monitor and pusher started,
+    and the sentinel's heartbeat stored.
 
-    from councilors.selectors import worker_clusters_alive
+    Counting heartbeats alone is not enough: a cluster stopped just before leaves one for a few
+    seconds, and the figures would then start before these clusters had finished starting (their
+    start-up CPU counted as the runs', their processes missing from `process_roles`).
+    """
+    from django.db import close_old_connections
+    from django_q.status import Stat
 
     deadline = time.monotonic() + 120
-    while worker_clusters_alive() < count:
+    while True:
+        close_old_connections()
+        sentinels = [child for process in processes for child in psutil.Process(process.pid).children()]
+        beating = {stat.sentinel for stat in Stat.get_all()}
+        if len(sentinels) == len(processes) and all(
+            sentinel.pid in beating and len(sentinel.children()) >= workers + 2 for sentinel in sentinels
+        ):
+            return
         if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
             raise RuntimeError("a cluster did not start; see its log")
         time.sleep(0.2)
-        close_old_connections()
 
 
 def process_roles(processes: list[subprocess.Popen]) -> dict[int, str]:

@@ -439,15 +439,22 @@ class Execution(models.Model):
         # No savepoint of its own inside a caller's transaction (a run's start is one): a failed
         # write fails that transaction as a whole anyway, and the savepoint was two round trips per run.
         with transaction.atomic(savepoint=False):
-            # The agent's row lock makes "read the newest number, write mine" one step when two
-            # clusters start runs of one agent at once (SQLite's IMMEDIATE transactions do it there).
-            agent_row_lock(self.agent_id)
-            with connection.cursor() as cursor:
-                table = Execution._meta.db_table
-                cursor.execute(f"SELECT MAX(run_number) FROM {table} WHERE agent_id = %s", [self.agent_id])
-                (newest,) = cursor.fetchone()
-            self.run_number = (newest or 0) + 1
+            self.run_number = next_run_number(self.agent_id)
             super().save(*args, **kwargs)
+
+
+def next_run_number(agent_pk: int) -> int:
+    """The number of the agent's next run; call in the transaction that inserts it.
+
+    The agent's row lock makes "read the newest number, write mine" one step when two clusters
+    start runs of one agent at once (SQLite's IMMEDIATE transactions do it there).
+    """
+    agent_row_lock(agent_pk)
+    with connection.cursor() as cursor:
+        table = Execution._meta.db_table
+        cursor.execute(f"SELECT MAX(run_number) FROM {table} WHERE agent_id = %s", [agent_pk])
+        (newest,) = cursor.fetchone()
+    return (newest or 0) + 1
 
 
 def agent_row_lock(agent_pk: int, *, lock: bool = True) -> tuple[int | None] | None:

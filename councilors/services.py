@@ -21,7 +21,7 @@ from councilors.incidents import run_incidents_resolve
 from councilors.models import ActionRecord, Agent, Councilor, Execution, SkippedRun
 from councilors.output_stream import OutputPublisher
 from councilors.retries import Retry, councilor_run_ended, retry_abandoned
-from councilors.row_reads import councilor_row_lock
+from councilors.run_rows import councilor_row_lock, execution_insert, execution_update
 from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback, RunCancelled, RunControl, RunTimedOut
 from councilors.runners.bounded import TRUNCATION_SLACK, bound_text
@@ -253,7 +253,7 @@ def execution_start(
         requested_by=requested_by,
     )
     _fields_checked(execution)
-    execution.save()
+    execution_insert(execution)
     if not queued:
         run_incidents_resolve(execution=execution)  # a late councilor started: the incident is over
         emit(*payloads.run_started(_run_described(execution)))
@@ -329,7 +329,7 @@ def execution_finish(*, execution: Execution, output: str, error: str = "", stat
     execution.severity = analyze_severity(output=output, failed=failed)
     _fields_checked(execution)
     with transaction.atomic():
-        execution.save(update_fields=FINISH_FIELDS)
+        execution_update(execution, FINISH_FIELDS)
         run_incidents_resolve(execution=execution)  # a stuck run ended
         emit(*_finished_event(execution))
         emit(

@@ -1,0 +1,90 @@
+"""The run's hand-built reads and writes do what the ORM's would (every column converted the same way)."""
+
+import itertools
+
+import pytest
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from councilors.models import Agent, Councilor, Execution
+from councilors.run_rows import councilor_row_lock, execution_insert, execution_update
+from councilors.services import FINISH_FIELDS
+from tests.factories import edit_councilor, make_actor, make_agent, make_councilor
+
+
+def field_values(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_the_locked_councilor_and_its_agent_equal_the_orms_reading():
+    agent = make_agent(
+        runner_config={"argv": ["true"], "timeout": 10, "env": {"A": "é"}},
+        max_concurrent=3,
+        api_enabled=True,
+    )
+    councilor = make_councilor(agent=agent, context_files=["README.md"], output_format="checklist", max_retries=2)
+    edit_councilor(councilor, enabled=False, actor=make_actor())
+
+    with transaction.atomic():
+        locked = councilor_row_lock(councilor.pk)
+
+    assert locked is not None
+    assert field_values(locked) == field_values(Councilor.objects.get(pk=councilor.pk))
+    assert field_values(locked.agent) == field_values(Agent.objects.get(pk=agent.pk))
+    # Converted, not raw: booleans stay booleans on SQLite, JSON is parsed, times are aware.
+    assert locked.enabled is False and locked.agent.api_enabled is True
+    assert locked.agent.runner_config["env"] == {"A": "é"}
+    assert locked.created_at.tzinfo is not None
+    assert not locked._state.adding and locked._state.db == "default"
+
+
+@pytest.mark.django_db
+def test_a_councilor_gone_reads_as_none():
+    with transaction.atomic():
+        assert councilor_row_lock(10**9) is None
+
+
+RUN_IDS = itertools.count(1)
+
+
+def new_run(agent: Agent, **fields) -> Execution:
+    return Execution(
+        execution_id=f"{agent.agent_id}-{next(RUN_IDS)}",
+        agent=agent,
+        kind=Execution.Kind.AGENT,
+        prompt="check «everything»",
+        started_at=timezone.now(),
+        **fields,
+    )
+
+
+@pytest.mark.django_db
+def test_a_run_inserted_then_finished_reads_back_exactly_as_written():
+    agent = make_agent()
+    first, second = new_run(agent), new_run(agent, worker="w-1", attempt=2, max_attempts=3)
+    with transaction.atomic():
+        execution_insert(first)
+        execution_insert(second)
+
+    assert (first.run_number, second.run_number) == (1, 2)
+    assert field_values(second) == field_values(Execution.objects.get(pk=second.pk))
+    assert second.pk is not None and not second._state.adding
+
+    written_at = second.updated_at
+    second.completed_at, second.duration_ms, second.output = timezone.now(), 4, "ok ✓"
+    second.status, second.severity = Execution.Status.COMPLETED, Execution.Severity.SUCCESS
+    execution_update(second, FINISH_FIELDS)
+
+    assert field_values(second) == field_values(Execution.objects.get(pk=second.pk))
+    assert second.updated_at > written_at  # auto_now, as save() would
+
+
+@pytest.mark.django_db
+def test_finishing_a_run_whose_row_is_gone_raises():
+    run = new_run(make_agent())
+    execution_insert(run)
+    Execution.objects.filter(pk=run.pk).delete()
+
+    with pytest.raises(DatabaseError, match="not updated"):
+        execution_update(run, FINISH_FIELDS)
