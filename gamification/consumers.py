@@ -96,6 +96,7 @@ JOIN_WAIT_S = 5.0  # how long a first connection waits for the hub to join the g
 # subscription and one reader task per socket); the hub makes that unnecessary. An alias that is not
 # in CHANNEL_LAYERS makes channels skip it.
 NO_CHANNEL_LAYER = "gamification-no-per-connection-channel"
+NO_TASKS: frozenset[Any] = frozenset()
 EVERY_TOPIC = frozenset({ALL_TOPICS})  # a new connection's topics, shared (`subscribe` replaces them)
 
 Reply = tuple[str, Mapping[str, Any]] | None
@@ -125,19 +126,46 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         RESUME: "handle_resume",
     }
 
-    state = State.CONNECTING
-    hub: Hub | None = None
-    outbox: AsgiOutbox | None = None
-    user_id: int | None = None  # the authenticated user's pk; None for an anonymous connection
-    session_key: str | None = None  # the session it was opened with (session authentication only)
-    token_generation: str | None = None  # the user's token generation when a token opened it
-    may_view_runs = False  # sees every run's private details (DETAILS_PERMISSION), as the sweep last said
-    leased = False  # holds one of its user's GAMIFICATION_WS_MAX_PER_USER slots
-    counted = False  # in the connections gauge
-    expiry: asyncio.TimerHandle | None = None  # closes a token's connection when the token expires
-    # Until a task is spawned, every connection shares these empty ones (thousands sit idle).
-    _tasks: set[asyncio.Task[Any]] = frozenset()  # type: ignore[assignment]
     groups: tuple[str, ...] = ()  # channels' groups: none (the hub fans out), and no list per instance
+    # Thousands sit idle at once: attributes in slots, not in an instance dict (channels' base
+    # classes still give instances one, for attributes set elsewhere).
+    __slots__ = (
+        "scope",
+        "base_send",
+        "channel_layer",
+        "state",
+        "hub",
+        "outbox",
+        "user_id",
+        "session_key",
+        "token_generation",
+        "may_view_runs",
+        "leased",
+        "counted",
+        "expiry",
+        "_tasks",
+        "client_id",
+        "topics",
+        "user",
+        "connected_at",
+        "rate",
+        "seam",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state = State.CONNECTING
+        self.hub: Hub | None = None
+        self.outbox: AsgiOutbox | None = None
+        self.user_id: int | None = None  # the authenticated user's pk; None for an anonymous connection
+        self.session_key: str | None = None  # the session it was opened with (session authentication only)
+        self.token_generation: str | None = None  # the user's token generation when a token opened it
+        self.may_view_runs = False  # sees every run's private details (DETAILS_PERMISSION), as the sweep last said
+        self.leased = False  # holds one of its user's GAMIFICATION_WS_MAX_PER_USER slots
+        self.counted = False  # in the connections gauge
+        self.expiry: asyncio.TimerHandle | None = None  # closes a token's connection when the token expires
+        # Until a task is spawned, every connection shares this empty one.
+        self._tasks: set[asyncio.Task[Any]] = NO_TASKS  # type: ignore[assignment]
 
     # Lifecycle ---------------------------------------------------------------------------------
 

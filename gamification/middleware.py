@@ -206,22 +206,29 @@ class ConnectionUserMiddleware:
         self.application = application
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
-        tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
-        user: Any = AnonymousUser()
-        auth, expires_at, session = None, None, None
-        if tokens:
-            found = await _token_user(tokens[0])
-            if found is not None:
-                user, auth, expires_at = found[0].user, "token", found[1]
-        elif scope.get(SCOPE_HAS_ORIGIN, True) and (session_key := _session_key(scope)):
-            access = await session_users().access(session_key)
-            if access is not None:
-                user, auth, session = access.user, "session", session_key
-        scope = {
-            **scope,
-            "user": user,
-            SCOPE_AUTH: auth,
-            SCOPE_TOKEN_EXPIRES_AT: expires_at,
-            SCOPE_SESSION_KEY: session,
-        }
+        # This frame lives as long as the connection: it keeps only the scope it passes on (the
+        # token's text, the caller's scope and the lookups' results go with `_with_user`'s frame).
+        scope = await _with_user(scope)
         return await self.application(scope, receive, send)
+
+
+async def _with_user(scope: dict) -> dict:
+    """A copy of the scope with the connection's user and how it authenticated (see ConnectionUserMiddleware)."""
+    tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
+    user: Any = AnonymousUser()
+    auth, expires_at, session = None, None, None
+    if tokens:
+        found = await _token_user(tokens[0])
+        if found is not None:
+            user, auth, expires_at = found[0].user, "token", found[1]
+    elif scope.get(SCOPE_HAS_ORIGIN, True) and (session_key := _session_key(scope)):
+        access = await session_users().access(session_key)
+        if access is not None:
+            user, auth, session = access.user, "session", session_key
+    return {
+        **scope,
+        "user": user,
+        SCOPE_AUTH: auth,
+        SCOPE_TOKEN_EXPIRES_AT: expires_at,
+        SCOPE_SESSION_KEY: session,
+    }
