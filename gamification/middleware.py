@@ -23,11 +23,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import DisallowedHost, ImproperlyConfigured, ValidationError
 from django.http import HttpRequest, parse_cookie
+from django.utils.crypto import constant_time_compare
 
 from gamification.access import Access, access_cache
 from gamification.fastpath import daphne
 from gamification.session_users import session_users
-from infrastructure.tokens import InvalidToken, TokenClaims, generation_matches, token_claims
+from infrastructure.tokens import InvalidToken, TokenClaims, token_claims
 
 # Scope keys this module adds (ASGI allows extension keys; namespaced to avoid clashes).
 SCOPE_HAS_ORIGIN = "gamification.has_origin"
@@ -179,7 +180,8 @@ async def _token_user(token: str) -> tuple[Access, float] | None:
         access = await access_cache().get(user_id)
     except (ValueError, TypeError, ValidationError):  # a uid of the wrong type for this user model's key
         return None
-    if access is None or not access.active or not generation_matches(access.user, claims.generation):
+    # The generation the cache derived when it loaded this very user row (no HMAC per connection).
+    if access is None or not access.active or not constant_time_compare(access.token_generation, claims.generation):
         return None
     return access, claims.expires_at.timestamp()
 

@@ -301,14 +301,21 @@ class DaphneSocket:
         transport.write(data)  # the rest, in order, through Twisted (its producer pauses us when full)
 
 
-def _idle_http_channel(producer: Any) -> bool:
-    """True for daphne's HTTP channel after a WebSocket upgrade (see `DaphneSocket.register_producer`)."""
+@cache
+def _http_channel_class() -> type | None:
     try:
         from twisted.web.http import HTTPChannel
     except ImportError:
-        return False
+        return None
+    return HTTPChannel
+
+
+def _idle_http_channel(producer: Any) -> bool:
+    """True for daphne's HTTP channel after a WebSocket upgrade (see `DaphneSocket.register_producer`)."""
+    channel_class = _http_channel_class()
     return (
-        isinstance(producer, HTTPChannel)
+        channel_class is not None
+        and isinstance(producer, channel_class)
         and getattr(producer, "_handlingRequest", False) is True
         and getattr(producer, "_requestProducer", True) is None
         and isinstance(getattr(producer, "requests", None), list)
@@ -463,8 +470,10 @@ class SendQueue(list[Any]):
         return self.pop(0)
 
 
-# Per protocol class: a subclass whose class attributes are the shared values (see `compact_protocol`).
-_compact_classes: dict[type, type] = {}
+# Per protocol class: a subclass whose class attributes are the shared values (see `compact_protocol`),
+# and per such subclass the values its instances drop.
+_compact_subclasses: dict[type, type] = {}
+_compact_classes: dict[type, dict[str, Any]] = {}
 
 
 @cache
@@ -491,21 +500,20 @@ def compact_protocol(protocol: Any) -> None:
     queue = attrs.get("send_queue")
     if isinstance(queue, deque) and not queue:
         attrs["send_queue"] = SendQueue()
-    compact_class = _compact_class(type(protocol), protocol)
+    compact_class, shared = _compact_class(type(protocol), protocol)
     protocol.__class__ = compact_class
     # A new dict: one that had 100 entries keeps its size when entries are deleted.
-    protocol.__dict__ = {
-        name: value for name, value in attrs.items() if getattr(compact_class, name, _MISSING) is not value
-    }
+    protocol.__dict__ = {name: value for name, value in attrs.items() if shared.get(name, _MISSING) is not value}
 
 
 _MISSING = object()
 
 
-def _compact_class(cls: type, protocol: Any) -> type:
-    if cls in _compact_classes.values():
-        return cls
-    compact = _compact_classes.get(cls)
+def _compact_class(cls: type, protocol: Any) -> tuple[type, dict[str, Any]]:
+    """The compact subclass of `cls`, and the values its instances need not hold (its class attributes)."""
+    if cls in _compact_classes:
+        return cls, _compact_classes[cls]
+    compact = _compact_subclasses.get(cls)
     if compact is None:
         shared_names = set(cls.CONFIG_ATTRS)  # type: ignore[attr-defined]
         defaults = {
@@ -514,6 +522,12 @@ def _compact_class(cls: type, protocol: Any) -> type:
             if (name in shared_names or type(value) in _SHAREABLE) and getattr(cls, name, _MISSING) is not value
         }
         names = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
-        compact = type(cls.__name__, (cls,), {**names, **defaults})
-        _compact_classes[cls] = compact
-    return compact
+        compact = _compact_subclasses[cls] = type(cls.__name__, (cls,), {**names, **defaults})
+        # Every attribute name the instance has that the class answers too (its new defaults and
+        # the class constants), with the class's value: looked up once, not per connection.
+        _compact_classes[compact] = {
+            name: getattr(compact, name)
+            for name in protocol.__dict__
+            if getattr(compact, name, _MISSING) is not _MISSING
+        }
+    return compact, _compact_classes[compact]
