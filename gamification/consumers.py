@@ -260,6 +260,8 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         for task in tuple(self._tasks):
             if task is not current:
                 task.cancel()
+        if (protocol := self.scope.get(SCOPE_DAPHNE_PROTOCOL)) is not None:
+            daphne.release_protocol(protocol)
         if self.leased and self.user_id is not None:
             self.leased = False
             await get_hub().user_sockets.release(user_id=self.user_id, client_id=self.client_id)

@@ -69,6 +69,10 @@ async def _drive(coro: Any, yielded: Any) -> None:
         coro.close()
 
 
+def _nothing() -> None:
+    pass
+
+
 # An outbox with nothing queued shares this one: it only answers "empty" (`_queue` makes a deque).
 _NO_FRAMES: deque[Any] = deque(maxlen=0)
 
@@ -125,8 +129,9 @@ class AsgiOutbox:
         return self._open
 
     def close(self) -> None:
-        """Stop writing and drop what is queued."""
+        """Stop writing and drop what is queued; a closed outbox calls nothing back."""
         self._open = False
+        self._on_overflow = _nothing  # usually the consumer's own method: no cycle left to collect
         self._frames = _NO_FRAMES
         self._made_room()
         if self._task is not None:
@@ -138,8 +143,9 @@ class AsgiOutbox:
 
     def _queue(self, frame: Frame) -> None:
         if len(self._frames) >= self._limit:
+            on_overflow = self._on_overflow
             self.close()
-            self._on_overflow()
+            on_overflow()
             return
         if self._frames is _NO_FRAMES:
             self._frames = deque()

@@ -508,6 +508,26 @@ def compact_protocol(protocol: Any) -> None:
 
 _MISSING = object()
 
+# autobahn's futures of the connection's opening and closing: resolved by then, `is_closed` with
+# the protocol itself (nothing in daphne waits on either).
+RESOLVED_FUTURES = ("is_open", "is_closed")
+
+
+def release_protocol(protocol: Any) -> None:
+    """Once daphne has said the socket is gone: break autobahn's cycle through `is_closed`.
+
+    Resolved with the protocol itself, it makes the protocol, its transport and everything of the
+    connection they hold cyclic garbage, freed only by a pass of the collector (which a connection
+    storm then pays for, object by object); without it, reference counting frees them at once.
+    """
+    if getattr(protocol, "state", None) != getattr(protocol, "STATE_CLOSED", _MISSING):
+        return
+    attrs = protocol.__dict__
+    for name in RESOLVED_FUTURES:
+        future = attrs.get(name)
+        if future is not None and getattr(future, "called", False):
+            del attrs[name]
+
 
 def _compact_class(cls: type, protocol: Any) -> tuple[type, dict[str, Any]]:
     """The compact subclass of `cls`, and the values its instances need not hold (its class attributes)."""
