@@ -23,7 +23,11 @@ What the gateway relies on, and why:
   request's text, headers and parameters; daphne keeps the request's path for its log lines), and
   moves the values every connection of the factory shares (its options, which autobahn copies onto
   each protocol, and unchanged flags) to a per-class default: a 100-entry instance dict becomes one
-  of about 30. autobahn's empty `send_queue` deque becomes an empty list with `popleft`.
+  of about 30. autobahn's empty `send_queue` deque becomes an empty list with `popleft`. daphne's
+  HTTP channel, left registered as the transport's producer after the upgrade but idle there, is
+  replaced by the outbox (`DaphneSocket.register_producer`), which frees it and its request.
+- per closed connection: autobahn resolves `is_closed` with the protocol itself, a cycle that left
+  the whole connection to the garbage collector; `release_protocol` drops the resolved futures.
 
 `check()` proves at start-up that each of these is where this module expects it (on the classes,
 and on a Twisted transport made for the purpose) and logs once which path the gateway takes; per
