@@ -96,6 +96,8 @@ JOIN_WAIT_S = 5.0  # how long a first connection waits for the hub to join the g
 # subscription and one reader task per socket); the hub makes that unnecessary. An alias that is not
 # in CHANNEL_LAYERS makes channels skip it.
 NO_CHANNEL_LAYER = "gamification-no-per-connection-channel"
+NO_TASKS: frozenset[Any] = frozenset()
+EVERY_TOPIC = frozenset({ALL_TOPICS})  # a new connection's topics, shared (`subscribe` replaces them)
 
 Reply = tuple[str, Mapping[str, Any]] | None
 Handler = Callable[[dict[str, Any]], Awaitable[Reply]]
@@ -124,27 +126,58 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         RESUME: "handle_resume",
     }
 
-    state = State.CONNECTING
-    hub: Hub | None = None
-    outbox: AsgiOutbox | None = None
-    user_id: int | None = None  # the authenticated user's pk; None for an anonymous connection
-    session_key: str | None = None  # the session it was opened with (session authentication only)
-    token_generation: str | None = None  # the user's token generation when a token opened it
-    may_view_runs = False  # sees every run's private details (DETAILS_PERMISSION), as the sweep last said
-    leased = False  # holds one of its user's GAMIFICATION_WS_MAX_PER_USER slots
-    counted = False  # in the connections gauge
-    expiry: asyncio.TimerHandle | None = None  # closes a token's connection when the token expires
+    groups: tuple[str, ...] = ()  # channels' groups: none (the hub fans out), and no list per instance
+    # Thousands sit idle at once: attributes in slots, not in an instance dict (channels' base
+    # classes still give instances one, for attributes set elsewhere).
+    __slots__ = (
+        "scope",
+        "base_send",
+        "channel_layer",
+        "state",
+        "hub",
+        "outbox",
+        "user_id",
+        "session_key",
+        "token_generation",
+        "may_view_runs",
+        "leased",
+        "counted",
+        "expiry",
+        "_tasks",
+        "client_id",
+        "topics",
+        "user",
+        "connected_at",
+        "rate",
+        "seam",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state = State.CONNECTING
+        self.hub: Hub | None = None
+        self.outbox: AsgiOutbox | None = None
+        self.user_id: int | None = None  # the authenticated user's pk; None for an anonymous connection
+        self.session_key: str | None = None  # the session it was opened with (session authentication only)
+        self.token_generation: str | None = None  # the user's token generation when a token opened it
+        self.may_view_runs = False  # sees every run's private details (DETAILS_PERMISSION), as the sweep last said
+        self.leased = False  # holds one of its user's GAMIFICATION_WS_MAX_PER_USER slots
+        self.counted = False  # in the connections gauge
+        self.expiry: asyncio.TimerHandle | None = None  # closes a token's connection when the token expires
+        # Until a task is spawned, every connection shares this empty one.
+        self._tasks: set[asyncio.Task[Any]] = NO_TASKS  # type: ignore[assignment]
 
     # Lifecycle ---------------------------------------------------------------------------------
 
     async def connect(self) -> None:
         """Accept, then close with 4401 (no user) or 4429 (too many sockets), else say `connected`."""
         self.client_id = str(uuid.uuid4())
-        self.topics: frozenset[str] = frozenset({ALL_TOPICS})
+        self.topics: frozenset[str] = EVERY_TOPIC
         self.user = self.scope.get("user")
         self.connected_at = time.time()
-        self._tasks: set[asyncio.Task[Any]] = set()
         await self.accept()
+        if (protocol := self.scope.get(SCOPE_DAPHNE_PROTOCOL)) is not None:
+            daphne.compact_protocol(protocol)  # the handshake is over: drop what only it needed
         refusal = await self._admit()
         if refusal is not None:
             self.close_with(refusal)
@@ -224,9 +257,11 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         self.state = State.CLOSED
         self._leave()
         current = asyncio.current_task()
-        for task in tuple(getattr(self, "_tasks", ())):
+        for task in tuple(self._tasks):
             if task is not current:
                 task.cancel()
+        if (protocol := self.scope.get(SCOPE_DAPHNE_PROTOCOL)) is not None:
+            daphne.release_protocol(protocol)
         if self.leased and self.user_id is not None:
             self.leased = False
             await get_hub().user_sockets.release(user_id=self.user_id, client_id=self.client_id)
@@ -234,6 +269,8 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run a step of this connection in a task that is kept (asyncio holds tasks only weakly)."""
         task = asyncio.get_running_loop().create_task(coroutine)
+        if not self._tasks:
+            self._tasks = set()  # its own set: the class's empty one is shared
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -403,6 +440,23 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         return await self.outbox.wait_room(1)
 
     # Incoming ---------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' consumer loop without its task per message (`await_many_dispatch`).
+
+        Channels wraps each `receive()` in a task and waits on it with `asyncio.wait`, to listen to
+        the client and to a channel-layer channel at once; this consumer has no such channel (the
+        hub fans out), so it awaits `receive()` itself: the same messages in the same order, and
+        an idle connection holds no extra task, waiter and coroutines while it waits.
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its `aclose_old_connections()` before every message.

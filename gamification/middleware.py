@@ -12,6 +12,7 @@ connection can only be authenticated by a token, never by a session cookie alone
 """
 
 import time
+from collections.abc import Awaitable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,11 +23,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import DisallowedHost, ImproperlyConfigured, ValidationError
 from django.http import HttpRequest, parse_cookie
+from django.utils.crypto import constant_time_compare
 
 from gamification.access import Access, access_cache
 from gamification.fastpath import daphne
 from gamification.session_users import session_users
-from infrastructure.tokens import InvalidToken, TokenClaims, generation_matches, token_claims
+from infrastructure.tokens import InvalidToken, TokenClaims, token_claims
 
 # Scope keys this module adds (ASGI allows extension keys; namespaced to avoid clashes).
 SCOPE_HAS_ORIGIN = "gamification.has_origin"
@@ -122,23 +124,30 @@ def origin_allowed(scope: dict[str, Any], origins: list[str]) -> bool:
 
 
 class OriginMiddleware:
-    """Refuses (403 before accept) an `Origin` neither the gateway's own nor allowed; lets a missing one through."""
+    """Refuses (403 before accept) an `Origin` neither the gateway's own nor allowed; lets a missing one through.
+
+    Its check waits for nothing, so `__call__` is a plain function that returns the next
+    application's coroutine: no frame of its own (and no copy of the scope) stays suspended for
+    each open connection.
+    """
+
+    _asgi_single_callable = True  # asgiref's hint: an ASGI 3 application, though `__call__` is no coroutine
 
     def __init__(self, application: Any) -> None:
         self.application = application
         allowed_origins()  # a bad WS_ALLOWED_ORIGINS stops the process at start-up, not at the first browser
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
+    def __call__(self, scope: dict, receive: Any, send: Any) -> Awaitable[Any]:
         origins = [value.decode("latin1") for name, value in scope.get("headers", []) if name == b"origin"]
         if origins and not origin_allowed(scope, origins):
-            return await WebsocketDenier()(scope, receive, send)
+            return WebsocketDenier()(scope, receive, send)
         scope = {**scope, SCOPE_HAS_ORIGIN: bool(origins), SCOPE_SERVER_SEND: send}
         # Under daphne, its protocol lets the consumer write frames itself and send a close reason.
         protocol = daphne.protocol_from_send(send)
         if protocol is not None:
             scope[SCOPE_DAPHNE_PROTOCOL] = protocol
             daphne.configure_protocol(protocol)
-        return await self.application(scope, receive, send)
+        return self.application(scope, receive, send)
 
 
 # Tokens whose signature and claims were checked: a client that reconnects (a gateway restart, a
@@ -171,7 +180,8 @@ async def _token_user(token: str) -> tuple[Access, float] | None:
         access = await access_cache().get(user_id)
     except (ValueError, TypeError, ValidationError):  # a uid of the wrong type for this user model's key
         return None
-    if access is None or not access.active or not generation_matches(access.user, claims.generation):
+    # The generation the cache derived when it loaded this very user row (no HMAC per connection).
+    if access is None or not access.active or not constant_time_compare(access.token_generation, claims.generation):
         return None
     return access, claims.expires_at.timestamp()
 
@@ -198,22 +208,29 @@ class ConnectionUserMiddleware:
         self.application = application
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
-        tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
-        user: Any = AnonymousUser()
-        auth, expires_at, session = None, None, None
-        if tokens:
-            found = await _token_user(tokens[0])
-            if found is not None:
-                user, auth, expires_at = found[0].user, "token", found[1]
-        elif scope.get(SCOPE_HAS_ORIGIN, True) and (session_key := _session_key(scope)):
-            access = await session_users().access(session_key)
-            if access is not None:
-                user, auth, session = access.user, "session", session_key
-        scope = {
-            **scope,
-            "user": user,
-            SCOPE_AUTH: auth,
-            SCOPE_TOKEN_EXPIRES_AT: expires_at,
-            SCOPE_SESSION_KEY: session,
-        }
+        # This frame lives as long as the connection: it keeps only the scope it passes on (the
+        # token's text, the caller's scope and the lookups' results go with `_with_user`'s frame).
+        scope = await _with_user(scope)
         return await self.application(scope, receive, send)
+
+
+async def _with_user(scope: dict) -> dict:
+    """A copy of the scope with the connection's user and how it authenticated (see ConnectionUserMiddleware)."""
+    tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
+    user: Any = AnonymousUser()
+    auth, expires_at, session = None, None, None
+    if tokens:
+        found = await _token_user(tokens[0])
+        if found is not None:
+            user, auth, expires_at = found[0].user, "token", found[1]
+    elif scope.get(SCOPE_HAS_ORIGIN, True) and (session_key := _session_key(scope)):
+        access = await session_users().access(session_key)
+        if access is not None:
+            user, auth, session = access.user, "session", session_key
+    return {
+        **scope,
+        "user": user,
+        SCOPE_AUTH: auth,
+        SCOPE_TOKEN_EXPIRES_AT: expires_at,
+        SCOPE_SESSION_KEY: session,
+    }

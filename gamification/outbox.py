@@ -69,6 +69,14 @@ async def _drive(coro: Any, yielded: Any) -> None:
         coro.close()
 
 
+def _nothing() -> None:
+    pass
+
+
+# An outbox with nothing queued shares this one: it only answers "empty" (`_queue` makes a deque).
+_NO_FRAMES: deque[Any] = deque(maxlen=0)
+
+
 class AsgiOutbox:
     """Frames waiting for one client, written in order through the ASGI server's `send`.
 
@@ -77,14 +85,18 @@ class AsgiOutbox:
     socket's buffer is full), a task finishes it and drains the frames queued meanwhile.
     """
 
+    # Thousands of these live as long as their connections: no instance dict, and the queue and the
+    # events are made only when something waits (an empty deque or asyncio.Event holds a 0.5 KB block).
+    __slots__ = ("_send", "_limit", "_on_overflow", "_frames", "_open", "_task", "_room")
+
     def __init__(self, send: Send, *, limit: int, on_overflow: Callable[[], None]) -> None:
         self._send = send
         self._limit = limit
         self._on_overflow = on_overflow
-        self._frames: deque[Frame] = deque()
+        self._frames: deque[Frame] = _NO_FRAMES  # a deque of its own once a frame has to wait
         self._open = True
         self._task: asyncio.Task[None] | None = None  # the writer, while one is needed
-        self._room = asyncio.Event()  # set whenever queued frames leave (see `wait_room`)
+        self._room: asyncio.Event | None = None  # set whenever queued frames leave, while `wait_room` waits
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -110,23 +122,33 @@ class AsgiOutbox:
         counting as a slow client.
         """
         while self._open and len(self._frames) + count > self._limit:
+            if self._room is None:
+                self._room = asyncio.Event()
             self._room.clear()
             await self._room.wait()
         return self._open
 
     def close(self) -> None:
-        """Stop writing and drop what is queued."""
+        """Stop writing and drop what is queued; a closed outbox calls nothing back."""
         self._open = False
-        self._frames.clear()
-        self._room.set()
+        self._on_overflow = _nothing  # usually the consumer's own method: no cycle left to collect
+        self._frames = _NO_FRAMES
+        self._made_room()
         if self._task is not None:
             self._task.cancel()
 
+    def _made_room(self) -> None:
+        if self._room is not None:
+            self._room.set()
+
     def _queue(self, frame: Frame) -> None:
         if len(self._frames) >= self._limit:
+            on_overflow = self._on_overflow
             self.close()
-            self._on_overflow()
+            on_overflow()
             return
+        if self._frames is _NO_FRAMES:
+            self._frames = deque()
         self._frames.append(frame)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._finish_and_drain())
@@ -151,13 +173,14 @@ class AsgiOutbox:
                 await self._wait_writable()
                 if self._frames:
                     await self._write(self._frames.popleft())
-                    self._room.set()
+                    self._made_room()
+            self._frames = _NO_FRAMES  # drained: give the deque's block back
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the socket went away under us; the disconnect cleans up
             logger.debug("writer stopped: %r", exc)
             self._open = False
-            self._room.set()
+            self._made_room()
         finally:
             self._task = None  # no await between the last empty check and here: nothing is stranded
 
@@ -175,27 +198,32 @@ async def _no_asgi_send(message: dict[str, Any]) -> None:
 class DaphneOutbox(AsgiOutbox):
     """Writes straight into daphne's Twisted transport while it drains; queues while it is paused."""
 
+    __slots__ = ("_socket", "_paused", "_resumed")
+
     def __init__(self, protocol: Any, *, limit: int, on_overflow: Callable[[], None]) -> None:
         super().__init__(_no_asgi_send, limit=limit, on_overflow=on_overflow)
         self._socket = daphne.DaphneSocket(protocol)
-        self._writable = asyncio.Event()
-        self._writable.set()
+        self._paused = False  # Twisted's transport holds more than its buffer size
+        self._resumed: asyncio.Event | None = None  # made when the writer waits for a resume
         self._socket.register_producer(self)
 
     # Twisted IPushProducer
     def pauseProducing(self) -> None:  # noqa: N802
-        self._writable.clear()
+        self._paused = True
 
     def resumeProducing(self) -> None:  # noqa: N802
-        self._writable.set()
+        self._paused = False
+        if self._resumed is not None:
+            self._resumed.set()
+            self._resumed = None
 
     def stopProducing(self) -> None:  # noqa: N802 - the connection is gone; the consumer closes the outbox
-        self._writable.set()
+        self.resumeProducing()
 
     def put(self, frame: Frame) -> None:
         if not self._open:
             return
-        if not self._frames and self._writable.is_set():
+        if not self._frames and not self._paused:
             self._write_now(frame)
             return
         self._queue(frame)
@@ -204,7 +232,7 @@ class DaphneOutbox(AsgiOutbox):
         """Write a replay's frames with one socket write while nothing is queued, else queue them."""
         if not self._open or not frames:
             return
-        if not self._frames and self._writable.is_set():
+        if not self._frames and not self._paused:
             self._socket.write_many([frame.prepared for frame in frames])
             return
         for frame in frames:
@@ -216,7 +244,10 @@ class DaphneOutbox(AsgiOutbox):
         self._socket.write(frame.prepared)
 
     async def _wait_writable(self) -> None:
-        await self._writable.wait()
+        while self._paused:
+            if self._resumed is None:
+                self._resumed = asyncio.Event()
+            await self._resumed.wait()
 
     async def _write(self, frame: Frame) -> None:
         self._write_now(frame)

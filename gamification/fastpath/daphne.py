@@ -16,6 +16,19 @@ What the gateway relies on, and why:
   settings, and the reason of every lost connection (a Twisted traceback), for debug lines that
   are usually not written (about a tenth of a connection storm's CPU); `check()` makes them lazy.
 
+- per idle connection (docs/benchmarks.md, "The gateway against its floor"): daphne's application
+  queue is an `asyncio.Queue` (three deques and an event, about 3.4 KB, for one message now and
+  then); `check()` gives daphne's server a light queue instead (`LightQueue`). After the opening
+  handshake `compact_protocol` drops what only the handshake reads from the autobahn protocol (the
+  request's text, headers and parameters; daphne keeps the request's path for its log lines), and
+  moves the values every connection of the factory shares (its options, which autobahn copies onto
+  each protocol, and unchanged flags) to a per-class default: a 100-entry instance dict becomes one
+  of about 30. autobahn's empty `send_queue` deque becomes an empty list with `popleft`. daphne's
+  HTTP channel, left registered as the transport's producer after the upgrade but idle there, is
+  replaced by the outbox (`DaphneSocket.register_producer`), which frees it and its request.
+- per closed connection: autobahn resolves `is_closed` with the protocol itself, a cycle that left
+  the whole connection to the garbage collector; `release_protocol` drops the resolved futures.
+
 `check()` proves at start-up that each of these is where this module expects it (on the classes,
 and on a Twisted transport made for the purpose) and logs once which path the gateway takes; per
 connection, `protocol_from_send` finds the protocol and checks on that real instance, and on its
@@ -25,8 +38,12 @@ correct but slower, and says so once in the log: a renamed attribute after an up
 speed, never a client (no write that raises, no 4500).
 """
 
+import asyncio
 import importlib
+import inspect
 import logging
+import types
+from collections import deque
 from collections.abc import Callable
 from functools import cache, partial
 from typing import Any
@@ -46,6 +63,28 @@ MSG_AVAILABLE = "WebSocket writes: daphne fast path available (%s)"
 MSG_UNAVAILABLE = "WebSocket writes: daphne fast path unavailable, plain ASGI send (%s)"
 MSG_CONNECTION_LOGGING = "WebSocket connections: autobahn's per-connection debug text %s"
 MSG_INSTANCE_MISSING = "WebSocket writes: daphne fast path unavailable for connections, plain ASGI send (%s)"
+MSG_QUEUE = "daphne's application queues: %s"
+QUEUE_LIGHT = "light (one slot object per connection)"
+MSG_COMPACT = "daphne's WebSocket protocols after the handshake: %s"
+COMPACT_ON = "compacted (handshake leftovers dropped, shared values moved to the class)"
+
+# What autobahn's protocol keeps from the opening handshake and reads only during it
+# (`processHandshake`, `succeedHandshake`): dropped once the connection is open.
+HANDSHAKE_LEFTOVERS = (
+    "http_headers",
+    "http_request_data",
+    "http_status_line",
+    "http_request_uri",
+    "http_request_params",
+    "http_request_path",
+    "http_request_host",
+    "http_response_data",
+    "_wskey",
+)
+# Besides the factory's options (CONFIG_ATTRS), the flags and counters whose value many connections
+# share can move to a class default: only where an instance holds that very object (identity), so
+# reading the attribute gives what the instance held. No strings: those are the connection's own.
+_SHAREABLE = (type(None), bool, int)
 
 # What the write path (DaphneSocket, send_close, configure_protocol) touches on one connection's
 # autobahn protocol and on its Twisted transport: checked on each real instance before it is used.
@@ -92,6 +131,8 @@ def check() -> Capability:
     """Whether the daphne fast path can be used in this process; logged once."""
     capability = logged(_probe(), logger, available=MSG_AVAILABLE, unavailable=MSG_UNAVAILABLE)
     logger.info(MSG_CONNECTION_LOGGING, _defer_connection_debug_text())
+    logger.info(MSG_QUEUE, _use_light_queues())
+    logger.info(MSG_COMPACT, _compaction_check())
     return capability
 
 
@@ -213,15 +254,26 @@ def prepare(text: str) -> Any:
 class DaphneSocket:
     """The write side of one daphne WebSocket: flow control and frames written straight to the socket."""
 
+    __slots__ = ("protocol",)
+
     def __init__(self, protocol: Any) -> None:
         self.protocol = protocol
 
     def register_producer(self, producer: Any) -> None:
-        """Register a Twisted push producer, chained to the one daphne's HTTP channel left there."""
+        """Register a Twisted push producer in place of the HTTP channel daphne's upgrade left there.
+
+        The channel stays registered after the upgrade, but then does nothing: its request is
+        never finished (`_handlingRequest` stays true, so it never pauses the transport) and it has
+        no request producer to pass pause, resume or stop on to. Replaced, it and its request (the
+        handshake's headers, arguments and body, a few KB) are freed. Any other producer is chained.
+        """
         transport = self.protocol.transport
-        previous = transport.producer  # daphne's HTTPChannel stays registered after the upgrade
+        previous = transport.producer
         if previous is not None:
             transport.unregisterProducer()
+            if _idle_http_channel(previous):
+                previous.requests.clear()  # the only reference to its request: freed now, not by a later GC pass
+                previous = None
         transport.registerProducer(_ChainedProducer(previous, producer) if previous is not None else producer, True)
 
     def write(self, prepared: Any) -> None:
@@ -253,6 +305,27 @@ class DaphneSocket:
         transport.write(data)  # the rest, in order, through Twisted (its producer pauses us when full)
 
 
+@cache
+def _http_channel_class() -> type | None:
+    try:
+        from twisted.web.http import HTTPChannel
+    except ImportError:
+        return None
+    return HTTPChannel
+
+
+def _idle_http_channel(producer: Any) -> bool:
+    """True for daphne's HTTP channel after a WebSocket upgrade (see `DaphneSocket.register_producer`)."""
+    channel_class = _http_channel_class()
+    return (
+        channel_class is not None
+        and isinstance(producer, channel_class)
+        and getattr(producer, "_handlingRequest", False) is True
+        and getattr(producer, "_requestProducer", True) is None
+        and isinstance(getattr(producer, "requests", None), list)
+    )
+
+
 def _twisted_holds_nothing(transport: Any) -> bool:
     """True when a Twisted TCP transport has nothing unsent, so a direct send keeps the order of bytes.
 
@@ -269,6 +342,8 @@ def _twisted_holds_nothing(transport: Any) -> bool:
 class _ChainedProducer:
     """Forwards Twisted's pause/resume to the producer that was registered before ours."""
 
+    __slots__ = ("first", "second")
+
     def __init__(self, first: Any, second: Any) -> None:
         self.first, self.second = first, second
 
@@ -283,3 +358,200 @@ class _ChainedProducer:
     def stopProducing(self) -> None:  # noqa: N802
         self.first.stopProducing()
         self.second.stopProducing()
+
+
+# Idle memory per connection ------------------------------------------------------------------------
+
+
+class LightQueue:
+    """What daphne uses of `asyncio.Queue` (`put_nowait`, `get`), holding nothing while empty.
+
+    daphne makes one queue per connection and puts a message in it now and then (connect, each
+    message from the client, disconnect); asyncio's keeps three deques and an event (about 3.4 KB)
+    for the connection's life. Here the items and the waiting getters exist only while there are
+    some; `get` follows asyncio's own (a cancelled getter hands a wake-up on).
+    """
+
+    __slots__ = ("_items", "_getters")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None
+        self._getters: list[asyncio.Future[None]] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        self._wake_next()
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        item = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return item
+
+    async def get(self) -> Any:
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            if self._getters is None:
+                self._getters = []
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                getter.cancel()
+                self._forget(getter)
+                if self._items and not getter.cancelled():
+                    self._wake_next()
+                raise
+        return self.get_nowait()
+
+    def _forget(self, getter: asyncio.Future[None]) -> None:
+        if self._getters is not None and getter in self._getters:
+            self._getters.remove(getter)
+        if not self._getters:
+            self._getters = None
+
+    def _wake_next(self) -> None:
+        while self._getters:
+            getter = self._getters.pop(0)
+            if not self._getters:
+                self._getters = None
+            if not getter.done():
+                getter.set_result(None)
+                return
+
+
+class _AsyncioWithLightQueue(types.ModuleType):
+    """`asyncio` as daphne's server module sees it: the same, but `Queue` is `LightQueue`."""
+
+    Queue = LightQueue
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+
+def _use_light_queues() -> str:
+    """Give daphne's server `LightQueue` for its application queues; says what was done (for the log)."""
+    try:
+        server = importlib.import_module("daphne.server")
+        source = inspect.getsource(server.Server.create_application)
+    except (ImportError, AttributeError, OSError, TypeError) as exc:
+        return f"asyncio's (daphne's server not inspectable: {exc!r})"
+    current = server.__dict__.get("asyncio")
+    if isinstance(current, _AsyncioWithLightQueue):
+        return QUEUE_LIGHT
+    if current is not asyncio or "asyncio.Queue()" not in source or "receive=input_queue.get" not in source:
+        return "asyncio's (daphne's create_application does not make them as expected)"
+    server.asyncio = _AsyncioWithLightQueue("asyncio")  # type: ignore[attr-defined]
+    return QUEUE_LIGHT
+
+
+class HandshakePath:
+    """What daphne reads of autobahn's ConnectionRequest once the connection is open: its path (log lines)."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+class SendQueue(list[Any]):
+    """autobahn's `send_queue` (it appends, pops from the left and asks the length): an empty list is
+    56 bytes where an empty deque is 760; it only ever holds frames while a fragmented send runs."""
+
+    __slots__ = ()
+
+    def popleft(self) -> Any:
+        return self.pop(0)
+
+
+# Per protocol class: a subclass whose class attributes are the shared values (see `compact_protocol`),
+# and per such subclass the values its instances drop.
+_compact_subclasses: dict[type, type] = {}
+_compact_classes: dict[type, dict[str, Any]] = {}
+
+
+@cache
+def _compaction_check() -> str:
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError as exc:
+        return f"left as they are ({exc})"
+    if not isinstance(getattr(WebSocketProtocol, "CONFIG_ATTRS", None), list | tuple):
+        return "left as they are (autobahn's protocol has no CONFIG_ATTRS)"
+    return COMPACT_ON
+
+
+def compact_protocol(protocol: Any) -> None:
+    """Shrink an open connection's autobahn protocol (see the module's docstring); a no-op otherwise."""
+    if _compaction_check() != COMPACT_ON or protocol.state != protocol.STATE_OPEN:
+        return
+    attrs = protocol.__dict__
+    for name in HANDSHAKE_LEFTOVERS:
+        attrs.pop(name, None)
+    request = attrs.get("request")
+    if request is not None and not isinstance(request, HandshakePath):
+        attrs["request"] = HandshakePath(request.path)
+    queue = attrs.get("send_queue")
+    if isinstance(queue, deque) and not queue:
+        attrs["send_queue"] = SendQueue()
+    compact_class, shared = _compact_class(type(protocol), protocol)
+    protocol.__class__ = compact_class
+    # A new dict: one that had 100 entries keeps its size when entries are deleted.
+    protocol.__dict__ = {name: value for name, value in attrs.items() if shared.get(name, _MISSING) is not value}
+
+
+_MISSING = object()
+
+# autobahn's futures of the connection's opening and closing: resolved by then, `is_closed` with
+# the protocol itself (nothing in daphne waits on either).
+RESOLVED_FUTURES = ("is_open", "is_closed")
+
+
+def release_protocol(protocol: Any) -> None:
+    """Once daphne has said the socket is gone: break autobahn's cycle through `is_closed`.
+
+    Resolved with the protocol itself, it makes the protocol, its transport and everything of the
+    connection they hold cyclic garbage, freed only by a pass of the collector (which a connection
+    storm then pays for, object by object); without it, reference counting frees them at once.
+    """
+    if getattr(protocol, "state", None) != getattr(protocol, "STATE_CLOSED", _MISSING):
+        return
+    attrs = protocol.__dict__
+    for name in RESOLVED_FUTURES:
+        future = attrs.get(name)
+        if future is not None and getattr(future, "called", False):
+            del attrs[name]
+
+
+def _compact_class(cls: type, protocol: Any) -> tuple[type, dict[str, Any]]:
+    """The compact subclass of `cls`, and the values its instances need not hold (its class attributes)."""
+    if cls in _compact_classes:
+        return cls, _compact_classes[cls]
+    compact = _compact_subclasses.get(cls)
+    if compact is None:
+        shared_names = set(cls.CONFIG_ATTRS)  # type: ignore[attr-defined]
+        defaults = {
+            name: value
+            for name, value in protocol.__dict__.items()
+            if (name in shared_names or type(value) in _SHAREABLE) and getattr(cls, name, _MISSING) is not value
+        }
+        names = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        compact = _compact_subclasses[cls] = type(cls.__name__, (cls,), {**names, **defaults})
+        # Every attribute name the instance has that the class answers too (its new defaults and
+        # the class constants), with the class's value: looked up once, not per connection.
+        _compact_classes[compact] = {
+            name: getattr(compact, name)
+            for name in protocol.__dict__
+            if getattr(compact, name, _MISSING) is not _MISSING
+        }
+    return compact, _compact_classes[compact]

@@ -5,6 +5,8 @@ send, store-then-group_send) but slower or with looser ordering; these tests fai
 upgrade is noticed, not silently slower.
 """
 
+import asyncio
+import importlib
 import logging
 from functools import partial
 from pprint import pformat
@@ -44,7 +46,41 @@ def test_the_daphne_check_logs_once_which_path_it_takes(caplog):
             "deferred: autobahn.websocket.protocol.pformat, autobahn.websocket.protocol.hltype, "
             "autobahn.websocket.protocol.hlval, autobahn.twisted.websocket.hltype, autobahn.twisted.websocket.hlval"
         ),
+        daphne.MSG_QUEUE % daphne.QUEUE_LIGHT,
+        daphne.MSG_COMPACT % daphne.COMPACT_ON,
     ]
+
+
+def test_daphne_s_server_makes_light_application_queues():
+    server = importlib.import_module("daphne.server")
+    daphne.check()
+    assert isinstance(server.asyncio.Queue(), daphne.LightQueue)
+    assert server.asyncio.ensure_future is asyncio.ensure_future  # everything else is asyncio's
+
+
+async def test_the_light_queue_hands_items_out_in_order_to_a_waiting_getter():
+    queue = daphne.LightQueue()
+    getter = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait({"type": "websocket.connect"})
+    queue.put_nowait({"type": "websocket.receive", "text": "1"})
+    assert await getter == {"type": "websocket.connect"}
+    assert queue.qsize() == 1
+    assert await queue.get() == {"type": "websocket.receive", "text": "1"}
+    assert queue.empty()
+    with pytest.raises(asyncio.QueueEmpty):
+        queue.get_nowait()
+
+
+async def test_a_cancelled_getter_of_the_light_queue_loses_no_item():
+    queue = daphne.LightQueue()
+    first = asyncio.create_task(queue.get())
+    second = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait("message")  # wakes the first getter ...
+    first.cancel()  # ... which is cancelled before it runs: the second one gets the item
+    assert await second == "message"
+    assert first.cancelled()
 
 
 def test_autobahn_s_per_connection_debug_text_is_made_only_when_written():
