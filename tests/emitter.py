@@ -32,12 +32,17 @@ def event_data(event_type: str, n: int) -> dict:
     raise ValueError(f"tests.emitter cannot make data for {event_type!r}")
 
 
-def emitted_ids(log: Path) -> list[int]:
-    """The ids an emitter printed to `log`, in order (a last line cut short by its stop is left out)."""
+def emitted_events(log: Path) -> list[tuple[int, str]]:
+    """(id, type) of each event an emitter printed to `log`, in order (a line cut short by its stop left out)."""
     text = log.read_text()
     lines = text.splitlines()[: text.count("\n")]
     assert all(EMITTED_LINE.match(line) for line in lines), "the emitter failed: " + text
-    return [int(EMITTED_LINE.match(line)[1]) for line in lines]
+    return [(int(match[1]), match[2]) for match in map(EMITTED_LINE.match, lines)]
+
+
+def emitted_ids(log: Path) -> list[int]:
+    """The ids an emitter printed to `log`, in order (see emitted_events)."""
+    return [event_id for event_id, _type in emitted_events(log)]
 
 
 def main() -> None:

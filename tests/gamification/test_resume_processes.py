@@ -2,10 +2,8 @@
 
 import asyncio
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import websockets
@@ -14,6 +12,7 @@ from django.contrib.auth.models import Permission, User
 
 from councilors.services import councilor_enqueue
 from infrastructure.tokens import token_mint
+from tests.emitter import emitted_events
 from tests.factories import make_actor
 from tests.processes import daphne, manage, python_module
 
@@ -22,7 +21,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 TIMEOUT = 30
 ITERATIONS = 30
 TOPIC = "system_alert"  # the resuming client's topic; the emitter interleaves another type
-EMITTED_LINE = re.compile(r"^(\d+) (\w+)$")
 
 
 def _url(port: int, token: str) -> str:
@@ -51,12 +49,6 @@ async def _until(ws, predicate) -> list[dict]:
     while not frames or not predicate(frames[-1]):
         frames.append(await _next(ws))
     return frames
-
-
-def _emitted(log: Path) -> list[tuple[int, str]]:
-    lines = log.read_text().splitlines()
-    assert not [line for line in lines if not EMITTED_LINE.match(line)], "the emitter failed: " + log.read_text()
-    return [(int(match[1]), match[2]) for match in map(EMITTED_LINE.match, lines)]
 
 
 @dataclass
@@ -137,7 +129,7 @@ async def test_a_client_that_resumes_gets_exactly_what_it_missed_then_live_while
                 runs = [await _disconnect_miss_and_resume(port, token, witness) for _ in range(ITERATIONS)]
             finally:
                 watching.cancel()
-    emitted = _emitted(emitted_log)
+    emitted = emitted_events(emitted_log)
     for run in runs:
         _check(run, emitted)
     assert sum(run.replayed for run in runs) >= 3 * ITERATIONS
