@@ -339,7 +339,7 @@ const _eqRange = {
 };
 
 // this ensures that non-temporal/numeric y-axes get multiple-snapped padding added above/below
-// TODO: also account for incrs when snapping to ensure top of axis gets a tick & value
+// upstream note: also account for incrs when snapping to ensure top of axis gets a tick & value
 function rangeNum(_min, _max, mult, extra) {
 	if (isObj(mult))
 		return _rangeNum(_min, _max, mult);
@@ -455,7 +455,7 @@ const pow = M.pow;
 const sign = M.sign;
 const log10 = M.log10;
 const log2 = M.log2;
-// TODO: seems like this needs to match asinh impl if the passed v is tweaked?
+// upstream note: seems like this needs to match asinh impl if the passed v is tweaked?
 const sinh =  (v, linthresh = 1) => M.sinh(v) * linthresh;
 const asinh = (v, linthresh = 1) => M.asinh(v / linthresh);
 
@@ -749,7 +749,7 @@ function join(tables, nullModes) {
 
 const microTask = typeof queueMicrotask == "undefined" ? fn => Promise.resolve().then(fn) : queueMicrotask;
 
-// TODO: https://github.com/dy/sort-ids (~2x faster for 1e5+ arrays)
+// upstream note: https://github.com/dy/sort-ids (~2x faster for 1e5+ arrays)
 function sortCols(table) {
 	let head = table[0];
 	let rlen = head.length;
@@ -1043,7 +1043,7 @@ function genTimeStuffs(ms) {
 		h * 6,
 		h * 8,
 		h * 12,
-		// month divisors TODO: need more?
+		// month divisors (upstream note: need more?)
 		d,
 		d * 2,
 		d * 3,
@@ -1203,7 +1203,7 @@ function timeAxisStamps(stampCfg, fmtDate) {
 	));
 }
 
-// TODO: will need to accept spaces[] and pull incr into the loop when grid will be non-uniform, eg for log scales.
+// upstream note: will need to accept spaces[] and pull incr into the loop when grid will be non-uniform, eg for log scales.
 // currently we ignore this for months since they're *nearly* uniform and the added complexity is not worth it
 function timeAxisVals(tzDate, stamps) {
 	return (self, splits, axisIdx, foundSpace, foundIncr) => {
@@ -1942,7 +1942,7 @@ function clipGaps(gaps, ori, plotLft, plotTop, plotWid, plotHgt) {
 function addGap(gaps, fromX, toX) {
 	let prevGap = gaps[gaps.length - 1];
 
-	if (prevGap && prevGap[0] == fromX)			// TODO: gaps must be encoded at stroke widths?
+	if (prevGap && prevGap[0] == fromX)			// upstream note: gaps must be encoded at stroke widths?
 		prevGap[1] = toX;
 	else
 		gaps.push([fromX, toX]);
@@ -2024,7 +2024,7 @@ function rect(ori) {
 		(p, x, y, w, h) => { p.rect(x, y, w, h); } :
 		(p, y, x, h, w) => { p.rect(x, y, w, h); };
 
-	// TODO (pending better browser support): https://developer.mozilla.org/en-US/docs/Web/API/CanvasRenderingContext2D/roundRect
+	// upstream note (pending better browser support): https://developer.mozilla.org/en-US/docs/Web/API/CanvasRenderingContext2D/roundRect
 	return (p, x, y, w, h, endRad = 0, baseRad = 0) => {
 		if (endRad == 0 && baseRad == 0)
 			rect(p, x, y, w, h);
@@ -2055,7 +2055,7 @@ const arcV = (p, y, x, r, startAngle, endAngle) => { p.arc(x, y, r, startAngle, 
 const bezierCurveToH = (p, bp1x, bp1y, bp2x, bp2y, p2x, p2y) => { p.bezierCurveTo(bp1x, bp1y, bp2x, bp2y, p2x, p2y); };
 const bezierCurveToV = (p, bp1y, bp1x, bp2y, bp2x, p2y, p2x) => { p.bezierCurveTo(bp1x, bp1y, bp2x, bp2y, p2x, p2y); };
 
-// TODO: drawWrap(seriesIdx, drawPoints) (save, restore, translate, clip)
+// upstream note: drawWrap(seriesIdx, drawPoints) (save, restore, translate, clip)
 function points(opts) {
 	return (u, seriesIdx, idx0, idx1, filtIdxs) => {
 	//	log("drawPoints()", arguments);
@@ -2604,7 +2604,7 @@ function bars(opts) {
 
 				let xVal = scaleX.distr != 2 || disp != null ? dataX[i] : i;
 
-				// TODO: all xPos can be pre-computed once for all series in aligned set
+				// upstream note: all xPos can be pre-computed once for all series in aligned set
 				let xPos = valToPosX(xVal, scaleX, xDim, xOff);
 				let yPos = valToPosY(ifNull(yVal, fillTo), scaleY, yDim, yOff);
 
@@ -2853,7 +2853,7 @@ function snapNumX(self, dataMin, dataMax) {
 const snapTimeX = snapNumX;
 
 // this ensures that non-temporal/numeric y-axes get multiple-snapped padding added above/below
-// TODO: also account for incrs when snapping to ensure top of axis gets a tick & value
+// upstream note: also account for incrs when snapping to ensure top of axis gets a tick & value
 function snapNumY(self, dataMin, dataMax) {
 	return dataMin == null ? nullNullTuple : rangeNum(dataMin, dataMax, rangePad, true);
 }
@@ -3080,7 +3080,7 @@ function uPlot(opts, data, then) {
 	initScale("x");
 	initScale("y");
 
-	// TODO: init scales from facets in mode: 2
+	// upstream note: init scales from facets in mode: 2
 	if (mode == 1) {
 		series.forEach(s => {
 			initScale(s.scale);
@@ -3507,7 +3507,7 @@ function uPlot(opts, data, then) {
 		let prox = hov.prox = fnOrSelf(hov.prox);
 		let bias = hov.bias ??= 0;
 
-		// TODO: only scan between in-view idxs (i0, i1)
+		// upstream note: only scan between in-view idxs (i0, i1)
 		cursor.dataIdx = (self, seriesIdx, cursorIdx, valAtPosX) => {
 			if (seriesIdx == 0)
 				return cursorIdx;
@@ -3713,7 +3713,7 @@ function uPlot(opts, data, then) {
 			cursorPtsTop.splice(i, 1);
 		}
 
-		// TODO: de-init no-longer-needed scales?
+		// upstream note: de-init no-longer-needed scales?
 
 		fire("delSeries", i);
 	}
@@ -4011,7 +4011,7 @@ function uPlot(opts, data, then) {
 
 		// explicitly setting the x-scale invalidates everything (acts as redraw)
 		if (pendScales[xScaleKey] != null)
-			resetYSeries(true); // TODO: only reset series on auto scales?
+			resetYSeries(true); // upstream note: only reset series on auto scales?
 
 		let wipScales = {};
 
@@ -4079,7 +4079,7 @@ function uPlot(opts, data, then) {
 				else {
 					if (i > 0) {
 						if (s.show && s.auto) {
-							// TODO: only handles, assumes and requires facets[0] / 'x' scale, and facets[1] / 'y' scale
+							// upstream note: only handles, assumes and requires facets[0] / 'x' scale, and facets[1] / 'y' scale
 							let [ xFacet, yFacet ] = s.facets;
 							let xScaleKey = xFacet.scale;
 							let yScaleKey = yFacet.scale;
@@ -5321,7 +5321,7 @@ function uPlot(opts, data, then) {
 		closestDist = inf;
 		closestSeries = null;
 
-		// TODO: extract
+		// upstream note: extract
 		let xDim = scaleX.ori == 0 ? plotWidCss : plotHgtCss;
 		let yDim = scaleX.ori == 1 ? plotWidCss : plotHgtCss;
 
