@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -229,15 +229,22 @@ def clusters(argv: list[str], count: int, env: dict[str, str], log_dir: Path):
         wait_for_clusters(processes, int(env["Q_WORKERS"]))
         yield processes
     finally:
+        # SIGTERM to the main process only, as an operator stops a cluster: it stops its own children.
+        # Sent to the whole group, stock qcluster's sentinel and workers die at once (they keep the
+        # default SIGTERM action) and its main process then waited out this wait's timeout, a minute
+        # per stock measurement.
         for process in processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.send_signal(signal.SIGTERM)
         for process in processes:
             try:
-                process.wait(timeout=60)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                print(f"cluster {process.pid} did not stop within 30 s of SIGTERM: killed", flush=True)
+        for process in processes:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
+            process.wait()
 
 
 def wait_for_clusters(processes: list[subprocess.Popen], workers: int) -> None:
