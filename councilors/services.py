@@ -5,9 +5,12 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import CharField, Field, Model
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -29,7 +32,7 @@ from councilors.scheduling import councilor_schedule_delete, councilor_schedule_
 from councilors.selectors import REQUESTED_BY_ARG, agent_metrics_get, worker_clusters_alive
 from councilors.severity import analyze_severity
 from gamification import payloads
-from gamification.events import emit
+from gamification.events import emit, emit_together
 from infrastructure.app_settings import app_settings as rate_settings
 from infrastructure.rate_limits import execute_rate_take
 
@@ -206,15 +209,26 @@ def _finished_event(execution: Execution) -> payloads.Event:
     return payloads.run_finished(_run_described(execution), end)
 
 
-# Foreign keys and constraints of a run's record are the database's to enforce (it does, on every
-# write): Django's full_clean would check each with a query of its own, twice per run, which was
-# most of a worker's time on a trivial run (bench/runs.py's profile, docs/benchmarks.md).
-RECORD_RELATIONS = ["agent", "councilor", "requested_by", "first_attempt", "cancelled_by"]
+# Only the record's strings are checked here, before they are written: SQLite enforces no length,
+# and a string over its limit must be a clear error on every database. The rest the database
+# enforces on every write (foreign keys, check constraints on the choices, positive integers), and
+# Django's full_clean, which checked each field again (and each constraint with a query of its own),
+# twice per run, was a visible part of a worker's time on a trivial run (bench/runs.py's profile).
+@cache
+def _checked_fields(model: type[Model]) -> tuple[Field, ...]:
+    return tuple(field for field in model._meta.concrete_fields if isinstance(field, CharField))
 
 
 def _fields_checked(execution: Execution) -> None:
-    """The record's own fields validated (lengths, choices); relations and constraints left to the database."""
-    execution.full_clean(exclude=RECORD_RELATIONS, validate_unique=False, validate_constraints=False)
+    """The record's strings validated (length, blank, choices); raises ValidationError naming each bad one."""
+    errors = {}
+    for field in _checked_fields(Execution):
+        try:
+            field.clean(getattr(execution, field.attname), execution)
+        except ValidationError as exc:
+            errors[field.name] = exc.error_list
+    if errors:
+        raise ValidationError(errors)
 
 
 def execution_start(
@@ -331,11 +345,12 @@ def execution_finish(*, execution: Execution, output: str, error: str = "", stat
     with transaction.atomic():
         execution_update(execution, FINISH_FIELDS)
         run_incidents_resolve(execution=execution)  # a stuck run ended
-        emit(*_finished_event(execution))
-        emit(
-            *payloads.agent_metrics_updated(
+        # Published together: one hand-over to the publishing thread for the run's end and its metrics.
+        emit_together(
+            _finished_event(execution),
+            payloads.agent_metrics_updated(
                 agent_id=execution.agent.agent_id, metrics=agent_metrics_get(agent=execution.agent)
-            )
+            ),
         )
     return execution
 

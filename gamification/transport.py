@@ -94,3 +94,27 @@ def publish(envelope: dict[str, Any], *, requester: int | None = None) -> None:
     """Blocking `apublish` for sync code; raises when the layer cannot be reached in time."""
     future = asyncio.run_coroutine_threadsafe(apublish(envelope, requester=requester), _background_loop())
     future.result(timeout=app_settings.PUBLISH_TIMEOUT_S + 1)
+
+
+async def _apublish_all(envelopes: list[tuple[dict[str, Any], int | None]]) -> list[BaseException | None]:
+    outcomes: list[BaseException | None] = []
+    for envelope, requester in envelopes:
+        try:
+            await apublish(envelope, requester=requester)
+        except Exception as exc:  # noqa: BLE001 - each envelope's own outcome; the next is still sent
+            outcomes.append(exc)
+        else:
+            outcomes.append(None)
+    return outcomes
+
+
+def publish_all(envelopes: list[tuple[dict[str, Any], int | None]]) -> list[BaseException | None]:
+    """Blocking `apublish` of several (envelope, requester) in order, in one hand-over to the loop thread.
+
+    Returns each envelope's outcome: None when sent, else the exception that stopped it.
+    """
+    future = asyncio.run_coroutine_threadsafe(_apublish_all(envelopes), _background_loop())
+    try:
+        return future.result(timeout=len(envelopes) * (app_settings.PUBLISH_TIMEOUT_S + 1))
+    except Exception as exc:  # noqa: BLE001 - the loop thread did not answer in time: none is known sent
+        return [exc] * len(envelopes)

@@ -15,6 +15,8 @@ from django.utils.translation import gettext_noop
 
 PASSED_THROUGH = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
 PASSED_THROUGH_PREFIXES = ("LC_",)
+_PASSED_THROUGH_BYTES = frozenset(os.fsencode(name) for name in PASSED_THROUGH)
+_PASSED_THROUGH_PREFIXES_BYTES = tuple(os.fsencode(prefix) for prefix in PASSED_THROUGH_PREFIXES)
 # Names of the server's secrets. The agent's `env` may not set them either, although its values
 # are literals typed by an admin and never the server's: a name such as DATABASE_URL there is
 # almost always the server's value pasted in (to make a `manage.py …` agent work), which would put
@@ -45,12 +47,12 @@ def env_secret_names(env: Mapping[str, str]) -> list[str]:
 
 def child_environment(*, agent_env: Mapping[str, str], run_vars: Mapping[str, Any], home: str) -> dict[str, str]:
     """The allowlisted part of this process's environment, HOME, then the agent's `env`, then the run's CONDUCTOR_*."""
-    # Names first, values only for the few passed through: a worker's environment is long, and
-    # decoding all of it was a visible part of a trivial run's CPU (bench/runs.py's profile).
+    # The names as bytes, and only the few passed through decoded: a worker's environment is long,
+    # and decoding all of it was a visible part of a trivial run's CPU (bench/runs.py's profile).
     inherited = {
-        name: os.environ[name]
-        for name in os.environ
-        if name in PASSED_THROUGH or name.startswith(PASSED_THROUGH_PREFIXES)
+        os.fsdecode(name): os.fsdecode(value)
+        for name, value in os.environb.items()
+        if name in _PASSED_THROUGH_BYTES or name.startswith(_PASSED_THROUGH_PREFIXES_BYTES)
     }
     own = {name: value for name, value in agent_env.items() if name.upper() not in SERVER_SECRET_NAMES}
     conductor = {f"CONDUCTOR_{name.upper()}": str(value) for name, value in run_vars.items()}

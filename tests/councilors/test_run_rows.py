@@ -3,12 +3,13 @@
 import itertools
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from councilors.models import Agent, Councilor, Execution
 from councilors.run_rows import councilor_row_lock, execution_insert, execution_update
-from councilors.services import FINISH_FIELDS
+from councilors.services import FINISH_FIELDS, execution_finish, execution_start
 from tests.factories import edit_councilor, make_actor, make_agent, make_councilor
 
 
@@ -88,3 +89,26 @@ def test_finishing_a_run_whose_row_is_gone_raises():
 
     with pytest.raises(DatabaseError, match="not updated"):
         execution_update(run, FINISH_FIELDS)
+
+
+@pytest.mark.django_db
+def test_a_run_with_a_string_over_its_limit_is_refused_before_it_is_written():
+    # SQLite enforces no column length: the check before the write is what refuses it there.
+    agent = make_agent()
+
+    with pytest.raises(ValidationError) as raised:
+        execution_start(agent=agent, prompt="p", instance_id="i" * 121, worker="w" * 256)
+
+    assert set(raised.value.message_dict) == {"instance_id", "worker"}
+    assert not Execution.objects.filter(agent=agent).exists()
+
+
+@pytest.mark.django_db
+def test_a_finish_with_a_status_outside_the_choices_is_refused_and_the_run_stays_as_it_was():
+    execution = execution_start(agent=make_agent(), prompt="p")
+
+    with pytest.raises(ValidationError) as raised:
+        execution_finish(execution=execution, output="", status="exploded")
+
+    assert set(raised.value.message_dict) == {"status"}
+    assert Execution.objects.get(pk=execution.pk).status == Execution.Status.RUNNING
