@@ -32,7 +32,7 @@ from councilors.scheduling import councilor_schedule_delete, councilor_schedule_
 from councilors.selectors import REQUESTED_BY_ARG, agent_metrics_get, worker_clusters_alive
 from councilors.severity import analyze_severity
 from gamification import payloads
-from gamification.events import emit, emit_together
+from gamification.events import emit
 from infrastructure.app_settings import app_settings as rate_settings
 from infrastructure.rate_limits import execute_rate_take
 
@@ -345,12 +345,11 @@ def execution_finish(*, execution: Execution, output: str, error: str = "", stat
     with transaction.atomic():
         execution_update(execution, FINISH_FIELDS)
         run_incidents_resolve(execution=execution)  # a stuck run ended
-        # Published together: one hand-over to the publishing thread for the run's end and its metrics.
-        emit_together(
-            _finished_event(execution),
-            payloads.agent_metrics_updated(
+        emit(*_finished_event(execution))
+        emit(
+            *payloads.agent_metrics_updated(
                 agent_id=execution.agent.agent_id, metrics=agent_metrics_get(agent=execution.agent)
-            ),
+            )
         )
     return execution
 

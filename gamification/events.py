@@ -12,7 +12,6 @@ from django.db import transaction
 
 from gamification import metrics, transport
 from gamification.catalogue import validate_event
-from gamification.payloads import Event
 
 logger = logging.getLogger(__name__)
 
@@ -27,24 +26,10 @@ def _publish_logged(envelope: dict[str, Any], requester: int | None) -> None:
     try:
         transport.publish(envelope, requester=requester)
     except Exception as exc:  # noqa: BLE001 - the transport must never break the caller's work
-        _not_published(envelope, exc)
+        logger.warning("event %s not published (channel layer unreachable: %r)", envelope["type"], exc)
+        metrics.event_not_published(envelope["type"])
     else:
         metrics.event_emitted(envelope["type"])
-
-
-def _published_together_logged(envelopes: list[tuple[dict[str, Any], int | None]]) -> None:
-    for envelope, outcome in zip(
-        (envelope for envelope, _requester in envelopes), transport.publish_all(envelopes), strict=True
-    ):
-        if outcome is None:
-            metrics.event_emitted(envelope["type"])
-        else:
-            _not_published(envelope, outcome)
-
-
-def _not_published(envelope: dict[str, Any], exc: BaseException) -> None:
-    logger.warning("event %s not published (channel layer unreachable: %r)", envelope["type"], exc)
-    metrics.event_not_published(envelope["type"])
 
 
 def emit(
@@ -59,14 +44,6 @@ def emit(
     envelope = build_envelope(event_type, data)
     transaction.on_commit(lambda: _publish_logged(envelope, requester), using=using)
     return envelope
-
-
-def emit_together(*events: Event, using: str | None = None) -> list[dict[str, Any]]:
-    """`emit` for events that follow one another (a run's end, then its agent's metrics): published in
-    this order after the commit, in one hand-over to the publishing thread instead of one each."""
-    envelopes = [(build_envelope(event.type, event.data), event.requester) for event in events]
-    transaction.on_commit(lambda: _published_together_logged(envelopes), using=using)
-    return [envelope for envelope, _requester in envelopes]
 
 
 async def aemit(event_type: str, data: dict[str, Any], requester: int | None = None) -> dict[str, Any]:

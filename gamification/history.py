@@ -27,11 +27,12 @@ one from at or after it is complete, since nothing it missed was lost.
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, NamedTuple
 
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, PRIVATE_TYPES
-from infrastructure.redis_access import key, redis_async
+from infrastructure.redis_access import key_prefix, redis_async, redis_sync
 
 # KEYS: counter, history, origin, epoch, gap. ARGV: JSON head, message head, max events, ttl seconds,
 # channel ('' = no publish). The heads are the envelope's JSON and the layer's msgpack message
@@ -124,13 +125,16 @@ class Keys(NamedTuple):
 
 def keys() -> Keys:
     """The history's Redis keys (under the deployment's prefix)."""
+    return _keys_under(key_prefix())
+
+
+@cache  # every event reads them: built once per prefix (tests change the prefix)
+def _keys_under(prefix: str) -> Keys:
     return Keys(
-        key("gamification", "event_id"),
-        key("gamification", "history"),
-        key("gamification", "event_id_origin"),
-        key("gamification", "event_id_epoch"),
-        key("gamification", "event_id_gap"),
-        key("gamification", "event_id_lost"),
+        *(
+            ":".join((prefix, "gamification", name))
+            for name in ("event_id", "history", "event_id_origin", "event_id_epoch", "event_id_gap", "event_id_lost")
+        )
     )
 
 
@@ -149,16 +153,9 @@ def json_head(envelope: dict[str, Any], *, requester: int | None = None) -> str:
     return encode_frame(stored)[: -len(_JSON_ID_TAIL)]
 
 
-async def history_append(
-    *, envelope: dict[str, Any], requester: int | None = None, message_head: bytes = b"", channel: str = ""
-) -> int:
-    """Assign the envelope its id and store it; with a `channel`, also PUBLISH `message_head` + the id there.
-
-    `message_head` is the channel layer's message for the envelope, cut before the id's value
-    (gamification/fastpath/channels_redis.py), so the script publishes exactly what `group_send` would.
-    """
+def _append_args(*, envelope: dict[str, Any], requester: int | None, message_head: bytes, channel: str) -> list[Any]:
     key = keys()
-    event_id = await redis_async().eval(
+    return [
         _APPEND_LUA,
         5,
         key.counter,
@@ -171,8 +168,28 @@ async def history_append(
         app_settings.HISTORY_SIZE,
         app_settings.HISTORY_TTL_S,
         channel,
-    )
-    return int(event_id)
+    ]
+
+
+async def history_append(
+    *, envelope: dict[str, Any], requester: int | None = None, message_head: bytes = b"", channel: str = ""
+) -> int:
+    """Assign the envelope its id and store it; with a `channel`, also PUBLISH `message_head` + the id there.
+
+    `message_head` is the channel layer's message for the envelope, cut before the id's value
+    (gamification/fastpath/channels_redis.py), so the script publishes exactly what `group_send` would.
+    """
+    args = _append_args(envelope=envelope, requester=requester, message_head=message_head, channel=channel)
+    return int(await redis_async().eval(*args))
+
+
+def history_append_blocking(
+    *, envelope: dict[str, Any], requester: int | None = None, message_head: bytes = b"", channel: str = ""
+) -> int:
+    """`history_append` from sync code, on the process's blocking client; raises when Redis does not
+    answer within GAMIFICATION_PUBLISH_TIMEOUT_S."""
+    args = _append_args(envelope=envelope, requester=requester, message_head=message_head, channel=channel)
+    return int(redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S).eval(*args))
 
 
 async def newest_id() -> int:

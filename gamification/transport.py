@@ -15,6 +15,7 @@ forks its workers and a forked child has no copy of its parent's threads.
 import asyncio
 import os
 import threading
+import weakref
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -91,30 +92,39 @@ async def apublish(envelope: dict[str, Any], *, requester: int | None = None) ->
 
 
 def publish(envelope: dict[str, Any], *, requester: int | None = None) -> None:
-    """Blocking `apublish` for sync code; raises when the layer cannot be reached in time."""
+    """Blocking `apublish` for sync code; raises when the layer cannot be reached in time.
+
+    On the usual deployment the history script publishes, and it runs right here on the process's
+    blocking Redis client: handing each event to the event loop thread cost a worker about five
+    times the script's own CPU (three events per run: bench/runs.py's profile). Otherwise the
+    layer's `group_send` needs that loop.
+    """
+    layer = get_channel_layer()
+    if app_settings.HISTORY_ENABLED and channels_redis.check(layer).available:
+        envelope["id"] = history.history_append_blocking(
+            envelope=envelope,
+            requester=requester,
+            message_head=channels_redis.message_head(layer, layer_message(envelope, requester=requester)),
+            channel=_group_channel(layer),
+        )
+        return
     future = asyncio.run_coroutine_threadsafe(apublish(envelope, requester=requester), _background_loop())
     future.result(timeout=app_settings.PUBLISH_TIMEOUT_S + 1)
 
 
-async def _apublish_all(envelopes: list[tuple[dict[str, Any], int | None]]) -> list[BaseException | None]:
-    outcomes: list[BaseException | None] = []
-    for envelope, requester in envelopes:
-        try:
-            await apublish(envelope, requester=requester)
-        except Exception as exc:  # noqa: BLE001 - each envelope's own outcome; the next is still sent
-            outcomes.append(exc)
-        else:
-            outcomes.append(None)
-    return outcomes
+# Per layer (tests replace layers), per group name: the Redis channel it publishes the group on.
+_group_channels: "weakref.WeakKeyDictionary[Any, dict[str, str]]" = weakref.WeakKeyDictionary()
 
 
-def publish_all(envelopes: list[tuple[dict[str, Any], int | None]]) -> list[BaseException | None]:
-    """Blocking `apublish` of several (envelope, requester) in order, in one hand-over to the loop thread.
+def _group_channel(layer: Any) -> str:
+    """The Redis channel of the events' group, asked of the layer once (the layer answers inside a loop)."""
+    group, known = app_settings.GROUP, _group_channels.setdefault(layer, {})
+    if group not in known:
 
-    Returns each envelope's outcome: None when sent, else the exception that stopped it.
-    """
-    future = asyncio.run_coroutine_threadsafe(_apublish_all(envelopes), _background_loop())
-    try:
-        return future.result(timeout=len(envelopes) * (app_settings.PUBLISH_TIMEOUT_S + 1))
-    except Exception as exc:  # noqa: BLE001 - the loop thread did not answer in time: none is known sent
-        return [exc] * len(envelopes)
+        async def ask() -> str:
+            return channels_redis.group_channel(layer, group)
+
+        known[group] = asyncio.run_coroutine_threadsafe(ask(), _background_loop()).result(
+            timeout=app_settings.PUBLISH_TIMEOUT_S + 1
+        )
+    return known[group]

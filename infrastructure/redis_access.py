@@ -28,9 +28,10 @@ import redis.asyncio
 import redis.asyncio.sentinel
 import redis.sentinel
 from django.conf import settings
-from redis.asyncio.retry import Retry
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from infrastructure.redis_url import layer_host
 
@@ -101,11 +102,12 @@ def _connection_kwargs(host: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in host.items() if name not in (*_SENTINEL_KEYS, "address")}
 
 
-def _sync_client(host: dict[str, Any]) -> redis.Redis:
+def _sync_client(host: dict[str, Any], *, socket_timeout: float) -> redis.Redis:
     options = {
         **_connection_kwargs(host),
         "socket_connect_timeout": CONNECT_TIMEOUT_S,
-        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_timeout": socket_timeout,
+        **_reconnecting(Retry),
     }
     if _is_sentinel(host):
         sentinel = redis.sentinel.Sentinel(host["sentinels"], sentinel_kwargs=host.get("sentinel_kwargs"))
@@ -115,21 +117,25 @@ def _sync_client(host: dict[str, Any]) -> redis.Redis:
     return redis.Redis(**options)
 
 
-def redis_sync() -> redis.Redis:
-    """The process's shared blocking client (per PID: a connection pool must not cross a fork)."""
+def redis_sync(*, socket_timeout: float = SOCKET_TIMEOUT_S) -> redis.Redis:
+    """The process's shared blocking client (per PID: a connection pool must not cross a fork).
+
+    `socket_timeout`: how long a command may wait for Redis (one client per value: the event
+    publisher's is GAMIFICATION_PUBLISH_TIMEOUT_S).
+    """
     pid, host = os.getpid(), redis_host()
-    identity = _identity(host)
+    identity = f"{_identity(host)} {socket_timeout}"
     with _lock:
         if pid not in _sync_clients:
             _sync_clients.clear()
             _sync_clients[pid] = {}
         clients = _sync_clients[pid]
         if identity not in clients:
-            clients[identity] = _sync_client(host)
+            clients[identity] = _sync_client(host, socket_timeout=socket_timeout)
         return clients[identity]
 
 
-def _reconnecting() -> dict[str, Any]:
+def _reconnecting(retry_class: type[Retry] | type[AsyncRetry] = AsyncRetry) -> dict[str, Any]:
     """Pool options: a command that finds its pooled connection dead is retried on a fresh one.
 
     After Redis restarts, every pooled connection is stale and fails on first use; without a retry
@@ -138,7 +144,7 @@ def _reconnecting() -> dict[str, Any]:
     not, since a script may have run (a retry would give one event two ids). Through Sentinel, a
     fresh connection asks the sentinels for the primary first, so the retry follows a failover.
     """
-    return {"retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 3), "retry_on_error": [RedisConnectionError]}
+    return {"retry": retry_class(ExponentialBackoff(cap=0.5, base=0.05), 3), "retry_on_error": [RedisConnectionError]}
 
 
 class QueuedRedis(redis.asyncio.Redis):

@@ -49,11 +49,12 @@ def child_environment(*, agent_env: Mapping[str, str], run_vars: Mapping[str, An
     """The allowlisted part of this process's environment, HOME, then the agent's `env`, then the run's CONDUCTOR_*."""
     # The names as bytes, and only the few passed through decoded: a worker's environment is long,
     # and decoding all of it was a visible part of a trivial run's CPU (bench/runs.py's profile).
-    inherited = {
-        os.fsdecode(name): os.fsdecode(value)
-        for name, value in os.environb.items()
+    passed = [
+        os.fsdecode(name)
+        for name in os.environb
         if name in _PASSED_THROUGH_BYTES or name.startswith(_PASSED_THROUGH_PREFIXES_BYTES)
-    }
+    ]
+    inherited = {name: os.environ[name] for name in passed}
     own = {name: value for name, value in agent_env.items() if name.upper() not in SERVER_SECRET_NAMES}
     conductor = {f"CONDUCTOR_{name.upper()}": str(value) for name, value in run_vars.items()}
     return {**inherited, "HOME": home, **own, **conductor}

@@ -11,13 +11,11 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
 from django.urls import path
 
 from gamification.app_settings import app_settings
-from gamification.events import emit, emit_together
+from gamification.events import emit
 from gamification.history import AUDIENCE_KEY
-from gamification.payloads import Event
 from tests.gamification.ws import TIMEOUT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,24 +57,3 @@ async def test_a_plain_channels_consumer_in_the_group_receives_every_event_a_wor
         await communicator.disconnect()
     assert [item["envelope"] for item in received] == sent  # every one, in order, ids included, in full
     assert [item["audience"] for item in received] == [None, None, {"requester": 7}]
-
-
-def worker_emits_together_in_a_transaction(*events: Event) -> list[dict[str, Any]]:
-    """As a run's finish does: its events emitted together inside the transaction that records it."""
-    with transaction.atomic():
-        return emit_together(*events)
-
-
-async def test_events_emitted_together_arrive_in_order_in_full_after_the_commit():
-    communicator = WebsocketCommunicator(URLRouter([path("listen", Listener.as_asgi())]), "/listen")
-    try:
-        assert (await communicator.connect(timeout=TIMEOUT))[0]
-        sent = await sync_to_async(worker_emits_together_in_a_transaction)(
-            Event("agent_execution_started", STARTED, 7), Event("system_alert", ALERT)
-        )
-        received = [await communicator.receive_json_from(timeout=TIMEOUT) for _ in sent]
-    finally:
-        await communicator.disconnect()
-    assert [item["envelope"] for item in received] == sent
-    assert sent[1]["id"] == sent[0]["id"] + 1  # the history's ids, given in the order emitted
-    assert [item["audience"] for item in received] == [{"requester": 7}, None]
