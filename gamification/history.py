@@ -188,8 +188,18 @@ def history_append_blocking(
 ) -> int:
     """`history_append` from sync code, on the process's blocking client; raises when Redis does not
     answer within GAMIFICATION_PUBLISH_TIMEOUT_S."""
-    args = _append_args(envelope=envelope, requester=requester, message_head=message_head, channel=channel)
-    return int(redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S).eval(*args))
+    _script, key_count, *values = _append_args(
+        envelope=envelope, requester=requester, message_head=message_head, channel=channel
+    )
+    client = redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S)
+    # By its hash (EVALSHA; loaded once per server): sending the script's text with every event
+    # was most of the client's work per event.
+    return int(_append_script(client)(keys=values[:key_count], args=values[key_count:]))
+
+
+@cache
+def _append_script(client: Any) -> Any:
+    return client.register_script(_APPEND_LUA)
 
 
 async def newest_id() -> int:
