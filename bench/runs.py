@@ -256,13 +256,14 @@ def wait_for_clusters(processes: list[subprocess.Popen], workers: int) -> None:
     start-up CPU counted as the runs', their processes missing from `process_roles`).
     """
     from django.db import close_old_connections
-    from django_q.status import Stat
+
+    from councilors.selectors import worker_cluster_stats
 
     deadline = time.monotonic() + 120
     while True:
         close_old_connections()
         sentinels = [child for process in processes for child in psutil.Process(process.pid).children()]
-        beating = {stat.sentinel for stat in Stat.get_all()}
+        beating = {stat.sentinel for stat in worker_cluster_stats()}
         if len(sentinels) == len(processes) and all(
             sentinel.pid in beating and len(sentinel.children()) >= workers + 2 for sentinel in sentinels
         ):

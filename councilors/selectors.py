@@ -128,13 +128,42 @@ def councilor_get(*, councilor_id: str) -> Councilor:
 
 
 def worker_clusters_alive() -> int:
-    """How many django-q2 clusters have reported a heartbeat recently (0 when none, or unknown)."""
-    from django_q.status import Stat
+    """How many django-q2 clusters have reported a heartbeat recently and are not stopping (0 when none, or unknown).
+
+    A stopped cluster's last heartbeat lives on for its 3 s expiry: it takes no new task, so it is not counted.
+    """
+    from django_q.conf import Conf
+
+    # The status travels lazy (pickled as a translatable text), so it compares in this process's language.
+    return sum(1 for stat in worker_cluster_stats() if stat.status not in (Conf.STOPPING, Conf.STOPPED))
+
+
+def worker_cluster_stats() -> list[Any]:
+    """The heartbeats (django-q2 `Stat`s) of the clusters that reported one recently; [] when unknown.
+
+    Read without writing anything back. django-q2's own reader (`Stat.get_all`) rewrites the cached
+    list of heartbeat keys as it read it, less the expired ones: a reader that read the list just
+    before a cluster's first heartbeat added its key and wrote it back just after dropped that key,
+    and the live cluster read as none until its next heartbeat (an admin's Run was refused, now and
+    then, under load). The clusters themselves keep the list: each adds its key back if missing and
+    drops expired ones when it adds its own.
+    """
+    from django_q.brokers import get_broker
+    from django_q.conf import Conf
+    from django_q.signing import BadSignature, SignedPackage
 
     try:
-        return len(Stat.get_all())
+        cache = get_broker().cache
+        packs = cache.get_many(cache.get(Conf.Q_STAT) or []).values() if cache is not None else []
+        stats = []
+        for pack in packs:
+            try:
+                stats.append(SignedPackage.loads(pack))
+            except BadSignature:
+                continue  # another deployment's cluster sharing the cache (another SECRET_KEY)
+        return stats
     except Exception:  # noqa: BLE001 - an unreadable heartbeat store means no worker we can rely on
-        return 0
+        return []
 
 
 # Buckets of the run-duration histogram, in seconds (runs take from a blink to many minutes).

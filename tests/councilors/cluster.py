@@ -39,9 +39,9 @@ def live_clusters() -> int:
     heartbeat of a cluster an earlier test just stopped: waiting on it, a test could go on before
     its own cluster is up and then find none.
     """
-    from django_q.status import Stat
+    from councilors.selectors import worker_cluster_stats
 
-    return sum(1 for stat in Stat.get_all() if psutil.pid_exists(stat.sentinel))
+    return sum(1 for stat in worker_cluster_stats() if psutil.pid_exists(stat.sentinel))
 
 
 @contextmanager
