@@ -42,6 +42,8 @@ import asyncio
 import importlib
 import inspect
 import logging
+import struct
+import time
 import types
 from collections import deque
 from collections.abc import Callable
@@ -67,6 +69,8 @@ MSG_QUEUE = "daphne's application queues: %s"
 QUEUE_LIGHT = "light (one slot object per connection)"
 MSG_COMPACT = "daphne's WebSocket protocols after the handshake: %s"
 COMPACT_ON = "compacted (handshake leftovers dropped, shared values moved to the class)"
+MSG_PROTOCOL = "daphne's WebSocket protocol: %s"
+PROTOCOL_GATEWAY = "the gateway's (autobahn's writes straight to the socket, one ping frame per second for all)"
 
 # What autobahn's protocol keeps from the opening handshake and reads only during it
 # (`processHandshake`, `succeedHandshake`): dropped once the connection is open.
@@ -133,6 +137,7 @@ def check() -> Capability:
     logger.info(MSG_CONNECTION_LOGGING, _defer_connection_debug_text())
     logger.info(MSG_QUEUE, _use_light_queues())
     logger.info(MSG_COMPACT, _compaction_check())
+    logger.info(MSG_PROTOCOL, _use_gateway_protocol() if capability.available else "daphne's own")
     return capability
 
 
@@ -192,7 +197,11 @@ def missing_attribute(protocol: Any) -> str | None:
     for name in PROTOCOL_ATTRIBUTES:
         if not hasattr(protocol, name):
             return f"the protocol has no {name}"
-    transport = protocol.transport
+    return missing_transport_attribute(protocol.transport)
+
+
+def missing_transport_attribute(transport: Any) -> str | None:
+    """The first attribute the write path needs that this Twisted transport lacks, or None."""
     for name in TRANSPORT_ATTRIBUTES:
         if not hasattr(transport, name):
             return f"its transport ({type(transport).__name__}) has no {name}"
@@ -288,21 +297,31 @@ class DaphneSocket:
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
             return
-        transport = protocol.transport
-        if not protocol.send_queue and _twisted_holds_nothing(transport):
-            # Straight to the socket: Twisted's own write would buffer the frame, register the
-            # socket for writability, send on the next loop turn and unregister it again — two
-            # selector updates and a callback per frame per client.
-            try:
-                sent = transport.socket.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                return  # the connection broke; Twisted's reader notices and closes it
-            if sent == len(data):
-                return
-            data = data[sent:]
-        transport.write(data)  # the rest, in order, through Twisted (its producer pauses us when full)
+        if protocol.send_queue:  # autobahn's own queue (a fragmented send) goes first, through Twisted
+            protocol.transport.write(data)
+            return
+        write_through(protocol.transport, data)
+
+
+def write_through(transport: Any, data: bytes) -> None:
+    """Write to a Twisted TCP transport: straight to the socket when Twisted holds nothing unsent.
+
+    Twisted's own write buffers the bytes, registers the socket for writability, sends on the next
+    loop turn and unregisters it again: two selector updates and a callback per write. What the
+    socket does not take at once (or everything, when Twisted already holds bytes) goes through
+    Twisted, in order; its producer pauses the writer when the buffer is full.
+    """
+    if _twisted_holds_nothing(transport):
+        try:
+            sent = transport.socket.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return  # the connection broke; Twisted's reader notices and closes it
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
 
 
 @cache
@@ -358,6 +377,148 @@ class _ChainedProducer:
     def stopProducing(self) -> None:  # noqa: N802
         self.first.stopProducing()
         self.second.stopProducing()
+
+
+# autobahn's own writes and pings ------------------------------------------------------------------
+
+# autobahn's automatic ping payload: the time it was sent (ns) and a sequence number, no random bytes
+# at its default size (daphne sets no other); onAutoPong reads both back for its debug line.
+AUTOPING_SIZE = 12
+_PING = struct.Struct(">QL")
+_PING_HEADER = bytes((0x89, AUTOPING_SIZE))  # FIN, opcode 9 (ping), unmasked, 12 bytes of payload
+
+
+class SharedPing:
+    """One ping payload and its ready frame per second, for every connection daphne pings in it."""
+
+    __slots__ = ("second", "sent_ns", "payload", "frame")
+
+    def __init__(self, second: int, sequence: int) -> None:
+        self.second = second
+        self.sent_ns = time.time_ns()
+        self.payload = _PING.pack(self.sent_ns, sequence)
+        self.frame = _PING_HEADER + self.payload
+
+
+_shared_ping = SharedPing(-1, 0)
+
+
+def shared_ping() -> SharedPing:
+    """This second's ping (daphne's timeout checker pings a few thousand connections in one pass)."""
+    global _shared_ping
+    second = int(time.monotonic())
+    if _shared_ping.second != second:
+        _shared_ping = SharedPing(second, _shared_ping.second + 1 if _shared_ping.second >= 0 else 1)
+    return _shared_ping
+
+
+@cache
+def _gateway_protocol_class() -> type | None:
+    """daphne's WebSocketProtocol with cheaper writes and pings (see `_use_gateway_protocol`); None without daphne."""
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:
+        return None
+
+    class GatewayWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc,valid-type]
+        """daphne's protocol; autobahn's writes go straight to the socket, its pings share one frame."""
+
+        # Whether this connection and its transport have what the methods below touch (checked on
+        # the first write, on the real instances): a TLS transport, for one, does not.
+        direct_writes: bool | None = None
+
+        def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:  # noqa: N802
+            """autobahn's `sendData`, its unchopped, unqueued case written through `write_through`."""
+            if sync or chopsize or not self._writes_directly() or self.send_queue:
+                WebSocketProtocol.sendData(self, data, sync, chopsize)
+                return
+            write_through(self.transport, data)
+            state = self.state
+            if state == self.STATE_OPEN:
+                self.trafficStats.outgoingOctetsWireLevel += len(data)
+            elif state == self.STATE_CONNECTING or state == self.STATE_PROXY_CONNECTING:
+                self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
+            if self.logOctets:
+                self.logTxOctets(data, False)
+
+        def _writes_directly(self) -> bool:
+            if self.direct_writes is None:
+                missing = missing_gateway_protocol_attribute(self)
+                if missing is not None:
+                    _warn_once_instance_missing(missing)
+                self.direct_writes = missing is None
+            return self.direct_writes
+
+        def _sendAutoPing(self) -> None:  # noqa: N802
+            """autobahn's automatic ping (daphne's timeout checker calls it), with this second's shared frame.
+
+            The same payload autobahn makes (time sent, a sequence number; the number counts the
+            seconds with pings, not one connection's pings), so the pong matches it as before.
+            """
+            if not self._writes_directly() or self.autoPingSize != AUTOPING_SIZE:
+                WebSocketProtocol._sendAutoPing(self)
+                return
+            ping = shared_ping()
+            self.autoPingPendingCall = None
+            self.autoPingPendingSent = ping.sent_ns
+            self.autoPingPendingSeq += 1
+            self.autoPingPending = ping.payload
+            if self.state == self.STATE_OPEN:
+                self.sendData(ping.frame)
+            if self.autoPingTimeout:
+                self.autoPingTimeoutCall = self.factory._batched_timer.call_later(
+                    self.autoPingTimeout, self.onAutoPingTimeout
+                )
+
+    return GatewayWebSocketProtocol
+
+
+# What the gateway's protocol reads or replaces of autobahn's (checked at start-up on the class).
+GATEWAY_PROTOCOL_ATTRIBUTES = (
+    "sendData",
+    "_sendAutoPing",
+    "onAutoPingTimeout",
+    "logTxOctets",
+    "STATE_OPEN",
+    "STATE_CONNECTING",
+    "STATE_PROXY_CONNECTING",
+)
+# ... and on an open connection: autobahn's automatic ping state and the traffic counters.
+GATEWAY_PROTOCOL_INSTANCE_ATTRIBUTES = (
+    "send_queue",
+    "trafficStats",
+    "logOctets",
+    "autoPingSize",
+    "autoPingTimeout",
+    "autoPingPendingSeq",
+    "factory",
+)
+
+
+def missing_gateway_protocol_attribute(protocol: Any) -> str | None:
+    """The first attribute `GatewayWebSocketProtocol` touches that this connection or its transport lacks, or None."""
+    for name in GATEWAY_PROTOCOL_INSTANCE_ATTRIBUTES:
+        if not hasattr(protocol, name):
+            return f"the protocol has no {name}"
+    return missing_transport_attribute(protocol.transport)
+
+
+def _use_gateway_protocol() -> str:
+    """Make daphne's WebSocket factory build `GatewayWebSocketProtocol`; says what was done (for the log)."""
+    try:
+        from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+    except ImportError as exc:
+        return f"daphne's own ({exc})"
+    gateway_class = _gateway_protocol_class()
+    if WebSocketFactory.protocol is gateway_class:
+        return PROTOCOL_GATEWAY
+    if WebSocketFactory.protocol is not WebSocketProtocol:
+        return f"daphne's own (its factory builds {WebSocketFactory.protocol.__qualname__})"
+    for name in GATEWAY_PROTOCOL_ATTRIBUTES:
+        if not hasattr(WebSocketProtocol, name):
+            return f"daphne's own (autobahn's protocol has no {name})"
+    WebSocketFactory.protocol = gateway_class
+    return PROTOCOL_GATEWAY
 
 
 # Idle memory per connection ------------------------------------------------------------------------

@@ -48,6 +48,7 @@ def test_the_daphne_check_logs_once_which_path_it_takes(caplog):
         ),
         daphne.MSG_QUEUE % daphne.QUEUE_LIGHT,
         daphne.MSG_COMPACT % daphne.COMPACT_ON,
+        daphne.MSG_PROTOCOL % daphne.PROTOCOL_GATEWAY,
     ]
 
 
