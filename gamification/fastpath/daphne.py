@@ -70,6 +70,7 @@ QUEUE_LIGHT = "light (one slot object per connection)"
 MSG_COMPACT = "daphne's WebSocket protocols after the handshake: %s"
 COMPACT_ON = "compacted (handshake leftovers dropped, shared values moved to the class)"
 MSG_PROTOCOL = "daphne's WebSocket protocol: %s"
+MSG_PROTOCOL_MISSING = "daphne's WebSocket protocol: autobahn's own writes and pings for connections (%s)"
 PROTOCOL_GATEWAY = "the gateway's (autobahn's writes straight to the socket, one ping frame per second for all)"
 
 # What autobahn's protocol keeps from the opening handshake and reads only during it
@@ -386,15 +387,20 @@ class _ChainedProducer:
 AUTOPING_SIZE = 12
 _PING = struct.Struct(">QL")
 _PING_HEADER = bytes((0x89, AUTOPING_SIZE))  # FIN, opcode 9 (ping), unmasked, 12 bytes of payload
+# The client's answer: FIN and opcode 10 (pong), masked (every client frame is), the same 12 bytes.
+PONG_FIRST_BYTE = 0x8A
+PONG_SECOND_BYTE = 0x80 | AUTOPING_SIZE
+PONG_FRAME_LENGTH = 2 + 4 + AUTOPING_SIZE
 
 
 class SharedPing:
     """One ping payload and its ready frame per second, for every connection daphne pings in it."""
 
-    __slots__ = ("second", "sent_ns", "payload", "frame")
+    __slots__ = ("second", "sequence", "sent_ns", "payload", "frame")
 
     def __init__(self, second: int, sequence: int) -> None:
         self.second = second
+        self.sequence = sequence
         self.sent_ns = time.time_ns()
         self.payload = _PING.pack(self.sent_ns, sequence)
         self.frame = _PING_HEADER + self.payload
@@ -408,7 +414,7 @@ def shared_ping() -> SharedPing:
     global _shared_ping
     second = int(time.monotonic())
     if _shared_ping.second != second:
-        _shared_ping = SharedPing(second, _shared_ping.second + 1 if _shared_ping.second >= 0 else 1)
+        _shared_ping = SharedPing(second, (_shared_ping.sequence + 1) % 2**32)
     return _shared_ping
 
 
@@ -423,9 +429,11 @@ def _gateway_protocol_class() -> type | None:
     class GatewayWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc,valid-type]
         """daphne's protocol; autobahn's writes go straight to the socket, its pings share one frame."""
 
-        # Whether this connection and its transport have what the methods below touch (checked on
-        # the first write, on the real instances): a TLS transport, for one, does not.
+        # Whether this connection and its transport have what `sendData` touches (checked on the
+        # first write, on the real instances: a TLS transport, for one, does not), and what the
+        # pings and pongs touch (checked on the first ping or pong, once the connection is open).
         direct_writes: bool | None = None
+        direct_pings: bool | None = None
 
         def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:  # noqa: N802
             """autobahn's `sendData`, its unchopped, unqueued case written through `write_through`."""
@@ -443,11 +451,19 @@ def _gateway_protocol_class() -> type | None:
 
         def _writes_directly(self) -> bool:
             if self.direct_writes is None:
-                missing = missing_gateway_protocol_attribute(self)
+                missing = missing_gateway_protocol_attribute(self, WRITE_INSTANCE_ATTRIBUTES)
                 if missing is not None:
-                    _warn_once_instance_missing(missing)
+                    _warn_once_protocol_missing(missing)
                 self.direct_writes = missing is None
             return self.direct_writes
+
+        def _pings_directly(self) -> bool:
+            if self.direct_pings is None:
+                missing = missing_gateway_protocol_attribute(self, PING_INSTANCE_ATTRIBUTES)
+                if missing is not None:
+                    _warn_once_protocol_missing(missing)
+                self.direct_pings = missing is None
+            return self.direct_pings and self._writes_directly()
 
         def _sendAutoPing(self) -> None:  # noqa: N802
             """autobahn's automatic ping (daphne's timeout checker calls it), with this second's shared frame.
@@ -455,7 +471,7 @@ def _gateway_protocol_class() -> type | None:
             The same payload autobahn makes (time sent, a sequence number; the number counts the
             seconds with pings, not one connection's pings), so the pong matches it as before.
             """
-            if not self._writes_directly() or self.autoPingSize != AUTOPING_SIZE:
+            if not self._pings_directly() or self.autoPingSize != AUTOPING_SIZE:
                 WebSocketProtocol._sendAutoPing(self)
                 return
             ping = shared_ping()
@@ -470,37 +486,101 @@ def _gateway_protocol_class() -> type | None:
                     self.autoPingTimeout, self.onAutoPingTimeout
                 )
 
+        def _dataReceived(self, data: bytes) -> None:  # noqa: N802
+            """autobahn's, with a shortcut for the common read of an idle connection: the pong to its ping.
+
+            Whole and alone in the read (18 bytes: header, mask, the 12-byte payload), between two
+            frames, answering the pending automatic ping: what autobahn's frame parser would do
+            with it, without the parser (a masker, a frame header, four callbacks per pong).
+            """
+            if (
+                len(data) == PONG_FRAME_LENGTH
+                and data[0] == PONG_FIRST_BYTE
+                and data[1] == PONG_SECOND_BYTE
+                and self._pings_directly()
+                and self.state == self.STATE_OPEN
+                and self.current_frame is None
+                and not self.data
+                and self.applyMask
+                and not self.logOctets
+                and not self.logFrames
+            ):
+                payload = _unmask(data[2:6], data[6:])
+                if payload == self.autoPingPending:
+                    self.trafficStats.incomingOctetsWireLevel += PONG_FRAME_LENGTH
+                    self._auto_pong(payload)
+                    return
+            WebSocketProtocol._dataReceived(self, data)
+
+        def _auto_pong(self, payload: bytes) -> None:
+            """autobahn's `processControlFrame` for a pong that answers the pending automatic ping."""
+            ping_sent, ping_seq = _PING.unpack(payload)
+            pong_received = time.time_ns()
+            self.onAutoPong(ping_sent, ping_seq, pong_received, int((pong_received - ping_sent) / 10**6), payload)
+            if self.autoPingTimeoutCall:
+                self.autoPingTimeoutCall.cancel()
+            self.autoPingPending = None
+            self.autoPingPendingSent = None
+            self.autoPingTimeoutCall = None
+            if self.autoPingInterval:
+                self.autoPingPendingCall = self.factory._batched_timer.call_later(
+                    self.autoPingInterval, self._sendAutoPing
+                )
+            self._onPong(payload)
+
     return GatewayWebSocketProtocol
+
+
+def _unmask(mask: bytes, payload: bytes) -> bytes:
+    """A client frame's payload unmasked (RFC 6455, 5.3): each byte XOR the mask's, in turn."""
+    length = len(payload)
+    key = (mask * (length // 4 + 1))[:length]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
 
 
 # What the gateway's protocol reads or replaces of autobahn's (checked at start-up on the class).
 GATEWAY_PROTOCOL_ATTRIBUTES = (
     "sendData",
     "_sendAutoPing",
+    "_dataReceived",
     "onAutoPingTimeout",
+    "onAutoPong",
+    "_onPong",
     "logTxOctets",
     "STATE_OPEN",
     "STATE_CONNECTING",
     "STATE_PROXY_CONNECTING",
 )
-# ... and on an open connection: autobahn's automatic ping state and the traffic counters.
-GATEWAY_PROTOCOL_INSTANCE_ATTRIBUTES = (
-    "send_queue",
-    "trafficStats",
-    "logOctets",
+# ... and on a connection: what `sendData` touches (checked at its first write, during the handshake) ...
+WRITE_INSTANCE_ATTRIBUTES = ("send_queue", "trafficStats", "logOctets")
+# ... and what the pings and pongs do: autobahn's automatic ping state, its frame parser's (checked
+# at the first ping or pong, when the connection is open).
+PING_INSTANCE_ATTRIBUTES = (
     "autoPingSize",
     "autoPingTimeout",
     "autoPingPendingSeq",
+    "autoPingPending",
+    "autoPingTimeoutCall",
+    "autoPingInterval",
+    "current_frame",
+    "data",
+    "applyMask",
+    "logFrames",
     "factory",
 )
 
 
-def missing_gateway_protocol_attribute(protocol: Any) -> str | None:
-    """The first attribute `GatewayWebSocketProtocol` touches that this connection or its transport lacks, or None."""
-    for name in GATEWAY_PROTOCOL_INSTANCE_ATTRIBUTES:
+def missing_gateway_protocol_attribute(protocol: Any, names: tuple[str, ...]) -> str | None:
+    """The first of `names`, or of what `write_through` needs of the transport, this connection lacks; or None."""
+    for name in names:
         if not hasattr(protocol, name):
             return f"the protocol has no {name}"
     return missing_transport_attribute(protocol.transport)
+
+
+@cache
+def _warn_once_protocol_missing(missing: str) -> None:
+    logger.warning(MSG_PROTOCOL_MISSING, missing)
 
 
 def _use_gateway_protocol() -> str:
