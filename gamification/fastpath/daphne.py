@@ -70,6 +70,8 @@ QUEUE_LIGHT = "light (one slot object per connection)"
 MSG_COMPACT = "daphne's WebSocket protocols after the handshake: %s"
 COMPACT_ON = "compacted (handshake leftovers dropped, shared values moved to the class)"
 MSG_PROTOCOL = "daphne's WebSocket protocol: %s"
+MSG_CHECKER = "daphne's application checker: %s"
+CHECKER_CANDIDATES = "visits the connections that disconnected or whose application ended"
 MSG_PROTOCOL_MISSING = "daphne's WebSocket protocol: autobahn's own writes and pings for connections (%s)"
 PROTOCOL_GATEWAY = "the gateway's (autobahn's writes straight to the socket, one ping frame per second for all)"
 
@@ -139,6 +141,7 @@ def check() -> Capability:
     logger.info(MSG_QUEUE, _use_light_queues())
     logger.info(MSG_COMPACT, _compaction_check())
     logger.info(MSG_PROTOCOL, _use_gateway_protocol() if capability.available else "daphne's own")
+    logger.info(MSG_CHECKER, _use_candidate_checker())
     return capability
 
 
@@ -599,6 +602,104 @@ def _use_gateway_protocol() -> str:
             return f"daphne's own (autobahn's protocol has no {name})"
     WebSocketFactory.protocol = gateway_class
     return PROTOCOL_GATEWAY
+
+
+# daphne's application checker ---------------------------------------------------------------------
+
+
+class CheckerView:
+    """daphne's connections as its application checker sees them: only those with something to do.
+
+    The checker runs every second over every connection, to reap applications that ended and to
+    cancel those that outlive their socket by more than `application_close_timeout`; for an open
+    connection whose application runs (all but a few) it does nothing. Here it visits the
+    connections that disconnected or whose application ended (`_track_*` collect them); every
+    read and deletion goes to daphne's own dict.
+    """
+
+    __slots__ = ("connections", "candidates")
+
+    def __init__(self, connections: dict[Any, dict[str, Any]], candidates: set[Any]) -> None:
+        self.connections = connections
+        self.candidates = candidates
+
+    def items(self) -> list[tuple[Any, dict[str, Any]]]:
+        connections = self.connections
+        return [(protocol, connections[protocol]) for protocol in self.candidates if protocol in connections]
+
+    def __getitem__(self, protocol: Any) -> dict[str, Any]:
+        return self.connections[protocol]
+
+    def __delitem__(self, protocol: Any) -> None:
+        del self.connections[protocol]
+
+
+def _candidates(server: Any) -> set[Any]:
+    candidates: set[Any] | None = server.__dict__.get("gateway_checker_candidates")
+    if candidates is None:
+        candidates = server.gateway_checker_candidates = set()
+    return candidates
+
+
+# What daphne's checker is expected to do with its connections (its source is read at start-up).
+_CHECKER_SOURCE = ("self.connections.items()", "del self.connections[protocol]", "application_close_timeout")
+
+
+def _use_candidate_checker() -> str:
+    """Make daphne's application checker visit only the connections with something to do; says what was done."""
+    try:
+        server_module = importlib.import_module("daphne.server")
+        server_class = server_module.Server
+        source = inspect.getsource(server_class.application_checker)
+    except (ImportError, AttributeError, OSError, TypeError) as exc:
+        return f"daphne's (not inspectable: {exc!r})"
+    if getattr(server_class.application_checker, "gateway_checker", False):
+        return CHECKER_CANDIDATES
+    if not all(text in source for text in _CHECKER_SOURCE) or not all(
+        callable(getattr(server_class, name, None)) for name in ("protocol_disconnected", "create_application")
+    ):
+        return "daphne's (its application checker is not as expected)"
+    check_all = server_class.application_checker
+    disconnected = server_class.protocol_disconnected
+    create = server_class.create_application
+
+    def protocol_disconnected(self: Any, protocol: Any) -> None:
+        disconnected(self, protocol)
+        _candidates(self).add(protocol)
+
+    def create_application(self: Any, protocol: Any, scope: dict[str, Any]) -> Any:
+        queue = create(self, protocol, scope)
+        future = self.connections.get(protocol, {}).get("application_instance")
+        if future is not None:
+            future.add_done_callback(partial(_application_ended, _candidates(self), protocol))
+        return queue
+
+    def application_checker(self: Any) -> None:
+        candidates = _candidates(self)
+        connections = self.connections
+        self.connections = CheckerView(connections, candidates)
+        try:
+            check_all(self)
+        finally:
+            self.connections = connections
+            for protocol in [protocol for protocol in candidates if _nothing_left_to_check(connections, protocol)]:
+                candidates.discard(protocol)
+
+    application_checker.gateway_checker = True  # type: ignore[attr-defined]
+    server_class.protocol_disconnected = protocol_disconnected
+    server_class.create_application = create_application
+    server_class.application_checker = application_checker
+    return CHECKER_CANDIDATES
+
+
+def _application_ended(candidates: set[Any], protocol: Any, future: Any) -> None:
+    candidates.add(protocol)
+
+
+def _nothing_left_to_check(connections: dict[Any, dict[str, Any]], protocol: Any) -> bool:
+    """Gone from daphne's connections, or open with its ended application reaped."""
+    details = connections.get(protocol)
+    return details is None or ("disconnected" not in details and "application_instance" not in details)
 
 
 # Idle memory per connection ------------------------------------------------------------------------

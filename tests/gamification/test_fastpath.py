@@ -49,6 +49,7 @@ def test_the_daphne_check_logs_once_which_path_it_takes(caplog):
         daphne.MSG_QUEUE % daphne.QUEUE_LIGHT,
         daphne.MSG_COMPACT % daphne.COMPACT_ON,
         daphne.MSG_PROTOCOL % daphne.PROTOCOL_GATEWAY,
+        daphne.MSG_CHECKER % daphne.CHECKER_CANDIDATES,
     ]
 
 
@@ -244,4 +245,47 @@ def test_every_connection_pinged_in_one_second_gets_the_same_ping_frame():
     ping = daphne.shared_ping()
     assert ping.frame == bytes((0x89, daphne.AUTOPING_SIZE)) + ping.payload  # FIN, ping, unmasked, 12 bytes
     assert len(ping.payload) == daphne.AUTOPING_SIZE
+
+
+class _Protocol:
+    """What daphne's server keeps per connection, for its application checker."""
+
+    def handle_exception(self, exception: BaseException) -> None:
+        raise AssertionError("no application here raises")
+
+
+async def test_daphne_s_application_checker_reaps_as_before_visiting_only_connections_with_something_to_do(
+    monkeypatch,
+):
+    from daphne import server as daphne_server
+
+    daphne.check()
+    monkeypatch.setattr(daphne_server.reactor, "callLater", lambda *args: None)  # no next pass
+    ends = {"short": asyncio.Event(), "long": asyncio.Event(), "stuck": asyncio.Event()}
+
+    def application(scope, receive, send):
+        return ends[scope["name"]].wait()
+
+    server = daphne_server.Server(application=application, endpoints=["tcp:port=0"], application_close_timeout=0)
+    server.connections = {}
+    short, long, stuck = _Protocol(), _Protocol(), _Protocol()
+    for protocol, name in ((short, "short"), (long, "long"), (stuck, "stuck")):
+        server.protocol_connected(protocol)
+        server.create_application(protocol, {"type": "websocket", "name": name})
+    ends["short"].set()
+    await asyncio.sleep(0.01)  # the short application ends; its done callback runs
+    assert daphne._candidates(server) == {short}  # the two running ones are not visited
+    server.application_checker()
+    assert "application_instance" not in server.connections[short]  # reaped, the socket still open
+    assert not server.connections[long]["application_instance"].done()
+    server.protocol_disconnected(short)
+    server.protocol_disconnected(stuck)  # its application outlives the socket (timeout 0 here)
+    server.application_checker()
+    assert short not in server.connections  # gone with its socket
+    await asyncio.sleep(0.01)
+    assert server.connections[stuck]["application_instance"].cancelled()  # cancelled, as daphne does
+    server.application_checker()
+    assert set(server.connections) == {long}
+    assert daphne._candidates(server) == set()
+    server.connections[long]["application_instance"].cancel()
 
