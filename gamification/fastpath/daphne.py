@@ -291,7 +291,14 @@ class DaphneSocket:
 
     def write(self, prepared: Any) -> None:
         """Write one prepared frame, in order with everything written before it."""
-        self._write_bytes(prepared.payloadHybi)
+        # `_write_bytes`, written out: the fan-out calls this once per frame per client.
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN:
+            return
+        if protocol.send_queue:
+            protocol.transport.write(prepared.payloadHybi)
+            return
+        write_through(protocol.transport, prepared.payloadHybi)
 
     def write_many(self, prepared: list[Any]) -> None:
         """Write several prepared frames with one socket write (a replay: one system call, not one per frame)."""
@@ -314,8 +321,17 @@ def write_through(transport: Any, data: bytes) -> None:
     loop turn and unregisters it again: two selector updates and a callback per write. What the
     socket does not take at once (or everything, when Twisted already holds bytes) goes through
     Twisted, in order; its producer pauses the writer when the buffer is full.
+
+    Twisted holds nothing when its two buffers are empty: `dataBuffer` sent up to `offset`, and the
+    private `_tempDataLen` (checked on each transport before its first write, TRANSPORT_ATTRIBUTES).
+    The check is written out here, not in a helper: this runs once per frame per client.
     """
-    if _twisted_holds_nothing(transport):
+    if (
+        transport.connected
+        and not transport.disconnecting
+        and transport.offset == len(transport.dataBuffer)
+        and transport._tempDataLen == 0
+    ):
         try:
             sent = transport.socket.send(data)
         except (BlockingIOError, InterruptedError):
@@ -346,19 +362,6 @@ def _idle_http_channel(producer: Any) -> bool:
         and getattr(producer, "_handlingRequest", False) is True
         and getattr(producer, "_requestProducer", True) is None
         and isinstance(getattr(producer, "requests", None), list)
-    )
-
-
-def _twisted_holds_nothing(transport: Any) -> bool:
-    """True when a Twisted TCP transport has nothing unsent, so a direct send keeps the order of bytes.
-
-    `_tempDataLen` is Twisted's (private) second write buffer; without it the check says no.
-    """
-    return (
-        transport.connected
-        and not transport.disconnecting
-        and transport.offset == len(transport.dataBuffer)
-        and getattr(transport, "_tempDataLen", 1) == 0
     )
 
 

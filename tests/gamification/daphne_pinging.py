@@ -26,7 +26,7 @@ def _once(message: str, function: Any) -> Any:
 
     @wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not said and daphne._twisted_holds_nothing(args[0]) if function is daphne.write_through else not said:
+        if not said:
             said.append(True)
             logger.warning(message)
         return function(*args, **kwargs)
