@@ -432,7 +432,7 @@ def _gateway_protocol_class() -> type | None:
     except ImportError:
         return None
 
-    class GatewayWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc,valid-type]
+    class GatewayWebSocketProtocol(WebSocketProtocol):
         """daphne's protocol; autobahn's writes go straight to the socket, its pings share one frame."""
 
         # Whether this connection and its transport have what `sendData` touches (checked on the
@@ -525,8 +525,8 @@ def _gateway_protocol_class() -> type | None:
             self.onAutoPong(ping_sent, ping_seq, pong_received, int((pong_received - ping_sent) / 10**6), payload)
             if self.autoPingTimeoutCall:
                 self.autoPingTimeoutCall.cancel()
-            self.autoPingPending = None
-            self.autoPingPendingSent = None
+            self.autoPingPending = None  # type: ignore[assignment]  # as autobahn does (annotated bytes)
+            self.autoPingPendingSent = None  # type: ignore[assignment]
             self.autoPingTimeoutCall = None
             if self.autoPingInterval:
                 self.autoPingPendingCall = self.factory._batched_timer.call_later(

@@ -288,4 +288,3 @@ async def test_daphne_s_application_checker_reaps_as_before_visiting_only_connec
     assert set(server.connections) == {long}
     assert daphne._candidates(server) == set()
     server.connections[long]["application_instance"].cancel()
-
