@@ -13,6 +13,11 @@ daphne's own `--http-timeout` bounds the answer, not the request, and would cut 
 
 ASGI_APPLICATION = "conductor.asgi:application"
 LISTEN_BACKLOG = 4096
+# daphne's access log: a line per HTTP request and three per WebSocket (connecting, connected,
+# disconnected), each formatted and written on the event loop (unbuffered: a system call each),
+# about 25 µs of a connection's CPU. nginx in front (deploy/nginx.conf) logs every request and
+# upgrade already; a gateway started from here writes it only when asked: `-` (its console) or a file.
+ACCESS_LOG_ENV = "GATEWAY_ACCESS_LOG"
 
 
 def daphne_endpoint(*, host: str, port: int) -> str:
@@ -21,6 +26,12 @@ def daphne_endpoint(*, host: str, port: int) -> str:
     return f"tcp:port={port}:interface={interface}:backlog={LISTEN_BACKLOG}"
 
 
-def daphne_argv(python: str, *, host: str, port: int) -> list[str]:
-    """The command line of one daphne gateway serving the project's ASGI application."""
-    return [python, "-m", "daphne", "-e", daphne_endpoint(host=host, port=port), ASGI_APPLICATION]
+def daphne_argv(python: str, *, host: str, port: int, access_log: str | None = None) -> list[str]:
+    """The command line of one daphne gateway serving the project's ASGI application.
+
+    With `access_log` (`-` or a file) daphne writes its access log there; without, none (`-v 0`:
+    daphne's only other use of its verbosity, the level of its start-up logging, is overridden by
+    the project's LOGGING).
+    """
+    logging = ["--access-log", access_log] if access_log else ["-v", "0"]
+    return [python, "-m", "daphne", *logging, "-e", daphne_endpoint(host=host, port=port), ASGI_APPLICATION]

@@ -8,7 +8,8 @@ SIGTERM) stops every process it started.
 
 Environment: HOST / PORT (default 127.0.0.1:5006), REDIS_URL (unset: the embedded Redis is started
 on var/run/redis.sock), DATABASE_URL (unset: SQLite under var/), SECRET_KEY / SECRET_KEY_FILE (unset:
-a random key generated on first run and kept in var/secret-key, given to every process).
+a random key generated on first run and kept in var/secret-key, given to every process),
+GATEWAY_ACCESS_LOG (unset: daphne writes no access log; `-` for its console, or a file).
 Everything under var/ is this user's alone: the folder is 0700 and every file is created 0600.
 """
 
@@ -26,7 +27,7 @@ from typing import TextIO
 from devserver import procgroup
 from devserver.fastpath import honcho
 from devserver.fastpath.honcho import SYSTEM_PRINTER_NAME, Manager, Message, Printer
-from devserver.gateway import daphne_argv
+from devserver.gateway import ACCESS_LOG_ENV, daphne_argv
 from infrastructure.private_files import create_private_file, open_private_log, private_directory, replace_private_file
 
 DEFAULT_HOST = "127.0.0.1"
@@ -145,7 +146,7 @@ def process_table(*, host: str, port: int) -> dict[str, list[str]]:
     table: dict[str, list[str]] = {}
     if not os.environ.get("REDIS_URL"):
         table["redis"] = [python, "-m", "devserver.embedded_redis"]
-    table["web"] = daphne_argv(python, host=host, port=port)
+    table["web"] = daphne_argv(python, host=host, port=port, access_log=os.environ.get(ACCESS_LOG_ENV) or None)
     # In a process group of its own: see devserver/procgroup.py for why.
     table["worker"] = [python, "-m", "devserver.procgroup", python, "manage.py", "run_cluster"]
     # Clusters cannot report their own absence: this raises the "no worker cluster" alert.

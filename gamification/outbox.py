@@ -224,7 +224,7 @@ class DaphneOutbox(AsgiOutbox):
         if not self._open:
             return
         if not self._frames and not self._paused:
-            self._write_now(frame)
+            self._socket.write(frame.prepared)  # (`_write_now`, without its call: once per frame per client)
             return
         self._queue(frame)
 

@@ -83,30 +83,44 @@ class Presence:
     def __init__(self, *, local: LocalConnections) -> None:
         self.local = local
         self.instance = instance_id()
+        # The JSON of the last published client list: a heartbeat with no change since re-sends it
+        # (describing and encoding thousands of clients every few seconds was most of an idle
+        # gateway's own CPU).
+        self._clients_text: str | None = None
         atexit.register(_forget, self.instance)
 
     def snapshot(self) -> dict[str, Any]:
-        connections = self.local.connections
+        return {**self._counts(), "clients": self._clients()}
+
+    def _counts(self) -> dict[str, Any]:
         return {
             "instance": self.instance,
-            "active_connections": len(connections),
+            "active_connections": len(self.local.connections),
             "topics": self.local.topic_counts(),
-            "clients": [{**connection.describe(), "instance": self.instance} for connection in connections],
             "at": time.time(),
         }
 
-    async def publish(self) -> None:
+    def _clients(self) -> list[dict[str, Any]]:
+        return [{**connection.describe(), "instance": self.instance} for connection in self.local.connections]
+
+    async def publish(self, *, unchanged: bool = False) -> None:
+        """Write this process's snapshot; `unchanged`: no connection came, went or changed topics since the last."""
+        if not unchanged or self._clients_text is None:
+            self._clients_text = json.dumps(self._clients())
+        counts = json.dumps(self._counts())
+        text = f'{counts[:-1]}, "clients": {self._clients_text}}}'  # the snapshot's JSON, clients spliced in
         async with redis_async().pipeline(transaction=False) as pipe:
-            pipe.set(_instance_key(self.instance), json.dumps(self.snapshot()), ex=app_settings.STATS_TTL_S)
+            pipe.set(_instance_key(self.instance), text, ex=app_settings.STATS_TTL_S)
             pipe.sadd(_index_key(), self.instance)
             await pipe.execute()
 
     async def run(self) -> None:
         """Heartbeat forever; a Redis outage only delays the next refresh."""
+        unchanged = False
         while True:
             self.local.changed.clear()
             try:
-                await self.publish()
+                await self.publish(unchanged=unchanged)
             except Exception as exc:  # noqa: BLE001 - stats are best effort; sockets must not suffer
                 logger.warning("gateway stats not published (%r)", exc)
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that arrives as
@@ -116,8 +130,9 @@ class Presence:
                 async with asyncio.timeout(app_settings.STATS_HEARTBEAT_S):
                     await self.local.changed.wait()
                 await asyncio.sleep(DEBOUNCE_S)
+                unchanged = False
             except TimeoutError:
-                pass
+                unchanged = not self.local.changed.is_set()
 
     async def totals(self, *, include_clients: bool) -> dict[str, Any]:
         """Sums over every live gateway process; this process counts from memory, not from Redis."""

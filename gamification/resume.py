@@ -27,7 +27,14 @@ class ResumeSeam:
         if self.held is not None:
             self.held.append((frame, event_id))
             return False
-        return self._fresh(event_id)
+        # `_fresh`, written out: this runs once per event per client.
+        if event_id is None:
+            return True
+        if event_id <= self.replayed_through:
+            return False
+        if self.first_live_id is None:
+            self.first_live_id = event_id
+        return True
 
     def hold(self) -> int | None:
         """Start holding live frames; returns the last id a replay must include (None: up to the newest)."""

@@ -12,6 +12,12 @@ What the gateway relies on, and why:
   updates per frame per client (most of daphne's own cost per frame);
 - autobahn's `failByDrop` / `closeHandshakeTimeout`: a documented close code instead of a dropped
   TCP connection, and time for a slow client to read its close frame;
+- daphne's WebSocket factory builds `GatewayWebSocketProtocol` (its subclass of daphne's protocol):
+  autobahn's own writes (handshake answer, close frames, pings) through `write_through` as well,
+  one shared ping frame per second, and a pong answering the pending ping matched without
+  autobahn's frame parser (an idle gateway of 5,000 sockets spent most of its CPU on pings);
+- daphne's application checker (`Server.application_checker`, every second) visits only the
+  connections that disconnected or whose application ended (`CheckerView`), not every open one;
 - autobahn's module-level `pformat`, `hltype` and `hlval`: it formats every new connection's
   settings, and the reason of every lost connection (a Twisted traceback), for debug lines that
   are usually not written (about a tenth of a connection storm's CPU); `check()` makes them lazy.
@@ -42,6 +48,8 @@ import asyncio
 import importlib
 import inspect
 import logging
+import struct
+import time
 import types
 from collections import deque
 from collections.abc import Callable
@@ -67,6 +75,11 @@ MSG_QUEUE = "daphne's application queues: %s"
 QUEUE_LIGHT = "light (one slot object per connection)"
 MSG_COMPACT = "daphne's WebSocket protocols after the handshake: %s"
 COMPACT_ON = "compacted (handshake leftovers dropped, shared values moved to the class)"
+MSG_PROTOCOL = "daphne's WebSocket protocol: %s"
+MSG_CHECKER = "daphne's application checker: %s"
+CHECKER_CANDIDATES = "visits the connections that disconnected or whose application ended"
+MSG_PROTOCOL_MISSING = "daphne's WebSocket protocol: autobahn's own writes and pings for connections (%s)"
+PROTOCOL_GATEWAY = "the gateway's (autobahn's writes straight to the socket, one ping frame per second for all)"
 
 # What autobahn's protocol keeps from the opening handshake and reads only during it
 # (`processHandshake`, `succeedHandshake`): dropped once the connection is open.
@@ -133,6 +146,8 @@ def check() -> Capability:
     logger.info(MSG_CONNECTION_LOGGING, _defer_connection_debug_text())
     logger.info(MSG_QUEUE, _use_light_queues())
     logger.info(MSG_COMPACT, _compaction_check())
+    logger.info(MSG_PROTOCOL, _use_gateway_protocol() if capability.available else "daphne's own")
+    logger.info(MSG_CHECKER, _use_candidate_checker())
     return capability
 
 
@@ -192,7 +207,11 @@ def missing_attribute(protocol: Any) -> str | None:
     for name in PROTOCOL_ATTRIBUTES:
         if not hasattr(protocol, name):
             return f"the protocol has no {name}"
-    transport = protocol.transport
+    return missing_transport_attribute(protocol.transport)
+
+
+def missing_transport_attribute(transport: Any) -> str | None:
+    """The first attribute the write path needs that this Twisted transport lacks, or None."""
     for name in TRANSPORT_ATTRIBUTES:
         if not hasattr(transport, name):
             return f"its transport ({type(transport).__name__}) has no {name}"
@@ -278,7 +297,14 @@ class DaphneSocket:
 
     def write(self, prepared: Any) -> None:
         """Write one prepared frame, in order with everything written before it."""
-        self._write_bytes(prepared.payloadHybi)
+        # `_write_bytes`, written out: the fan-out calls this once per frame per client.
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN:
+            return
+        if protocol.send_queue:
+            protocol.transport.write(prepared.payloadHybi)
+            return
+        write_through(protocol.transport, prepared.payloadHybi)
 
     def write_many(self, prepared: list[Any]) -> None:
         """Write several prepared frames with one socket write (a replay: one system call, not one per frame)."""
@@ -288,21 +314,40 @@ class DaphneSocket:
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
             return
-        transport = protocol.transport
-        if not protocol.send_queue and _twisted_holds_nothing(transport):
-            # Straight to the socket: Twisted's own write would buffer the frame, register the
-            # socket for writability, send on the next loop turn and unregister it again — two
-            # selector updates and a callback per frame per client.
-            try:
-                sent = transport.socket.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                return  # the connection broke; Twisted's reader notices and closes it
-            if sent == len(data):
-                return
-            data = data[sent:]
-        transport.write(data)  # the rest, in order, through Twisted (its producer pauses us when full)
+        if protocol.send_queue:  # autobahn's own queue (a fragmented send) goes first, through Twisted
+            protocol.transport.write(data)
+            return
+        write_through(protocol.transport, data)
+
+
+def write_through(transport: Any, data: bytes) -> None:
+    """Write to a Twisted TCP transport: straight to the socket when Twisted holds nothing unsent.
+
+    Twisted's own write buffers the bytes, registers the socket for writability, sends on the next
+    loop turn and unregisters it again: two selector updates and a callback per write. What the
+    socket does not take at once (or everything, when Twisted already holds bytes) goes through
+    Twisted, in order; its producer pauses the writer when the buffer is full.
+
+    Twisted holds nothing when its two buffers are empty: `dataBuffer` sent up to `offset`, and the
+    private `_tempDataLen` (checked on each transport before its first write, TRANSPORT_ATTRIBUTES).
+    The check is written out here, not in a helper: this runs once per frame per client.
+    """
+    if (
+        transport.connected
+        and not transport.disconnecting
+        and transport.offset == len(transport.dataBuffer)
+        and transport._tempDataLen == 0
+    ):
+        try:
+            sent = transport.socket.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return  # the connection broke; Twisted's reader notices and closes it
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
 
 
 @cache
@@ -326,19 +371,6 @@ def _idle_http_channel(producer: Any) -> bool:
     )
 
 
-def _twisted_holds_nothing(transport: Any) -> bool:
-    """True when a Twisted TCP transport has nothing unsent, so a direct send keeps the order of bytes.
-
-    `_tempDataLen` is Twisted's (private) second write buffer; without it the check says no.
-    """
-    return (
-        transport.connected
-        and not transport.disconnecting
-        and transport.offset == len(transport.dataBuffer)
-        and getattr(transport, "_tempDataLen", 1) == 0
-    )
-
-
 class _ChainedProducer:
     """Forwards Twisted's pause/resume to the producer that was registered before ours."""
 
@@ -358,6 +390,325 @@ class _ChainedProducer:
     def stopProducing(self) -> None:  # noqa: N802
         self.first.stopProducing()
         self.second.stopProducing()
+
+
+# autobahn's own writes and pings ------------------------------------------------------------------
+
+# autobahn's automatic ping payload: the time it was sent (ns) and a sequence number, no random bytes
+# at its default size (daphne sets no other); onAutoPong reads both back for its debug line.
+AUTOPING_SIZE = 12
+_PING = struct.Struct(">QL")
+_PING_HEADER = bytes((0x89, AUTOPING_SIZE))  # FIN, opcode 9 (ping), unmasked, 12 bytes of payload
+# The client's answer: FIN and opcode 10 (pong), masked (every client frame is), the same 12 bytes.
+PONG_FIRST_BYTE = 0x8A
+PONG_SECOND_BYTE = 0x80 | AUTOPING_SIZE
+PONG_FRAME_LENGTH = 2 + 4 + AUTOPING_SIZE
+
+
+class SharedPing:
+    """One ping payload and its ready frame per second, for every connection daphne pings in it."""
+
+    __slots__ = ("second", "sequence", "sent_ns", "payload", "frame")
+
+    def __init__(self, second: int, sequence: int) -> None:
+        self.second = second
+        self.sequence = sequence
+        self.sent_ns = time.time_ns()
+        self.payload = _PING.pack(self.sent_ns, sequence)
+        self.frame = _PING_HEADER + self.payload
+
+
+_shared_ping = SharedPing(-1, 0)
+
+
+def shared_ping() -> SharedPing:
+    """This second's ping (daphne's timeout checker pings a few thousand connections in one pass)."""
+    global _shared_ping
+    second = int(time.monotonic())
+    if _shared_ping.second != second:
+        _shared_ping = SharedPing(second, (_shared_ping.sequence + 1) % 2**32)
+    return _shared_ping
+
+
+@cache
+def _gateway_protocol_class() -> type | None:
+    """daphne's WebSocketProtocol with cheaper writes and pings (see `_use_gateway_protocol`); None without daphne."""
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:
+        return None
+
+    class GatewayWebSocketProtocol(WebSocketProtocol):
+        """daphne's protocol; autobahn's writes go straight to the socket, its pings share one frame."""
+
+        # Whether this connection and its transport have what `sendData` touches (checked on the
+        # first write, on the real instances: a TLS transport, for one, does not), and what the
+        # pings and pongs touch (checked on the first ping or pong, once the connection is open).
+        direct_writes: bool | None = None
+        direct_pings: bool | None = None
+
+        def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:  # noqa: N802
+            """autobahn's `sendData`, its unchopped, unqueued case written through `write_through`."""
+            if sync or chopsize or not self._writes_directly() or self.send_queue:
+                WebSocketProtocol.sendData(self, data, sync, chopsize)
+                return
+            write_through(self.transport, data)
+            state = self.state
+            if state == self.STATE_OPEN:
+                self.trafficStats.outgoingOctetsWireLevel += len(data)
+            elif state == self.STATE_CONNECTING or state == self.STATE_PROXY_CONNECTING:
+                self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
+            if self.logOctets:
+                self.logTxOctets(data, False)
+
+        def _writes_directly(self) -> bool:
+            if self.direct_writes is None:
+                missing = missing_gateway_protocol_attribute(self, WRITE_INSTANCE_ATTRIBUTES)
+                if missing is not None:
+                    _warn_once_protocol_missing(missing)
+                self.direct_writes = missing is None
+            return self.direct_writes
+
+        def _pings_directly(self) -> bool:
+            if self.direct_pings is None:
+                missing = missing_gateway_protocol_attribute(self, PING_INSTANCE_ATTRIBUTES)
+                if missing is not None:
+                    _warn_once_protocol_missing(missing)
+                self.direct_pings = missing is None
+            return self.direct_pings and self._writes_directly()
+
+        def _sendAutoPing(self) -> None:  # noqa: N802
+            """autobahn's automatic ping (daphne's timeout checker calls it), with this second's shared frame.
+
+            The same payload autobahn makes (time sent, a sequence number; the number counts the
+            seconds with pings, not one connection's pings), so the pong matches it as before.
+            """
+            if not self._pings_directly() or self.autoPingSize != AUTOPING_SIZE:
+                WebSocketProtocol._sendAutoPing(self)
+                return
+            ping = shared_ping()
+            self.autoPingPendingCall = None
+            self.autoPingPendingSent = ping.sent_ns
+            self.autoPingPendingSeq += 1
+            self.autoPingPending = ping.payload
+            if self.state == self.STATE_OPEN:
+                self.sendData(ping.frame)
+            if self.autoPingTimeout:
+                self.autoPingTimeoutCall = self.factory._batched_timer.call_later(
+                    self.autoPingTimeout, self.onAutoPingTimeout
+                )
+
+        def _dataReceived(self, data: bytes) -> None:  # noqa: N802
+            """autobahn's, with a shortcut for the common read of an idle connection: the pong to its ping.
+
+            Whole and alone in the read (18 bytes: header, mask, the 12-byte payload), between two
+            frames, answering the pending automatic ping: what autobahn's frame parser would do
+            with it, without the parser (a masker, a frame header, four callbacks per pong).
+            """
+            if (
+                len(data) == PONG_FRAME_LENGTH
+                and data[0] == PONG_FIRST_BYTE
+                and data[1] == PONG_SECOND_BYTE
+                and self._pings_directly()
+                and self.state == self.STATE_OPEN
+                and self.current_frame is None
+                and not self.data
+                and self.applyMask
+                and not self.logOctets
+                and not self.logFrames
+            ):
+                payload = _unmask(data[2:6], data[6:])
+                if payload == self.autoPingPending:
+                    self.trafficStats.incomingOctetsWireLevel += PONG_FRAME_LENGTH
+                    self._auto_pong(payload)
+                    return
+            WebSocketProtocol._dataReceived(self, data)
+
+        def _auto_pong(self, payload: bytes) -> None:
+            """autobahn's `processControlFrame` for a pong that answers the pending automatic ping."""
+            ping_sent, ping_seq = _PING.unpack(payload)
+            pong_received = time.time_ns()
+            self.onAutoPong(ping_sent, ping_seq, pong_received, int((pong_received - ping_sent) / 10**6), payload)
+            if self.autoPingTimeoutCall:
+                self.autoPingTimeoutCall.cancel()
+            self.autoPingPending = None  # type: ignore[assignment]  # as autobahn does (annotated bytes)
+            self.autoPingPendingSent = None  # type: ignore[assignment]
+            self.autoPingTimeoutCall = None
+            if self.autoPingInterval:
+                self.autoPingPendingCall = self.factory._batched_timer.call_later(
+                    self.autoPingInterval, self._sendAutoPing
+                )
+            self._onPong(payload)
+
+    return GatewayWebSocketProtocol
+
+
+def _unmask(mask: bytes, payload: bytes) -> bytes:
+    """A client frame's payload unmasked (RFC 6455, 5.3): each byte XOR the mask's, in turn."""
+    length = len(payload)
+    key = (mask * (length // 4 + 1))[:length]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
+
+
+# What the gateway's protocol reads or replaces of autobahn's (checked at start-up on the class).
+GATEWAY_PROTOCOL_ATTRIBUTES = (
+    "sendData",
+    "_sendAutoPing",
+    "_dataReceived",
+    "onAutoPingTimeout",
+    "onAutoPong",
+    "_onPong",
+    "logTxOctets",
+    "STATE_OPEN",
+    "STATE_CONNECTING",
+    "STATE_PROXY_CONNECTING",
+)
+# ... and on a connection: what `sendData` touches (checked at its first write, during the handshake) ...
+WRITE_INSTANCE_ATTRIBUTES = ("send_queue", "trafficStats", "logOctets")
+# ... and what the pings and pongs do: autobahn's automatic ping state, its frame parser's (checked
+# at the first ping or pong, when the connection is open).
+PING_INSTANCE_ATTRIBUTES = (
+    "autoPingSize",
+    "autoPingTimeout",
+    "autoPingPendingSeq",
+    "autoPingPending",
+    "autoPingTimeoutCall",
+    "autoPingInterval",
+    "current_frame",
+    "data",
+    "applyMask",
+    "logFrames",
+    "factory",
+)
+
+
+def missing_gateway_protocol_attribute(protocol: Any, names: tuple[str, ...]) -> str | None:
+    """The first of `names`, or of what `write_through` needs of the transport, this connection lacks; or None."""
+    for name in names:
+        if not hasattr(protocol, name):
+            return f"the protocol has no {name}"
+    return missing_transport_attribute(protocol.transport)
+
+
+@cache
+def _warn_once_protocol_missing(missing: str) -> None:
+    logger.warning(MSG_PROTOCOL_MISSING, missing)
+
+
+def _use_gateway_protocol() -> str:
+    """Make daphne's WebSocket factory build `GatewayWebSocketProtocol`; says what was done (for the log)."""
+    try:
+        from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+    except ImportError as exc:
+        return f"daphne's own ({exc})"
+    gateway_class = _gateway_protocol_class()
+    if WebSocketFactory.protocol is gateway_class:
+        return PROTOCOL_GATEWAY
+    if WebSocketFactory.protocol is not WebSocketProtocol:
+        return f"daphne's own (its factory builds {WebSocketFactory.protocol.__qualname__})"
+    for name in GATEWAY_PROTOCOL_ATTRIBUTES:
+        if not hasattr(WebSocketProtocol, name):
+            return f"daphne's own (autobahn's protocol has no {name})"
+    WebSocketFactory.protocol = gateway_class
+    return PROTOCOL_GATEWAY
+
+
+# daphne's application checker ---------------------------------------------------------------------
+
+
+class CheckerView:
+    """daphne's connections as its application checker sees them: only those with something to do.
+
+    The checker runs every second over every connection, to reap applications that ended and to
+    cancel those that outlive their socket by more than `application_close_timeout`; for an open
+    connection whose application runs (all but a few) it does nothing. Here it visits the
+    connections that disconnected or whose application ended (`_track_*` collect them); every
+    read and deletion goes to daphne's own dict.
+    """
+
+    __slots__ = ("connections", "candidates")
+
+    def __init__(self, connections: dict[Any, dict[str, Any]], candidates: set[Any]) -> None:
+        self.connections = connections
+        self.candidates = candidates
+
+    def items(self) -> list[tuple[Any, dict[str, Any]]]:
+        connections = self.connections
+        return [(protocol, connections[protocol]) for protocol in self.candidates if protocol in connections]
+
+    def __getitem__(self, protocol: Any) -> dict[str, Any]:
+        return self.connections[protocol]
+
+    def __delitem__(self, protocol: Any) -> None:
+        del self.connections[protocol]
+
+
+def _candidates(server: Any) -> set[Any]:
+    candidates: set[Any] | None = server.__dict__.get("gateway_checker_candidates")
+    if candidates is None:
+        candidates = server.gateway_checker_candidates = set()
+    return candidates
+
+
+# What daphne's checker is expected to do with its connections (its source is read at start-up).
+_CHECKER_SOURCE = ("self.connections.items()", "del self.connections[protocol]", "application_close_timeout")
+
+
+def _use_candidate_checker() -> str:
+    """Make daphne's application checker visit only the connections with something to do; says what was done."""
+    try:
+        server_module = importlib.import_module("daphne.server")
+        server_class = server_module.Server
+        source = inspect.getsource(server_class.application_checker)
+    except (ImportError, AttributeError, OSError, TypeError) as exc:
+        return f"daphne's (not inspectable: {exc!r})"
+    if getattr(server_class.application_checker, "gateway_checker", False):
+        return CHECKER_CANDIDATES
+    if not all(text in source for text in _CHECKER_SOURCE) or not all(
+        callable(getattr(server_class, name, None)) for name in ("protocol_disconnected", "create_application")
+    ):
+        return "daphne's (its application checker is not as expected)"
+    check_all = server_class.application_checker
+    disconnected = server_class.protocol_disconnected
+    create = server_class.create_application
+
+    def protocol_disconnected(self: Any, protocol: Any) -> None:
+        disconnected(self, protocol)
+        _candidates(self).add(protocol)
+
+    def create_application(self: Any, protocol: Any, scope: dict[str, Any]) -> Any:
+        queue = create(self, protocol, scope)
+        future = self.connections.get(protocol, {}).get("application_instance")
+        if future is not None:
+            future.add_done_callback(partial(_application_ended, _candidates(self), protocol))
+        return queue
+
+    def application_checker(self: Any) -> None:
+        candidates = _candidates(self)
+        connections = self.connections
+        self.connections = CheckerView(connections, candidates)
+        try:
+            check_all(self)
+        finally:
+            self.connections = connections
+            for protocol in [protocol for protocol in candidates if _nothing_left_to_check(connections, protocol)]:
+                candidates.discard(protocol)
+
+    application_checker.gateway_checker = True  # type: ignore[attr-defined]
+    server_class.protocol_disconnected = protocol_disconnected
+    server_class.create_application = create_application
+    server_class.application_checker = application_checker
+    return CHECKER_CANDIDATES
+
+
+def _application_ended(candidates: set[Any], protocol: Any, future: Any) -> None:
+    candidates.add(protocol)
+
+
+def _nothing_left_to_check(connections: dict[Any, dict[str, Any]], protocol: Any) -> bool:
+    """Gone from daphne's connections, or open with its ended application reaped."""
+    details = connections.get(protocol)
+    return details is None or ("disconnected" not in details and "application_instance" not in details)
 
 
 # Idle memory per connection ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from councilors.demo import HEARTBEAT_ID
 from councilors.runners.sandbox import WORKER_SANDBOXED
 from devserver import run as devserver
-from devserver.gateway import daphne_endpoint
+from devserver.gateway import ACCESS_LOG_ENV, daphne_endpoint
 from tests.processes import PROJECT_DIR, free_port, wait_for_port
 
 PY = sys.executable
@@ -35,6 +35,17 @@ def test_process_table_starts_the_embedded_redis_only_without_redis_url(monkeypa
     table = devserver.process_table(host="127.0.0.1", port=5007)
     assert list(table) == ["web", "worker", "watchdog"]
     assert table["web"][-3:] == ["-e", "tcp:port=5007:interface=127.0.0.1:backlog=4096", "conductor.asgi:application"]
+
+
+def test_daphne_writes_an_access_log_only_when_gateway_access_log_names_one(monkeypatch):
+    monkeypatch.delenv(ACCESS_LOG_ENV, raising=False)
+    web = devserver.process_table(host="127.0.0.1", port=5006)["web"]
+    assert web[3:5] == ["-v", "0"] and "--access-log" not in web  # verbosity 0: no access log
+    monkeypatch.setenv(ACCESS_LOG_ENV, "-")
+    assert devserver.process_table(host="127.0.0.1", port=5006)["web"][3:5] == ["--access-log", "-"]
+    monkeypatch.setenv(ACCESS_LOG_ENV, "/var/log/conductor/access.log")
+    web = devserver.process_table(host="127.0.0.1", port=5006)["web"]
+    assert web[3:5] == ["--access-log", "/var/log/conductor/access.log"] and "-v" not in web
 
 
 def test_an_ipv6_host_s_colons_are_escaped_in_the_endpoint():

@@ -48,6 +48,8 @@ def test_the_daphne_check_logs_once_which_path_it_takes(caplog):
         ),
         daphne.MSG_QUEUE % daphne.QUEUE_LIGHT,
         daphne.MSG_COMPACT % daphne.COMPACT_ON,
+        daphne.MSG_PROTOCOL % daphne.PROTOCOL_GATEWAY,
+        daphne.MSG_CHECKER % daphne.CHECKER_CANDIDATES,
     ]
 
 
@@ -206,3 +208,83 @@ async def test_a_connection_whose_protocol_lacks_an_attribute_is_served_by_plain
                 )
     assert write_paths(response.text) == {daphne.SLOW_PATH: 2}
     assert daphne.MSG_INSTANCE_MISSING % "the protocol has no send_queue" in log.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+async def test_daphne_s_pings_are_written_straight_and_their_pongs_taken_by_the_shortcut(tmp_path):
+    """Pinged every second (a pong due within 2 s), a client that answers stays connected for longer."""
+    from tests.gamification import daphne_pinging
+
+    token = await staff_token()
+    log = tmp_path / "daphne.log"
+    with SERVERS["daphne"](log_path=log, module="tests.gamification.daphne_pinging") as (_, port):
+        async with websockets.connect(ws_url(port, token), compression=None, ping_interval=None) as ws:
+            await receive(ws, "connected")
+            await asyncio.sleep(4 * daphne_pinging.PING_INTERVAL_S)  # pings answered by the client library
+            await ws.send('{"command": "ping"}')
+            assert (await receive(ws, "pong"))["type"] == "pong"
+    started = log.read_text()
+    assert daphne.MSG_PROTOCOL % daphne.PROTOCOL_GATEWAY in started
+    assert daphne_pinging.MSG_WROTE_THROUGH in started
+    assert daphne_pinging.MSG_SHORTCUT_PONG in started
+    assert "fast path unavailable" not in started
+
+
+def test_a_masked_payload_is_unmasked_as_rfc_6455_says():
+    mask, payload = b"\x01\x02\x03\x04", bytes(range(13))
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    assert daphne._unmask(mask, masked) == payload
+    assert daphne._unmask(mask, b"") == b""
+
+
+def test_every_connection_pinged_in_one_second_gets_the_same_ping_frame():
+    first, again = daphne.shared_ping(), daphne.shared_ping()
+    assert again is first or (again.second, again.sequence) == (first.second + 1, first.sequence + 1)  # a new second
+    ping = daphne.shared_ping()
+    assert ping.frame == bytes((0x89, daphne.AUTOPING_SIZE)) + ping.payload  # FIN, ping, unmasked, 12 bytes
+    assert len(ping.payload) == daphne.AUTOPING_SIZE
+
+
+class _Protocol:
+    """What daphne's server keeps per connection, for its application checker."""
+
+    def handle_exception(self, exception: BaseException) -> None:
+        raise AssertionError("no application here raises")
+
+
+async def test_daphne_s_application_checker_reaps_as_before_visiting_only_connections_with_something_to_do(
+    monkeypatch,
+):
+    from daphne import server as daphne_server
+
+    daphne.check()
+    monkeypatch.setattr(daphne_server.reactor, "callLater", lambda *args: None)  # no next pass
+    ends = {"short": asyncio.Event(), "long": asyncio.Event(), "stuck": asyncio.Event()}
+
+    def application(scope, receive, send):
+        return ends[scope["name"]].wait()
+
+    server = daphne_server.Server(application=application, endpoints=["tcp:port=0"], application_close_timeout=0)
+    server.connections = {}
+    short, long, stuck = _Protocol(), _Protocol(), _Protocol()
+    for protocol, name in ((short, "short"), (long, "long"), (stuck, "stuck")):
+        server.protocol_connected(protocol)
+        server.create_application(protocol, {"type": "websocket", "name": name})
+    ends["short"].set()
+    await asyncio.sleep(0.01)  # the short application ends; its done callback runs
+    assert daphne._candidates(server) == {short}  # the two running ones are not visited
+    server.application_checker()
+    assert "application_instance" not in server.connections[short]  # reaped, the socket still open
+    assert not server.connections[long]["application_instance"].done()
+    server.protocol_disconnected(short)
+    server.protocol_disconnected(stuck)  # its application outlives the socket (timeout 0 here)
+    server.application_checker()
+    assert short not in server.connections  # gone with its socket
+    await asyncio.sleep(0.01)
+    assert server.connections[stuck]["application_instance"].cancelled()  # cancelled, as daphne does
+    server.application_checker()
+    assert set(server.connections) == {long}
+    assert daphne._candidates(server) == set()
+    server.connections[long]["application_instance"].cancel()

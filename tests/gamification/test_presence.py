@@ -137,6 +137,37 @@ async def test_the_heartbeat_publishes_at_once_and_again_soon_after_a_change(red
         heartbeat.cancel()
 
 
+async def test_a_heartbeat_without_a_change_re_sends_the_clients_described_before(redis_client, settings):
+    settings.GAMIFICATION_STATS_HEARTBEAT_S = 0.05
+    described: list[str] = []
+
+    class Counted(Connection):
+        def describe(self) -> dict[str, Any]:
+            described.append(self.client_id)
+            return super().describe()
+
+    local = Local([Counted("a")])
+    own = Presence(local=local)
+
+    def stored() -> dict[str, Any] | None:
+        raw = redis_client.get(key("gateway", own.instance))
+        return json.loads(raw) if raw else None
+
+    heartbeat = asyncio.create_task(own.run())
+    try:
+        await until(lambda: stored() is not None)
+        first_at = stored()["at"]
+        await until(lambda: stored()["at"] > first_at)  # a later heartbeat, nothing changed ...
+        assert described == ["a"]  # ... described once
+        assert {**stored(), "at": None} == {**own.snapshot(), "at": None}
+        local.connections.append(Counted("b"))
+        local.changed.set()
+        await until(lambda: stored()["active_connections"] == 2)
+        assert [client["client_id"] for client in stored()["clients"]] == ["a", "b"]
+    finally:
+        heartbeat.cancel()
+
+
 async def until(condition, timeout: float = TIMEOUT) -> None:
     """Wait for a condition on Redis, which another task writes (poll: Redis has no change event here)."""
     deadline = time.monotonic() + timeout
