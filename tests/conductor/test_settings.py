@@ -214,6 +214,7 @@ print(json.dumps({"read": sorted(Recording.read), "var_made": var.exists()}))
 READ_ELSEWHERE = {
     "HOST": PROJECT_DIR / "devserver" / "run.py",
     "PORT": PROJECT_DIR / "devserver" / "run.py",
+    "GATEWAY_ACCESS_LOG": PROJECT_DIR / "devserver" / "gateway.py",  # by devserver/run.py, for daphne
     "PROMETHEUS_MULTIPROC_DIR": PROJECT_DIR / "monitoring" / "health.py",  # and prometheus_client
 }
 
