@@ -41,9 +41,17 @@ async def connected_from(user, address: str = CLIENT_ADDRESS):
         await communicator.disconnect()
 
 
-async def send(communicator: WebsocketCommunicator, message: dict) -> dict:
+async def send(communicator: WebsocketCommunicator, message: dict, *, reply: str | None = None) -> dict:
+    """Send a command and return the next message, or with `reply` the next of that type.
+
+    The events a command publishes (its own `councilor_paused`, say) reach the same socket too, in an
+    order of their own against the replies: a test waiting for one reply skips the rest.
+    """
     await communicator.send_json_to(message)
-    return await communicator.receive_json_from(timeout=TIMEOUT)
+    while True:
+        received = await communicator.receive_json_from(timeout=TIMEOUT)
+        if reply is None or received["type"] == reply:
+            return received
 
 
 @sync_to_async
@@ -56,9 +64,11 @@ async def test_pause_resume_and_run_are_recorded_with_the_user_and_client_addres
     user = await sync_to_async(make_user)(username="operator", permissions=("councilors.change_councilor",))
     cid = councilor.councilor_id
     async with connected_from(user) as ws:
-        assert (await send(ws, {"command": "pause_councilor", "councilor_id": cid}))["data"]["by"] == "operator"
-        assert (await send(ws, {"command": "resume_councilor", "councilor_id": cid}))["data"]["by"] == "operator"
-        queued = await send(ws, {"command": "run_councilor", "councilor_id": cid})
+        paused = await send(ws, {"command": "pause_councilor", "councilor_id": cid}, reply="councilor_paused")
+        assert paused["data"]["by"] == "operator"
+        resumed = await send(ws, {"command": "resume_councilor", "councilor_id": cid}, reply="councilor_resumed")
+        assert resumed["data"]["by"] == "operator"
+        queued = await send(ws, {"command": "run_councilor", "councilor_id": cid}, reply="councilor_run_queued")
     execution_id = queued["data"]["execution_id"]
     assert await records() == [
         (user.pk, "operator", "pause", cid, "", "websocket", CLIENT_ADDRESS),
