@@ -5,6 +5,8 @@ import uuid
 import pytest
 import redis
 from django.conf import settings
+from django.db import OperationalError
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import translation
 
 from tests.factories import make_agent, make_councilor
@@ -27,6 +29,32 @@ def _site_language():
     in the thread (LocaleMiddleware activates a language and nothing resets it after the response)."""
     yield
     translation.deactivate()
+
+
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
+FLUSH_ATTEMPTS = 5
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_retried_after_a_deadlock():
+    """A transactional test's flush truncates every table in one statement; on PostgreSQL it can
+    deadlock with a live worker's or gateway's COMMIT checking a foreign key, and PostgreSQL may
+    choose the flush as the victim (seen in CI after a test's runs had ended: the worker's last
+    commit). The other side then commits, and truncating again succeeds; the failed attempt rolled
+    back whole (Django runs the flush in one transaction)."""
+    flush = BaseDatabaseOperations.execute_sql_flush
+
+    def flush_retrying(ops, sql_list):
+        for attempt in range(1, FLUSH_ATTEMPTS + 1):
+            try:
+                return flush(ops, sql_list)
+            except OperationalError as exc:
+                if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED or attempt == FLUSH_ATTEMPTS:
+                    raise
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseDatabaseOperations, "execute_sql_flush", flush_retrying)
+        yield
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import caches
 from django.test import Client
+from django_q.models import OrmQ
 
 from councilors.models import Execution
 from councilors.sse_limit import UserStreams
@@ -89,16 +90,19 @@ def gateway(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def runs_ended_before_teardown(gateway, transactional_db):
-    """Each test's runs end before the database is flushed under them.
+    """Each test's runs end, and their tasks leave the queue, before the database is flushed under them.
 
     A run still on the worker holds row locks while the flush truncates its tables, which PostgreSQL
-    may end as a deadlock (seen in CI: the rate-limit test leaves three runs behind).
+    may end as a deadlock (seen in CI: the rate-limit test leaves three runs behind). A run still in
+    the queue has no record yet (the worker writes it when it starts), so the queue must be empty
+    too: the ORM broker deletes a task once the cluster has saved its result, after the run's last
+    write.
     """
     yield
     eventually(
-        lambda: not Execution.objects.filter(status__in=Execution.IN_FLIGHT).exists(),
+        lambda: not OrmQ.objects.exists() and not Execution.objects.filter(status__in=Execution.IN_FLIGHT).exists(),
         timeout=WAIT_S,
-        what="the test's runs ended",
+        what="the test's runs ended and their tasks left the queue",
     )
 
 
