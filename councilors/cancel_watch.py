@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
 # How long the end of a run waits for its watcher thread (it wakes at once when told to stop).
 WATCHER_JOIN_S = 5.0
-CANCEL_FIELDS = ("cancel_requested_at", "cancelled_by_id", "cancelled_by_name")
+# The cancel's fields as columns (`cancelled_by_id`, not the user): the watcher reads the row's values.
+CANCEL_COLUMNS = tuple(Execution._meta.get_field(name).attname for name in Execution.CANCEL_REQUEST_FIELDS)
 
 
 @contextmanager
@@ -62,7 +63,7 @@ def _cancel_requested(execution: Execution) -> bool:
     try:
         row = (
             Execution.objects.filter(pk=execution.pk, cancel_requested_at__isnull=False)
-            .values_list(*CANCEL_FIELDS)
+            .values_list(*CANCEL_COLUMNS)
             .first()
         )
     except DatabaseError as exc:  # the database restarting: the run goes on, the next poll tries again
@@ -71,5 +72,6 @@ def _cancel_requested(execution: Execution) -> bool:
         return False
     if row is None:
         return False
-    execution.cancel_requested_at, execution.cancelled_by_id, execution.cancelled_by_name = row
+    for column, value in zip(CANCEL_COLUMNS, row, strict=True):
+        setattr(execution, column, value)
     return True

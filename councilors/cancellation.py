@@ -23,7 +23,7 @@ from councilors.audit import Actor, action_record_create
 from councilors.models import ActionRecord, Agent, Execution
 from councilors.runners.base import CANCELLED
 from councilors.selectors import QUEUE_SCAN_LIMIT, QueuedRun, execution_queued, execution_visible_to, is_lookup_id
-from councilors.services import CANCEL_REQUEST_FIELDS, execution_finish
+from councilors.services import execution_finish
 
 CANCEL_PERMISSION = "councilors.cancel_execution"
 
@@ -140,7 +140,7 @@ def _cancel_locked(*, execution_id: str, actor: Actor) -> CancelResult:
         execution_finish(execution=execution, output=execution.output, error=CANCELLED, status=cancelled)
         message = str(MSG_CANCELLED) % {"run": title}
         return CancelResult(execution_id, Outcome.CANCELLED, execution.status, title, message)
-    execution.save(update_fields=[*CANCEL_REQUEST_FIELDS, "updated_at"])
+    execution.save(update_fields=[*Execution.CANCEL_REQUEST_FIELDS, "updated_at"])
     return CancelResult(execution_id, Outcome.CANCELLING, execution.status, title, str(MSG_CANCELLING) % {"run": title})
 
 

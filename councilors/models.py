@@ -318,6 +318,8 @@ class Execution(models.Model):
     IN_FLIGHT = ("queued", "running")
     # Ended without doing its work: the events report these as failures, severity `error`.
     FAILED = ("error", "cancelled", "timed_out")
+    # Who stopped a run and when, written by a cancel's request and again by the run's finish.
+    CANCEL_REQUEST_FIELDS = ("cancel_requested_at", "cancelled_by", "cancelled_by_name")
 
     class Severity(models.TextChoices):
         SUCCESS = "success", _("Success")

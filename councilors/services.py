@@ -311,7 +311,6 @@ def execution_run_started(*, execution: Execution) -> Execution:
     return execution_run(execution=execution)
 
 
-CANCEL_REQUEST_FIELDS = ("cancel_requested_at", "cancelled_by", "cancelled_by_name")
 # What a finish writes (fewer columns than the whole row: cheaper to build and to write). The
 # cancel's fields are the finisher's view: who stopped the run as its watcher saw it, or none — a
 # cancel asked for after the watcher's last look came too late and is not the run's end (the
@@ -323,7 +322,7 @@ FINISH_FIELDS = (
     "error",
     "status",
     "severity",
-    *CANCEL_REQUEST_FIELDS,
+    *Execution.CANCEL_REQUEST_FIELDS,
     "updated_at",
 )
 
