@@ -24,11 +24,14 @@ highest is kept as `lost`. A `resume` from before it answers `complete: false` (
 one from at or after it is complete, since nothing it missed was lost.
 """
 
+import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
+
+from redis.exceptions import NoScriptError
 
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, PRIVATE_TYPES
@@ -68,6 +71,9 @@ if ARGV[5] ~= '' then
 end
 return id
 """
+# Run by its hash (EVALSHA; the text only when a server has not seen it yet): sending the script's
+# text with every event was most of a client's work per event.
+_APPEND_SHA = hashlib.sha1(_APPEND_LUA.encode()).hexdigest()
 
 # KEYS: counter, history, origin, gap, lost. ARGV: since, until ('' = the newest), seen ('0' = none).
 # Returns the newest id, the origin, the highest lost id, the oldest kept id and the rows after
@@ -154,9 +160,9 @@ def json_head(envelope: dict[str, Any], *, requester: int | None = None) -> str:
 
 
 def _append_args(*, envelope: dict[str, Any], requester: int | None, message_head: bytes, channel: str) -> list[Any]:
+    """The append script's key count, keys and arguments (EVALSHA's, after the script's hash)."""
     key = keys()
     return [
-        _APPEND_LUA,
         5,
         key.counter,
         key.history,
@@ -180,7 +186,11 @@ async def history_append(
     (gamification/fastpath/channels_redis.py), so the script publishes exactly what `group_send` would.
     """
     args = _append_args(envelope=envelope, requester=requester, message_head=message_head, channel=channel)
-    return int(await redis_async().eval(*args))
+    client = redis_async()
+    try:
+        return int(await client.evalsha(_APPEND_SHA, *args))
+    except NoScriptError:  # a server that has not seen it yet (new, restarted, failed over): it did not run
+        return int(await client.eval(_APPEND_LUA, *args))
 
 
 def history_append_blocking(
@@ -188,18 +198,12 @@ def history_append_blocking(
 ) -> int:
     """`history_append` from sync code, on the process's blocking client; raises when Redis does not
     answer within GAMIFICATION_PUBLISH_TIMEOUT_S."""
-    _script, key_count, *values = _append_args(
-        envelope=envelope, requester=requester, message_head=message_head, channel=channel
-    )
+    args = _append_args(envelope=envelope, requester=requester, message_head=message_head, channel=channel)
     client = redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S)
-    # By its hash (EVALSHA; loaded once per server): sending the script's text with every event
-    # was most of the client's work per event.
-    return int(_append_script(client)(keys=values[:key_count], args=values[key_count:]))
-
-
-@cache
-def _append_script(client: Any) -> Any:
-    return client.register_script(_APPEND_LUA)
+    try:
+        return int(client.evalsha(_APPEND_SHA, *args))
+    except NoScriptError:
+        return int(client.eval(_APPEND_LUA, *args))
 
 
 async def newest_id() -> int:

@@ -29,6 +29,21 @@ async def test_each_broadcast_event_gets_the_next_id_and_is_published_with_it(fr
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_events_are_stored_and_published_after_redis_forgot_the_script(fresh_history, redis_client):
+    """The script runs by its hash; a Redis that has not seen it (restarted, failed over) gets its text."""
+    layer, channel = await group_listener()
+    first = await aemit("system_alert", ALERT)
+    redis_client.script_flush()
+    second = await aemit("system_alert", ALERT)
+    redis_client.script_flush()
+    third = await sync_to_async(emit)("councilor_paused", PAUSED)
+    received = [(await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"] for _ in range(3)]
+    assert [envelope["id"] for envelope in received] == [first["id"], first["id"] + 1, first["id"] + 2]
+    assert [second["id"], third["id"]] == [first["id"] + 1, first["id"] + 2]
+    assert await history.newest_id() == third["id"]
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_the_first_id_starts_from_the_redis_clock_so_ids_never_go_backwards_after_data_loss(
     fresh_history, redis_client
 ):
