@@ -75,14 +75,23 @@ def councilor(db):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _close_async_thread_connections(django_db_setup):
+def _close_async_thread_connections(django_db_setup, django_db_blocker):
     """Async tests reach the database from asgiref's worker thread; close its connection before
     the test database is dropped (PostgreSQL refuses to drop a database that is still in use)."""
     yield
     from asgiref.sync import SyncToAsync
-    from django.db import connections
+    from django.db import connection, connections
 
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+    if connection.vendor == "postgresql":
+        # Anything else still connected (a process a test started that is still exiting, a thread's
+        # connection nobody closed) would make the drop fail and leave the database behind.
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connection.close()
 
 
 @pytest.fixture
