@@ -140,9 +140,6 @@ class UpgradeFront:
     def connectionMade(self) -> None:  # noqa: N802
         """Nothing: the channel was connected by `makeConnection`."""
 
-    def logPrefix(self) -> str:  # noqa: N802
-        return "HTTPChannel"
-
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
         transport = self.transport
         if getattr(transport, "protocol", None) is not self:
@@ -174,7 +171,7 @@ class UpgradeFront:
 class Upgrades:
     """What the front needs of daphne, found once: its checks and its server's WebSocket factory."""
 
-    __slots__ = ("name_pattern", "invalid_value_bytes", "parse_forwarded", "transport_class", "taken")
+    __slots__ = ("name_pattern", "invalid_value_bytes", "parse_forwarded", "transport_class")
 
     def __init__(
         self, name_pattern: Any, invalid_value_bytes: Any, parse_forwarded: Any, transport_class: type[Any]
@@ -183,7 +180,6 @@ class Upgrades:
         self.invalid_value_bytes = invalid_value_bytes
         self.parse_forwarded = parse_forwarded
         self.transport_class = transport_class
-        self.taken = 0  # upgrades that took the front's path (read by the tests)
 
     def protocol_for(self, data: bytes, transport: Any, server: Any) -> Any | None:
         """daphne's WebSocket protocol for a plain upgrade in `data` on a TCP transport, or None (daphne's path)."""
@@ -201,7 +197,6 @@ class Upgrades:
         if not protocol:
             return None
         protocol._raw_query_string = upgrade.query_string
-        self.taken += 1
         return protocol
 
     def _forwarded_ok(self, server: Any, upgrade: PlainUpgrade, transport: Any) -> bool:
