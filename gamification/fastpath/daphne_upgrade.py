@@ -1,0 +1,285 @@
+"""daphne's WebSocket upgrade without its HTTP request: the handshake parsed once, by autobahn.
+
+Stock daphne reads a WebSocket upgrade twice: Twisted's HTTP channel parses the request head line
+by line into a `Request`, daphne's `WebRequest.process` (an inlineCallbacks generator) checks it,
+builds the WebSocket protocol, rebuilds the head's bytes from the parsed headers and replays them
+into autobahn, which parses the handshake again. That was about half of a connection's CPU in a
+connection storm (docs/benchmarks.md).
+
+Here a protocol in front of daphne's HTTP channel (`UpgradeFront`, built by daphne's
+`HTTPFactory.buildProtocol`) looks at the connection's first read. When it is one whole, plainly
+written WebSocket upgrade (`plain_upgrade`: a `GET … HTTP/1.1` head of at most 16 KB with nothing
+after it, every header `Name: value` once, no body headers) that passes the checks
+`WebRequest.process` applies, the bytes go straight to a protocol from daphne's WebSocket factory,
+as daphne itself would hand them on: for such a head, daphne's rebuilt bytes and the received ones
+differ only in the case of header names, which autobahn lowercases. Anything else (a partial
+head, another method, a duplicate header, odd whitespace or bytes, a TLS transport) is replayed
+into daphne's own HTTP channel, so every error answer stays daphne's, Twisted's or autobahn's.
+
+The HTTP channel is built and connected as daphne always does, so its idle timeout runs from the
+connection's start; the fast path cancels it and unregisters the channel as the transport's
+producer, as Twisted's own switch to HTTP/2 does. autobahn's opening-handshake timeout starts when
+the WebSocket protocol is connected, as before.
+
+What it relies on (pinned in requirements.txt: daphne, Twisted): daphne's `HTTPFactory` (its
+`buildProtocol`, its `server`), the server's `ws_factory` and proxy header settings, daphne's
+`HEADER_NAME_RE`, `INVALID_HEADER_VALUE_BYTES` and `parse_x_forwarded_for`, the protocol's
+`_raw_query_string`, Twisted's TCP transport (its `protocol`, `producer`, `unregisterProducer`) and
+the HTTP channel's `setTimeout`. `use_upgrade_front()` checks them at start-up and logs once which
+path is taken; a connection whose transport or channel lacks them takes daphne's own path.
+"""
+
+import inspect
+import logging
+import re
+from functools import cache
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MSG_UPGRADE = "daphne's WebSocket upgrades: %s"
+UPGRADE_FRONT = "a plain upgrade handed straight to autobahn (daphne's HTTP request skipped)"
+# Twisted's HTTP channel allows 16 KB for the request line and headers together (totalHeadersSize);
+# a longer head, or more headers than a browser sends, goes to daphne's own path.
+MAX_HEAD_BYTES = 16384
+MAX_HEADERS = 64
+HEAD_END = b"\r\n\r\n"
+# The request target as Twisted and daphne accept it and both parts stay ASCII: printable, no space.
+_TARGET = re.compile(rb"/[\x21-\x7e]*")
+# Bytes no header value may hold: Twisted refuses NUL, CR and LF; daphne the ones in its set.
+_BAD_VALUE_BYTES = frozenset(b"\x00\r\n")
+# Headers that give a request a body: Twisted waits for it (or refuses the header) before daphne sees it.
+_BODY_HEADERS = frozenset((b"content-length", b"transfer-encoding"))
+_OWS = b" \t"
+
+# What the front calls on daphne's server, its WebSocket factory and a Twisted TCP transport.
+SERVER_ATTRIBUTES = (
+    "ws_factory",
+    "proxy_forwarded_address_header",
+    "proxy_forwarded_port_header",
+    "proxy_forwarded_proto_header",
+)
+# (Its `protocol` is an instance attribute: the front checks it on each connection's transport.)
+TRANSPORT_ATTRIBUTES = ("producer", "unregisterProducer", "getPeer")
+# What daphne's `process` must still do for the front to do the same (its source is read at start-up).
+_PROCESS_SOURCE = (
+    "HEADER_NAME_RE.fullmatch(name)",
+    "INVALID_HEADER_VALUE_BYTES.intersection(value)",
+    "parse_x_forwarded_for(",
+    'self.path.decode("ascii")',
+    'self.query_string.decode("ascii")',
+    'upgrade_header.lower() == b"websocket"',
+    "self.server.ws_factory.buildProtocol(",
+    "protocol._raw_query_string = self.query_string",
+)
+
+
+class PlainUpgrade:
+    """A WebSocket upgrade's head, as `plain_upgrade` found it: its query string and headers (lowercase names)."""
+
+    __slots__ = ("query_string", "headers")
+
+    def __init__(self, query_string: bytes, headers: dict[bytes, bytes]) -> None:
+        self.query_string = query_string
+        self.headers = headers
+
+
+def plain_upgrade(
+    data: bytes, name_pattern: re.Pattern[bytes], invalid_value_bytes: frozenset[int]
+) -> PlainUpgrade | None:
+    """The upgrade in `data` when it is one whole, plainly written WebSocket upgrade daphne accepts; else None.
+
+    Plainly written: daphne would rebuild the same bytes (but for header names' case), and its
+    checks (`name_pattern`, `invalid_value_bytes`, an ASCII path and query string) pass.
+    """
+    if len(data) > MAX_HEAD_BYTES or not data.startswith(b"GET /") or not data.endswith(HEAD_END):
+        return None
+    lines = data[: -len(HEAD_END)].split(b"\r\n")
+    if len(lines) > MAX_HEADERS + 1:
+        return None
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or parts[2] != b"HTTP/1.1" or not _TARGET.fullmatch(parts[1]):
+        return None
+    headers: dict[bytes, bytes] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(b": ")
+        key = name.lower()
+        if (
+            not colon
+            or not name_pattern.fullmatch(name)
+            or key in headers
+            or key in _BODY_HEADERS
+            or value.strip(_OWS) != value
+            or not _BAD_VALUE_BYTES.isdisjoint(value)
+            or not invalid_value_bytes.isdisjoint(value)
+        ):
+            return None
+        headers[key] = value
+    upgrade = headers.get(b"upgrade")
+    if upgrade is None or upgrade.lower() != b"websocket":
+        return None
+    _, _, query_string = parts[1].partition(b"?")
+    return PlainUpgrade(query_string, headers)
+
+
+class UpgradeFront:
+    """In front of daphne's HTTP channel until the connection's first read (see the module's docstring)."""
+
+    __slots__ = ("channel", "factory", "transport", "upgrades")
+
+    def __init__(self, channel: Any, factory: Any, upgrades: "Upgrades") -> None:
+        self.channel = channel
+        self.factory = factory
+        self.transport: Any = None
+        self.upgrades = upgrades
+
+    def makeConnection(self, transport: Any) -> None:  # noqa: N802 - Twisted's IProtocol
+        self.transport = transport
+        self.channel.makeConnection(transport)
+
+    def connectionMade(self) -> None:  # noqa: N802
+        """Nothing: the channel was connected by `makeConnection`."""
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        transport = self.transport
+        if getattr(transport, "protocol", None) is not self:
+            self.channel.dataReceived(data)  # another transport (TLS) or already handed on: daphne's path
+            return
+        protocol = self.upgrades.protocol_for(data, transport, self.factory.server)
+        if protocol is None:
+            transport.protocol = self.channel
+            self.channel.dataReceived(data)
+            return
+        self._release_channel(transport)
+        transport.protocol = protocol
+        protocol.makeConnection(transport)
+        protocol.dataReceived(data)
+
+    def _release_channel(self, transport: Any) -> None:
+        """Stop daphne's idle HTTP channel: its idle timeout, and its place as the transport's producer."""
+        channel = self.channel._channel  # Twisted's HTTPChannel inside its generic (HTTP/2-switching) proxy
+        channel.setTimeout(None)
+        if transport.producer is channel:
+            transport.unregisterProducer()
+        self.channel = None
+
+    def connectionLost(self, reason: Any) -> None:  # noqa: N802
+        if self.channel is not None:
+            self.channel.connectionLost(reason)
+
+
+class Upgrades:
+    """What the front needs of daphne, found once: its checks and its server's WebSocket factory."""
+
+    __slots__ = ("name_pattern", "invalid_value_bytes", "parse_forwarded", "transport_class")
+
+    def __init__(
+        self, name_pattern: Any, invalid_value_bytes: Any, parse_forwarded: Any, transport_class: type[Any]
+    ) -> None:
+        self.name_pattern = name_pattern
+        self.invalid_value_bytes = invalid_value_bytes
+        self.parse_forwarded = parse_forwarded
+        self.transport_class = transport_class
+
+    def protocol_for(self, data: bytes, transport: Any, server: Any) -> Any | None:
+        """daphne's WebSocket protocol for a plain upgrade in `data` on a TCP transport, or None (daphne's path)."""
+        if not isinstance(transport, self.transport_class):
+            return None
+        upgrade = plain_upgrade(data, self.name_pattern, self.invalid_value_bytes)
+        if upgrade is None:
+            return None
+        if server.proxy_forwarded_address_header and not self._forwarded_ok(server, upgrade, transport):
+            return None
+        try:
+            protocol = server.ws_factory.buildProtocol(transport.getPeer())
+        except Exception:  # noqa: BLE001 - as daphne's process catches: its path builds it again and answers
+            return None
+        if not protocol:
+            return None
+        protocol._raw_query_string = upgrade.query_string
+        return protocol
+
+    def _forwarded_ok(self, server: Any, upgrade: PlainUpgrade, transport: Any) -> bool:
+        """Whether daphne's proxy header parsing takes this head without an error (daphne answers one with a 500)."""
+        peer = transport.getPeer()
+        try:
+            self.parse_forwarded(
+                {name: [value] for name, value in upgrade.headers.items()},
+                server.proxy_forwarded_address_header,
+                server.proxy_forwarded_port_header,
+                server.proxy_forwarded_proto_header,
+                [str(peer.host), peer.port] if hasattr(peer, "host") and hasattr(peer, "port") else None,
+                "http",
+            )
+        except Exception:  # noqa: BLE001 - daphne's process catches any (a 500): its path answers it
+            return False
+        return True
+
+
+_upgrades: Upgrades | None = None
+
+
+def upgrades() -> Upgrades | None:
+    """The front's state in this process (None while daphne's own path is used)."""
+    return _upgrades
+
+
+def _probe() -> tuple[Upgrades | None, str]:
+    try:
+        from daphne import http_protocol, utils
+        from daphne.server import Server
+        from twisted.internet import tcp
+        from twisted.web import http
+    except ImportError as exc:
+        return None, f"daphne's own ({exc})"
+    try:
+        source = inspect.getsource(http_protocol.WebRequest.process)
+    except (OSError, TypeError) as exc:
+        return None, f"daphne's own (its request is not inspectable: {exc!r})"
+    for text in _PROCESS_SOURCE:
+        if text not in source:
+            return None, f"daphne's own (its request's process has no {text})"
+    for name in ("HEADER_NAME_RE", "INVALID_HEADER_VALUE_BYTES", "parse_x_forwarded_for"):
+        if not hasattr(utils, name):
+            return None, f"daphne's own (daphne.utils has no {name})"
+    if not callable(getattr(http_protocol.HTTPFactory, "buildProtocol", None)):
+        return None, "daphne's own (its HTTPFactory has no buildProtocol)"
+    if not callable(getattr(http.HTTPChannel, "setTimeout", None)):
+        return None, "daphne's own (Twisted's HTTPChannel has no setTimeout)"
+    if "ws_factory" not in inspect.getsource(Server.__init__) + inspect.getsource(Server.run):
+        return None, "daphne's own (its server makes no ws_factory)"
+    for name in TRANSPORT_ATTRIBUTES:
+        if not hasattr(tcp.Server, name):
+            return None, f"daphne's own (Twisted's TCP transport has no {name})"
+    found = Upgrades(utils.HEADER_NAME_RE, utils.INVALID_HEADER_VALUE_BYTES, utils.parse_x_forwarded_for, tcp.Server)
+    return found, UPGRADE_FRONT
+
+
+@cache
+def use_upgrade_front() -> str:
+    """Put `UpgradeFront` before daphne's HTTP channels; says what was done (logged once)."""
+    global _upgrades
+    found, said = _probe()
+    if found is None:
+        logger.warning(MSG_UPGRADE, said)
+        return said
+    from daphne.http_protocol import HTTPFactory
+
+    build = HTTPFactory.buildProtocol
+    if getattr(build, "upgrade_front", False):
+        logger.info(MSG_UPGRADE, said)
+        return said
+
+    def buildProtocol(self: Any, addr: Any) -> Any:  # noqa: N802 - Twisted's factory method
+        channel = build(self, addr)
+        if getattr(channel, "_channel", None) is None or any(
+            not hasattr(self.server, name) for name in SERVER_ATTRIBUTES
+        ):
+            return channel
+        return UpgradeFront(channel, self, found)
+
+    buildProtocol.upgrade_front = True  # type: ignore[attr-defined]
+    HTTPFactory.buildProtocol = buildProtocol
+    _upgrades = found
+    logger.info(MSG_UPGRADE, said)
+    return said

@@ -1,0 +1,226 @@
+"""daphne's WebSocket upgrade through the front (gamification/fastpath/daphne_upgrade.py): a plain
+upgrade skips daphne's HTTP request, anything else takes daphne's own path, and a client gets the
+same answer either way (compared with a daphne whose front is turned off).
+"""
+
+import asyncio
+import contextlib
+import re
+
+import pytest
+import websockets
+
+from gamification.fastpath import daphne_upgrade
+from tests.gamification import daphne_upgrades
+from tests.gamification.live import receive, staff_token, ws_url
+from tests.processes import daphne
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+READ_IDLE_S = 1.5
+# What differs between two of Django's answers to one plain GET: its CSP's order, its CSRF cookie.
+UNSTABLE_HEADERS = (b"Content-Security-Policy:", b"Set-Cookie:")
+# Browsers' header case; daphne rebuilds names as Twisted writes them, and autobahn lowercases both.
+BROWSER_HEAD = (
+    "GET /ws/gamification?token=t HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\nOrigin: http://127.0.0.1\r\n\r\n"
+).encode()
+NAME_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+INVALID_VALUE_BYTES = frozenset(b"\x0b\x0c\x1c\x1d\x1e\x85")
+
+
+def plain(data: bytes) -> daphne_upgrade.PlainUpgrade | None:
+    return daphne_upgrade.plain_upgrade(data, NAME_RE, INVALID_VALUE_BYTES)
+
+
+def test_a_browser_s_upgrade_is_plain_with_its_query_string_and_headers():
+    upgrade = plain(BROWSER_HEAD)
+    assert upgrade is not None
+    assert upgrade.query_string == b"token=t"
+    assert upgrade.headers[b"sec-websocket-key"] == KEY.encode()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"GET ", b"POST "),  # another method
+        (b"HTTP/1.1\r\nHost", b"HTTP/1.0\r\nHost"),  # daphne would replay it as HTTP/1.1
+        (b"Upgrade: websocket", b"Upgrade: h2c"),  # no WebSocket upgrade
+        (b"Host: 127.0.0.1", b"Host: 127.0.0.1\r\nhost: other"),  # a duplicate (daphne joins them)
+        (b"Host: 127.0.0.1", b"Host:127.0.0.1"),  # not written plainly: daphne rebuilds "Host: "
+        (b"Host: 127.0.0.1", b"Host: 127.0.0.1 "),  # trailing whitespace (Twisted strips it)
+        (b"Host: 127.0.0.1", b"Host: 127.0.0.1\r\n folded"),  # obs-fold
+        (b"Host: 127.0.0.1", b"Bad Name: x"),  # daphne's 400
+        (b"Host: 127.0.0.1", b"Host: a\x0bb"),  # daphne's 400
+        (b"Host: 127.0.0.1", b"Host: a\nb"),  # a bare LF (Twisted's 400)
+        (b"Host: 127.0.0.1", b"Content-Length: 0"),  # a body header
+        (b"?token=t", b"?token=\xc3\xa9"),  # a non-ASCII query string (daphne's 400)
+        (b"/ws/gamification", b"/ws/\xc3\xa9"),  # a non-ASCII path (daphne's 400)
+        (b"\r\n\r\n", b"\r\n"),  # a partial head
+        (b"\r\n\r\n", b"\r\n\r\n\x81\x80"),  # bytes after the head
+    ],
+)
+def test_anything_but_a_plainly_written_upgrade_goes_to_daphne_s_path(old, new):
+    assert plain(BROWSER_HEAD.replace(old, new, 1)) is None
+
+
+def test_a_head_over_twisted_s_limit_goes_to_daphne_s_path():
+    padding = b"X-Pad: " + b"a" * daphne_upgrade.MAX_HEAD_BYTES + b"\r\n"
+    assert plain(BROWSER_HEAD.replace(b"Host:", padding + b"Host:", 1)) is None
+
+
+# A real daphne, front on and off ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def gateways(tmp_path, **env):
+    """A daphne with the front (saying which way each first read went) and a stock one."""
+    with (
+        daphne(log_path=tmp_path / "front.log", module="tests.gamification.daphne_upgrades", **env) as (_, front),
+        daphne(
+            log_path=tmp_path / "stock.log",
+            module="tests.gamification.daphne_upgrades",
+            TEST_UPGRADE_FRONT="off",
+            **env,
+        ) as (_, stock),
+    ):
+        yield front, stock
+
+
+async def exchange(port: int, *parts: bytes) -> bytes:
+    """What daphne answers `parts`, sent one after another (a pause between): read until it closes or goes quiet."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for index, part in enumerate(parts):
+            if index:
+                await asyncio.sleep(0.3)
+            writer.write(part)
+            await writer.drain()
+        answer = b""
+        while True:
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), READ_IDLE_S)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+    finally:
+        writer.close()
+
+
+def comparable(answer: bytes) -> bytes:
+    """An answer without its date and CSP nonces; an accepted upgrade's head only (its frames carry ids and times)."""
+    answer = re.sub(rb"(?m)^Date: [^\r\n]*\r\n", b"", answer)
+    answer = re.sub(rb"nonce([-=]\"?)[A-Za-z0-9+/_-]+=*", rb"nonce\1", answer)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *headers = head.split(b"\r\n")
+    # Django's answers (a plain GET) order some headers per process.
+    head = b"\r\n".join([status, *sorted(line for line in headers if not line.startswith(UNSTABLE_HEADERS))])
+    return head if status.startswith(b"HTTP/1.1 101") else head + b"\r\n\r\n" + body
+
+
+def head(token: str, *, target: str = "/ws/gamification?token={token}", extra: str = "", **replace: str) -> bytes:
+    headers = {
+        "Host": "127.0.0.1",
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": KEY,
+        "Origin": "http://127.0.0.1",
+    }
+    for name, value in replace.items():
+        name = name.replace("_", "-")
+        if value:
+            headers[name] = value
+        else:
+            del headers[name]
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"GET {target.format(token=token)} HTTP/1.1\r\n{lines}{extra}\r\n".encode()
+
+
+# Heads Twisted still waits on (no CRLF ends them): both daphnes answer nothing in the reading time.
+STILL_READING = {"bare LF"}
+# Not an upgrade: Django's page for a plain GET.
+DJANGO_PAGES = {"no upgrade"}
+
+
+def cases(token: str) -> dict[str, tuple[tuple[bytes, ...], bool]]:
+    """Each case: what the client sends (in parts), and whether the front takes its first read."""
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    whole = head(token)
+    return {
+        "accepted": ((whole,), True),
+        "partial head, then the rest": ((whole[:40], whole[40:]), False),
+        "missing key": ((head(token, Sec_WebSocket_Key=""),), True),
+        "wrong version": ((head(token, Sec_WebSocket_Version="8"),), True),
+        "foreign origin": ((head(token, Origin="http://evil.example"),), True),
+        "forged token": ((head(forged),), True),
+        "no token": ((head(token, target="/ws/gamification"),), True),
+        "bad header name": ((head(token, extra="Bad[Name]: x\r\n"),), False),
+        "bad header value": ((head(token, extra="X-Odd: a\x0bb\r\n"),), False),
+        "non-ASCII path": ((head(token, target="/ws/gamificação?token={token}"),), False),
+        "non-ASCII query": ((head(token, target="/ws/gamification?token={token}&x=é"),), False),
+        "duplicate key": ((head(token, extra=f"Sec-WebSocket-Key: {KEY}\r\n"),), False),
+        "HTTP/1.0": ((whole.replace(b"HTTP/1.1", b"HTTP/1.0", 1),), False),
+        "POST": ((b"POST" + whole[3:],), False),
+        "bare LF": ((whole.replace(b"\r\n", b"\n"),), False),
+        "a body": ((whole[:-2] + b"Content-Length: 2\r\n\r\nab",), False),
+        "no upgrade": ((head(token, Upgrade="", Connection=""),), False),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+async def test_a_client_s_upgrade_takes_the_front_and_its_connection_works(tmp_path):
+    token = await staff_token()
+    with gateways(tmp_path) as (front, _):
+        async with websockets.connect(ws_url(front, token), compression=None) as ws:
+            await receive(ws, "connected")
+            await ws.send('{"command": "ping"}')
+            assert (await receive(ws, "pong"))["type"] == "pong"
+    started = (tmp_path / "front.log").read_text()
+    assert daphne_upgrade.MSG_UPGRADE % daphne_upgrade.UPGRADE_FRONT in started
+    assert started.count(daphne_upgrades.MSG_FRONT) == 1
+    assert daphne_upgrades.MSG_DAPHNE not in started
+    assert daphne_upgrade.MSG_UPGRADE % daphne_upgrade.UPGRADE_FRONT not in (tmp_path / "stock.log").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+async def test_every_head_gets_the_answer_stock_daphne_gives_and_takes_the_expected_path(tmp_path):
+    token = await staff_token()
+    log = tmp_path / "front.log"
+    with gateways(tmp_path) as (front, stock):
+        for name, (parts, through_front) in cases(token).items():
+            said = log.read_text().count(daphne_upgrades.MSG_FRONT)
+            answers = [comparable(await exchange(port, *parts)) for port in (front, stock)]
+            if name in DJANGO_PAGES:  # a page of its own per request (its CSRF token): the status alike
+                answers = [answer.split(b"\r\n", 1)[0] for answer in answers]
+            assert answers[0] == answers[1], name
+            assert answers[0] or name in STILL_READING, name
+            taken = log.read_text().count(daphne_upgrades.MSG_FRONT) - said
+            assert taken == int(through_front), name
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+async def test_proxy_headers_get_the_answer_stock_daphne_gives(tmp_path):
+    token = await staff_token()
+    log = tmp_path / "front.log"
+    forwarded = {
+        "a client address": ("X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Port: 4431\r\n", True),
+        "an address that is not UTF-8": ("X-Forwarded-For: NOT-UTF-8\r\n", False),  # daphne's 500
+        "a port that is no number": ("X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Port: x\r\n", True),
+    }
+    with gateways(tmp_path, TEST_PROXY_HEADERS="on") as (front, stock):
+        for name, (extra, through_front) in forwarded.items():
+            data = head(token, extra=extra).replace(b"NOT-UTF-8", b"\xff\xfe")
+            said = log.read_text().count(daphne_upgrades.MSG_FRONT)
+            answers = [comparable(await exchange(port, data)) for port in (front, stock)]
+            assert answers[0] == answers[1], name
+            assert answers[0], name
+            assert log.read_text().count(daphne_upgrades.MSG_FRONT) - said == int(through_front), name
