@@ -187,6 +187,14 @@ async def test_a_client_s_upgrade_takes_the_front_and_its_connection_works(tmp_p
     assert daphne_upgrade.MSG_UPGRADE % daphne_upgrade.UPGRADE_FRONT not in (tmp_path / "stock.log").read_text()
 
 
+async def both_answers(log, ports: tuple[int, int], parts: tuple) -> tuple[list[bytes], int]:
+    """The same bytes sent to the daphne with the front and to the stock one: both answers, and how
+    many connections the front took straight to autobahn meanwhile (its log says each)."""
+    said = log.read_text().count(daphne_upgrades.MSG_FRONT)
+    answers = [comparable(await exchange(port, *parts)) for port in ports]
+    return answers, log.read_text().count(daphne_upgrades.MSG_FRONT) - said
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("close_thread_connections")
@@ -195,13 +203,11 @@ async def test_every_head_gets_the_answer_stock_daphne_gives_and_takes_the_expec
     log = tmp_path / "front.log"
     with gateways(tmp_path) as (front, stock):
         for name, (parts, through_front) in cases(token).items():
-            said = log.read_text().count(daphne_upgrades.MSG_FRONT)
-            answers = [comparable(await exchange(port, *parts)) for port in (front, stock)]
+            answers, taken = await both_answers(log, (front, stock), parts)
             if name in DJANGO_PAGES:  # a page of its own per request (its CSRF token): the status alike
                 answers = [answer.split(b"\r\n", 1)[0] for answer in answers]
             assert answers[0] == answers[1], name
             assert answers[0] or name in STILL_READING, name
-            taken = log.read_text().count(daphne_upgrades.MSG_FRONT) - said
             assert taken == int(through_front), name
 
 
@@ -219,8 +225,7 @@ async def test_proxy_headers_get_the_answer_stock_daphne_gives(tmp_path):
     with gateways(tmp_path, TEST_PROXY_HEADERS="on") as (front, stock):
         for name, (extra, through_front) in forwarded.items():
             data = head(token, extra=extra).replace(b"NOT-UTF-8", b"\xff\xfe")
-            said = log.read_text().count(daphne_upgrades.MSG_FRONT)
-            answers = [comparable(await exchange(port, data)) for port in (front, stock)]
+            answers, taken = await both_answers(log, (front, stock), (data,))
             assert answers[0] == answers[1], name
             assert answers[0], name
-            assert log.read_text().count(daphne_upgrades.MSG_FRONT) - said == int(through_front), name
+            assert taken == int(through_front), name
