@@ -175,10 +175,12 @@ class GamificationConsumer(AsyncJsonWebsocketConsumer):
         self.topics: frozenset[str] = EVERY_TOPIC
         self.user = self.scope.get("user")
         self.connected_at = time.time()
+        # Admitted before the accept, so that nothing is awaited between the handshake's answer and
+        # `connected`: under daphne both leave in one write (fastpath/daphne.py, `held`).
+        refusal = await self._admit()
         await self.accept()
         if (protocol := self.scope.get(SCOPE_DAPHNE_PROTOCOL)) is not None:
             daphne.compact_protocol(protocol)  # the handshake is over: drop what only it needed
-        refusal = await self._admit()
         if refusal is not None:
             self.close_with(refusal)
             return

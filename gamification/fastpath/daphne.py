@@ -14,6 +14,7 @@ What the gateway relies on, and why:
   TCP connection, and time for a slow client to read its close frame;
 - daphne's WebSocket factory builds `GatewayWebSocketProtocol` (its subclass of daphne's protocol):
   autobahn's own writes (handshake answer, close frames, pings) through `write_through` as well,
+  the handshake answer held until the connection's first frame (one write for both),
   one shared ping frame per second, and a pong answering the pending ping matched without
   autobahn's frame parser (an idle gateway of 5,000 sockets spent most of its CPU on pings);
 - daphne's application checker (`Server.application_checker`, every second) visits only the
@@ -304,6 +305,9 @@ class DaphneSocket:
         if protocol.send_queue:
             protocol.transport.write(prepared.payloadHybi)
             return
+        if getattr(protocol, "held", None) is not None:  # the handshake's answer goes first, in the same write
+            protocol.release_held(prepared.payloadHybi)
+            return
         write_through(protocol.transport, prepared.payloadHybi)
 
     def write_many(self, prepared: list[Any]) -> None:
@@ -316,6 +320,9 @@ class DaphneSocket:
             return
         if protocol.send_queue:  # autobahn's own queue (a fragmented send) goes first, through Twisted
             protocol.transport.write(data)
+            return
+        if getattr(protocol, "held", None) is not None:
+            protocol.release_held(data)
             return
         write_through(protocol.transport, data)
 
@@ -446,13 +453,45 @@ def _gateway_protocol_class() -> type | None:
         # pings and pongs touch (checked on the first ping or pong, once the connection is open).
         direct_writes: bool | None = None
         direct_pings: bool | None = None
+        # The handshake's answer (the 101), held back from `serverAccept` until the connection's
+        # first frame (the `connected` the consumer writes next) or the loop's next turn, whichever
+        # comes first: one socket write and one TCP segment instead of two. None: nothing held.
+        held: bytes | None = None
+
+        def serverAccept(self, subprotocol: str | None = None) -> None:  # noqa: N802
+            """daphne's accept, the answer it writes held in `held` for the loop's current turn."""
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not from the application's `send`: written at once
+                loop = None
+            if loop is None or not self._writes_directly():
+                WebSocketProtocol.serverAccept(self, subprotocol)
+                return
+            self.held = b""
+            try:
+                WebSocketProtocol.serverAccept(self, subprotocol)
+            finally:
+                if self.held:
+                    loop.call_soon(self.release_held)
+                else:  # nothing was written (autobahn refused the handshake meanwhile)
+                    del self.held
+
+        def release_held(self, data: bytes = b"") -> None:
+            """Write what is held, followed by `data`, and hold nothing more."""
+            held = self.held
+            if held is not None:
+                del self.held  # back to the class's None: no entry left in the instance's dict
+                data = held + data
+            if data:
+                write_through(self.transport, data)
 
         def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:  # noqa: N802
             """autobahn's `sendData`, its unchopped, unqueued case written through `write_through`."""
             if sync or chopsize or not self._writes_directly() or self.send_queue:
+                if self.held is not None:
+                    self.release_held()
                 WebSocketProtocol.sendData(self, data, sync, chopsize)
                 return
-            write_through(self.transport, data)
             state = self.state
             if state == self.STATE_OPEN:
                 self.trafficStats.outgoingOctetsWireLevel += len(data)
@@ -460,6 +499,12 @@ def _gateway_protocol_class() -> type | None:
                 self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
             if self.logOctets:
                 self.logTxOctets(data, False)
+            if self.held is None:
+                write_through(self.transport, data)
+            elif state == self.STATE_CONNECTING:  # the handshake's answer, written by `serverAccept`
+                self.held += data
+            else:
+                self.release_held(data)
 
         def _writes_directly(self) -> bool:
             if self.direct_writes is None:

@@ -222,12 +222,17 @@ async def test_daphne_s_pings_are_written_straight_and_their_pongs_taken_by_the_
     with SERVERS["daphne"](log_path=log, module="tests.gamification.daphne_pinging") as (_, port):
         async with websockets.connect(ws_url(port, token), compression=None, ping_interval=None) as ws:
             await receive(ws, "connected")
+            # The process's first socket waits for its group membership after the accept; the next
+            # one has nothing to wait for: its handshake answer and `connected` leave in one write.
+            async with websockets.connect(ws_url(port, token), compression=None, ping_interval=None) as second:
+                await receive(second, "connected")
             await asyncio.sleep(4 * daphne_pinging.PING_INTERVAL_S)  # pings answered by the client library
             await ws.send('{"command": "ping"}')
             assert (await receive(ws, "pong"))["type"] == "pong"
     started = log.read_text()
     assert daphne.MSG_PROTOCOL % daphne.PROTOCOL_GATEWAY in started
     assert daphne_pinging.MSG_WROTE_THROUGH in started
+    assert daphne_pinging.MSG_ANSWER_WITH_CONNECTED in started
     assert daphne_pinging.MSG_SHORTCUT_PONG in started
     assert "fast path unavailable" not in started
 
