@@ -24,18 +24,16 @@ highest is kept as `lost`. A `resume` from before it answers `complete: false` (
 one from at or after it is complete, since nothing it missed was lost.
 """
 
-import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
-from redis.exceptions import NoScriptError
-
 from gamification.app_settings import app_settings
 from gamification.catalogue import ALL_TOPICS, PRIVATE_TYPES
 from infrastructure.redis_access import key_prefix, redis_async, redis_sync
+from infrastructure.redis_scripts import LuaScript
 
 # KEYS: counter, history, origin, epoch, gap. ARGV: JSON head, message head, max events, ttl seconds,
 # channel ('' = no publish). The heads are the envelope's JSON and the layer's msgpack message
@@ -43,7 +41,7 @@ from infrastructure.redis_access import key_prefix, redis_async, redis_sync
 # `message_head` in gamification/fastpath/channels_redis.py).
 # `epoch` is the replication id of the primary that last wrote the counter; INFO is called with
 # pcall so that a Redis that refuses it to scripts still assigns ids (without failover detection).
-_APPEND_LUA = """
+_APPEND = LuaScript("""
 local info = redis.pcall('INFO', 'replication')
 local epoch = type(info) == 'string' and string.match(info, 'master_replid:(%w+)') or ''
 local counter = redis.call('GET', KEYS[1])
@@ -70,10 +68,7 @@ if ARGV[5] ~= '' then
   redis.call('PUBLISH', ARGV[5], ARGV[2] .. cmsgpack.pack(id))
 end
 return id
-"""
-# Run by its hash (EVALSHA; the text only when a server has not seen it yet): sending the script's
-# text with every event was most of a client's work per event.
-_APPEND_SHA = hashlib.sha1(_APPEND_LUA.encode()).hexdigest()
+""")  # run by its hash: sending the script's text with every event was most of a client's work per event
 
 # KEYS: counter, history, origin, gap, lost. ARGV: since, until ('' = the newest), seen ('0' = none).
 # Returns the newest id, the origin, the highest lost id, the oldest kept id and the rows after
@@ -186,11 +181,7 @@ async def history_append(
     (gamification/fastpath/channels_redis.py), so the script publishes exactly what `group_send` would.
     """
     args = _append_args(envelope=envelope, requester=requester, message_head=message_head, channel=channel)
-    client = redis_async()
-    try:
-        return int(await client.evalsha(_APPEND_SHA, *args))
-    except NoScriptError:  # a server that has not seen it yet (new, restarted, failed over): it did not run
-        return int(await client.eval(_APPEND_LUA, *args))
+    return int(await _APPEND.run(redis_async(), *args))
 
 
 def history_append_blocking(
@@ -199,11 +190,7 @@ def history_append_blocking(
     """`history_append` from sync code, on the process's blocking client; raises when Redis does not
     answer within GAMIFICATION_PUBLISH_TIMEOUT_S."""
     args = _append_args(envelope=envelope, requester=requester, message_head=message_head, channel=channel)
-    client = redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S)
-    try:
-        return int(client.evalsha(_APPEND_SHA, *args))
-    except NoScriptError:
-        return int(client.eval(_APPEND_LUA, *args))
+    return int(_APPEND.run_blocking(redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S), *args))
 
 
 async def newest_id() -> int:

@@ -2,7 +2,7 @@
 
 docs/protocol.md, "Connections per user". Each open socket of a user holds a lease in Redis: a
 member `<instance>/<client_id>` of the sorted set `<prefix>:ws-user:<user id>`, scored with the
-Redis time (ms) at which the lease runs out. Taking a lease is one Lua script — drop the expired
+Redis time (ms) at which the lease runs out. Taking a lease is one Lua script (sent by its hash) — drop the expired
 leases, count the others, add this one if there is room — so two gateways cannot both hand out the
 last slot. Closing the socket removes its lease, each process renews its own every RENEW_S, and a
 clean exit removes them all; a gateway that dies without its exit handler (a kill -9, a lost
@@ -17,6 +17,7 @@ import logging
 from gamification.app_settings import app_settings
 from gamification.presence import instance_id
 from infrastructure.redis_access import key, redis_async, redis_sync
+from infrastructure.redis_scripts import LuaScript
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ LEASE_S = 30.0  # how long a lease outlives its last renewal: a dead gateway's s
 REDIS_TIMEOUT_S = 2.0  # a connect or a close waits no longer than this for Redis
 
 # KEYS[1] the user's set; ARGV: member, limit, lease (ms). Returns 1 (taken) or 0 (the user is at the limit).
-_ACQUIRE_LUA = """
+_ACQUIRE = LuaScript("""
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
@@ -35,7 +36,7 @@ end
 redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[3]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
-"""
+""")
 
 # KEYS[1] the user's set; ARGV: lease (ms), then the members to renew.
 _RENEW_LUA = """
@@ -85,10 +86,8 @@ class UserSockets:
             return True
         member = _member(client_id)
         try:
-            taken = await asyncio.wait_for(
-                redis_async().eval(_ACQUIRE_LUA, 1, self._key(user_id), member, limit, int(LEASE_S * 1000)),
-                timeout=REDIS_TIMEOUT_S,
-            )
+            async with asyncio.timeout(REDIS_TIMEOUT_S):  # no task of its own, unlike `wait_for`: one per connection
+                taken = await _ACQUIRE.run(redis_async(), 1, self._key(user_id), member, limit, int(LEASE_S * 1000))
         except Exception as exc:  # noqa: BLE001 - Redis down: count this process's sockets instead
             logger.warning("per-user socket count unavailable (%r); counting this process only", exc)
             taken = len(self._held.get(user_id, ())) < limit
@@ -106,7 +105,8 @@ class UserSockets:
         if not members:
             del self._held[user_id]
         try:
-            await asyncio.wait_for(redis_async().zrem(self._key(user_id), member), timeout=REDIS_TIMEOUT_S)
+            async with asyncio.timeout(REDIS_TIMEOUT_S):
+                await redis_async().zrem(self._key(user_id), member)
         except Exception as exc:  # noqa: BLE001 - the lease expires on its own
             logger.warning("socket lease of user %s not released (%r); it expires in %ss", user_id, exc, LEASE_S)
 

@@ -87,3 +87,15 @@ async def test_leases_are_renewed_re_added_after_redis_lost_them_and_given_back_
     assert redis_client.zcard(key) == 0
     await sockets.renew()  # nothing held: nothing comes back
     assert redis_client.zcard(key) == 0
+
+
+async def test_a_lease_is_taken_and_refused_as_before_after_redis_forgot_the_script(settings, redis_client):
+    """The lease script goes by its hash; a Redis that does not have it (restarted, failed over) gets its text."""
+    settings.GAMIFICATION_WS_MAX_PER_USER = 1
+    user = await make_user()
+    sockets = UserSockets()
+    redis_client.script_flush()
+    assert await sockets.acquire(user_id=user.pk, client_id="c1")
+    redis_client.script_flush()
+    assert not await sockets.acquire(user_id=user.pk, client_id="c2")  # the script ran: the user is at the limit
+    assert redis_client.zrange(_user_key(user.pk), 0, -1) == [f"{instance_id()}/c1".encode()]
