@@ -304,6 +304,9 @@ def run_incidents_resolve(*, execution: Execution, now: datetime | None = None) 
     if execution.councilor_id is None:
         return 0
     if execution.status == Execution.Status.RUNNING:
+        # A councilor read by `councilor_row_lock` says whether it has any to resolve (most have none).
+        if not getattr(execution.councilor, OPEN_START_INCIDENTS, True):
+            return 0
         return _started_resolve(councilor_id=execution.councilor_id, now=now or timezone.now())
     if execution.status in Execution.IN_FLIGHT or not _may_have_been_stuck(execution):
         return 0
@@ -314,6 +317,22 @@ def run_incidents_resolve(*, execution: Execution, now: datetime | None = None) 
 
 
 STARTED_RESOLVES = (RunIncident.Kind.LATE.value, RunIncident.Kind.MISSED.value)
+# The name under which `councilor_row_lock` annotates a councilor with `open_start_incidents_sql`.
+OPEN_START_INCIDENTS = "open_start_incidents"
+
+
+def open_start_incidents_sql(councilor_pk_column: str) -> tuple[str, list[str]]:
+    """SQL and parameters: whether the councilor of `councilor_pk_column` has an open incident a start resolves.
+
+    Read with the councilor's row at a run's start, it spares most starts the resolving UPDATE. An
+    incident raised after that read and before the start commits is the pass's to resolve
+    (`run_incidents_resolve_stale`), as one raised after the UPDATE would have been.
+    """
+    sql = (
+        f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(RunIncident._meta.db_table)}"
+        f" WHERE councilor_id = {councilor_pk_column} AND resolved_at IS NULL AND kind IN (%s, %s))"
+    )
+    return sql, list(STARTED_RESOLVES)
 
 
 def _started_resolve(*, councilor_id: int, now: datetime) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection, models, transaction
 
+from councilors.incidents import OPEN_START_INCIDENTS, open_start_incidents_sql
 from councilors.models import Agent, Councilor, Execution, next_run_number, row_lock_clause
 
 
@@ -57,7 +58,11 @@ def _columns(model: type[models.Model], vendor: str) -> _Columns:
 
 
 def councilor_row_lock(councilor_pk: int) -> Councilor | None:
-    """A councilor with its agent, the councilor's row locked until the transaction ends; None when it is gone."""
+    """A councilor with its agent, the councilor's row locked until the transaction ends; None when it is gone.
+
+    Annotated, like a queryset's `annotate`, with whether it has open incidents a run's start resolves
+    (councilors/incidents.py, OPEN_START_INCIDENTS).
+    """
     councilor_columns = _columns(Councilor, connection.vendor)
     agent_columns = _columns(Agent, connection.vendor)
     quote = connection.ops.quote_name
@@ -65,19 +70,21 @@ def councilor_row_lock(councilor_pk: int) -> Councilor | None:
     locking = row_lock_clause()
     if locking and connection.features.has_select_for_update_of:
         locking += f" OF {councilors}"  # the councilor's row only: the agent's is another lock's
+    incidents_sql, incidents_params = open_start_incidents_sql(f"{councilors}.{quote('id')}")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {councilor_columns.select}, {agent_columns.select} FROM {councilors}"
+            f"SELECT {councilor_columns.select}, {agent_columns.select}, {incidents_sql} FROM {councilors}"
             f" INNER JOIN {agents} ON {councilors}.{quote('agent_id')} = {agents}.{quote('id')}"
             f" WHERE {councilors}.{quote('id')} = %s{locking}",
-            [councilor_pk],
+            [*incidents_params, councilor_pk],
         )
         row = cursor.fetchone()
     if row is None:
         return None
     split = len(councilor_columns.attnames)
     councilor = councilor_columns.instance(row[:split])
-    councilor.agent = agent_columns.instance(row[split:])
+    councilor.agent = agent_columns.instance(row[split:-1])
+    setattr(councilor, OPEN_START_INCIDENTS, bool(row[-1]))
     return councilor
 
 

@@ -26,7 +26,7 @@ from councilors.incidents import (
 )
 from councilors.models import Councilor, Execution, RunIncident
 from councilors.scheduling import scheduler_tick
-from councilors.services import execution_finish, execution_start
+from councilors.services import councilor_run_guarded, execution_finish, execution_start
 from tests.factories import make_councilor
 
 pytestmark = pytest.mark.django_db(transaction=True)  # two loops: two threads, two connections
@@ -129,6 +129,22 @@ def test_a_late_councilor_shows_late_until_its_run_starts(admin_client):
     execution_start(agent=councilor.agent, councilor=councilor, prompt="p", scheduled_for=slot)
     assert RunIncident.objects.get(councilor=councilor).resolved_at is not None
     assert shown() == []
+
+
+def test_a_worker_s_start_resolves_a_late_incident_and_without_one_writes_none():
+    """A worker's start reads, with the councilor's locked row, whether it has an incident to resolve."""
+    late, on_time = make_councilor(schedule_value="1m", grace_s=60), make_councilor(schedule_value="1m", grace_s=60)
+    slot = timezone.now() - timedelta(minutes=10)
+    with_past_slot(late, slot=slot)
+    run_incidents_check(now=slot + timedelta(minutes=2))
+    assert RunIncident.objects.get(councilor=late).resolved_at is None
+
+    assert isinstance(councilor_run_guarded(councilor_pk=late.pk, scheduled_for=slot), Execution)
+    assert RunIncident.objects.get(councilor=late).resolved_at is not None
+    with CaptureQueriesContext(connection) as queries:
+        assert isinstance(councilor_run_guarded(councilor_pk=on_time.pk, scheduled_for=slot), Execution)
+    writes = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("UPDATE")]
+    assert writes and not any("councilors_runincident" in sql for sql in writes)
 
 
 def test_a_slot_that_started_or_a_schedule_changed_since_is_not_late(listener):

@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from councilors.models import Agent, Councilor, Execution
+from councilors.incidents import OPEN_START_INCIDENTS
+from councilors.models import Agent, Councilor, Execution, RunIncident
 from councilors.run_rows import councilor_row_lock, execution_insert, execution_update
 from councilors.services import FINISH_FIELDS, execution_finish, execution_start
 from tests.factories import edit_councilor, make_actor, make_agent, make_councilor
@@ -38,6 +39,20 @@ def test_the_locked_councilor_and_its_agent_equal_the_orms_reading():
     assert locked.agent.runner_config["env"] == {"A": "é"}
     assert locked.created_at.tzinfo is not None
     assert not locked._state.adding and locked._state.db == "default"
+
+
+@pytest.mark.django_db
+def test_the_locked_councilor_says_whether_it_has_an_incident_a_start_resolves():
+    councilor = make_councilor()
+    with transaction.atomic():
+        assert getattr(councilor_row_lock(councilor.pk), OPEN_START_INCIDENTS) is False
+    incident = RunIncident.objects.create(councilor=councilor, kind=RunIncident.Kind.LATE, key="k", raised_at=timezone.now())
+    RunIncident.objects.create(councilor=councilor, kind=RunIncident.Kind.STUCK, key="s", raised_at=timezone.now())
+    with transaction.atomic():
+        assert getattr(councilor_row_lock(councilor.pk), OPEN_START_INCIDENTS) is True
+    RunIncident.objects.filter(pk=incident.pk).update(resolved_at=timezone.now())
+    with transaction.atomic():  # a stuck incident is not a start's to resolve
+        assert getattr(councilor_row_lock(councilor.pk), OPEN_START_INCIDENTS) is False
 
 
 @pytest.mark.django_db
