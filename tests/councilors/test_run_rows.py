@@ -46,7 +46,9 @@ def test_the_locked_councilor_says_whether_it_has_an_incident_a_start_resolves()
     councilor = make_councilor()
     with transaction.atomic():
         assert getattr(councilor_row_lock(councilor.pk), OPEN_START_INCIDENTS) is False
-    incident = RunIncident.objects.create(councilor=councilor, kind=RunIncident.Kind.LATE, key="k", raised_at=timezone.now())
+    incident = RunIncident.objects.create(
+        councilor=councilor, kind=RunIncident.Kind.LATE, key="k", raised_at=timezone.now()
+    )
     RunIncident.objects.create(councilor=councilor, kind=RunIncident.Kind.STUCK, key="s", raised_at=timezone.now())
     with transaction.atomic():
         assert getattr(councilor_row_lock(councilor.pk), OPEN_START_INCIDENTS) is True
