@@ -124,7 +124,7 @@ class CommandRunner(Runner):
             )
         except OSError as exc:
             raise RunnerError(COULD_NOT_START % {"program": prepared.argv[0], "reason": exc.strerror or exc}) from exc
-        threading.Thread(target=_feed_stdin, args=(process.stdin, prompt), daemon=True).start()
+        _write_prompt(process.stdin, prompt)
         reader = threading.Thread(target=_drain, args=(process.stdout, output), daemon=True)
         reader.start()
         timeout = self.timeout_for(control)
@@ -176,10 +176,34 @@ def _wait(process: subprocess.Popen, *, timeout: float, control: RunControl) -> 
     return None
 
 
-def _feed_stdin(stdin: IO[bytes], prompt: str) -> None:
-    """Write the prompt and close stdin (from a thread: a child that never reads must not block the run)."""
+def _write_prompt(stdin: IO[bytes], prompt: str) -> None:
+    """Write the prompt to the child's stdin and close it: at once when the pipe takes it all (most
+    prompts fit in a pipe's buffer), else the rest from a thread: a child that never reads must not
+    block the run."""
+    data = prompt.encode("utf-8", "replace")
+    fd = stdin.fileno()
+    os.set_blocking(fd, False)
     try:
-        stdin.write(prompt.encode("utf-8", "replace"))
+        written = os.write(fd, data) if data else 0
+    except BlockingIOError:
+        written = 0
+    except BrokenPipeError:
+        written = len(data)  # the child exited or closed stdin without reading it: its business
+    finally:
+        os.set_blocking(fd, True)
+    if written < len(data):
+        threading.Thread(target=_feed_stdin, args=(stdin, data[written:]), daemon=True).start()
+        return
+    try:
+        stdin.close()
+    except BrokenPipeError:
+        pass
+
+
+def _feed_stdin(stdin: IO[bytes], data: bytes) -> None:
+    """Write what is left of the prompt and close stdin (in a thread of its own, see `_write_prompt`)."""
+    try:
+        stdin.write(data)
     except (BrokenPipeError, ValueError):
         pass  # the child exited or closed stdin without reading it: its business
     finally:

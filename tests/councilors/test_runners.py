@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -126,6 +127,14 @@ def test_command_gets_the_prompt_in_conductor_prompt():
 def test_command_that_never_reads_stdin_is_not_blocked_by_a_prompt_larger_than_the_pipe():
     # 100 kB: more than a pipe holds (64 KiB), less than one environment string may be (128 KiB).
     assert run("command", {"argv": [PY, "-c", "print('done')"]}, prompt="x" * 100_000) == "done\n"
+
+
+def test_command_reads_a_prompt_larger_than_the_pipe_whole_and_in_order():
+    # What the pipe takes at once is written before the run's thread writes the rest.
+    prompt = "".join(f"{n:07d}\n" for n in range(12_000))  # 96 kB: over a pipe, under an env string
+    script = "import hashlib, sys; data = sys.stdin.buffer.read(); print(len(data), hashlib.sha256(data).hexdigest())"
+    expected = f"{len(prompt)} {hashlib.sha256(prompt.encode()).hexdigest()}\n"
+    assert run("command", {"argv": [PY, "-c", script]}, prompt=prompt) == expected
 
 
 @pytest.mark.parametrize("prompt", ["--help", "--version"])
