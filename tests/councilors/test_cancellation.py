@@ -14,7 +14,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from councilors.cancel_watch import CANCEL_POLL_S
+from councilors.cancel_watch import CANCEL_POLL_S, cancel_watched
 from councilors.cancellation import (
     MSG_FORBIDDEN,
     CancelRefused,
@@ -23,6 +23,7 @@ from councilors.cancellation import (
     execution_ended_before_start,
 )
 from councilors.models import ActionRecord, Execution, SkippedRun
+from councilors.runners.base import RunControl
 from councilors.services import agent_enqueue, councilor_enqueue, execution_finish, execution_run, execution_start
 from councilors.tasks import run_agent_task, run_councilor_task
 from infrastructure.tokens import token_mint
@@ -163,6 +164,27 @@ def test_a_running_command_is_stopped_by_the_watcher_with_its_output_so_far(list
     assert (again.outcome, again.status) == (Outcome.ALREADY_ENDED, "cancelled")
     assert processes_with(marker) == []
     assert CANCEL_POLL_S <= 0.5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_process_s_watcher_stops_only_the_run_asked_and_none_it_no_longer_watches():
+    """One watcher thread per process looks at every run in flight there; a run whose body is over is left alone."""
+    agent, ops = make_agent(), make_actor("ops")
+    asked, other, ended = (execution_start(agent=agent, prompt="p") for _ in range(3))
+    controls = {run.pk: RunControl() for run in (asked, other, ended)}
+    with cancel_watched(execution=ended, control=controls[ended.pk]):
+        pass
+    execution_cancel(execution_id=ended.execution_id, actor=ops)
+    with (
+        cancel_watched(execution=asked, control=controls[asked.pk]),
+        cancel_watched(execution=other, control=controls[other.pk]),
+    ):
+        execution_cancel(execution_id=asked.execution_id, actor=ops)
+        assert controls[asked.pk].stop.wait(timeout=2)
+        assert asked.cancelled_by_name == "ops" and asked.cancel_requested_at is not None
+        # The other run's row has been read meanwhile too (one read for both): no cancel there.
+        assert not controls[other.pk].stop.wait(timeout=3 * CANCEL_POLL_S)
+    assert not controls[ended.pk].stop.is_set() and ended.cancel_requested_at is None
 
 
 def api_cancel(client, execution_id: str, user):
