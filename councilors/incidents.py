@@ -319,6 +319,8 @@ def run_incidents_resolve(*, execution: Execution, now: datetime | None = None) 
 STARTED_RESOLVES = (RunIncident.Kind.LATE.value, RunIncident.Kind.MISSED.value)
 # The name under which `councilor_row_lock` annotates a councilor with `open_start_incidents_sql`.
 OPEN_START_INCIDENTS = "open_start_incidents"
+# A councilor's open incidents that a run's start resolves; `{councilor}` is its primary key's SQL.
+_OPEN_STARTED_WHERE = "councilor_id = {councilor} AND resolved_at IS NULL AND kind IN (%s, %s)"
 
 
 def open_start_incidents_sql(councilor_pk_column: str) -> tuple[str, list[str]]:
@@ -330,7 +332,7 @@ def open_start_incidents_sql(councilor_pk_column: str) -> tuple[str, list[str]]:
     """
     sql = (
         f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(RunIncident._meta.db_table)}"
-        f" WHERE councilor_id = {councilor_pk_column} AND resolved_at IS NULL AND kind IN (%s, %s))"
+        f" WHERE {_OPEN_STARTED_WHERE.format(councilor=councilor_pk_column)})"
     )
     return sql, list(STARTED_RESOLVES)
 
@@ -341,7 +343,7 @@ def _started_resolve(*, councilor_id: int, now: datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {RunIncident._meta.db_table} SET resolved_at = %s"
-            " WHERE councilor_id = %s AND resolved_at IS NULL AND kind IN (%s, %s)",
+            f" WHERE {_OPEN_STARTED_WHERE.format(councilor='%s')}",
             [connection.ops.adapt_datetimefield_value(now), councilor_id, *STARTED_RESOLVES],
         )
         return cursor.rowcount
