@@ -86,15 +86,16 @@ class _Watcher:
         while True:
             due = self._wait_for_due()
             try:
-                requested = _cancels_requested([watched.execution.pk for watched in due])
+                requested = _cancels_requested([watched.execution.pk for _key, watched in due])
             except DatabaseError as exc:  # the database restarting: the runs go on, the next look tries again
                 logger.warning("cannot look for cancels of %d runs (%s)", len(due), exc)
                 connection.close()
                 requested = {}
             self._stop_requested(due, requested)
 
-    def _wait_for_due(self) -> list[_Watched]:
-        """The runs due a look, once there are any; with none to watch, the thread's connection is closed."""
+    def _wait_for_due(self) -> list[tuple[int, _Watched]]:
+        """The runs due a look (with their keys), once there are any; with none to watch, the thread's
+        connection is closed."""
         with self._changed:
             while True:
                 if not self._runs:
@@ -102,21 +103,19 @@ class _Watcher:
                     self._changed.wait()
                     continue
                 now = time.monotonic()
-                due = [watched for watched in self._runs.values() if watched.next_look <= now]
+                due = [(key, watched) for key, watched in self._runs.items() if watched.next_look <= now]
                 if due:
-                    for watched in due:
+                    for _key, watched in due:
                         watched.next_look = now + CANCEL_POLL_S
                     return due
                 self._changed.wait(min(watched.next_look for watched in self._runs.values()) - now)
 
-    def _stop_requested(self, due: list[_Watched], requested: dict[int, tuple]) -> None:
+    def _stop_requested(self, due: list[tuple[int, _Watched]], requested: dict[int, tuple]) -> None:
         """Stop the runs asked to stop that are still watched, with who asked copied onto their record."""
         with self._changed:
-            watching = {id(watched): key for key, watched in self._runs.items()}
-            for watched in due:
+            for key, watched in due:
                 row = requested.get(watched.execution.pk)
-                key = watching.get(id(watched))
-                if row is None or key is None:
+                if row is None or self._runs.get(key) is not watched:  # no cancel, or its run is over
                     continue
                 for column, value in zip(CANCEL_COLUMNS, row, strict=True):
                     setattr(watched.execution, column, value)
