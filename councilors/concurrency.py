@@ -127,13 +127,14 @@ def queued_claim(*, worker: str) -> Execution | None:
 
 
 def queued_may_wait(*, agent: Agent, worker: str) -> bool:
-    """After a run of `agent` ended: whether a cap applies whose place it freed (a plain read, outside any lock).
+    """After a run of `agent` ended: whether a cap applies whose place it freed (outside any lock).
 
-    No cluster cap and no cap on the agent now: a run queued behind another agent's cap gains nothing
-    from this end, and none of this agent's can be queued behind this run (it ended before any later
-    admission counted it); one queued under a cap lifted since is the periodic look's (`queued_runs_look`).
+    `agent.max_concurrent` is the cap as the run's finish read it (`execution_finish`). No cluster cap
+    and no cap on the agent then: a run queued behind another agent's cap gains nothing from this end,
+    and none of this agent's can be queued behind this run (it ended before any later admission
+    counted it); one queued under a cap set or lifted since is the periodic look's (`queued_runs_look`).
     """
-    return bool(_capped_cluster(worker)) or agent_row_lock(agent.pk, lock=False) not in (None, (None,))
+    return bool(_capped_cluster(worker)) or agent.max_concurrent is not None
 
 
 def queued_waiting(*, agent: Agent, worker: str) -> bool:

@@ -32,7 +32,8 @@ AGENT_SUCCEEDED = AGENT_FINISHED & Q(executions__severity__in=[Execution.Severit
 FINISHED_STATUSES = tuple(status for status in Execution.Status.values if status not in Execution.IN_FLIGHT)
 SUCCEEDED_SEVERITIES = (Execution.Severity.SUCCESS.value, Execution.Severity.WARNING.value)
 # `agents_metrics_list` for one agent as every run's finish needs it: the same figures, read from
-# the executions alone (their (agent, -started_at) index) in one statement written once. Building
+# the executions alone (their (agent, -started_at) index) in one statement written once, with the
+# agent's cap beside them. Building
 # the ORM's grouped join over the agent's columns cost a worker more CPU than the run it announced
 # (bench/runs.py's profile, docs/benchmarks.md); tests/councilors/test_selectors.py holds the two equal.
 _IN = "({})".format(", ".join(["%s"] * len(FINISHED_STATUSES)))
@@ -44,24 +45,32 @@ _ONE_AGENT_METRICS_SQL = (
     " MAX(started_at),"
     f" AVG(CASE WHEN status IN {_IN} THEN duration_ms END),"
     f" (SELECT severity FROM {{table}} WHERE agent_id = %s AND status IN {_IN}"
-    "   ORDER BY started_at DESC, id DESC LIMIT 1)"
+    "   ORDER BY started_at DESC, id DESC LIMIT 1),"
+    " (SELECT max_concurrent FROM {agents} WHERE id = %s)"
     " FROM {table} WHERE agent_id = %s"
-).format(table=Execution._meta.db_table)
+).format(table=Execution._meta.db_table, agents=Agent._meta.db_table)
 
 
 def agent_metrics_get(*, agent: Agent) -> AgentMetrics:
     """One agent's metrics as `agents_metrics_list` has them (success rate: finished runs not `error`, in %)."""
+    return agent_metrics_and_cap(agent=agent)[0]
+
+
+def agent_metrics_and_cap(*, agent: Agent) -> tuple[AgentMetrics, int | None]:
+    """`agent_metrics_get` and the agent's `max_concurrent` as the database has it now (None: no cap, or
+    the agent is gone), in one statement: what every run's finish reads."""
     params = [*FINISHED_STATUSES, *FINISHED_STATUSES, *SUCCEEDED_SEVERITIES, *FINISHED_STATUSES]
     with connection.cursor() as cursor:
-        cursor.execute(_ONE_AGENT_METRICS_SQL, [*params, agent.pk, *FINISHED_STATUSES, agent.pk])
-        total, finished, succeeded, last_started, avg_duration, last_severity = cursor.fetchone()
-    return AgentMetrics(
+        cursor.execute(_ONE_AGENT_METRICS_SQL, [*params, agent.pk, *FINISHED_STATUSES, agent.pk, agent.pk])
+        total, finished, succeeded, last_started, avg_duration, last_severity, cap = cursor.fetchone()
+    metrics = AgentMetrics(
         total_executions=total,
         success_rate=round(100.0 * succeeded / finished, 1) if finished else 0.0,
         last_execution=iso_utc_or_none(_started_at_from_db(last_started)),
         last_severity=last_severity,
         avg_duration_ms=round(float(avg_duration), 1) if avg_duration is not None else None,
     )
+    return metrics, cap
 
 
 def _started_at_from_db(value: Any) -> Any:

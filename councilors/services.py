@@ -29,10 +29,10 @@ from councilors.runners import RunnerError, get_runner
 from councilors.runners.base import OutputCallback, RunCancelled, RunControl, RunTimedOut
 from councilors.runners.bounded import TRUNCATION_SLACK, bound_text
 from councilors.scheduling import councilor_schedule_delete, councilor_schedule_sync
-from councilors.selectors import REQUESTED_BY_ARG, agent_metrics_get, worker_clusters_alive
+from councilors.selectors import REQUESTED_BY_ARG, agent_metrics_and_cap, worker_clusters_alive
 from councilors.severity import analyze_severity
 from gamification import payloads
-from gamification.events import emit
+from gamification.events import emit, emit_all
 from infrastructure.app_settings import app_settings as rate_settings
 from infrastructure.rate_limits import execute_rate_take
 
@@ -295,7 +295,7 @@ def queued_runs_kick(*, agent: Agent, worker: str) -> bool:
     """After a run of `agent` ends: queue a start task when a queued run waits for the place it freed."""
     from django_q.tasks import async_task
 
-    if not queued_may_wait(agent=agent, worker=worker):  # most runs: one read, no transaction, no lock
+    if not queued_may_wait(agent=agent, worker=worker):  # most runs: no transaction, no lock, no query
         return False
     with transaction.atomic():
         if not queued_waiting(agent=agent, worker=worker):
@@ -344,11 +344,12 @@ def execution_finish(*, execution: Execution, output: str, error: str = "", stat
     with transaction.atomic():
         execution_update(execution, FINISH_FIELDS)
         run_incidents_resolve(execution=execution)  # a stuck run ended
-        emit(*_finished_event(execution))
-        emit(
-            *payloads.agent_metrics_updated(
-                agent_id=execution.agent.agent_id, metrics=agent_metrics_get(agent=execution.agent)
-            )
+        # The agent's cap as it is now comes with its metrics: whether the run's end may let a queued
+        # run start (queued_runs_kick) needs no statement of its own.
+        metrics, execution.agent.max_concurrent = agent_metrics_and_cap(agent=execution.agent)
+        emit_all(
+            _finished_event(execution),
+            payloads.agent_metrics_updated(agent_id=execution.agent.agent_id, metrics=metrics),
         )
     return execution
 

@@ -26,10 +26,26 @@ def _publish_logged(envelope: dict[str, Any], requester: int | None) -> None:
     try:
         transport.publish(envelope, requester=requester)
     except Exception as exc:  # noqa: BLE001 - the transport must never break the caller's work
-        logger.warning("event %s not published (channel layer unreachable: %r)", envelope["type"], exc)
-        metrics.event_not_published(envelope["type"])
+        _counted(envelope, exc)
     else:
+        _counted(envelope, None)
+
+
+def _publish_all_logged(published: list[tuple[dict[str, Any], int | None]]) -> None:
+    try:
+        failures = transport.publish_all(published)
+    except Exception as exc:  # noqa: BLE001 - the transport must never break the caller's work
+        failures = [exc] * len(published)
+    for (envelope, _requester), failure in zip(published, failures, strict=True):
+        _counted(envelope, failure)
+
+
+def _counted(envelope: dict[str, Any], failure: Exception | None) -> None:
+    if failure is None:
         metrics.event_emitted(envelope["type"])
+        return
+    logger.warning("event %s not published (channel layer unreachable: %r)", envelope["type"], failure)
+    metrics.event_not_published(envelope["type"])
 
 
 def emit(
@@ -46,14 +62,22 @@ def emit(
     return envelope
 
 
+def emit_all(*events: tuple[str, dict[str, Any], int | None]) -> list[dict[str, Any]]:
+    """`emit` for several events (`payloads.Event`s) at once: published together once the transaction
+    commits, in the order given, on the usual deployment in one round trip to Redis (a run's finish
+    announces two)."""
+    published = [(build_envelope(event_type, data), requester) for event_type, data, requester in events]
+    transaction.on_commit(lambda: _publish_all_logged(published))
+    return [envelope for envelope, _requester in published]
+
+
 async def aemit(event_type: str, data: dict[str, Any], requester: int | None = None) -> dict[str, Any]:
     """Async `emit` for consumers and async views, which publish at once (they hold no transaction)."""
     envelope = build_envelope(event_type, data)
     try:
         await transport.apublish(envelope, requester=requester)
     except Exception as exc:  # noqa: BLE001 - the transport must never break the caller's work
-        logger.warning("event %s not published (channel layer unreachable: %r)", event_type, exc)
-        metrics.event_not_published(event_type)
+        _counted(envelope, exc)
     else:
-        metrics.event_emitted(event_type)
+        _counted(envelope, None)
     return envelope

@@ -25,7 +25,7 @@ one from at or after it is complete, since nothing it missed was lost.
 """
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
@@ -191,6 +191,14 @@ def history_append_blocking(
     answer within GAMIFICATION_PUBLISH_TIMEOUT_S."""
     args = _append_args(envelope=envelope, requester=requester, message_head=message_head, channel=channel)
     return int(_APPEND.run_blocking(redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S), *args))
+
+
+def history_append_all_blocking(appends: Sequence[dict[str, Any]]) -> list[int | Exception]:
+    """`history_append_blocking` for several envelopes (each one's keyword arguments), in order and in
+    one round trip: each one's id, or the error it got instead."""
+    client = redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S)
+    results = _APPEND.run_all_blocking(client, [_append_args(**append) for append in appends])
+    return [result if isinstance(result, Exception) else int(result) for result in results]
 
 
 async def newest_id() -> int:

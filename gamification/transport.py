@@ -16,6 +16,7 @@ import asyncio
 import os
 import threading
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -110,6 +111,42 @@ def publish(envelope: dict[str, Any], *, requester: int | None = None) -> None:
         return
     future = asyncio.run_coroutine_threadsafe(apublish(envelope, requester=requester), _background_loop())
     future.result(timeout=app_settings.PUBLISH_TIMEOUT_S + 1)
+
+
+def publish_all(published: Sequence[tuple[dict[str, Any], int | None]]) -> list[Exception | None]:
+    """`publish` for several (envelope, requester) pairs, in order, on the usual deployment in one round
+    trip to Redis: each one's failure, None where it was published. Raises when Redis cannot be reached."""
+    layer = get_channel_layer()
+    if not (app_settings.HISTORY_ENABLED and channels_redis.check(layer).available):
+        return [_published_or_failure(envelope, requester) for envelope, requester in published]
+    channel = _group_channel(layer)
+    results = history.history_append_all_blocking(
+        [
+            {
+                "envelope": envelope,
+                "requester": requester,
+                "message_head": channels_redis.message_head(layer, layer_message(envelope, requester=requester)),
+                "channel": channel,
+            }
+            for envelope, requester in published
+        ]
+    )
+    failures: list[Exception | None] = []
+    for (envelope, _requester), result in zip(published, results, strict=True):
+        if isinstance(result, Exception):
+            failures.append(result)
+        else:
+            envelope["id"] = result
+            failures.append(None)
+    return failures
+
+
+def _published_or_failure(envelope: dict[str, Any], requester: int | None) -> Exception | None:
+    try:
+        publish(envelope, requester=requester)
+    except Exception as exc:  # noqa: BLE001 - the caller counts and logs it, and goes on with the next
+        return exc
+    return None
 
 
 # Per layer (tests replace layers), per group name: the Redis channel it publishes the group on.

@@ -9,7 +9,7 @@ from django_q.models import OrmQ
 
 from councilors import tasks
 from councilors.concurrency import START_TASK, queue_place, queued_runs_look, run_admitted
-from councilors.models import Execution, SkippedRun
+from councilors.models import Agent, Execution, SkippedRun
 from councilors.reaper import worker_label
 from councilors.selectors import execution_wait_finished
 from councilors.services import execution_finish, execution_start, queued_run_start
@@ -47,6 +47,21 @@ def test_an_agent_at_its_cap_queues_the_run_and_the_worker_returns():
     assert (queued.status, queued.worker) == ("completed", worker_label())
     assert queued.started_at >= busy.completed_at  # set again when it started
     assert tasks.start_queued_run_task() == tasks.NOTHING_QUEUED
+
+
+@pytest.mark.django_db
+def test_a_cap_set_while_a_run_is_in_flight_counts_at_its_end():
+    """The finish reads the agent's cap as it is then: a run queued under a cap set mid-run starts at once."""
+    agent = make_agent()
+    busy = running(agent)
+    Agent.objects.filter(pk=agent.pk).update(max_concurrent=1)  # an admin caps the agent meanwhile
+    queued = Execution.objects.get(execution_id=tasks.run_agent_task(agent.agent_id, "second", "", "exec_capped_1"))
+    assert queued.status == "queued"
+    assert busy.agent.max_concurrent is None  # as the run's start read it
+    execution_finish(execution=busy, output="done")
+    tasks._ended(busy)
+    assert start_tasks() == 1
+    assert tasks.start_queued_run_task() == queued.execution_id
 
 
 @pytest.mark.django_db

@@ -4,9 +4,10 @@ import itertools
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from councilors import run_rows
 from councilors.incidents import OPEN_START_INCIDENTS
 from councilors.models import Agent, Councilor, Execution, RunIncident
 from councilors.run_rows import councilor_row_lock, execution_insert, execution_update
@@ -96,6 +97,36 @@ def test_a_run_inserted_then_finished_reads_back_exactly_as_written():
 
     assert field_values(second) == field_values(Execution.objects.get(pk=second.pk))
     assert second.updated_at > written_at  # auto_now, as save() would
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "returns_columns",
+    [
+        pytest.param(True, id="numbered-in-the-insert"),
+        # Only an SQLite older than 3.35 returns no columns from an insert (PostgreSQL always does).
+        pytest.param(
+            False,
+            id="numbered-by-a-read-first",
+            marks=pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite before 3.35 only"),
+        ),
+    ],
+)
+def test_each_agent_numbers_its_runs_from_one_whether_or_not_the_insert_returns_columns(returns_columns, monkeypatch):
+    """PostgreSQL and SQLite (3.35 on) number a run inside its insert; an older SQLite, which returns
+    no columns from one, is read for the agent's newest number first."""
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", returns_columns)
+    run_rows._execution_insert.cache_clear()
+    try:
+        one, other = make_agent(), make_agent()
+        runs = [new_run(one), new_run(other), new_run(one), new_run(one)]
+        with transaction.atomic():
+            for run in runs:
+                execution_insert(run)
+    finally:
+        run_rows._execution_insert.cache_clear()
+    assert [run.run_number for run in runs] == [1, 1, 2, 3]
+    assert [field_values(run) for run in runs] == [field_values(Execution.objects.get(pk=run.pk)) for run in runs]
 
 
 @pytest.mark.django_db

@@ -4,11 +4,13 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import transaction
 
 from gamification import history
 from gamification.app_settings import app_settings
-from gamification.events import aemit, emit
+from gamification.events import aemit, emit, emit_all
 from gamification.fastpath import channels_redis
+from gamification.payloads import Event
 from tests.layer import group_listener
 
 ALERT = {"level": "info", "message": "hello", "source": "tests"}
@@ -41,6 +43,32 @@ async def test_events_are_stored_and_published_after_redis_forgot_the_script(fre
     assert [envelope["id"] for envelope in received] == [first["id"], first["id"] + 1, first["id"] + 2]
     assert [second["id"], third["id"]] == [first["id"] + 1, first["id"] + 2]
     assert await history.newest_id() == third["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_events_emitted_together_are_published_after_the_commit_in_order_with_consecutive_ids(
+    fresh_history, redis_client
+):
+    """A run's finish announces two events at once (one round trip); a Redis that forgot the script gets its text."""
+    layer, channel = await group_listener()
+    first = await aemit("system_alert", ALERT)
+
+    def emitted_together(message: str) -> list[dict]:
+        with transaction.atomic():
+            together = emit_all(Event("councilor_paused", PAUSED), Event("system_alert", {**ALERT, "message": message}))
+            assert [envelope["id"] for envelope in together] == [None, None]  # nothing before the commit
+        return together
+
+    redis_client.script_flush()
+    together = await sync_to_async(emitted_together)("without the script")
+    together += await sync_to_async(emitted_together)("with the script")
+    received = [(await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"] for _ in range(5)]
+    assert [envelope["id"] for envelope in received] == [first["id"] + n for n in range(5)]
+    assert received[1:] == together
+    assert [envelope["type"] for envelope in together] == ["councilor_paused", "system_alert"] * 2
+    assert [envelope["data"].get("message") for envelope in together[1::2]] == ["without the script", "with the script"]
+    kept = await history.history_since(since=first["id"], topics={"all"})
+    assert kept.events == together
 
 
 @pytest.mark.django_db(transaction=True)
@@ -205,8 +233,9 @@ async def test_with_redis_down_emit_logs_and_returns_without_an_id(settings, cap
     }
     sent = await aemit("system_alert", ALERT)
     synced = await sync_to_async(emit)("system_alert", ALERT)
-    assert sent["id"] is None and synced["id"] is None
-    assert caplog.text.count("not published (channel layer unreachable") == 2
+    together = await sync_to_async(emit_all)(Event("system_alert", ALERT), Event("councilor_paused", PAUSED))
+    assert [envelope["id"] for envelope in (sent, synced, *together)] == [None] * 4
+    assert caplog.text.count("not published (channel layer unreachable") == 4
 
 
 @pytest.mark.django_db(transaction=True)
@@ -221,6 +250,9 @@ async def test_a_sharded_layer_gets_the_event_stored_first_then_sent_with_group_
     received = (await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"]
     assert received == sent and sent["id"] == await history.newest_id()
     assert (await history.history_since(since=sent["id"] - 1, topics={"all"})).events == [sent]
+    together = await sync_to_async(emit_all)(Event("councilor_paused", PAUSED), Event("system_alert", ALERT))
+    received = [(await asyncio.wait_for(layer.receive(channel), timeout=5))["envelope"] for _ in range(2)]
+    assert received == together and [envelope["id"] for envelope in together] == [sent["id"] + 1, sent["id"] + 2]
 
 
 @pytest.mark.django_db(transaction=True)
