@@ -55,6 +55,8 @@ PRLIMIT_EXEC_FAILED = "prlimit: failed to execute "
 READ_CHUNK_BYTES = 65_536
 # How often a running command looks at its stop request: a cancel takes effect within this.
 STOP_POLL_S = 0.1
+# How long a run stopped by its timeout or a cancel has to finish writing what it wrote before it died.
+KILLED_OUTPUT_WAIT_S = 2.0
 
 
 class CommandRunner(Runner):
@@ -125,20 +127,19 @@ class CommandRunner(Runner):
         except OSError as exc:
             raise RunnerError(COULD_NOT_START % {"program": prepared.argv[0], "reason": exc.strerror or exc}) from exc
         _write_prompt(process.stdin, prompt)
-        reader = threading.Thread(target=_drain, args=(process.stdout, output), daemon=True)
-        reader.start()
         timeout = self.timeout_for(control)
-        returncode = _wait(process, timeout=timeout, control=control)
-        if returncode is None:
-            _kill_tree(process)
-            reader.join(timeout=2)
-            if control.cancelled():
-                raise RunCancelled(output=output.text())
-            raise RunTimedOut(timeout, output=output.text())
-        # What the run left behind ends with it (in the sandbox, its PID namespace already has).
-        _kill_group(process.pid)
-        reader.join()
-        return returncode
+        reader = _OutputReader(process.stdout, output)
+        try:
+            returncode = _communicate(process, reader, timeout=timeout, control=control)
+            if returncode is None:
+                _kill_tree(process)
+                reader.read_until_closed(deadline=time.monotonic() + KILLED_OUTPUT_WAIT_S)
+                if control.cancelled():
+                    raise RunCancelled(output=output.text())
+                raise RunTimedOut(timeout, output=output.text())
+            return returncode
+        finally:
+            reader.close()
 
 
 def _failure(returncode: int, *, output: str, prepared: PreparedRun, program: str) -> RunnerError:
@@ -156,24 +157,37 @@ def _failure(returncode: int, *, output: str, prepared: PreparedRun, program: st
     return RunLimitExceeded(LIMIT_EXCEEDED % {"ended": ended, "hit": said}, limit=limit.name, output=output)
 
 
-def _wait(process: subprocess.Popen, *, timeout: float, control: RunControl) -> int | None:
-    """The exit status, or None when the run must be stopped first (timed out, or cancelled).
+def _communicate(
+    process: subprocess.Popen, reader: "_OutputReader", *, timeout: float, control: RunControl
+) -> int | None:
+    """Read the output as it comes until the process has exited and its output is closed: its exit
+    status, or None when the run must be stopped first (timed out, or cancelled).
 
-    Waits on a pidfd, which wakes as the process exits (Popen.wait with a timeout polls, with
-    sleeps growing to 50 ms: most of a short run's time), looking at the stop request in between.
+    Both are waited for in one `select`, in the run's own thread (a reader thread per run was a
+    measurable part of a short run's cost): the process on a pidfd, which wakes as it exits
+    (Popen.wait with a timeout polls, with sleeps growing to 50 ms: most of a short run's time), and
+    the stop request looked at in between. Once the process has exited, what it left behind is
+    killed (in the sandbox, its PID namespace already ended it); output still open after that (a
+    process that left the run's group) is read while the run's time lasts, and then left.
     """
     deadline = time.monotonic() + timeout
     pidfd = os.pidfd_open(process.pid)
+    returncode = None
     try:
-        while not control.cancelled():
+        while reader.open or returncode is None:
             left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            if select.select([pidfd], [], [], min(left, STOP_POLL_S))[0]:
-                return process.wait()
+            if control.cancelled() or left <= 0:
+                return returncode  # None while it runs; once it has exited, its status stands
+            waiting = [fd for fd, wanted in ((pidfd, returncode is None), (reader.fd, reader.open)) if wanted]
+            ready = select.select(waiting, [], [], min(left, STOP_POLL_S))[0]
+            if reader.fd in ready:
+                reader.read()
+            if pidfd in ready:
+                returncode = process.wait()
+                _kill_group(process.pid)
     finally:
         os.close(pidfd)
-    return None
+    return returncode
 
 
 def _write_prompt(stdin: IO[bytes], prompt: str) -> None:
@@ -213,21 +227,43 @@ def _feed_stdin(stdin: IO[bytes], data: bytes) -> None:
             pass
 
 
-def _drain(stdout: IO[bytes], output: BoundedOutput) -> None:
-    """Read the pipe in chunks until the child closes it, keeping what `output` allows.
+class _OutputReader:
+    """The pipe of the run's stdout and stderr, read in chunks until the child closes it, keeping what
+    `output` allows.
 
     Past the limit the pipe is still read and the bytes dropped, rather than the child killed:
     a command that prints too much is not failed for it, and its own exit status decides the run.
     Universal newlines as in text mode: \\r\\n and \\r end a line.
     """
-    decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8")(errors="replace"), translate=True)
-    while chunk := stdout.read1(READ_CHUNK_BYTES):
-        if not output.full:
-            output.feed(decoder.decode(chunk))
-    if not output.full:
-        output.feed(decoder.decode(b"", final=True))
-        output.close()
-    stdout.close()
+
+    def __init__(self, stdout: IO[bytes], output: BoundedOutput) -> None:
+        self.stdout = stdout
+        self.fd = stdout.fileno()
+        self.output = output
+        self.open = True
+        self._decoder = io.IncrementalNewlineDecoder(
+            codecs.getincrementaldecoder("utf-8")(errors="replace"), translate=True
+        )
+
+    def read(self) -> None:
+        """Read what the pipe holds (call when `select` says it is ready: it does not wait)."""
+        chunk = os.read(self.fd, READ_CHUNK_BYTES)
+        if not chunk:
+            self.open = False
+            if not self.output.full:
+                self.output.feed(self._decoder.decode(b"", final=True))
+                self.output.close()
+        elif not self.output.full:
+            self.output.feed(self._decoder.decode(chunk))
+
+    def read_until_closed(self, *, deadline: float) -> None:
+        """Read what a killed run still wrote, until the pipe closes or `deadline` (time.monotonic())."""
+        while self.open and (left := deadline - time.monotonic()) > 0:
+            if select.select([self.fd], [], [], left)[0]:
+                self.read()
+
+    def close(self) -> None:
+        self.stdout.close()
 
 
 def _kill_tree(process: subprocess.Popen) -> None:
