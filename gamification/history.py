@@ -35,10 +35,11 @@ from gamification.catalogue import ALL_TOPICS, PRIVATE_TYPES
 from infrastructure.redis_access import key_prefix, redis_async, redis_sync
 from infrastructure.redis_scripts import LuaScript
 
-# KEYS: counter, history, origin, epoch, gap. ARGV: JSON head, message head, max events, ttl seconds,
-# channel ('' = no publish). The heads are the envelope's JSON and the layer's msgpack message
-# serialized with `id` last and its value cut off; the script appends the id to both (`json_head`, and
-# `message_head` in gamification/fastpath/channels_redis.py).
+# KEYS: counter, history, origin, epoch, gap. ARGV: max events, ttl seconds, channel ('' = no publish),
+# then for each event, in order, its JSON head and its message head; returns their ids. The heads are
+# the envelope's JSON and the layer's msgpack message serialized with `id` last and its value cut off;
+# the script appends the id to both (`json_head`, and `message_head` in gamification/fastpath/channels_redis.py).
+# Several events in one call are one round trip (a run's finish announces two).
 # `epoch` is the replication id of the primary that last wrote the counter; INFO is called with
 # pcall so that a Redis that refuses it to scripts still assigns ids (without failover detection).
 _APPEND = LuaScript("""
@@ -60,14 +61,19 @@ end
 if written_under ~= epoch then
   redis.call('SET', KEYS[4], epoch)
 end
-local id = redis.call('INCR', KEYS[1])
-redis.call('ZADD', KEYS[2], id, ARGV[1] .. string.format('%d', id) .. '}')
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[3]) + 1))
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-if ARGV[5] ~= '' then
-  redis.call('PUBLISH', ARGV[5], ARGV[2] .. cmsgpack.pack(id))
+local size, ttl, channel = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local ids = {}
+for i = 4, #ARGV, 2 do
+  local id = redis.call('INCR', KEYS[1])
+  redis.call('ZADD', KEYS[2], id, ARGV[i] .. string.format('%d', id) .. '}')
+  if channel ~= '' then
+    redis.call('PUBLISH', channel, ARGV[i + 1] .. cmsgpack.pack(id))
+  end
+  ids[#ids + 1] = id
 end
-return id
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(size + 1))
+redis.call('EXPIRE', KEYS[2], ttl)
+return ids
 """)  # run by its hash: sending the script's text with every event was most of a client's work per event
 
 # KEYS: counter, history, origin, gap, lost. ARGV: since, until ('' = the newest), seen ('0' = none).
@@ -154,22 +160,18 @@ def json_head(envelope: dict[str, Any], *, requester: int | None = None) -> str:
     return encode_frame(stored)[: -len(_JSON_ID_TAIL)]
 
 
-def _append_args(*, envelope: dict[str, Any], requester: int | None, message_head: bytes, channel: str) -> list[Any]:
+# One event to append: its envelope, who asked for its run (or None), and its layer message's head.
+Append = tuple[dict[str, Any], int | None, bytes]
+
+
+def _append_args(appends: Sequence[Append], channel: str) -> list[Any]:
     """The append script's key count, keys and arguments (EVALSHA's, after the script's hash)."""
     key = keys()
-    return [
-        5,
-        key.counter,
-        key.history,
-        key.origin,
-        key.epoch,
-        key.gap,
-        json_head(envelope, requester=requester),
-        message_head if channel else b"",
-        app_settings.HISTORY_SIZE,
-        app_settings.HISTORY_TTL_S,
-        channel,
-    ]
+    args = [5, key.counter, key.history, key.origin, key.epoch, key.gap]
+    args += [app_settings.HISTORY_SIZE, app_settings.HISTORY_TTL_S, channel]
+    for envelope, requester, message_head in appends:
+        args += [json_head(envelope, requester=requester), message_head if channel else b""]
+    return args
 
 
 async def history_append(
@@ -180,8 +182,8 @@ async def history_append(
     `message_head` is the channel layer's message for the envelope, cut before the id's value
     (gamification/fastpath/channels_redis.py), so the script publishes exactly what `group_send` would.
     """
-    args = _append_args(envelope=envelope, requester=requester, message_head=message_head, channel=channel)
-    return int(await _APPEND.run(redis_async(), *args))
+    (assigned,) = await _APPEND.run(redis_async(), *_append_args([(envelope, requester, message_head)], channel))
+    return int(assigned)
 
 
 def history_append_blocking(
@@ -189,16 +191,15 @@ def history_append_blocking(
 ) -> int:
     """`history_append` from sync code, on the process's blocking client; raises when Redis does not
     answer within GAMIFICATION_PUBLISH_TIMEOUT_S."""
-    args = _append_args(envelope=envelope, requester=requester, message_head=message_head, channel=channel)
-    return int(_APPEND.run_blocking(redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S), *args))
+    (assigned,) = history_append_all_blocking([(envelope, requester, message_head)], channel=channel)
+    return assigned
 
 
-def history_append_all_blocking(appends: Sequence[dict[str, Any]]) -> list[int | Exception]:
-    """`history_append_blocking` for several envelopes (each one's keyword arguments), in order and in
-    one round trip: each one's id, or the error it got instead."""
+def history_append_all_blocking(appends: Sequence[Append], *, channel: str = "") -> list[int]:
+    """`history_append_blocking` for several events at once, in order, in one script call: all of them
+    stored (and published) with consecutive ids, or none."""
     client = redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S)
-    results = _APPEND.run_all_blocking(client, [_append_args(**append) for append in appends])
-    return [result if isinstance(result, Exception) else int(result) for result in results]
+    return [int(assigned) for assigned in _APPEND.run_blocking(client, *_append_args(appends, channel))]
 
 
 async def newest_id() -> int:

@@ -114,31 +114,22 @@ def publish(envelope: dict[str, Any], *, requester: int | None = None) -> None:
 
 
 def publish_all(published: Sequence[tuple[dict[str, Any], int | None]]) -> list[Exception | None]:
-    """`publish` for several (envelope, requester) pairs, in order, on the usual deployment in one round
-    trip to Redis: each one's failure, None where it was published. Raises when Redis cannot be reached."""
+    """`publish` for several (envelope, requester) pairs, in order: each one's failure, None where it
+    was published. On the usual deployment one script call publishes them all (one round trip), or none."""
     layer = get_channel_layer()
     if not (app_settings.HISTORY_ENABLED and channels_redis.check(layer).available):
         return [_published_or_failure(envelope, requester) for envelope, requester in published]
-    channel = _group_channel(layer)
-    results = history.history_append_all_blocking(
-        [
-            {
-                "envelope": envelope,
-                "requester": requester,
-                "message_head": channels_redis.message_head(layer, layer_message(envelope, requester=requester)),
-                "channel": channel,
-            }
-            for envelope, requester in published
-        ]
-    )
-    failures: list[Exception | None] = []
-    for (envelope, _requester), result in zip(published, results, strict=True):
-        if isinstance(result, Exception):
-            failures.append(result)
-        else:
-            envelope["id"] = result
-            failures.append(None)
-    return failures
+    appends = [
+        (envelope, requester, channels_redis.message_head(layer, layer_message(envelope, requester=requester)))
+        for envelope, requester in published
+    ]
+    try:
+        ids = history.history_append_all_blocking(appends, channel=_group_channel(layer))
+    except Exception as exc:  # noqa: BLE001 - the caller counts and logs it: none was published
+        return [exc] * len(published)
+    for (envelope, _requester), assigned in zip(published, ids, strict=True):
+        envelope["id"] = assigned
+    return [None] * len(published)
 
 
 def _published_or_failure(envelope: dict[str, Any], requester: int | None) -> Exception | None:

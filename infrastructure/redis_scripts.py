@@ -11,7 +11,6 @@ whether it has the script before every execution.
 """
 
 import hashlib
-from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -20,8 +19,7 @@ from redis.exceptions import NoScriptError
 
 
 class LuaScript:
-    """One script: `run` on an asynchronous client, `run_blocking` on a blocking one, `run_all_blocking`
-    for several calls at once.
+    """One script: `run` on an asynchronous client, `run_blocking` on a blocking one.
 
     Arguments are EVAL's after the script: the number of keys, the keys, then the arguments.
     """
@@ -43,25 +41,3 @@ class LuaScript:
             return client.evalsha(self.sha, *args)
         except NoScriptError:
             return client.eval(self.text, *args)
-
-    def run_all_blocking(self, client: redis.Redis, calls: Sequence[Sequence[Any]]) -> list[Any]:
-        """Several calls in one round trip (a pipeline, run in order): each call's result, or the error
-        it got in its place.
-
-        A server without the script answers NOSCRIPT to every call (none ran); they are sent again,
-        still in order, with `EVAL`.
-        """
-        results = self._pipelined(client, [("EVALSHA", self.sha, *args) for args in calls])
-        missing = [index for index, result in enumerate(results) if isinstance(result, NoScriptError)]
-        if missing:
-            retried = self._pipelined(client, [("EVAL", self.text, *calls[index]) for index in missing])
-            for index, result in zip(missing, retried, strict=True):
-                results[index] = result
-        return results
-
-    @staticmethod
-    def _pipelined(client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
-        pipe = client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        return pipe.execute(raise_on_error=False)
