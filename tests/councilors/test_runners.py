@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -110,6 +111,26 @@ def test_command_timeout_kills_it_and_its_children(tmp_path):
     while (pid_alive(parent) or pid_alive(child)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not pid_alive(parent) and not pid_alive(child)
+
+
+@pytest.mark.usefixtures("no_sandbox")  # in the sandbox, the run's PID namespace ends such a process with it
+def test_command_whose_escaped_child_holds_its_output_open_ends_by_its_timeout_with_its_own_status(tmp_path):
+    """A process that left the run's session (docs/security.md: beyond reach) keeps the pipe open; the
+    run is not held by it past its timeout, and the exit status of the command decides it."""
+    pid_file = tmp_path / "pid"
+    script = (
+        "import os, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); time.sleep(60)'])\n"
+        "while os.getsid(child.pid) != child.pid: time.sleep(0.01)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "print('done', flush=True)\n"
+    )
+    started = time.monotonic()
+    try:
+        assert run("command", {"argv": [PY, "-c", script], "timeout": 2}) == "done\n"
+        assert time.monotonic() - started < 15
+    finally:
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def test_command_gets_the_prompt_on_stdin_as_data_never_as_a_command():
