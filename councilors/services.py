@@ -341,16 +341,19 @@ def execution_finish(*, execution: Execution, output: str, error: str = "", stat
     failed = execution.status != Execution.Status.COMPLETED
     execution.severity = analyze_severity(output=output, failed=failed)
     _fields_checked(execution)
-    with transaction.atomic():
-        execution_update(execution, FINISH_FIELDS)
-        run_incidents_resolve(execution=execution)  # a stuck run ended
-        # The agent's cap as it is now comes with its metrics: whether the run's end may let a queued
-        # run start (queued_runs_kick) needs no statement of its own.
-        metrics, execution.agent.max_concurrent = agent_metrics_and_cap(agent=execution.agent)
-        emit_all(
-            _finished_event(execution),
-            payloads.agent_metrics_updated(agent_id=execution.agent.agent_id, metrics=metrics),
-        )
+    # No transaction of its own (its BEGIN and COMMIT were two of a trivial run's round trips): the
+    # update is one statement, on record as it returns; a stuck incident left open by a failure
+    # after it is the pass's to resolve (run_incidents_resolve_stale), and the events still follow
+    # the update's commit (or the caller's transaction's).
+    execution_update(execution, FINISH_FIELDS)
+    run_incidents_resolve(execution=execution)  # a stuck run ended
+    # The agent's cap as it is now comes with its metrics: whether the run's end may let a queued
+    # run start (queued_runs_kick) needs no statement of its own.
+    metrics, execution.agent.max_concurrent = agent_metrics_and_cap(agent=execution.agent)
+    emit_all(
+        _finished_event(execution),
+        payloads.agent_metrics_updated(agent_id=execution.agent.agent_id, metrics=metrics),
+    )
     return execution
 
 
