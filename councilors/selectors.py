@@ -33,9 +33,9 @@ FINISHED_STATUSES = tuple(status for status in Execution.Status.values if status
 SUCCEEDED_SEVERITIES = (Execution.Severity.SUCCESS.value, Execution.Severity.WARNING.value)
 # `agents_metrics_list` for one agent as every run's finish needs it: the same figures, read from
 # the executions alone (their (agent, -started_at) index) in one statement written once, with the
-# agent's cap beside them. Building
-# the ORM's grouped join over the agent's columns cost a worker more CPU than the run it announced
-# (bench/runs.py's profile, docs/benchmarks.md); tests/councilors/test_selectors.py holds the two equal.
+# agent's cap beside them. Building the ORM's grouped join over the agent's columns cost a worker
+# more CPU than the run it announced (bench/runs.py's profile, docs/benchmarks.md);
+# tests/councilors/test_selectors.py holds the two equal.
 _IN = "({})".format(", ".join(["%s"] * len(FINISHED_STATUSES)))
 _OK = "({})".format(", ".join(["%s"] * len(SUCCEEDED_SEVERITIES)))
 _ONE_AGENT_METRICS_SQL = (

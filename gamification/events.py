@@ -22,15 +22,6 @@ def build_envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"type": event_type, "data": data, "timestamp": time.time(), "id": None}
 
 
-def _publish_logged(envelope: dict[str, Any], requester: int | None) -> None:
-    try:
-        transport.publish(envelope, requester=requester)
-    except Exception as exc:  # noqa: BLE001 - the transport must never break the caller's work
-        _counted(envelope, exc)
-    else:
-        _counted(envelope, None)
-
-
 def _publish_all_logged(published: list[tuple[dict[str, Any], int | None]]) -> None:
     try:
         failures = transport.publish_all(published)
@@ -58,7 +49,7 @@ def emit(
     carries it, so `emit(*event)` passes it on.
     """
     envelope = build_envelope(event_type, data)
-    transaction.on_commit(lambda: _publish_logged(envelope, requester), using=using)
+    transaction.on_commit(lambda: _publish_all_logged([(envelope, requester)]), using=using)
     return envelope
 
 

@@ -186,18 +186,10 @@ async def history_append(
     return int(assigned)
 
 
-def history_append_blocking(
-    *, envelope: dict[str, Any], requester: int | None = None, message_head: bytes = b"", channel: str = ""
-) -> int:
-    """`history_append` from sync code, on the process's blocking client; raises when Redis does not
-    answer within GAMIFICATION_PUBLISH_TIMEOUT_S."""
-    (assigned,) = history_append_all_blocking([(envelope, requester, message_head)], channel=channel)
-    return assigned
-
-
 def history_append_all_blocking(appends: Sequence[Append], *, channel: str = "") -> list[int]:
-    """`history_append_blocking` for several events at once, in order, in one script call: all of them
-    stored (and published) with consecutive ids, or none."""
+    """`history_append` from sync code for several events at once, in order, in one script call on the
+    process's blocking client: all of them stored (and published) with consecutive ids, or none. Raises
+    when Redis does not answer within GAMIFICATION_PUBLISH_TIMEOUT_S."""
     client = redis_sync(socket_timeout=app_settings.PUBLISH_TIMEOUT_S)
     return [int(assigned) for assigned in _APPEND.run_blocking(client, *_append_args(appends, channel))]
 

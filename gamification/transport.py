@@ -93,32 +93,24 @@ async def apublish(envelope: dict[str, Any], *, requester: int | None = None) ->
 
 
 def publish(envelope: dict[str, Any], *, requester: int | None = None) -> None:
-    """Blocking `apublish` for sync code; raises when the layer cannot be reached in time.
-
-    On the usual deployment the history script publishes, and it runs right here on the process's
-    blocking Redis client: handing each event to the event loop thread cost a worker about five
-    times the script's own CPU (three events per run: bench/runs.py's profile). Otherwise the
-    layer's `group_send` needs that loop.
-    """
-    layer = get_channel_layer()
-    if app_settings.HISTORY_ENABLED and channels_redis.check(layer).available:
-        envelope["id"] = history.history_append_blocking(
-            envelope=envelope,
-            requester=requester,
-            message_head=channels_redis.message_head(layer, layer_message(envelope, requester=requester)),
-            channel=_group_channel(layer),
-        )
-        return
-    future = asyncio.run_coroutine_threadsafe(apublish(envelope, requester=requester), _background_loop())
-    future.result(timeout=app_settings.PUBLISH_TIMEOUT_S + 1)
+    """Blocking `apublish` for sync code; raises when the layer cannot be reached in time."""
+    (failure,) = publish_all([(envelope, requester)])
+    if failure is not None:
+        raise failure
 
 
 def publish_all(published: Sequence[tuple[dict[str, Any], int | None]]) -> list[Exception | None]:
     """`publish` for several (envelope, requester) pairs, in order: each one's failure, None where it
-    was published. On the usual deployment one script call publishes them all (one round trip), or none."""
+    was published.
+
+    On the usual deployment the history script publishes them all (or none) in one call, right here
+    on the process's blocking Redis client: handing each event to the event loop thread cost a worker
+    about five times the script's own CPU (bench/runs.py's profile). Otherwise each goes through the
+    layer's `group_send`, which needs that loop.
+    """
     layer = get_channel_layer()
     if not (app_settings.HISTORY_ENABLED and channels_redis.check(layer).available):
-        return [_published_or_failure(envelope, requester) for envelope, requester in published]
+        return [_published_on_loop_or_failure(envelope, requester) for envelope, requester in published]
     appends = [
         (envelope, requester, channels_redis.message_head(layer, layer_message(envelope, requester=requester)))
         for envelope, requester in published
@@ -132,9 +124,10 @@ def publish_all(published: Sequence[tuple[dict[str, Any], int | None]]) -> list[
     return [None] * len(published)
 
 
-def _published_or_failure(envelope: dict[str, Any], requester: int | None) -> Exception | None:
+def _published_on_loop_or_failure(envelope: dict[str, Any], requester: int | None) -> Exception | None:
     try:
-        publish(envelope, requester=requester)
+        future = asyncio.run_coroutine_threadsafe(apublish(envelope, requester=requester), _background_loop())
+        future.result(timeout=app_settings.PUBLISH_TIMEOUT_S + 1)
     except Exception as exc:  # noqa: BLE001 - the caller counts and logs it, and goes on with the next
         return exc
     return None
