@@ -21,9 +21,10 @@ Then, per database: the scheduler's CPU per quiet tick (councilors/scheduling.py
 `scheduler_tick` with none due) with each of --quiet councilor counts, and stock django-q2's
 cost for the equivalent work: `manage.py qcluster` (same Q_CLUSTER) executing tasks queued with
 `async_task`, each running `["true"]` and saving a row (bench/runs_support.py), CPU and queries
-per task — --baseline tasks queued at once, and after each configuration, for --baseline-seconds,
-tasks queued at that configuration's rate (N a minute) on as many clusters: the equivalent load,
-whose polls and heartbeats are shared by as many tasks a second as ours. The per-run ratios are
+per task — --baseline tasks queued at once, and around each configuration (half of --baseline-seconds
+just before it, half just after, pooled), tasks queued at that configuration's rate (N a minute) on as
+many clusters: the equivalent load, whose polls and heartbeats are shared by as many tasks a second
+as ours, measured on the machine as it was during ours. The per-run ratios are
 ours over stock's: the clusters' CPU (the tick apart), then with what queues the runs on each side
 (our tick; stock's `async_task` calls, their CPU in this process).
 
@@ -32,6 +33,7 @@ scheduler pass (scheduler-due.prof); `python -m pstats DIR/worker-*.prof` reads 
 """
 
 import argparse
+import functools
 import os
 import secrets
 import shutil
@@ -85,6 +87,18 @@ class Figures:
             f" cluster CPU {1000 * self.cluster_cpu_s / started:.1f} ms/run"
             f" ({', '.join(f'{role} {1000 * s / started:.2f}' for role, s in self.cpu.items())});"
             f" {self.queries / started:.1f} queries/run; {self.skipped} skipped"
+        )
+
+    def pooled(self, other: "Figures", *, label: str) -> "Figures":
+        """This measurement and `other` of the same thing as one: their runs, CPU and queries summed."""
+        return Figures(
+            label=label,
+            due=self.due + other.due,
+            delays=self.delays + other.delays,
+            runs_per_s=(self.runs_per_s + other.runs_per_s) / 2,
+            cpu={role: self.cpu.get(role, 0.0) + other.cpu.get(role, 0.0) for role in self.cpu | other.cpu},
+            queries=self.queries + other.queries,
+            skipped=self.skipped + other.skipped,
         )
 
     @property
@@ -514,6 +528,18 @@ def run_database(kind: str, plan: list[tuple[int, int]], args: argparse.Namespac
             print(baseline.line(), flush=True)
         for count, cluster_count in plan:
             label = f"{kind}, {count} councilors every minute, {cluster_count} cluster{'s' * (cluster_count > 1)}"
+            rate = count * max(1, round(args.minutes)) / due_window(args.minutes)
+            stock_at_rate = functools.partial(
+                measure_baseline,
+                tasks=max(5, round(rate * args.baseline_seconds / 2)),
+                env=env,
+                workdir=workdir,
+                cluster_count=cluster_count,
+                rate=rate,
+            )
+            # Stock is measured on both sides of ours, half its time each: the machine's speed drifts
+            # over minutes, and a sample on one side only would compare two different machines.
+            stock_before = stock_at_rate() if args.baseline_seconds else None
             figures = measure_schedule(
                 label=label,
                 count=count,
@@ -524,16 +550,9 @@ def run_database(kind: str, plan: list[tuple[int, int]], args: argparse.Namespac
                 workdir=workdir,
             )
             print(figures.line(), flush=True)
-            if not (args.baseline_seconds and figures.delays):
+            if not (stock_before and figures.delays):
                 continue
-            rate = figures.due / due_window(args.minutes)
-            paced = measure_baseline(
-                tasks=max(5, round(rate * args.baseline_seconds)),
-                env=env,
-                workdir=workdir,
-                cluster_count=cluster_count,
-                rate=rate,
-            )
+            paced = stock_before.pooled(stock_at_rate(), label=f"{stock_before.label}, before and after ours")
             print(f"  {paced.line()}", flush=True)
             ours = figures.cluster_cpu_s / len(figures.delays)
             ours_queued = (figures.cluster_cpu_s + figures.queueing_cpu_s) / len(figures.delays)
@@ -565,7 +584,8 @@ def main() -> None:
         "--baseline-seconds",
         type=float,
         default=10.0,
-        help="after each configuration, stock django-q2 fed at its rate on as many clusters this long (0: not)",
+        help="stock django-q2 fed at each configuration's rate on as many clusters this long, half before it"
+        " and half after (0: not)",
     )
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="a scratch database, created and dropped")
     parser.add_argument("--profile", metavar="DIR", help="write cProfile files of the workers and a scheduler pass")
