@@ -22,9 +22,10 @@ Then, per database: the scheduler's CPU per quiet tick (councilors/scheduling.py
 cost for the equivalent work: `manage.py qcluster` (same Q_CLUSTER) executing tasks queued with
 `async_task`, each running `["true"]` and saving a row (bench/runs_support.py), CPU and queries
 per task — --baseline tasks queued at once, and around each configuration (half of --baseline-seconds
-just before it, half just after, pooled), tasks queued at that configuration's rate (N a minute) on as
-many clusters: the equivalent load, whose polls and heartbeats are shared by as many tasks a second
-as ours, measured on the machine as it was during ours. The per-run ratios are
+just before it, half just after, pooled; --baseline-min-tasks tasks at the least), tasks queued at
+that configuration's rate (N a minute) on as many clusters: the equivalent load, whose polls and
+heartbeats are shared by as many tasks a second as ours, measured on the machine as it was during
+ours. The per-run ratios are
 ours over stock's: the clusters' CPU (the tick apart), then with what queues the runs on each side
 (our tick; stock's `async_task` calls, their CPU in this process).
 
@@ -531,7 +532,7 @@ def run_database(kind: str, plan: list[tuple[int, int]], args: argparse.Namespac
             rate = count * max(1, round(args.minutes)) / due_window(args.minutes)
             stock_at_rate = functools.partial(
                 measure_baseline,
-                tasks=max(5, round(rate * args.baseline_seconds / 2)),
+                tasks=max(args.baseline_min_tasks // 2, round(rate * args.baseline_seconds / 2)),
                 env=env,
                 workdir=workdir,
                 cluster_count=cluster_count,
@@ -586,6 +587,13 @@ def main() -> None:
         default=10.0,
         help="stock django-q2 fed at each configuration's rate on as many clusters this long, half before it"
         " and half after (0: not)",
+    )
+    parser.add_argument(
+        "--baseline-min-tasks",
+        type=int,
+        default=60,
+        help="stock's tasks at each configuration's rate, at the least: CPU times come in 10 ms ticks per"
+        " process, so a sample of a few tasks (at 100 a minute, 10 s hold 17) is mostly rounding",
     )
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="a scratch database, created and dropped")
     parser.add_argument("--profile", metavar="DIR", help="write cProfile files of the workers and a scheduler pass")
