@@ -591,7 +591,7 @@ def main() -> None:
     parser.add_argument(
         "--baseline-min-tasks",
         type=int,
-        default=60,
+        default=40,
         help="stock's tasks at each configuration's rate, at the least: CPU times come in 10 ms ticks per"
         " process, so a sample of a few tasks (at 100 a minute, 10 s hold 17) is mostly rounding",
     )
