@@ -338,10 +338,20 @@ def queries_so_far(workdir: Path) -> int:
     return sum(int(path.read_bytes() or 0) for path in (workdir / "queries").iterdir())
 
 
+def due_times(minutes: float) -> int:
+    """How many times each councilor is due in `minutes` (once, for a quick check under a minute)."""
+    return max(1, round(minutes))
+
+
 def due_window(minutes: float) -> float:
     """The seconds the due times of `minutes` span: whole minutes, or (a quick check, under a
     minute) every councilor's one due time packed into that time."""
-    return SLOT_S * max(1, round(minutes)) if minutes >= 1 else SLOT_S * minutes
+    return SLOT_S * due_times(minutes) if minutes >= 1 else SLOT_S * minutes
+
+
+def due_rate(count: int, minutes: float) -> float:
+    """Runs due a second with `count` councilors over `minutes`: the rate stock is fed at."""
+    return count * due_times(minutes) / due_window(minutes)
 
 
 def measure_schedule(
@@ -355,7 +365,7 @@ def measure_schedule(
 
     reset_database()
     schedule_pks = make_councilors(count)
-    slots = max(1, round(minutes))
+    slots = due_times(minutes)
     window = due_window(minutes)
     figures = Figures(label=label, due=count * slots)
     with clusters(["run_cluster"], cluster_count, env, workdir) as processes:
@@ -529,7 +539,7 @@ def run_database(kind: str, plan: list[tuple[int, int]], args: argparse.Namespac
             print(baseline.line(), flush=True)
         for count, cluster_count in plan:
             label = f"{kind}, {count} councilors every minute, {cluster_count} cluster{'s' * (cluster_count > 1)}"
-            rate = count * max(1, round(args.minutes)) / due_window(args.minutes)
+            rate = due_rate(count, args.minutes)
             stock_at_rate = functools.partial(
                 measure_baseline,
                 tasks=max(args.baseline_min_tasks // 2, round(rate * args.baseline_seconds / 2)),
