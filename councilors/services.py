@@ -291,6 +291,14 @@ def queued_run_start(*, worker: str) -> Execution | None:
     return execution
 
 
+def queued_runs_kick_after(*, outcome: object) -> bool:
+    """After a worker's run task: if it ended a run (not skipped, not left queued over a cap), the
+    place it freed may let a queued run start (`queued_runs_kick`)."""
+    if isinstance(outcome, Execution) and outcome.status not in Execution.IN_FLIGHT:
+        return queued_runs_kick(agent=outcome.agent, worker=outcome.worker)
+    return False
+
+
 def queued_runs_kick(*, agent: Agent, worker: str) -> bool:
     """After a run of `agent` ends: queue a start task when a queued run waits for the place it freed."""
     from django_q.tasks import async_task

@@ -14,7 +14,7 @@ from councilors.services import (
     councilor_run_guarded,
     execution_run_started,
     queued_run_start,
-    queued_runs_kick,
+    queued_runs_kick_after,
 )
 
 NOTHING_QUEUED = "no queued run fits"
@@ -36,7 +36,7 @@ def run_councilor_task(councilor_id: str, execution_id: str | None = None, reque
         worker=worker_label(),
         requested_by=user_find(user_id=requested_by_id),
     )
-    _ended(outcome)
+    queued_runs_kick_after(outcome=outcome)
     return str(getattr(outcome, "execution_id", outcome))
 
 
@@ -47,7 +47,7 @@ def run_scheduled_councilor_task(councilor_pk: int, scheduled_for: str | None = 
         scheduled_for=parse_datetime(scheduled_for) if scheduled_for else None,
         worker=worker_label(),
     )
-    _ended(outcome)
+    queued_runs_kick_after(outcome=outcome)
     return str(getattr(outcome, "execution_id", outcome))
 
 
@@ -58,7 +58,7 @@ def run_councilor_retry_task(councilor_pk: int, first_attempt_pk: int, attempt: 
         worker=worker_label(),
         retry=Retry(first_attempt_pk=first_attempt_pk, attempt=attempt, max_attempts=max_attempts),
     )
-    _ended(outcome)
+    queued_runs_kick_after(outcome=outcome)
     return str(getattr(outcome, "execution_id", outcome))
 
 
@@ -81,7 +81,7 @@ def run_agent_task(
         worker=worker_label(),
         requested_by=user_find(user_id=requested_by_id),
     )
-    _ended(execution)
+    queued_runs_kick_after(outcome=execution)
     return execution.execution_id
 
 
@@ -90,14 +90,8 @@ def start_queued_run_task() -> str:
     execution = queued_run_start(worker=worker_label())
     if execution is None:
         return NOTHING_QUEUED
-    _ended(execution_run_started(execution=execution))
+    queued_runs_kick_after(outcome=execution_run_started(execution=execution))
     return execution.execution_id
-
-
-def _ended(outcome: object) -> None:
-    """A run this worker ran has ended: its place may let a queued run start (councilors.concurrency)."""
-    if isinstance(outcome, Execution) and outcome.status not in Execution.IN_FLIGHT:
-        queued_runs_kick(agent=outcome.agent, worker=outcome.worker)
 
 
 def prune_runs_task() -> int:

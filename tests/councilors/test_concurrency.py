@@ -12,7 +12,7 @@ from councilors.concurrency import START_TASK, queue_place, queued_runs_look, ru
 from councilors.models import Agent, Execution, SkippedRun
 from councilors.reaper import worker_label
 from councilors.selectors import execution_wait_finished
-from councilors.services import execution_finish, execution_start, queued_run_start
+from councilors.services import execution_finish, execution_start, queued_run_start, queued_runs_kick_after
 from tests.councilors.cluster import eventually, qclusters
 from tests.factories import make_agent, make_councilor
 
@@ -39,7 +39,7 @@ def test_an_agent_at_its_cap_queues_the_run_and_the_worker_returns():
 
     # The busy run ends: its worker finds the queued run waiting and asks for a start task.
     execution_finish(execution=busy, output="done")
-    tasks._ended(busy)
+    queued_runs_kick_after(outcome=busy)
     assert start_tasks() == 1
     started = tasks.start_queued_run_task()
     assert started == queued.execution_id
@@ -59,7 +59,7 @@ def test_a_cap_set_while_a_run_is_in_flight_counts_at_its_end():
     assert queued.status == "queued"
     assert busy.agent.max_concurrent is None  # as the run's start read it
     execution_finish(execution=busy, output="done")
-    tasks._ended(busy)
+    queued_runs_kick_after(outcome=busy)
     assert start_tasks() == 1
     assert tasks.start_queued_run_task() == queued.execution_id
 
