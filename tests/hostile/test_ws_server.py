@@ -221,11 +221,15 @@ def _read_close_code(sock: socket.socket, timeout: float) -> int | None:
             return None
         buffer += chunk
         while len(buffer) >= 2:
-            opcode, length, offset = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
+            opcode, length = buffer[0] & 0x0F, buffer[1] & 0x7F
+            # A chunk may end inside the extended length: wait for the rest of the header first.
+            offset = {126: 4, 127: 10}.get(length, 2)
+            if len(buffer) < offset:
+                break
             if length == 126:
-                (length,), offset = struct.unpack("!H", buffer[2:4]), 4
+                (length,) = struct.unpack("!H", buffer[2:4])
             elif length == 127:
-                (length,), offset = struct.unpack("!Q", buffer[2:10]), 10
+                (length,) = struct.unpack("!Q", buffer[2:10])
             if len(buffer) < offset + length:
                 break
             payload, buffer = buffer[offset : offset + length], buffer[offset + length :]
