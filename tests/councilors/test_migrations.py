@@ -1,4 +1,4 @@
-"""Data migrations of councilors: existing agents start unavailable through the API, the demo agents not."""
+"""Migrations of councilors: agents' API access (the demo agents keep it), the schedules' next_run index."""
 
 import importlib
 
@@ -33,3 +33,23 @@ def test_existing_agents_become_unavailable_through_the_api_except_the_demo_ones
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
     assert flags == {"dependency-audit": True, "summarizer": True, "payroll-export": False}
+
+
+def _schedule_indexes_on_next_run() -> list[str]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "django_q_schedule")
+    return [name for name, about in constraints.items() if about["index"] and about["columns"] == ["next_run"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_schedules_next_run_is_indexed_and_the_index_goes_with_its_migration():
+    """Each tick asks whether any schedule is due: with the index, not a scan of every councilor's schedule."""
+    assert _schedule_indexes_on_next_run() == ["cq_schedule_next_run_idx"]
+    executor = MigrationExecutor(connection)
+    executor.migrate([("councilors", "0008_labels")])
+    try:
+        assert _schedule_indexes_on_next_run() == []
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert _schedule_indexes_on_next_run() == ["cq_schedule_next_run_idx"]
