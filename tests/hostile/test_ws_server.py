@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import socket
-import struct
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -20,9 +19,13 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.test import Client
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Close, Opcode
+from websockets.protocol import State
 from websockets.sync.client import ClientConnection as SyncConnection
 from websockets.sync.client import connect as sync_connect
+from websockets.uri import parse_uri
 
 from gamification import protocol
 from gamification.events import aemit
@@ -209,9 +212,12 @@ def _raw_handshake(port: int, token: str) -> socket.socket:
 
 
 def _read_close_code(sock: socket.socket, timeout: float) -> int | None:
-    """Now read everything the server sent: the close frame's code, or None if the connection was cut."""
+    """Now read everything the server sent: the close frame's code, or None if the connection was cut.
+
+    The frames are parsed by websockets' own sans-I/O protocol, already open (the handshake was raw).
+    """
     sock.settimeout(timeout)
-    buffer = b""
+    frames = ClientProtocol(parse_uri(f"ws://{sock.getpeername()[0]}/"), state=State.OPEN, max_size=None)
     while True:
         try:
             chunk = sock.recv(65536)
@@ -219,22 +225,10 @@ def _read_close_code(sock: socket.socket, timeout: float) -> int | None:
             return None
         if not chunk:
             return None
-        buffer += chunk
-        while len(buffer) >= 2:
-            opcode, length = buffer[0] & 0x0F, buffer[1] & 0x7F
-            # A chunk may end inside the extended length: wait for the rest of the header first.
-            offset = {126: 4, 127: 10}.get(length, 2)
-            if len(buffer) < offset:
-                break
-            if length == 126:
-                (length,) = struct.unpack("!H", buffer[2:4])
-            elif length == 127:
-                (length,) = struct.unpack("!Q", buffer[2:10])
-            if len(buffer) < offset + length:
-                break
-            payload, buffer = buffer[offset : offset + length], buffer[offset + length :]
-            if opcode == 0x8:
-                return struct.unpack("!H", payload[:2])[0]
+        frames.receive_data(chunk)
+        for frame in frames.events_received():
+            if frame.opcode is Opcode.CLOSE:
+                return Close.parse(frame.data).code
 
 
 def _local_connections(observer: SyncConnection, client_id: str) -> int:
