@@ -16,22 +16,29 @@ differ only in the case of header names, which autobahn lowercases. Anything els
 head, another method, a duplicate header, odd whitespace or bytes, a TLS transport) is replayed
 into daphne's own HTTP channel, so every error answer stays daphne's, Twisted's or autobahn's.
 
-The HTTP channel is built and connected as daphne always does, so its idle timeout runs from the
-connection's start; the fast path cancels it and unregisters the channel as the transport's
-producer, as Twisted's own switch to HTTP/2 does. autobahn's opening-handshake timeout starts when
-the WebSocket protocol is connected, as before.
+daphne's HTTP channel is built only for a connection that takes its path: on a TCP transport the
+front waits for the first read with nothing of daphne's built. A connection that sends nothing is
+closed as that channel would close it, by the channel's own idle timeout (`FirstReadDeadlines`:
+one shared timer for every waiting connection, not one per socket; it fires up to a second late).
+Building, connecting and then releasing a channel per upgrade (an object graph, an idle timer set
+and cancelled, a producer registered and unregistered) cost about a tenth of a connection's CPU
+in a connect storm (docs/benchmarks.md). On any other transport (TLS) the channel is built and
+connected at once, as daphne does. autobahn's opening-handshake timeout starts when the WebSocket
+protocol is connected, as before.
 
 What it relies on (pinned in requirements.txt: daphne, Twisted): daphne's `HTTPFactory` (its
 `buildProtocol`, its `server`), the server's `ws_factory` and proxy header settings, daphne's
 `HEADER_NAME_RE`, `INVALID_HEADER_VALUE_BYTES` and `parse_x_forwarded_for`, the protocol's
-`_raw_query_string`, Twisted's TCP transport (its `protocol`, `producer`, `unregisterProducer`) and
-the HTTP channel's `setTimeout`. `use_upgrade_front()` checks them at start-up and logs once which
-path is taken; a connection whose transport or channel lacks them takes daphne's own path.
+`_raw_query_string`, its HTTP factory's `reactor` and `timeOut`, Twisted's TCP transport (its
+`protocol`) and the HTTP channel's `timeoutConnection`. `use_upgrade_front()` checks them at
+start-up and logs once which path is taken; a connection whose transport lacks them takes
+daphne's own path.
 """
 
 import inspect
 import logging
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -60,7 +67,11 @@ SERVER_ATTRIBUTES = (
     "proxy_forwarded_proto_header",
 )
 # (Its `protocol` is an instance attribute: the front checks it on each connection's transport.)
-TRANSPORT_ATTRIBUTES = ("producer", "unregisterProducer", "getPeer")
+TRANSPORT_ATTRIBUTES = ("getPeer",)
+# What the front reads of daphne's HTTP factory: when to close a connection that sends nothing.
+FACTORY_ATTRIBUTES = ("reactor", "timeOut")
+# How often the connections still waiting for their first read are looked at.
+FIRST_READ_SWEEP_S = 1.0
 # What daphne's `process` must still do for the front to do the same (its source is read at start-up).
 _PROCESS_SOURCE = (
     "HEADER_NAME_RE.fullmatch(name)",
@@ -125,61 +136,119 @@ def plain_upgrade(
 class UpgradeFront:
     """In front of daphne's HTTP channel until the connection's first read (see the module's docstring)."""
 
-    __slots__ = ("channel", "factory", "transport", "upgrades")
+    __slots__ = ("addr", "channel", "factory", "first_reads", "transport", "upgrades")
 
-    def __init__(self, channel: Any, factory: Any, upgrades: "Upgrades") -> None:
-        self.channel = channel
+    def __init__(self, factory: Any, addr: Any, upgrades: "Upgrades", first_reads: "FirstReadDeadlines") -> None:
         self.factory = factory
-        self.transport: Any = None
+        self.addr = addr
         self.upgrades = upgrades
+        self.first_reads = first_reads
+        self.channel: Any = None
+        self.transport: Any = None
 
     def makeConnection(self, transport: Any) -> None:  # noqa: N802 - Twisted's IProtocol
         self.transport = transport
-        self.channel.makeConnection(transport)
+        if isinstance(transport, self.upgrades.transport_class):
+            self.first_reads.wait(self, self.factory.timeOut)
+        else:
+            self._connect_channel()  # another transport (TLS): daphne's path from the start
 
     def connectionMade(self) -> None:  # noqa: N802
-        """Nothing: the channel was connected by `makeConnection`."""
+        """Nothing: `makeConnection` did what there is to do."""
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
-        transport = self.transport
-        if getattr(transport, "protocol", None) is not self:
-            self.channel.dataReceived(data)  # another transport (TLS) or already handed on: daphne's path
-            return
-        protocol = self.upgrades.protocol_for(data, transport, self.factory.server)
-        if protocol is None:
-            transport.protocol = self.channel
+        if self.channel is not None:
             self.channel.dataReceived(data)
             return
-        self._release_channel(transport)
-        transport.protocol = protocol
-        protocol.makeConnection(transport)
-        protocol.dataReceived(data)
+        self.first_reads.forget(self)
+        transport = self.transport
+        if transport.protocol is self:
+            protocol = self.upgrades.protocol_for(data, transport, self.factory.server)
+            if protocol is not None:
+                transport.protocol = protocol
+                protocol.makeConnection(transport)
+                protocol.dataReceived(data)
+                return
+        self._connect_channel().dataReceived(data)
 
-    def _release_channel(self, transport: Any) -> None:
-        """Stop daphne's idle HTTP channel: its idle timeout, and its place as the transport's producer."""
-        channel = self.channel._channel  # Twisted's HTTPChannel inside its generic (HTTP/2-switching) proxy
-        channel.setTimeout(None)
-        if transport.producer is channel:
-            transport.unregisterProducer()
-        self.channel = None
+    def timed_out(self) -> None:
+        """Nothing read within daphne's idle timeout: its channel closes the connection, as it would have."""
+        channel = self._connect_channel()
+        timeout_connection = getattr(getattr(channel, "_channel", None), "timeoutConnection", None)
+        if timeout_connection is not None:
+            timeout_connection()
+        else:
+            self.transport.loseConnection()
+
+    def _connect_channel(self) -> Any:
+        """daphne's HTTP channel for this connection, built and connected now; it gets every later read."""
+        channel = self.channel = self.upgrades.build_channel(self.factory, self.addr)
+        transport = self.transport
+        if getattr(transport, "protocol", None) is self:
+            transport.protocol = channel
+        channel.makeConnection(transport)
+        return channel
 
     def connectionLost(self, reason: Any) -> None:  # noqa: N802
         if self.channel is not None:
             self.channel.connectionLost(reason)
+        else:
+            self.first_reads.forget(self)
+
+
+class FirstReadDeadlines:
+    """The connections still waiting for their first read, each closed once daphne's idle timeout passes.
+
+    One timer for all of them, running only while some wait, in place of the timer daphne's HTTP
+    channel sets and cancels per connection.
+    """
+
+    __slots__ = ("clock", "sweep", "waiting")
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self.waiting: dict[UpgradeFront, float] = {}
+        self.sweep: Any = None
+
+    def wait(self, front: UpgradeFront, timeout: float | None) -> None:
+        if timeout is None:  # daphne's channel would wait for ever too
+            return
+        self.waiting[front] = self.clock.seconds() + timeout
+        if self.sweep is None:
+            self.sweep = self.clock.callLater(FIRST_READ_SWEEP_S, self._close_expired)
+
+    def forget(self, front: UpgradeFront) -> None:
+        self.waiting.pop(front, None)
+
+    def _close_expired(self) -> None:
+        self.sweep = None
+        now = self.clock.seconds()
+        expired = [front for front, deadline in self.waiting.items() if deadline <= now]
+        for front in expired:
+            del self.waiting[front]
+            front.timed_out()
+        if self.waiting:
+            self.sweep = self.clock.callLater(FIRST_READ_SWEEP_S, self._close_expired)
 
 
 class Upgrades:
     """What the front needs of daphne, found once: its checks and its server's WebSocket factory."""
 
-    __slots__ = ("name_pattern", "invalid_value_bytes", "parse_forwarded", "transport_class")
+    __slots__ = ("name_pattern", "invalid_value_bytes", "parse_forwarded", "transport_class", "build_channel")
 
     def __init__(
-        self, name_pattern: Any, invalid_value_bytes: Any, parse_forwarded: Any, transport_class: type[Any]
+        self,
+        name_pattern: Any,
+        invalid_value_bytes: Any,
+        parse_forwarded: Any,
+        transport_class: type[Any],
+        build_channel: Callable[[Any, Any], Any],
     ) -> None:
         self.name_pattern = name_pattern
         self.invalid_value_bytes = invalid_value_bytes
         self.parse_forwarded = parse_forwarded
         self.transport_class = transport_class
+        self.build_channel = build_channel  # daphne's own HTTPFactory.buildProtocol
 
     def protocol_for(self, data: bytes, transport: Any, server: Any) -> Any | None:
         """daphne's WebSocket protocol for a plain upgrade in `data` on a TCP transport, or None (daphne's path)."""
@@ -244,14 +313,18 @@ def _probe() -> tuple[Upgrades | None, str]:
             return None, f"daphne's own (daphne.utils has no {name})"
     if not callable(getattr(http_protocol.HTTPFactory, "buildProtocol", None)):
         return None, "daphne's own (its HTTPFactory has no buildProtocol)"
-    if not callable(getattr(http.HTTPChannel, "setTimeout", None)):
-        return None, "daphne's own (Twisted's HTTPChannel has no setTimeout)"
+    if not callable(getattr(http.HTTPChannel, "timeoutConnection", None)):
+        return None, "daphne's own (Twisted's HTTPChannel has no timeoutConnection)"
     if "ws_factory" not in inspect.getsource(Server.__init__) + inspect.getsource(Server.run):
         return None, "daphne's own (its server makes no ws_factory)"
     for name in TRANSPORT_ATTRIBUTES:
         if not hasattr(tcp.Server, name):
             return None, f"daphne's own (Twisted's TCP transport has no {name})"
-    found = Upgrades(utils.HEADER_NAME_RE, utils.INVALID_HEADER_VALUE_BYTES, utils.parse_x_forwarded_for, tcp.Server)
+    build = http_protocol.HTTPFactory.buildProtocol
+    build = getattr(build, "daphne_build", build)
+    found = Upgrades(
+        utils.HEADER_NAME_RE, utils.INVALID_HEADER_VALUE_BYTES, utils.parse_x_forwarded_for, tcp.Server, build
+    )
     return found, UPGRADE_FRONT
 
 
@@ -265,20 +338,23 @@ def use_upgrade_front() -> str:
         return said
     from daphne.http_protocol import HTTPFactory
 
-    build = HTTPFactory.buildProtocol
-    if getattr(build, "upgrade_front", False):
+    build = found.build_channel
+    if getattr(HTTPFactory.buildProtocol, "upgrade_front", False):
         logger.info(MSG_UPGRADE, said)
         return said
 
     def buildProtocol(self: Any, addr: Any) -> Any:  # noqa: N802 - Twisted's factory method
-        channel = build(self, addr)
-        if getattr(channel, "_channel", None) is None or any(
-            not hasattr(self.server, name) for name in SERVER_ATTRIBUTES
+        if any(not hasattr(self.server, name) for name in SERVER_ATTRIBUTES) or any(
+            not hasattr(self, name) for name in FACTORY_ATTRIBUTES
         ):
-            return channel
-        return UpgradeFront(channel, self, found)
+            return build(self, addr)
+        first_reads = self.__dict__.get("gateway_first_reads")
+        if first_reads is None:
+            first_reads = self.gateway_first_reads = FirstReadDeadlines(self.reactor)
+        return UpgradeFront(self, addr, found, first_reads)
 
     buildProtocol.upgrade_front = True  # type: ignore[attr-defined]
+    buildProtocol.daphne_build = build  # type: ignore[attr-defined]
     HTTPFactory.buildProtocol = buildProtocol
     _upgrades = found
     logger.info(MSG_UPGRADE, said)

@@ -3,7 +3,8 @@ gamification/fastpath/daphne_upgrade.py read its log).
 
 Run as `python -m tests.gamification.daphne_upgrades <daphne's arguments>`. With
 TEST_UPGRADE_FRONT=off it is daphne with its own upgrade only (the stock gateway the tests compare
-answers with); with TEST_PROXY_HEADERS=on daphne reads the proxy's X-Forwarded-* headers.
+answers with); with TEST_PROXY_HEADERS=on daphne reads the proxy's X-Forwarded-* headers; with
+TEST_HTTP_IDLE_S=<seconds> its HTTP factory's idle timeout is that (Twisted's default is 60 s).
 """
 
 import logging
@@ -12,6 +13,7 @@ import sys
 from typing import Any
 
 from daphne.cli import CommandLineInterface
+from daphne.http_protocol import HTTPFactory
 
 from gamification.fastpath import daphne_upgrade
 
@@ -32,6 +34,15 @@ else:
         return protocol
 
     daphne_upgrade.Upgrades.protocol_for = _said_protocol_for  # type: ignore[method-assign]
+
+if idle := os.environ.get("TEST_HTTP_IDLE_S"):
+    _factory_init = HTTPFactory.__init__
+
+    def _init_with_idle_timeout(self: HTTPFactory, *args: Any, **kwargs: Any) -> None:
+        _factory_init(self, *args, **kwargs)
+        self.timeOut = float(idle)
+
+    HTTPFactory.__init__ = _init_with_idle_timeout  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     if os.environ.get("TEST_PROXY_HEADERS") == "on":

@@ -1,14 +1,17 @@
 """daphne's WebSocket upgrade through the front (gamification/fastpath/daphne_upgrade.py): a plain
-upgrade skips daphne's HTTP request, anything else takes daphne's own path, and a client gets the
-same answer either way (compared with a daphne whose front is turned off).
+upgrade skips daphne's HTTP request, anything else takes daphne's own path, a client gets the
+same answer either way (compared with a daphne whose front is turned off), and a client that sends
+nothing is closed after daphne's idle timeout either way.
 """
 
 import asyncio
 import contextlib
 import re
+import time
 
 import pytest
 import websockets
+from twisted.internet.task import Clock
 
 from gamification.fastpath import daphne_upgrade
 from tests.gamification import daphne_upgrades
@@ -24,6 +27,8 @@ BROWSER_HEAD = (
     "GET /ws/gamification?token=t HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
     f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\nOrigin: http://127.0.0.1\r\n\r\n"
 ).encode()
+# The idle timeout the daphnes of the idle test run with (Twisted's default, 60 s, is too long to wait).
+IDLE_S = 2.5
 NAME_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 INVALID_VALUE_BYTES = frozenset(b"\x0b\x0c\x1c\x1d\x1e\x85")
 
@@ -66,6 +71,55 @@ def test_anything_but_a_plainly_written_upgrade_goes_to_daphne_s_path(old, new):
 def test_a_head_over_twisted_s_limit_goes_to_daphne_s_path():
     padding = b"X-Pad: " + b"a" * daphne_upgrade.MAX_HEAD_BYTES + b"\r\n"
     assert plain(BROWSER_HEAD.replace(b"Host:", padding + b"Host:", 1)) is None
+
+
+class WaitingConnection:
+    """What `FirstReadDeadlines` calls on a connection whose first read did not come in time."""
+
+    def __init__(self) -> None:
+        self.timed_out_at: list[float] = []
+        self.clock: Clock | None = None
+
+    def timed_out(self) -> None:
+        assert self.clock is not None
+        self.timed_out_at.append(self.clock.seconds())
+
+
+def waiting(clock: Clock) -> WaitingConnection:
+    connection = WaitingConnection()
+    connection.clock = clock
+    return connection
+
+
+def test_a_connection_still_without_its_first_read_times_out_once_within_a_sweep_of_its_deadline():
+    clock = Clock()
+    deadlines = daphne_upgrade.FirstReadDeadlines(clock)
+    early, late, read, forever = waiting(clock), waiting(clock), waiting(clock), waiting(clock)
+    deadlines.wait(early, 10)
+    deadlines.wait(read, 10)
+    deadlines.wait(forever, None)  # daphne's channel without an idle timeout waits for ever too
+    clock.advance(4)
+    deadlines.wait(late, 10)
+    deadlines.forget(read)  # its first read came
+    clock.pump([daphne_upgrade.FIRST_READ_SWEEP_S] * 20)
+    assert 10 <= early.timed_out_at[0] <= 10 + daphne_upgrade.FIRST_READ_SWEEP_S
+    assert 14 <= late.timed_out_at[0] <= 14 + daphne_upgrade.FIRST_READ_SWEEP_S
+    assert (len(early.timed_out_at), len(late.timed_out_at)) == (1, 1)
+    assert read.timed_out_at == forever.timed_out_at == []
+
+
+def test_the_first_read_sweep_runs_only_while_a_connection_waits():
+    clock = Clock()
+    deadlines = daphne_upgrade.FirstReadDeadlines(clock)
+    connection = waiting(clock)
+    deadlines.wait(connection, 3)
+    assert len(clock.getDelayedCalls()) == 1
+    deadlines.wait(waiting(clock), 3)
+    assert len(clock.getDelayedCalls()) == 1  # one timer for every waiting connection
+    clock.pump([daphne_upgrade.FIRST_READ_SWEEP_S] * 5)
+    assert clock.getDelayedCalls() == []
+    deadlines.wait(connection, 3)
+    assert len(clock.getDelayedCalls()) == 1
 
 
 # A real daphne, front on and off ------------------------------------------------------------------
@@ -229,3 +283,37 @@ async def test_proxy_headers_get_the_answer_stock_daphne_gives(tmp_path):
             assert answers[0] == answers[1], name
             assert answers[0], name
             assert taken == int(through_front), name
+
+
+async def closed_after(port: int) -> float:
+    """Seconds from connecting until daphne closes a connection on which the client sends nothing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    connected = time.monotonic()
+    try:
+        answer = await asyncio.wait_for(reader.read(65536), IDLE_S + daphne_upgrade.FIRST_READ_SWEEP_S + 10)
+        assert answer == b""  # closed without a word, as Twisted's HTTP channel does
+        return time.monotonic() - connected
+    finally:
+        writer.close()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+async def test_a_connection_that_sends_nothing_is_closed_after_daphne_s_idle_timeout_with_or_without_the_front(
+    tmp_path,
+):
+    log = tmp_path / "front.log"
+    with gateways(tmp_path, TEST_HTTP_IDLE_S=str(IDLE_S)) as (front, stock):
+        said = log.read_text()
+        waited = await asyncio.gather(closed_after(front), closed_after(stock))
+        # Not before the timeout (the server's clock starts at its accept, after the client's).
+        assert min(waited) >= IDLE_S, waited
+        # Nothing was read: neither the front nor daphne's channel was handed a first read.
+        assert log.read_text().count(daphne_upgrades.MSG_FRONT) == said.count(daphne_upgrades.MSG_FRONT)
+        assert log.read_text().count(daphne_upgrades.MSG_DAPHNE) == said.count(daphne_upgrades.MSG_DAPHNE)
+        # ... and a client that upgrades at once is still served through the front.
+        token = await staff_token()
+        async with websockets.connect(ws_url(front, token), compression=None) as ws:
+            await receive(ws, "connected")
+        assert log.read_text().count(daphne_upgrades.MSG_FRONT) == said.count(daphne_upgrades.MSG_FRONT) + 1
