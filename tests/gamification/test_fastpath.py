@@ -8,8 +8,10 @@ upgrade is noticed, not silently slower.
 import asyncio
 import importlib
 import logging
+import socket
 from functools import partial
 from pprint import pformat
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +20,7 @@ from channels.layers import get_channel_layer
 from prometheus_client.parser import text_string_to_metric_families
 
 from gamification.events import aemit
-from gamification.fastpath import channels_redis, daphne
+from gamification.fastpath import channels_redis, daphne, twisted_reactor
 from tests.gamification.live import TIMEOUT, receive, staff_token, ws_url
 from tests.gamification.ws import ALERT
 from tests.processes import SERVERS
@@ -107,6 +109,64 @@ def test_a_send_that_is_not_daphne_s_has_no_protocol():
 
     assert daphne.protocol_from_send(plain_send) is None
     assert daphne.protocol_from_send(partial(plain_send)) is None  # a partial, but of no protocol
+
+
+# Twisted's reactor --------------------------------------------------------------------------------
+
+
+def test_the_reactor_calls_socket_handlers_directly_under_the_pinned_twisted_and_says_so_once(caplog):
+    from twisted.internet import asyncioreactor
+
+    twisted_reactor.use_direct_callbacks.cache_clear()
+    with caplog.at_level(logging.INFO, logger="gamification.fastpath.twisted_reactor"):
+        first, second = twisted_reactor.use_direct_callbacks(), twisted_reactor.use_direct_callbacks()
+    assert first == second == twisted_reactor.DIRECT
+    assert [record.getMessage() for record in caplog.records] == [twisted_reactor.MSG_CALLBACKS % first]
+    assert asyncioreactor.callWithLogger is twisted_reactor.call_directly
+
+
+class RaisingReader:
+    """A socket whose read handler raises, as a bug in a protocol would."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def logPrefix(self) -> str:  # noqa: N802 - Twisted's name
+        return "RaisingReader"
+
+    def doRead(self) -> None:  # noqa: N802
+        raise RuntimeError("a bug in a protocol")
+
+    def connectionLost(self, reason: Any) -> None:  # noqa: N802
+        self.lost.set_result(reason)
+
+
+async def test_a_socket_handler_that_raises_is_still_logged_and_its_socket_dropped():
+    from twisted.internet import asyncioreactor
+    from twisted.logger import globalLogPublisher
+
+    assert twisted_reactor.use_direct_callbacks() == twisted_reactor.DIRECT
+    reactor = asyncioreactor.AsyncioSelectorReactor(asyncio.get_running_loop())
+    logged: list[dict] = []
+    globalLogPublisher.addObserver(logged.append)
+    ours, theirs = socket.socketpair()
+    try:
+        reader = RaisingReader(ours)
+        reactor.addReader(reader)
+        theirs.send(b"x")
+        reason = await asyncio.wait_for(reader.lost, TIMEOUT)
+        assert isinstance(reason.value, RuntimeError)
+        assert reader not in reactor.getReaders()
+        assert any(isinstance(getattr(event.get("log_failure"), "value", None), RuntimeError) for event in logged)
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+        reactor.removeAll()
+        ours.close()
+        theirs.close()
 
 
 # channels-redis ---------------------------------------------------------------------------------
