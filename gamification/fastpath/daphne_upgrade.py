@@ -21,8 +21,8 @@ front waits for the first read with nothing of daphne's built. A connection that
 closed as that channel would close it, by the channel's own idle timeout (`FirstReadDeadlines`:
 one shared timer for every waiting connection, not one per socket; it fires up to a second late).
 Building, connecting and then releasing a channel per upgrade (an object graph, an idle timer set
-and cancelled, a producer registered and unregistered) cost about a tenth of a connection's CPU
-in a connect storm (docs/benchmarks.md). On any other transport (TLS) the channel is built and
+and cancelled, a producer registered and unregistered) cost a few hundredths of a connection's
+CPU in a connect storm (docs/benchmarks.md). On any other transport (TLS) the channel is built and
 connected at once, as daphne does. autobahn's opening-handshake timeout starts when the WebSocket
 protocol is connected, as before.
 

@@ -6,8 +6,8 @@ first asks the socket for its log prefix, copies the legacy logging context into
 that prefix as its `system`, and only then calls `_readOrWrite`. `_readOrWrite` already catches and
 logs what a handler raises (through `twisted.logger`), and asyncio logs anything else; the context
 only names the socket in the `system` field of legacy `twisted.python.log` lines, which daphne does
-not write. In a connect storm (an accept, the handshake's read and the close's read per
-connection) that wrapping was a few hundredths of the gateway's CPU (docs/benchmarks.md).
+not write. In connect storms (an accept, the handshake's read and the close's read per
+connection) the gateway spent 8–9 % less CPU per connection without it (docs/benchmarks.md).
 
 `use_direct_callbacks()` swaps the name the reactor module calls for one that calls the handler
 directly, after checking, in the source of the pinned Twisted (requirements.txt), that the reactor
