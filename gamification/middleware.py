@@ -12,20 +12,19 @@ connection can only be authenticated by a token, never by a session cookie alone
 """
 
 import time
-from collections.abc import Awaitable, Callable
-from functools import cache, lru_cache
+from collections.abc import Awaitable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import DisallowedHost, ImproperlyConfigured, ValidationError
 from django.http import HttpRequest, parse_cookie
 from django.utils.crypto import constant_time_compare
 
-from gamification.access import Access, access_cache
+from gamification.access import Access, access_cache, user_id_of
 from gamification.fastpath import daphne
 from gamification.session_users import session_users
 from infrastructure.tokens import InvalidToken, TokenClaims, token_claims
@@ -160,16 +159,6 @@ def _verified_claims(token: str) -> TokenClaims:
     return token_claims(token)  # an invalid token raises, and exceptions are not cached
 
 
-@cache
-def _user_key() -> Callable[[Any], Any]:
-    """The user model's own key type, as a converter ("5" and 5 name one user; a uid of another type names none).
-
-    Looked up once: the user model is fixed once the apps are loaded, and looking it up again
-    (settings, the app registry) was a fiftieth of a connection's CPU in a connect storm.
-    """
-    return get_user_model()._meta.pk.to_python
-
-
 async def _token_user(token: str) -> tuple[Access, float] | None:
     """The active user a valid token names, at the token's generation, and when it expires (Unix seconds).
 
@@ -185,7 +174,7 @@ async def _token_user(token: str) -> tuple[Access, float] | None:
     if claims.expires_at.timestamp() <= time.time():
         return None
     try:
-        user_id = _user_key()(claims.user_id)
+        user_id = user_id_of(claims.user_id)
         access = await access_cache().get(user_id)
     except (ValueError, TypeError, ValidationError):  # a uid of the wrong type for this user model's key
         return None

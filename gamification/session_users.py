@@ -20,12 +20,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import auth
-from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from gamification.access import Access, access_cache
+from gamification.access import Access, access_cache, user_id_of
 from gamification.app_settings import app_settings
 from gamification.lookups import read_in_lookup_thread
 from gamification.loop_local import loop_local
@@ -74,10 +73,8 @@ def _entry(data: dict[str, Any], loaded_at: float) -> SessionEntry:
     user_id, backend = data.get(auth.SESSION_KEY), data.get(auth.BACKEND_SESSION_KEY)
     if user_id is None or backend not in settings.AUTHENTICATION_BACKENDS:
         return SessionEntry(user_id=None, auth_hash="", loaded_at=loaded_at)
-    pk = get_user_model()._meta.pk
-    assert pk is not None
     return SessionEntry(
-        user_id=pk.to_python(user_id), auth_hash=data.get(auth.HASH_SESSION_KEY) or "", loaded_at=loaded_at
+        user_id=user_id_of(user_id), auth_hash=data.get(auth.HASH_SESSION_KEY) or "", loaded_at=loaded_at
     )
 
 
