@@ -22,6 +22,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from infrastructure.fastpath.capability import Capability, logged
+
 logger = logging.getLogger(__name__)
 
 MSG_CALLBACKS = "Twisted's socket callbacks: %s"
@@ -39,30 +41,29 @@ def call_directly(_selectable: Any, handler: Callable[..., Any], *args: Any) -> 
     return handler(*args)
 
 
-def _probe() -> tuple[Any, str]:
+def _probe() -> Capability:
     try:
         from twisted.internet import asyncioreactor
     except ImportError as exc:
-        return None, f"Twisted's own ({exc})"
+        return Capability(False, f"Twisted's own ({exc})")
     reactor_class: Any = getattr(asyncioreactor, "AsyncioSelectorReactor", None)
     try:
         registrations = inspect.getsource(reactor_class.addReader) + inspect.getsource(reactor_class.addWriter)
         handler = inspect.getsource(reactor_class._readOrWrite)
     except (AttributeError, OSError, TypeError) as exc:
-        return None, f"Twisted's own (its asyncio reactor is not inspectable: {exc!r})"
+        return Capability(False, f"Twisted's own (its asyncio reactor is not inspectable: {exc!r})")
     missing = [text for text in _REGISTRATIONS if text not in registrations]
     if missing or _HANDLER_CATCHES not in handler or not callable(getattr(asyncioreactor, "callWithLogger", None)):
-        return None, "Twisted's own (its asyncio reactor does not register sockets as expected)"
-    return asyncioreactor, DIRECT
+        return Capability(False, "Twisted's own (its asyncio reactor does not register sockets as expected)")
+    return Capability(True, DIRECT)
 
 
 @cache
 def use_direct_callbacks() -> str:
     """Make the asyncio reactor call socket handlers directly; says what was done (logged once)."""
-    module, said = _probe()
-    if module is None:
-        logger.warning(MSG_CALLBACKS, said)
-        return said
-    module.callWithLogger = call_directly
-    logger.info(MSG_CALLBACKS, said)
-    return said
+    capability = logged(_probe(), logger, available=MSG_CALLBACKS, unavailable=MSG_CALLBACKS)
+    if capability.available:
+        from twisted.internet import asyncioreactor
+
+        asyncioreactor.callWithLogger = call_directly
+    return capability.reason
