@@ -29,10 +29,10 @@ protocol is connected, as before.
 What it relies on (pinned in requirements.txt: daphne, Twisted): daphne's `HTTPFactory` (its
 `buildProtocol`, its `server`), the server's `ws_factory` and proxy header settings, daphne's
 `HEADER_NAME_RE`, `INVALID_HEADER_VALUE_BYTES` and `parse_x_forwarded_for`, the protocol's
-`_raw_query_string`, its HTTP factory's `reactor` and `timeOut`, Twisted's TCP transport (its
-`protocol`) and the HTTP channel's `timeoutConnection`. `use_upgrade_front()` checks them at
-start-up and logs once which path is taken; a connection whose transport lacks them takes
-daphne's own path.
+`_raw_query_string`, its HTTP factory's `reactor`, `timeOut` and the channel it builds (Twisted's
+generic proxy around an `HTTPChannel`, with its `timeoutConnection`), and Twisted's TCP transport
+(its `protocol`). `use_upgrade_front()` checks them at start-up and logs once which path is taken;
+a connection on another transport takes daphne's own path.
 """
 
 import inspect
@@ -173,12 +173,7 @@ class UpgradeFront:
 
     def timed_out(self) -> None:
         """Nothing read within daphne's idle timeout: its channel closes the connection, as it would have."""
-        channel = self._connect_channel()
-        timeout_connection = getattr(getattr(channel, "_channel", None), "timeoutConnection", None)
-        if timeout_connection is not None:
-            timeout_connection()
-        else:
-            self.transport.loseConnection()
+        self._connect_channel()._channel.timeoutConnection()  # Twisted's HTTPChannel inside its generic proxy
 
     def _connect_channel(self) -> Any:
         """daphne's HTTP channel for this connection, built and connected now; it gets every later read."""
@@ -251,9 +246,10 @@ class Upgrades:
         self.build_channel = build_channel  # daphne's own HTTPFactory.buildProtocol
 
     def protocol_for(self, data: bytes, transport: Any, server: Any) -> Any | None:
-        """daphne's WebSocket protocol for a plain upgrade in `data` on a TCP transport, or None (daphne's path)."""
-        if not isinstance(transport, self.transport_class):
-            return None
+        """daphne's WebSocket protocol for a plain upgrade in `data`, or None (daphne's path).
+
+        The front asks only for a TCP transport (`UpgradeFront.makeConnection` sends any other to daphne).
+        """
         upgrade = plain_upgrade(data, self.name_pattern, self.invalid_value_bytes)
         if upgrade is None:
             return None
@@ -315,6 +311,10 @@ def _probe() -> tuple[Upgrades | None, str]:
         return None, "daphne's own (its HTTPFactory has no buildProtocol)"
     if not callable(getattr(http.HTTPChannel, "timeoutConnection", None)):
         return None, "daphne's own (Twisted's HTTPChannel has no timeoutConnection)"
+    # The channel it builds: Twisted's HTTPChannel inside the generic proxy (its `_channel`).
+    generic_channel = getattr(http, "_genericHTTPChannelProtocolFactory", None)
+    if generic_channel is None or getattr(http_protocol.HTTPFactory, "protocol", None) is not generic_channel:
+        return None, "daphne's own (its HTTP factory builds no generic Twisted HTTP channel)"
     if "ws_factory" not in inspect.getsource(Server.__init__) + inspect.getsource(Server.run):
         return None, "daphne's own (its server makes no ws_factory)"
     for name in TRANSPORT_ATTRIBUTES:

@@ -76,25 +76,18 @@ def test_a_head_over_twisted_s_limit_goes_to_daphne_s_path():
 class WaitingConnection:
     """What `FirstReadDeadlines` calls on a connection whose first read did not come in time."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self.timed_out_at: list[float] = []
-        self.clock: Clock | None = None
 
     def timed_out(self) -> None:
-        assert self.clock is not None
         self.timed_out_at.append(self.clock.seconds())
-
-
-def waiting(clock: Clock) -> WaitingConnection:
-    connection = WaitingConnection()
-    connection.clock = clock
-    return connection
 
 
 def test_a_connection_still_without_its_first_read_times_out_once_within_a_sweep_of_its_deadline():
     clock = Clock()
     deadlines = daphne_upgrade.FirstReadDeadlines(clock)
-    early, late, read, forever = waiting(clock), waiting(clock), waiting(clock), waiting(clock)
+    early, late, read, forever = (WaitingConnection(clock) for _ in range(4))
     deadlines.wait(early, 10)
     deadlines.wait(read, 10)
     deadlines.wait(forever, None)  # daphne's channel without an idle timeout waits for ever too
@@ -111,10 +104,10 @@ def test_a_connection_still_without_its_first_read_times_out_once_within_a_sweep
 def test_the_first_read_sweep_runs_only_while_a_connection_waits():
     clock = Clock()
     deadlines = daphne_upgrade.FirstReadDeadlines(clock)
-    connection = waiting(clock)
+    connection = WaitingConnection(clock)
     deadlines.wait(connection, 3)
     assert len(clock.getDelayedCalls()) == 1
-    deadlines.wait(waiting(clock), 3)
+    deadlines.wait(WaitingConnection(clock), 3)
     assert len(clock.getDelayedCalls()) == 1  # one timer for every waiting connection
     clock.pump([daphne_upgrade.FIRST_READ_SWEEP_S] * 5)
     assert clock.getDelayedCalls() == []
