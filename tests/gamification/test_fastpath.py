@@ -165,6 +165,7 @@ async def test_a_socket_handler_that_raises_is_still_logged_and_its_socket_dropp
     finally:
         globalLogPublisher.removeObserver(logged.append)
         reactor.removeAll()
+        reactor.waker.connectionLost(None)  # the reactor's own wake-up pipe, made with it
         ours.close()
         theirs.close()
 
